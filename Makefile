@@ -1,0 +1,65 @@
+# The two commands of the README are `make demo` and `make test`; both start
+# with `make setup`, which is idempotent and takes seconds once done.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.sqlml-installed
+# Debian packages: the embedded engine, its PL/Python and pg_cron, and the
+# ODBC stack (unixODBC + FreeTDS) that pyodbc needs to reach SQL Server.
+APT_PACKAGES := postgresql-15 postgresql-plpython3-15 postgresql-15-cron python3 \
+                unixodbc tdsodbc
+PYTEST_ARGS ?=
+
+.PHONY: help setup system-packages demo test lint db-start db-stop clean
+
+help:
+	@echo "make demo   set up, start the embedded PostgreSQL, deploy, run the demo"
+	@echo "make test   set up and run the whole test suite"
+	@echo "make setup  system packages and .venv (idempotent)"
+	@echo "make lint   ruff + sqlfluff"
+
+setup: system-packages $(STAMP)
+
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "setup: installing system packages:" $$missing; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO=sudo; \
+	    else echo "setup: cannot install $$missing: run 'make setup' as root or give this user sudo" >&2; exit 1; fi; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    $$SUDO apt-get install -y --no-install-recommends $$missing \
+	      || { $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends $$missing; }; \
+	fi
+
+$(STAMP): pyproject.toml python/sqlml/requirements-runtime.txt python/sqlml/requirements-client.txt
+	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found (Python 3.11 is required)" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(BIN)/sqlml demo
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check python tests migrations
+	$(BIN)/sqlfluff lint --dialect tsql procedures/mssql sql/mssql
+	$(BIN)/sqlfluff lint --dialect postgres procedures/postgres sql/postgres
+
+db-start: setup
+	$(BIN)/sqlml db start
+
+db-stop: setup
+	$(BIN)/sqlml db stop
+
+clean:
+	-test -x $(BIN)/sqlml && $(BIN)/sqlml db stop
+	rm -rf .sqlml

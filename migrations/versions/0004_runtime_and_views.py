@@ -1,0 +1,27 @@
+"""In-database Python runtime hooks and the analyst views.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-25
+
+Why: procedures need a way to find sqlml inside the server's Python
+(``ops.use_python_runtime``), deploy needs to see which Python that is
+(``ops.python_runtime``, ``ml.runtime_info``), and analysts need stable views
+over predictions and the registry that never expose blobs or features.
+Definitions: migrations/objects/0004/ (see sqlml/objects.py).
+"""
+
+from sqlml.objects import apply_snapshot, revert_snapshot
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    apply_snapshot(revision)
+
+
+def downgrade() -> None:
+    revert_snapshot(revision)

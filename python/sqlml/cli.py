@@ -1,0 +1,134 @@
+"""The ``sqlml`` command line.
+
+    sqlml db start|stop|status|url        the embedded PostgreSQL
+    sqlml deploy [--url URL]              migrations, procedures, runtime, setup scripts
+    sqlml demo [--url URL]                the end-to-end demo
+    sqlml runtime build DIR               a runtime for a server on another host
+    sqlml objects status|revision|freeze  procedures and views under Alembic
+
+``--url`` defaults to SQLML_DATABASE_URL, then to the embedded engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError
+
+from sqlml.errors import SqlmlError
+
+
+def _db(args: argparse.Namespace) -> int:
+    from sqlml import localdb
+
+    if args.action == "start":
+        print(localdb.start())
+    elif args.action == "stop":
+        print("stopped" if localdb.stop() else "not running")
+    elif args.action == "status":
+        print(localdb.status())
+        return 0 if localdb.is_running() else 3  # pg_ctl's convention
+    else:
+        print(localdb.url())
+    return 0
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from sqlml.connect import resolve_url
+    from sqlml.deploy import deploy
+
+    deploy(resolve_url(args.url), runtime_path=args.runtime_path)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from sqlml.connect import resolve_url
+    from sqlml.demo import run_demo
+
+    run_demo(resolve_url(args.url), skip_deploy=args.skip_deploy)
+    return 0
+
+
+def _runtime(args: argparse.Namespace) -> int:
+    import platform
+
+    from sqlml import runtime
+
+    version = args.python_version or platform.python_version()
+    print(runtime.build(Path(args.target), version))
+    return 0
+
+
+def _objects(args: argparse.Namespace) -> int:
+    from sqlml import objects
+    from sqlml.paths import project_root
+
+    root = project_root()
+    if args.action == "status":
+        problems = objects.drift(root)
+        print("\n".join(problems) or "in sync: every file matches its latest revision")
+        return 1 if problems else 0
+    if args.action == "freeze":
+        revision = args.revision or objects.revisions_with_snapshots(root)[-1]
+        for path in objects.freeze(root, revision):
+            print(path.relative_to(root))
+        return 0
+    from sqlml.revisions import new_object_revision
+
+    print(new_object_revision(root, args.message))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sqlml", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="the embedded PostgreSQL engine")
+    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db.set_defaults(func=_db)
+
+    dep = sub.add_parser("deploy", help="install or upgrade sqlml in a database")
+    dep.add_argument("--url", help="SQLAlchemy URL (default: SQLML_DATABASE_URL, then embedded)")
+    dep.add_argument("--runtime-path", help="a runtime already built on the server's host")
+    dep.set_defaults(func=_deploy)
+
+    demo = sub.add_parser("demo", help="deploy, load demo data, train, score, show results")
+    demo.add_argument("--url")
+    demo.add_argument("--skip-deploy", action="store_true", help="the database is deployed")
+    demo.set_defaults(func=_demo)
+
+    rt = sub.add_parser("runtime", help="the in-database Python runtime")
+    rt_sub = rt.add_subparsers(dest="action", required=True)
+    build = rt_sub.add_parser("build", help="build a runtime into DIR (run on the server's host)")
+    build.add_argument("target", metavar="DIR")
+    build.add_argument("--python-version", help="the server's Python, e.g. 3.11 (default: ours)")
+    rt.set_defaults(func=_runtime)
+
+    obj = sub.add_parser("objects", help="procedures and views versioned by Alembic")
+    obj_sub = obj.add_subparsers(dest="action", required=True)
+    obj_sub.add_parser("status", help="files that differ from what the latest revision deploys")
+    rev = obj_sub.add_parser("revision", help="a new revision shipping every changed file")
+    rev.add_argument("-m", "--message", required=True)
+    fr = obj_sub.add_parser("freeze", help="refresh an unreleased revision's snapshot")
+    fr.add_argument("--revision", help="default: the newest revision with a snapshot")
+    obj.set_defaults(func=_objects)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SqlmlError as exc:
+        print(f"sqlml: {exc}", file=sys.stderr)
+        return 2
+    except DBAPIError as exc:  # the database's own message, without our stack
+        print(f"sqlml: database error: {exc.orig}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

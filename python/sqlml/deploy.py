@@ -1,0 +1,120 @@
+"""``sqlml deploy``: bring a database to the current version of sqlml, on either engine.
+
+Steps, each idempotent, in this order:
+
+1. **Migrations** (``alembic upgrade head``): schemas, tables, and the procedures
+   and views that the revisions ship (see ``sqlml.objects``).
+2. **Runtime**: the in-database Python (``sqlml.runtime``) for the server's own
+   interpreter, and the setting that tells procedures where it is.
+3. **Setup scripts**: ``sql/<engine>/NN_*.sql`` (roles, grants, jobs), every time.
+4. **Verify**: ``ml.runtime_info`` imports sqlml inside the database.
+
+Rolling back is ``alembic downgrade <revision>`` (tables, procedures and views
+move together), then deploying the matching release of the package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+
+from sqlml import localdb, objects, runtime
+from sqlml.connect import create_engine, engine_name, redact
+from sqlml.errors import EngineError
+from sqlml.paths import project_root
+
+RUNTIME_SETTING = "sqlml.runtime_path"
+
+
+def alembic_config(root: Path | None = None) -> Config:
+    root = root or project_root()
+    cfg = Config(str(root / "alembic.ini"))
+    cfg.set_main_option("script_location", str(root / "migrations"))
+    return cfg
+
+
+def migrate(engine: sa.Engine, revision: str = "head", downgrade: bool = False) -> None:
+    cfg = alembic_config()
+    with engine.connect() as connection:
+        cfg.attributes["connection"] = connection
+        if downgrade:
+            command.downgrade(cfg, revision)
+        else:
+            command.upgrade(cfg, revision)
+        connection.commit()
+
+
+def run_setup_scripts(engine: sa.Engine, engine_kind: str, log=print) -> None:
+    for path in objects.setup_scripts(project_root(), engine_kind):
+        log(f"setup: {path.relative_to(project_root())}")
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                path.read_text(encoding="utf-8"), execution_options={"no_parameters": True}
+            )
+
+
+def _is_local(url: str) -> bool:
+    """Whether the server shares this machine's filesystem (socket or loopback)."""
+    parsed = make_url(url)
+    host = parsed.query.get("host") or parsed.host or ""
+    if isinstance(host, tuple):
+        host = host[0]
+    return host == "" or host.startswith("/") or host in {"localhost", "127.0.0.1", "::1"}
+
+
+def install_postgres_runtime(engine: sa.Engine, url: str, runtime_path: str | None, log) -> str:
+    with engine.connect() as connection:
+        info = connection.execute(sa.text("SELECT ops.python_runtime()")).scalar_one()
+        database = connection.execute(sa.text("SELECT current_database()")).scalar_one()
+    version = info["version"]
+    if runtime_path is None:
+        if not _is_local(url):
+            raise EngineError(
+                f"{redact(url)} is a remote server: build the runtime on that host "
+                f"(`sqlml runtime build --python-version {version} DIR`) and deploy with "
+                "--runtime-path DIR"
+            )
+        target = localdb.runtime_root() / runtime.python_tag(version)
+        runtime.build(target, version, log=log)
+        runtime_path = str(target)
+    log(f"runtime: Python {version} in the server; sqlml runtime at {runtime_path}")
+    with engine.begin() as connection:
+        quoted_db = connection.dialect.identifier_preparer.quote(database)
+        literal = runtime_path.replace("'", "''")
+        connection.exec_driver_sql(
+            f"ALTER DATABASE {quoted_db} SET {RUNTIME_SETTING} = '{literal}'"
+        )
+    engine.dispose()  # the setting applies to new sessions only
+    return runtime_path
+
+
+def verify(engine: sa.Engine, engine_kind: str) -> dict[str, str | None]:
+    sql = "SELECT component, version FROM ml.runtime_info()"
+    if engine_kind == "mssql":
+        sql = "EXEC ml.runtime_info"
+    with engine.connect() as connection:
+        return {row.component: row.version for row in connection.execute(sa.text(sql))}
+
+
+def deploy(url: str, runtime_path: str | None = None, log=print) -> dict[str, str | None]:
+    kind = engine_name(url)
+    engine = create_engine(url)
+    try:
+        log(f"deploy: {redact(url)} ({kind})")
+        migrate(engine)
+        if kind == "postgres":
+            install_postgres_runtime(engine, url, runtime_path, log)
+        else:
+            from sqlml import mssql_runtime
+
+            mssql_runtime.install(engine, runtime_path, log)
+        run_setup_scripts(engine, kind, log)
+        components = verify(engine, kind)
+        log("deploy: in-database runtime " + ", ".join(f"{k} {v}" for k, v in components.items()))
+        return components
+    finally:
+        engine.dispose()

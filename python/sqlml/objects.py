@@ -1,0 +1,195 @@
+"""Replaceable objects (procedures, functions, views) versioned by Alembic.
+
+The files under ``procedures/<engine>/`` and ``sql/<engine>/<schema>.<object>.sql``
+are the current definitions, one object per file. They ship through Alembic, the
+way the Alembic cookbook's "replaceable objects" recipe does, so that an upgrade
+and a downgrade move procedures, views and tables together:
+
+* A revision that adds or changes objects has a snapshot folder,
+  ``migrations/objects/<revision>/<engine>/<schema>.<object>.sql``, holding the
+  exact text it deploys. Snapshots are immutable once released.
+* ``upgrade()`` calls :func:`apply_snapshot`: every file of the revision's
+  snapshot is executed (``CREATE OR REPLACE`` / ``CREATE OR ALTER``).
+* ``downgrade()`` calls :func:`revert_snapshot`: each object goes back to the
+  newest earlier snapshot that has it, or is dropped if none has.
+* A drift test (:func:`drift`) fails when a live file differs from the newest
+  snapshot of that object, so a change to a procedure cannot reach ``main``
+  without the revision that ships it. ``sqlml objects revision -m "..."`` writes
+  that revision and its snapshot.
+
+Setup scripts (roles, grants, jobs, server settings) are named ``NN_*.sql``, are
+idempotent, and run on every ``sqlml deploy`` after the migrations; they are not
+objects and are not snapshotted.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlml.errors import SqlmlError
+
+OBJECT_FILE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.sql$")
+SETUP_FILE = re.compile(r"^\d\d_[a-z0-9_]+\.sql$")
+_CREATE = re.compile(
+    r"^\s*CREATE\s+(?:OR\s+(?:REPLACE|ALTER)\s+)?(FUNCTION|PROCEDURE|PROC|VIEW)\s+([\w.\[\]\"]+)",
+    re.IGNORECASE | re.MULTILINE,
+)
+DIALECT_ENGINES = {"postgresql": "postgres", "mssql": "mssql"}
+
+
+@dataclass(frozen=True)
+class SqlObject:
+    path: Path
+    engine: str
+    name: str  # schema.object, from the file name
+    kind: str  # FUNCTION, PROCEDURE or VIEW
+
+    @property
+    def text(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    def drop_statement(self) -> str:
+        return f"DROP {self.kind} IF EXISTS {self.name}"
+
+
+def parse(path: Path, engine: str) -> SqlObject:
+    if not OBJECT_FILE.match(path.name):
+        raise SqlmlError(f"{path}: object files are named <schema>.<object>.sql")
+    match = _CREATE.search(path.read_text(encoding="utf-8"))
+    if not match:
+        raise SqlmlError(f"{path}: no CREATE FUNCTION, PROCEDURE or VIEW statement found")
+    kind = "PROCEDURE" if match.group(1).upper() == "PROC" else match.group(1).upper()
+    declared = match.group(2).replace("[", "").replace("]", "").replace('"', "").lower()
+    name = path.name[: -len(".sql")]
+    if declared != name:
+        raise SqlmlError(f"{path}: the file creates {declared}, but its name says {name}")
+    return SqlObject(path=path, engine=engine, name=name, kind=kind)
+
+
+def live_objects(root: Path, engine: str) -> dict[str, SqlObject]:
+    """The current definitions: procedures/<engine>/*.sql and sql/<engine>/<schema>.<object>.sql."""
+    files = sorted((root / "procedures" / engine).glob("*.sql"))
+    files += [p for p in sorted((root / "sql" / engine).glob("*.sql")) if OBJECT_FILE.match(p.name)]
+    return {obj.name: obj for obj in (parse(p, engine) for p in files)}
+
+
+def setup_scripts(root: Path, engine: str) -> list[Path]:
+    """sql/<engine>/NN_*.sql, in the order of their numbers."""
+    return [p for p in sorted((root / "sql" / engine).glob("*.sql")) if SETUP_FILE.match(p.name)]
+
+
+def snapshots_root(root: Path) -> Path:
+    return root / "migrations" / "objects"
+
+
+def snapshot(root: Path, revision: str, engine: str) -> dict[str, SqlObject]:
+    folder = snapshots_root(root) / revision / engine
+    return {obj.name: obj for obj in (parse(p, engine) for p in sorted(folder.glob("*.sql")))}
+
+
+def revisions_with_snapshots(root: Path) -> list[str]:
+    # Revision ids are zero-padded sequence numbers (alembic --rev-id 0004), and
+    # the history is linear (a test holds one head), so name order is history order.
+    return sorted(p.name for p in snapshots_root(root).iterdir() if p.is_dir())
+
+
+def latest_snapshots(root: Path, engine: str, before: str | None = None) -> dict[str, SqlObject]:
+    """Each object's newest snapshot, among revisions older than ``before`` if given."""
+    latest: dict[str, SqlObject] = {}
+    for revision in revisions_with_snapshots(root):
+        if before is not None and revision >= before:
+            break
+        latest.update(snapshot(root, revision, engine))
+    return latest
+
+
+def drift(root: Path) -> list[str]:
+    """Problems that would ship a definition no revision deploys; empty when in sync."""
+    problems = []
+    for engine in DIALECT_ENGINES.values():
+        live = live_objects(root, engine)
+        shipped = latest_snapshots(root, engine)
+        for name, obj in live.items():
+            if name not in shipped:
+                problems.append(f"{obj.path}: no revision deploys it")
+            elif shipped[name].text != obj.text:
+                problems.append(f"{obj.path}: differs from {shipped[name].path}")
+        for name, obj in shipped.items():
+            if name not in live:
+                problems.append(f"{obj.path}: deployed by a revision, but the live file is gone")
+    return problems
+
+
+def freeze(root: Path, revision: str, names: list[str] | None = None) -> list[Path]:
+    """Copy live files into ``revision``'s snapshot; all changed ones unless ``names``."""
+    written = []
+    for engine in DIALECT_ENGINES.values():
+        shipped = latest_snapshots(root, engine, before=revision)
+        shipped.update(snapshot(root, revision, engine))
+        for name, obj in live_objects(root, engine).items():
+            changed = name not in shipped or shipped[name].text != obj.text
+            if (names is None and changed) or (names is not None and name in names):
+                target = snapshots_root(root) / revision / engine / obj.path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(obj.path, target)
+                written.append(target)
+    return written
+
+
+# --- used by Alembic revisions -------------------------------------------------
+
+
+def _root() -> Path:
+    from sqlml.paths import project_root
+
+    return project_root()
+
+
+def _execute(sql: str) -> None:
+    """Run one object's definition verbatim: no bind-parameter parsing of its
+    colons or percent signs, which PL/Python and T-SQL bodies are full of."""
+    from alembic import op
+
+    ctx = op.get_context()
+    if ctx.as_sql:
+        text = sql.strip()
+        ctx.impl.static_output(text if text.endswith(";") else text + ctx.impl.command_terminator)
+        _end_batch()
+        return
+    op.get_bind().exec_driver_sql(sql, execution_options={"no_parameters": True})
+
+
+def _end_batch() -> None:
+    """Offline T-SQL: CREATE PROCEDURE / VIEW must be alone in its batch, so
+    each object is fenced by the batch separator (``GO``)."""
+    from alembic import op
+
+    ctx = op.get_context()
+    separator = getattr(ctx.impl, "batch_separator", None)
+    if ctx.as_sql and separator:
+        ctx.impl.static_output(separator)
+
+
+def _engine() -> str:
+    from alembic import op
+
+    return DIALECT_ENGINES[op.get_context().dialect.name]
+
+
+def apply_snapshot(revision: str) -> None:
+    """Upgrade: create or replace every object in ``revision``'s snapshot."""
+    _end_batch()
+    for obj in snapshot(_root(), revision, _engine()).values():
+        _execute(obj.text)
+
+
+def revert_snapshot(revision: str) -> None:
+    """Downgrade: restore each object of ``revision`` to its previous definition."""
+    root, engine = _root(), _engine()
+    previous = latest_snapshots(root, engine, before=revision)
+    _end_batch()
+    for name, obj in reversed(snapshot(root, revision, engine).items()):
+        _execute(previous[name].text if name in previous else obj.drop_statement())

@@ -1,0 +1,89 @@
+"""Shared fixtures: the embedded engine, a freshly deployed database, clean tables.
+
+The session starts (or reuses) the embedded PostgreSQL, creates a database of its
+own, runs ``sqlml deploy`` into it, and drops it at the end; each test that
+asks for ``db`` gets it with every data table emptied. Nothing here is mocked:
+procedures run in the server's real PL/Python.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from sqlml import localdb
+from sqlml.deploy import deploy
+
+DATA_TABLES = (
+    "predictions.churn_scores",
+    "predictions.forecasts",
+    "ops.runs",
+    "models.registry",
+)
+
+
+def _admin_engine(server_url: str) -> sa.Engine:
+    admin = make_url(server_url).set(database="postgres")
+    return sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """The embedded server's own database URL; started if need be."""
+    return localdb.start()
+
+
+def create_scratch_database(server_url: str, prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = _admin_engine(server_url)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    name = make_url(url).database
+    admin = _admin_engine(url)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url(server_url: str):
+    """A database of this test session's own, deployed with ``sqlml deploy``."""
+    url = create_scratch_database(server_url, "sqlml_test")
+    deploy(url, log=lambda message: None)
+    yield url
+    if not os.environ.get("SQLML_KEEP_TEST_DB"):
+        drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_url: str):
+    engine = sa.create_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(pg_engine: sa.Engine) -> sa.Engine:
+    """The deployed test database with every data table empty."""
+    with pg_engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE"
+        )
+    return pg_engine
+
+
+@pytest.fixture
+def scratch_url(server_url: str):
+    """An empty database, dropped after the test: for migration round trips."""
+    url = create_scratch_database(server_url, "sqlml_scratch")
+    yield url
+    drop_database(url)

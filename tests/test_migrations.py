@@ -1,0 +1,112 @@
+"""Alembic: one head, a real round trip, deploy idempotence, the registry's rules."""
+
+import pytest
+import sqlalchemy as sa
+from alembic.script import ScriptDirectory
+
+from sqlml.deploy import alembic_config, deploy, migrate
+
+pytestmark = pytest.mark.postgres
+
+CATALOG = """
+SELECT 'table ' || table_schema || '.' || table_name || ' ' ||
+       string_agg(column_name || ':' || data_type || ':' || is_nullable, ',' ORDER BY column_name)
+FROM information_schema.columns
+WHERE table_schema IN ('features', 'models', 'predictions', 'ops', 'ml')
+GROUP BY table_schema, table_name
+UNION ALL
+SELECT 'index ' || schemaname || '.' || indexname || ' ' || indexdef
+FROM pg_indexes WHERE schemaname IN ('features', 'models', 'predictions', 'ops', 'ml')
+UNION ALL
+SELECT 'constraint ' || conrelid::regclass || '.' || conname || ' ' || pg_get_constraintdef(oid)
+FROM pg_constraint WHERE connamespace::regnamespace::text IN ('models', 'predictions', 'ops')
+UNION ALL
+SELECT 'routine ' || p.oid::regprocedure || ' ' || md5(pg_get_functiondef(p.oid))
+FROM pg_proc AS p WHERE p.pronamespace::regnamespace::text IN ('ml', 'ops')
+UNION ALL
+SELECT 'view ' || schemaname || '.' || viewname || ' ' || md5(definition)
+FROM pg_views WHERE schemaname IN ('models', 'predictions', 'features')
+ORDER BY 1
+"""
+
+
+def catalog(engine: sa.Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.execute(sa.text(CATALOG)).scalars())
+
+
+def test_history_is_linear_with_one_head():
+    script = ScriptDirectory.from_config(alembic_config())
+    assert len(script.get_heads()) == 1
+    ids = [rev.revision for rev in script.walk_revisions()]
+    assert ids == sorted(ids, reverse=True), "revision ids are sequential (--rev-id NNNN)"
+
+
+def test_upgrade_downgrade_upgrade_round_trip(scratch_url):
+    engine = sa.create_engine(scratch_url)
+    try:
+        migrate(engine)
+        upgraded = catalog(engine)
+        assert any(row.startswith("table models.registry") for row in upgraded)
+        assert any("routine ml.runtime_info()" in row for row in upgraded)
+
+        migrate(engine, "base", downgrade=True)
+        assert catalog(engine) == []
+        with engine.connect() as connection:
+            schemas = connection.execute(sa.text(
+                "SELECT count(*) FROM information_schema.schemata WHERE schema_name IN "
+                "('features', 'models', 'predictions', 'ops', 'ml')"
+            )).scalar_one()
+        assert schemas == 0
+
+        migrate(engine)
+        assert catalog(engine) == upgraded
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_one_revision_drops_its_objects_only(scratch_url):
+    engine = sa.create_engine(scratch_url)
+    try:
+        migrate(engine)
+        migrate(engine, "0003", downgrade=True)
+        rows = catalog(engine)
+        assert any(row.startswith("table models.registry") for row in rows)
+        assert not any(row.startswith(("routine", "view")) for row in rows)
+    finally:
+        engine.dispose()
+
+
+def test_deploy_twice_changes_nothing(pg_engine, pg_url):
+    before = catalog(pg_engine)
+    deploy(pg_url, log=lambda message: None)
+    assert catalog(pg_engine) == before
+
+
+def _register(connection, name, version, status):
+    connection.execute(
+        sa.text(
+            "INSERT INTO models.registry (model_name, version, kind, status, artifact,"
+            " artifact_sha256, onnx_artifact, onnx_sha256, spec, metrics, feature_schema,"
+            " trained_rows, training_seconds, device) VALUES (:name, :version, 'churn',"
+            " :status, '\\x00', repeat('0', 64), '\\x00', repeat('0', 64), '{}', '{}', '{}',"
+            " 1, 0, 'CPU')"
+        ),
+        dict(name=name, version=version, status=status),
+    )
+
+
+def test_registry_allows_one_active_version_per_model_name(db):
+    with db.begin() as connection:
+        _register(connection, "churn", 1, "active")
+        _register(connection, "churn", 2, "candidate")
+        _register(connection, "other", 1, "active")
+    with pytest.raises(sa.exc.IntegrityError, match="ux_registry_one_active"):
+        with db.begin() as connection:
+            _register(connection, "churn", 3, "active")
+
+
+def test_registry_rejects_unknown_status(db):
+    with pytest.raises(sa.exc.IntegrityError, match="ck_registry_status"):
+        with db.begin() as connection:
+            _register(connection, "churn", 1, "deployed")

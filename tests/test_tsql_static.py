@@ -1,0 +1,90 @@
+"""The T-SQL side, held without a SQL Server: files parse, the DDL renders from Alembic."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlfluff
+from sqlfluff.api.simple import APIParsingError
+
+from sqlml import objects
+from sqlml.paths import project_root
+
+pytestmark = pytest.mark.unit
+
+ROOT = project_root()
+MSSQL_URL = "mssql+pyodbc://sqlml@sqlserver/sqlml?driver=ODBC+Driver+18+for+SQL+Server"
+TSQL_FILES = sorted([*ROOT.glob("procedures/mssql/*.sql"), *ROOT.glob("sql/mssql/*.sql")])
+
+
+def assert_parses(text: str, label: str) -> None:
+    try:
+        sqlfluff.parse(text, dialect="tsql")
+    except APIParsingError as exc:
+        pytest.fail(f"{label} does not parse as T-SQL: {exc}")
+
+
+@pytest.mark.parametrize("path", TSQL_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_tsql_file_parses(path: Path):
+    assert_parses(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
+
+
+@pytest.mark.parametrize("path", TSQL_FILES, ids=lambda p: p.name)
+def test_no_batch_separator_inside_a_file(path: Path):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert not any(line.strip().upper() == "GO" for line in lines), (
+        "GO is a client directive; deploy splits batches itself"
+    )
+
+
+@pytest.fixture(scope="module")
+def mssql_ddl() -> str:
+    env = {**os.environ, "SQLML_DATABASE_URL": MSSQL_URL}
+    proc = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head", "--sql"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_mssql_ddl_renders_offline_and_parses(mssql_ddl):
+    assert "CREATE TABLE models.registry" in mssql_ddl
+    assert_parses(mssql_ddl, "alembic upgrade head --sql (mssql)")
+
+
+def test_mssql_ddl_uses_modern_types_and_a_filtered_unique_index(mssql_ddl):
+    assert "artifact VARBINARY(max) NOT NULL" in mssql_ddl
+    assert "NVARCHAR(max)" in mssql_ddl
+    assert " NTEXT" not in mssql_ddl and " IMAGE" not in mssql_ddl
+    assert (
+        "CREATE UNIQUE INDEX ux_registry_one_active ON models.registry (model_name) "
+        "WHERE status = 'active'" in mssql_ddl
+    )
+
+
+def test_mssql_ddl_puts_each_procedure_in_its_own_batch(mssql_ddl):
+    batches = [b.strip() for b in mssql_ddl.split("\nGO\n")]
+    creating = [b for b in batches if "CREATE OR ALTER PROCEDURE" in b]
+    assert creating
+    for batch in creating:
+        body = "\n".join(line for line in batch.splitlines() if not line.startswith("--"))
+        assert body.lstrip().startswith("CREATE OR ALTER PROCEDURE"), batch[:200]
+
+
+def test_every_object_file_is_shipped_by_a_revision():
+    assert objects.drift(ROOT) == []
+
+
+def test_every_mssql_procedure_has_a_postgres_twin():
+    mssql = {p.name for p in ROOT.glob("procedures/mssql/*.sql")}
+    postgres = {p.name for p in ROOT.glob("procedures/postgres/*.sql")}
+    assert mssql and mssql <= postgres, sorted(mssql - postgres)
+
+
+@pytest.mark.parametrize("engine", ["postgres", "mssql"])
+def test_object_files_are_named_for_what_they_create(engine):
+    # parse() raises when the file name and the CREATE statement disagree
+    assert objects.live_objects(ROOT, engine)
