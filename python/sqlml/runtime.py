@@ -56,7 +56,6 @@ def build(target: Path, version: str, log=print) -> Path:
         _install_requirements(target, version, log)
         _make_readable(target)
     _copy_package(target)
-    _make_readable(target / "sqlml")
     return target
 
 
@@ -88,12 +87,17 @@ def _install_requirements(target: Path, version: str, log) -> None:
 
 
 def _copy_package(target: Path) -> None:
+    """Replace ``target/sqlml`` with this package; safe while others deploy too."""
     destination = target / "sqlml"
-    fresh = target / ".sqlml-new"
-    shutil.rmtree(fresh, ignore_errors=True)
+    fresh = Path(tempfile.mkdtemp(prefix=".sqlml-new-", dir=target)) / "sqlml"
     shutil.copytree(package_dir(), fresh, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    shutil.rmtree(destination, ignore_errors=True)
+    _make_readable(fresh.parent)
+    retired = Path(tempfile.mkdtemp(prefix=".sqlml-old-", dir=target))
+    if destination.exists():
+        destination.rename(retired / "sqlml")
     fresh.rename(destination)
+    shutil.rmtree(fresh.parent, ignore_errors=True)
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def _make_readable(tree: Path) -> None:
