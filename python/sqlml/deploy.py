@@ -15,6 +15,8 @@ move together), then deploying the matching release of the package.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -46,6 +48,26 @@ def migrate(engine: sa.Engine, revision: str = "head", downgrade: bool = False) 
         else:
             command.upgrade(cfg, revision)
         connection.commit()
+
+
+def load_specs(engine: sa.Engine, log=print) -> None:
+    """models/*.json into models.specs, where the training procedures read them."""
+    specs = sa.table("specs", sa.column("kind"), sa.column("spec"), sa.column("spec_sha256"),
+                     schema="models")
+    with engine.begin() as connection:
+        current = dict(connection.execute(sa.select(specs.c.kind, specs.c.spec_sha256)).all())
+        for path in sorted((project_root() / "models").glob("*.json")):
+            text = path.read_text(encoding="utf-8")
+            kind = json.loads(text)["kind"]
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            if current.get(kind) == digest:
+                continue
+            values = {"spec": text, "spec_sha256": digest}
+            if kind in current:
+                connection.execute(specs.update().where(specs.c.kind == kind).values(**values))
+            else:
+                connection.execute(specs.insert().values(kind=kind, **values))
+            log(f"specs: {kind} from {path.relative_to(project_root())}")
 
 
 def run_setup_scripts(engine: sa.Engine, engine_kind: str, log=print) -> None:
@@ -106,6 +128,7 @@ def deploy(url: str, runtime_path: str | None = None, log=print) -> dict[str, st
     try:
         log(f"deploy: {redact(url)} ({kind})")
         migrate(engine)
+        load_specs(engine, log)
         if kind == "postgres":
             install_postgres_runtime(engine, url, runtime_path, log)
         else:

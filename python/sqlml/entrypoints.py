@@ -7,6 +7,7 @@ caller's data, call one of these, and hand the frame back to SQL.
 
 from __future__ import annotations
 
+import json
 import platform
 from importlib import metadata
 
@@ -28,3 +29,24 @@ def runtime_info() -> pd.DataFrame:
         except metadata.PackageNotFoundError:
             rows.append((package, None))
     return pd.DataFrame(rows, columns=["component", "version"])
+
+
+def train_churn_model(frame: pd.DataFrame, spec: dict, options: str | dict | None,
+                      progress=lambda message: None) -> pd.DataFrame:
+    """Training rows -> one row: ``artifact`` and ``onnx_artifact`` (bytes) and
+    ``registration`` (JSON text: hashes, spec, metrics, feature schema, device)."""
+    from sqlml import churn
+
+    trained = churn.train(frame, spec, options, progress)
+    return pd.DataFrame([{
+        "artifact": trained["artifact"],
+        "onnx_artifact": trained["onnx_artifact"],
+        "registration": json.dumps(trained["registration"]),
+    }])
+
+
+def score_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:
+    """Scoring rows -> ``customer_id``, ``churn_probability``, one row per input row."""
+    from sqlml import churn
+
+    return churn.score(frame, onnx_artifact, onnx_sha256)

@@ -1,16 +1,97 @@
 """The PostgreSQL adapter: runs inside PL/Python, with the session's ``plpy``.
 
 Each function here is called from one ``plpython3u`` procedure body, after
-``ops.use_python_runtime()`` has put sqlml on ``sys.path``. It turns what PL/Python
-hands over into DataFrames, calls ``sqlml.entrypoints``, and turns the result
-back into rows PL/Python can return.
+``ops.use_python_runtime()`` has put sqlml on ``sys.path``. It reads the caller's
+input query into a DataFrame (with the caller's rights: the functions are
+SECURITY INVOKER), calls ``sqlml.entrypoints``, and turns the result back into
+rows PL/Python can return. Our own errors become PostgreSQL errors with a
+SQLSTATE and no Python traceback.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import re
+from decimal import Decimal
+
+import numpy as np
 import pandas as pd
 
 from sqlml import entrypoints
+from sqlml.errors import ArtifactError, InputError, ModelNotFoundError, SqlmlError
+
+FETCH_ROWS = 20_000
+SQLSTATES = {
+    InputError: "22023",  # invalid_parameter_value
+    ModelNotFoundError: "42704",  # undefined_object
+    ArtifactError: "XX001",  # data_corrupted
+}
+# PostgreSQL type OIDs whose Python values need converting for pandas.
+NUMERIC_OID = 1700
+FLOAT_OIDS = {700, 701, NUMERIC_OID}
+INT_OIDS = {20, 21, 23}
+TIME_OIDS = {1082, 1114, 1184}  # date, timestamp, timestamptz: PL/Python hands over text
+
+
+def database_errors(fn):
+    """Raise our errors as ``plpy.error`` with a SQLSTATE, keeping the message clean."""
+
+    @functools.wraps(fn)
+    def wrapper(plpy, *args, **kwargs):
+        try:
+            return fn(plpy, *args, **kwargs)
+        except SqlmlError as exc:
+            state = next((s for cls, s in SQLSTATES.items() if isinstance(exc, cls)), "XX000")
+            plpy.error(f"sqlml: {exc}", sqlstate=state)
+
+    return wrapper
+
+
+def wrap_query(query: str) -> str:
+    """The caller's query as a derived table: only a query can stand there, so a
+    second statement or a data-modifying one is a syntax error, not an action."""
+    if query is None or not query.strip():
+        raise InputError("input_query is empty")
+    body = re.sub(r"[;\s]+$", "", query.strip())
+    return f"SELECT * FROM (\n{body}\n) AS sqlml_input"
+
+
+def read_query(plpy, query: str) -> pd.DataFrame:
+    wrapped = wrap_query(query)
+    # Cursor batches carry no column metadata; a LIMIT 0 run of the same query
+    # gives names and types (and plans it) without reading a row.
+    meta = plpy.execute(f"{wrapped} LIMIT 0")
+    names, types = meta.colnames(), meta.coltypes()
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(f"input_query returns column {repeated[0]!r} more than once: "
+                         "alias one of them")
+    columns: dict[str, list] = {name: [] for name in names}
+    cursor = plpy.cursor(wrapped)
+    while True:
+        batch = cursor.fetch(FETCH_ROWS)
+        if batch.nrows() == 0:
+            break
+        for name, values in columns.items():
+            values.extend(row[name] for row in batch)
+    return pd.DataFrame({name: _column(values, oid)
+                         for (name, values), oid in zip(columns.items(), types, strict=True)})
+
+
+def _column(values: list, oid: int) -> pd.Series:
+    if oid in FLOAT_OIDS:
+        return pd.Series([np.nan if v is None else float(v) for v in values], dtype="float64")
+    if oid in INT_OIDS:
+        if any(v is None for v in values):
+            return pd.Series([np.nan if v is None else float(v) for v in values],
+                             dtype="float64")
+        return pd.Series(values, dtype="int64")
+    if oid in TIME_OIDS:
+        return pd.Series(pd.to_datetime(values, utc=True, format="ISO8601"))
+    if values and any(isinstance(v, Decimal) for v in values[:100]):
+        return pd.Series([None if v is None else float(v) for v in values], dtype="float64")
+    return pd.Series(values, dtype=object)
 
 
 def rows(frame: pd.DataFrame) -> list[tuple]:
@@ -21,3 +102,18 @@ def rows(frame: pd.DataFrame) -> list[tuple]:
 
 def runtime_info(plpy) -> list[tuple]:
     return rows(entrypoints.runtime_info())
+
+
+@database_errors
+def train_churn_model(plpy, input_query: str, spec: str, options: str | None) -> list[tuple]:
+    frame = read_query(plpy, input_query)
+    plpy.notice(f"sqlml: read {len(frame)} training rows")
+    out = entrypoints.train_churn_model(frame, json.loads(spec), options, progress=plpy.notice)
+    row = out.iloc[0]
+    return [(row["artifact"], row["onnx_artifact"], row["registration"])]
+
+
+@database_errors
+def score_churn(plpy, input_query: str, onnx_artifact: bytes, onnx_sha256: str) -> list[tuple]:
+    frame = read_query(plpy, input_query)
+    return rows(entrypoints.score_churn(frame, onnx_artifact, onnx_sha256))

@@ -1,0 +1,50 @@
+"""Churn procedures: ml.train_churn_model, ml.score_churn, ml.activate_model.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-25
+
+Why: the first model of the mission, trained and scored inside the database
+through the public SQL interface of DESIGN.md, with the shared plumbing every
+ml procedure uses: run bookkeeping (ops.begin_run / finish_run / fail_run),
+registration with the activation rule (ops.register_model) and active-model
+lookup (ops.active_model).
+
+PostgreSQL only: dblink lets ops.fail_run record a failed run from a second
+session, the nearest thing PostgreSQL has to an autonomous transaction; and two
+row types give the procedures result columns named like their parameters
+(model_name, version), which RETURNS TABLE cannot.
+Definitions: migrations/objects/0007/ (see sqlml/objects.py).
+"""
+
+from alembic import op
+
+from sqlml.ddl import is_mssql
+from sqlml.objects import apply_snapshot, revert_snapshot
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    if not is_mssql():
+        op.execute("CREATE EXTENSION IF NOT EXISTS dblink WITH SCHEMA public")
+        op.execute(
+            "CREATE TYPE ml.trained_model AS (model_id bigint, model_name text, "
+            "version integer, status text, metrics text)"
+        )
+        op.execute(
+            "CREATE TYPE ml.model_state AS (model_id bigint, model_name text, "
+            "version integer, status text)"
+        )
+    apply_snapshot(revision)
+
+
+def downgrade() -> None:
+    revert_snapshot(revision)
+    if not is_mssql():
+        op.execute("DROP TYPE ml.model_state")
+        op.execute("DROP TYPE ml.trained_model")
+        # dblink stays, like plpython3u: extensions are database-wide.

@@ -1,0 +1,57 @@
+-- ml.train_churn_model(model_name, input_query, options, activate): train a churn
+-- classifier inside the database and register it as the model's next version.
+-- Called by ML engineers, `sqlml`, and the weekly retraining job.
+--   input_query  NULL: the spec's default (features.churn_features); runs with the
+--                caller's rights; needs customer_id, churned (0/1) and feature columns
+--   options      JSON text overriding models/churn.json options; unknown keys are errors
+--   activate     activate the new version if it beats (or ties) the active one's AUC
+-- Returns one row: model_id, model_name, version, status, metrics (JSON text).
+-- Every call is a run in ops.runs; on any error nothing is registered.
+CREATE OR REPLACE FUNCTION ml.train_churn_model(
+    model_name text,
+    input_query text DEFAULT NULL,
+    options text DEFAULT NULL,
+    activate boolean DEFAULT true
+)
+RETURNS SETOF ml.trained_model
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_params jsonb := jsonb_build_object(
+        'input_query', input_query, 'options', options, 'activate', activate
+    );
+    v_run_id bigint;
+    v_spec jsonb;
+    v_trained record;
+    v_registered record;
+BEGIN
+    BEGIN
+        v_run_id := ops.begin_run('train_churn_model', model_name, v_params);
+        SELECT s.spec INTO v_spec FROM models.specs AS s WHERE s.kind = 'churn';
+        IF v_spec IS NULL THEN
+            RAISE EXCEPTION 'sqlml: no spec for model kind churn'
+                USING ERRCODE = 'undefined_object', HINT = 'run sqlml deploy';
+        END IF;
+        SELECT * INTO v_trained FROM ops.churn_train_py(
+            coalesce(input_query, v_spec #>> '{input,default_query}'), v_spec, options
+        );
+        SELECT * INTO v_registered FROM ops.register_model(
+            'churn', model_name, v_trained.artifact, v_trained.onnx_artifact,
+            v_trained.registration, coalesce(activate, true)
+        );
+        PERFORM ops.finish_run(
+            v_run_id, v_registered.model_id,
+            (v_trained.registration ->> 'trained_rows')::bigint, 1
+        );
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM ops.fail_run(v_run_id, 'train_churn_model', model_name, NULL, v_params, SQLERRM);
+        RAISE;
+    END;
+    RETURN QUERY SELECT
+        v_registered.model_id,
+        model_name,
+        v_registered.version,
+        v_registered.status,
+        (v_trained.registration -> 'metrics')::text;
+END;
+$$;

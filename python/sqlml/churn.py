@@ -1,0 +1,237 @@
+"""The churn classifier: input checks, training, scoring.
+
+Training rows: ``customer_id`` (integer or text), ``churned`` (0/1) and any number
+of feature columns (numeric, or text as categorical; NULLs allowed). Scoring rows:
+the same without ``churned``. Column names are matched case-insensitively.
+
+The network is wide-and-deep (see ``churn_network``); every version also fits a
+plain logistic regression on the same split and records its metrics as the
+baseline, so a reader sees what the network adds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+
+from sqlml import artifacts, churn_network, metrics
+from sqlml.errors import ArtifactError, InputError
+from sqlml.specs import resolve_options
+from sqlml.tabular import Preprocessor, normalise_columns
+from sqlml.training import Progress
+
+ROUTINE = "ml.train_churn_model"
+MAX_ID_LENGTH = 64
+PARITY_TOLERANCE = 1e-5
+
+
+def _require(frame: pd.DataFrame, column: str, routine: str) -> None:
+    if column not in frame.columns:
+        shown = ", ".join(frame.columns[:20]) or "none"
+        raise InputError(f"{routine}: input has no {column!r} column (columns: {shown})")
+
+
+def customer_ids(values: pd.Series, column: str) -> pd.Series:
+    """Ids as text (the predictions table's key). SQL Server hands BIGINT over as
+    float64, so 1234.0 must become '1234'."""
+    if values.isna().any():
+        raise InputError(f"column {column!r} has {int(values.isna().sum())} NULL value(s)")
+
+    def text(v):
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v).strip()
+
+    ids = values.astype(object).map(text)
+    too_long = ids[ids.str.len() > MAX_ID_LENGTH]
+    if not too_long.empty:
+        raise InputError(
+            f"column {column!r} values must be at most {MAX_ID_LENGTH} characters; "
+            f"{too_long.iloc[0][:80]!r} is {len(too_long.iloc[0])}"
+        )
+    return ids
+
+
+def labels(values: pd.Series, column: str) -> np.ndarray:
+    if values.isna().any():
+        raise InputError(f"column {column!r} has {int(values.isna().sum())} NULL label(s)")
+
+    def as_int(v):
+        if isinstance(v, bool | np.bool_):
+            return int(v)
+        if isinstance(v, str):
+            v = v.strip()
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return None
+        return int(f) if f in (0.0, 1.0) else None
+
+    converted = values.astype(object).map(as_int)
+    bad = values[converted.isna()]
+    if not bad.empty:
+        shown = ", ".join(repr(v) for v in pd.unique(bad.astype(object))[:3])
+        raise InputError(f"column {column!r} must be 0 or 1; found {shown}")
+    return converted.to_numpy(dtype=np.int64)
+
+
+def _check_options(opts: dict) -> None:
+    checks = {
+        "epochs": opts["epochs"] >= 1,
+        "batch_size": opts["batch_size"] >= 1,
+        "hidden_units": len(opts["hidden_units"]) >= 1,
+        "dropout": 0 <= opts["dropout"] < 1,
+        "learning_rate": opts["learning_rate"] > 0,
+        "validation_fraction": 0.05 <= opts["validation_fraction"] <= 0.5,
+        "class_weight": opts["class_weight"] in ("balanced", "none"),
+        "max_categories": opts["max_categories"] >= 1,
+    }
+    for name, ok in checks.items():
+        if not ok:
+            raise InputError(
+                f"option {name!r} of {ROUTINE} is out of range: {json.dumps(opts[name])} "
+                "(epochs, batch_size >= 1; 0 <= dropout < 1; learning_rate > 0; "
+                "0.05 <= validation_fraction <= 0.5; class_weight 'balanced' or 'none')"
+            )
+
+
+def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, valid), each class split in the same proportion."""
+    rng = np.random.default_rng(seed)
+    train, valid = [], []
+    for cls in (0, 1):
+        idx = rng.permutation(np.flatnonzero(y == cls))
+        n_valid = max(1, int(round(len(idx) * fraction)))
+        valid.append(idx[:n_valid])
+        train.append(idx[n_valid:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))
+
+
+def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.ndarray]:
+    id_col, label_col = spec["input"]["id_column"], spec["input"]["label_column"]
+    frame = normalise_columns(frame)
+    _require(frame, id_col, ROUTINE)
+    _require(frame, label_col, ROUTINE)
+    customer_ids(frame[id_col], id_col)
+    y = labels(frame[label_col], label_col)
+    limits = spec["limits"]
+    if len(y) < limits["min_rows"]:
+        raise InputError(
+            f"{ROUTINE}: {len(y)} training row(s) is too few; at least {limits['min_rows']} needed"
+        )
+    counts = np.bincount(y, minlength=2)
+    if counts.min() == 0:
+        only = int(np.argmax(counts))
+        raise InputError(
+            f"{ROUTINE}: column {label_col!r} has only one class ({only}) in {len(y)} rows; "
+            "a classifier needs churned and retained customers"
+        )
+    if counts.min() < limits["min_rows_per_class"]:
+        raise InputError(
+            f"{ROUTINE}: column {label_col!r} has {counts.min()} row(s) of class "
+            f"{int(np.argmin(counts))}; at least {limits['min_rows_per_class']} of each needed"
+        )
+    return frame.drop(columns=[id_col, label_col]), y
+
+
+def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
+          progress: Progress = lambda message: None) -> dict:
+    """Train one version; returns the two bundles and the registry row as a dict."""
+    started = time.perf_counter()
+    opts = resolve_options(spec, options, ROUTINE)
+    _check_options(opts)
+    features, y = prepare_training(frame, spec)
+    train_idx, valid_idx = stratified_split(y, opts["validation_fraction"], opts["seed"])
+    pre = Preprocessor.fit(features.iloc[train_idx], opts["max_categories"],
+                           opts["min_category_count"])
+    x = pre.transform(features)
+    x_train, y_train, x_valid, y_valid = x[train_idx], y[train_idx], x[valid_idx], y[valid_idx]
+    progress(f"{ROUTINE}: {len(y)} rows ({len(train_idx)} train, {len(valid_idx)} valid), "
+             f"{len(pre.columns)} features -> {pre.width} inputs, churn rate {y.mean():.3f}")
+
+    baseline = churn_network.logistic_regression(x_train, y_train, opts, balanced=False)
+    baseline_metrics = metrics.classification(y_valid, baseline.predict_proba(x_valid)[:, 1])
+
+    fitted = churn_network.fit(x_train, y_train, x_valid, y_valid, opts, progress)
+    p_valid = churn_network.predict(fitted.model, x_valid)
+    model_metrics = metrics.classification(y_valid, p_valid)
+
+    preprocessing = {"features": pre.to_json(), "id_column": spec["input"]["id_column"]}
+    keras_blob = artifacts.pack("churn", "model.keras", artifacts.keras_bytes(fitted.model),
+                                preprocessing)
+    onnx_model = artifacts.onnx_bytes(fitted.model)
+    parity = _parity(onnx_model, p_valid, x_valid)
+    onnx_blob = artifacts.pack("churn", "model.onnx", onnx_model, preprocessing)
+
+    all_metrics = {
+        **model_metrics,
+        "n_train": int(len(train_idx)),
+        "n_valid": int(len(valid_idx)),
+        "baseline_auc": baseline_metrics["auc"],
+        "baseline": {"model": "logistic_regression", **baseline_metrics},
+        "best_epoch": fitted.best_epoch,
+        "epochs_run": fitted.epochs_run,
+        "onnx_max_abs_diff": parity,
+    }
+    progress(f"{ROUTINE}: validation AUC {model_metrics['auc']:.4f} "
+             f"(logistic regression {baseline_metrics['auc']:.4f})")
+    return {
+        "artifact": keras_blob,
+        "onnx_artifact": onnx_blob,
+        "registration": {
+            "artifact_sha256": artifacts.sha256(keras_blob),
+            "onnx_sha256": artifacts.sha256(onnx_blob),
+            "spec": {**spec, "options": opts},
+            "metrics": all_metrics,
+            "feature_schema": {
+                "id_column": spec["input"]["id_column"],
+                "label_column": spec["input"]["label_column"],
+                "numeric": [c.name for c in pre.numeric],
+                "categorical": {c.name: c.vocabulary for c in pre.categorical},
+                "inputs": pre.output_names(),
+            },
+            "trained_rows": int(len(y)),
+            "training_seconds": round(time.perf_counter() - started, 3),
+            "device": fitted.device,
+        },
+    }
+
+
+def _parity(onnx_model: bytes, expected: np.ndarray, x: np.ndarray) -> float:
+    """Hold the exported graph to the Keras model it came from."""
+    got = onnx_predict(artifacts.onnx_session(onnx_model), x)
+    diff = float(np.max(np.abs(got - expected))) if len(x) else 0.0
+    if diff > PARITY_TOLERANCE:
+        raise ArtifactError(f"ONNX export differs from the Keras model by {diff:.2e}")
+    return diff
+
+
+def onnx_predict(session, x: np.ndarray) -> np.ndarray:
+    name = session.get_inputs()[0].name
+    return session.run(None, {name: x.astype(np.float32)})[0].reshape(-1).astype(np.float64)
+
+
+def score(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:
+    """Churn probability for every input row, from the ONNX bundle (no TensorFlow)."""
+    bundle = artifacts.unpack(onnx_artifact, onnx_sha256, "onnx_artifact")
+    if bundle.kind != "churn" or bundle.model_name != "model.onnx":
+        raise ArtifactError(f"onnx_artifact holds a {bundle.kind} {bundle.model_name}, "
+                            "not a churn ONNX model")
+    id_col = bundle.preprocessing["id_column"]
+    frame = normalise_columns(frame)
+    _require(frame, id_col, "ml.score_churn")
+    ids = customer_ids(frame[id_col], id_col)
+    duplicated = ids[ids.duplicated()]
+    if not duplicated.empty:
+        raise InputError(
+            f"ml.score_churn: column {id_col!r} has duplicates ({duplicated.iloc[0]!r} and "
+            f"{len(duplicated) - 1} more); each customer is scored once per run"
+        )
+    pre = Preprocessor.from_json(bundle.preprocessing["features"])
+    x = pre.transform(frame)
+    probability = onnx_predict(artifacts.onnx_session(bundle.model_bytes), x) if len(x) else []
+    return pd.DataFrame({"customer_id": ids.to_numpy(dtype=object),
+                         "churn_probability": np.asarray(probability, dtype=np.float64)})

@@ -1,0 +1,128 @@
+"""The churn network: wide-and-deep, started from logistic regression.
+
+Tabular churn data is often nearly linear, and a plain multilayer network
+regularly loses to logistic regression on it. So the network is
+
+    p = sigmoid(wide(x) + deep(x))
+
+where ``wide`` is one linear unit initialised with a logistic regression fitted
+on the training rows, and ``deep``'s last layer starts at zero. Before the first
+step the network *is* that logistic regression; training then lets the deep
+part learn interactions the linear part cannot, and early stopping on
+validation AUC (compared against the starting point too) keeps whichever is
+better. The result can be exported as one ONNX graph.
+
+Class weighting ("balanced") re-weights the loss so the minority class is not
+ignored; it also shifts the logits by log(w1/w0), which is subtracted from the
+wide bias after training so the scores stay calibrated probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from sqlml.device import training_device
+from sqlml.training import Progress, progress_callback, seed_everything
+
+
+def class_weights(y: np.ndarray, balanced: bool) -> dict[int, float]:
+    if not balanced:
+        return {0: 1.0, 1: 1.0}
+    counts = np.bincount(y, minlength=2).astype(float)
+    return {c: float(len(y) / (2 * counts[c])) for c in (0, 1)}
+
+
+def logistic_regression(x: np.ndarray, y: np.ndarray, opts: dict,
+                        balanced: bool) -> LogisticRegression:
+    # sklearn's C is the inverse of the L2 strength on the summed log-loss; C=1
+    # is its default and the baseline a reader would fit by hand.
+    model = LogisticRegression(C=1.0, max_iter=2000,
+                               class_weight="balanced" if balanced else None)
+    return model.fit(x.astype(np.float64), y)
+
+
+def build(width: int, opts: dict):
+    import keras
+    from keras import layers, regularizers
+
+    inputs = keras.Input(shape=(width,), name="features")
+    wide = layers.Dense(1, name="wide")(inputs)
+    h = inputs
+    for i, units in enumerate(opts["hidden_units"]):
+        h = layers.Dense(units, activation="relu", name=f"deep_{i}",
+                         kernel_regularizer=regularizers.l2(opts["l2"]))(h)
+        if opts["dropout"] > 0:
+            h = layers.Dropout(opts["dropout"], name=f"dropout_{i}")(h)
+    deep = layers.Dense(1, name="deep_out", kernel_initializer="zeros")(h)
+    logit = layers.Add(name="logit")([wide, deep])
+    outputs = layers.Activation("sigmoid", name="churn_probability")(logit)
+    model = keras.Model(inputs, outputs, name="churn_wide_and_deep")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=opts["learning_rate"]),
+        loss="binary_crossentropy",
+    )
+    return model
+
+
+def predict(model, x: np.ndarray) -> np.ndarray:
+    return model.predict(x, batch_size=8192, verbose=0).reshape(-1).astype(np.float64)
+
+
+@dataclass
+class Fitted:
+    model: object
+    best_epoch: int  # 0: the logistic-regression start was never beaten
+    epochs_run: int
+    device: str
+
+
+def fit(x_train, y_train, x_valid, y_valid, opts: dict, progress: Progress) -> Fitted:
+    import keras
+
+    device = training_device()
+    seed_everything(opts["seed"])
+    balanced = opts["class_weight"] == "balanced"
+    weights = class_weights(y_train, balanced)
+    start = logistic_regression(x_train, y_train, opts, balanced)
+
+    model = build(x_train.shape[1], opts)
+    model.get_layer("wide").set_weights(
+        [start.coef_.T.astype(np.float32), start.intercept_.astype(np.float32)]
+    )
+    best = {"auc": roc_auc_score(y_valid, predict(model, x_valid)), "epoch": 0,
+            "weights": model.get_weights()}
+    progress(f"device {device}; start (logistic regression) validation AUC {best['auc']:.4f}")
+
+    class KeepBest(keras.callbacks.Callback):
+        """Early stopping on validation AUC that also counts the starting point."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            auc = roc_auc_score(y_valid, predict(self.model, x_valid))
+            logs["val_auc"] = auc
+            if auc > best["auc"] + 1e-5:
+                best.update(auc=auc, epoch=epoch + 1, weights=self.model.get_weights())
+            elif epoch + 1 - best["epoch"] >= opts["patience"]:
+                self.model.stop_training = True
+
+    history = model.fit(
+        x_train, y_train.astype(np.float32),
+        batch_size=opts["batch_size"], epochs=opts["epochs"], shuffle=True,
+        class_weight=weights, verbose=0,
+        callbacks=[KeepBest(), progress_callback(progress, opts["epochs"], ("loss", "val_auc"))],
+    )
+    model.set_weights(best["weights"])
+    if balanced:
+        _undo_class_weight_shift(model, weights)
+    return Fitted(model=model, best_epoch=best["epoch"],
+                  epochs_run=len(history.history.get("loss", [])), device=device)
+
+
+def _undo_class_weight_shift(model, weights: dict[int, float]) -> None:
+    kernel, bias = model.get_layer("wide").get_weights()
+    bias = bias - np.float32(math.log(weights[1] / weights[0]))
+    model.get_layer("wide").set_weights([kernel, bias])

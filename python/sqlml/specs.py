@@ -1,0 +1,88 @@
+"""Model specs (``models/<kind>.json``) and the ``options`` a caller may override.
+
+A spec is the version-controlled description of a model kind: its input
+contract, its architecture, the default value of every option, and the limits
+on input size. ``sqlml deploy`` loads the files into ``models.specs``, the
+training procedures pass the spec to Python, and the registry keeps the
+resolved spec (defaults plus the caller's options) with every version.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlml.errors import InputError
+
+
+def parse_json(text: str | dict | None, what: str) -> dict:
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return {}
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{what} is not valid JSON: {exc.msg} at character {exc.pos}") from exc
+    if not isinstance(value, dict):
+        raise InputError(f"{what} must be a JSON object, like {{\"epochs\": 20}}")
+    return value
+
+
+def _coerce(name: str, value: Any, default: Any, routine: str) -> Any:
+    """The caller's value, checked against the type of the spec's default."""
+    expected = type(default)
+    bad = InputError(
+        f"option {name!r} of {routine} must be {_describe(default)}; got {json.dumps(value)}"
+    )
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            raise bad
+        if int(value) < 0:
+            raise bad
+        return int(value)
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise bad
+        return float(value)
+    if isinstance(default, list):
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
+        ):
+            raise bad
+        return list(value)
+    if not isinstance(value, expected):
+        raise bad
+    return value
+
+
+def _describe(default: Any) -> str:
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, int):
+        return "a non-negative integer"
+    if isinstance(default, float):
+        return "a non-negative number"
+    if isinstance(default, list):
+        return "a list of positive integers"
+    return f"a {type(default).__name__}"
+
+
+def resolve_options(spec: dict, options: str | dict | None, routine: str) -> dict:
+    """The spec's defaults with the caller's options applied; unknown keys are errors."""
+    defaults = spec["options"]
+    given = parse_json(options, f"options of {routine}")
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise InputError(
+            f"unknown option {unknown[0]!r} for {routine}; known options: "
+            + ", ".join(sorted(defaults))
+        )
+    resolved = dict(defaults)
+    for name, value in given.items():
+        resolved[name] = _coerce(name, value, defaults[name], routine)
+    return resolved

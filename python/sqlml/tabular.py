@@ -1,0 +1,224 @@
+"""Preprocessing for tabular features, learned from the training rows and stored as JSON.
+
+Numeric columns: missing values imputed with the training median (plus a 0/1
+"was missing" column when the training rows had any), then standardised with
+the training mean and standard deviation and clipped to +-10 deviations so one
+absurd value cannot saturate the network. Text columns are categorical: one-hot
+over a vocabulary of the training rows' most frequent values, with one slot for
+NULL and one for every value outside the vocabulary (unseen at scoring time, or
+too rare in training to learn from).
+
+It runs on NumPy and pandas only, at training and at scoring time, so the
+network (and its ONNX export) sees nothing but a float32 matrix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sqlml.errors import InputError
+
+CLIP = 10.0
+MISSING, UNSEEN = "__missing__", "__unseen__"
+
+
+def normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Lower-case column names (SQL identifiers are case-insensitive); refuse clashes."""
+    lowered = [str(c).strip().lower() for c in frame.columns]
+    seen: dict[str, str] = {}
+    for original, low in zip(frame.columns, lowered, strict=True):
+        if low in seen:
+            raise InputError(
+                f"input has two columns named {low!r} ({seen[low]!r} and {original!r}): "
+                "alias one of them in the input query"
+            )
+        seen[low] = original
+    out = frame.copy()
+    out.columns = lowered
+    return out
+
+
+def _blank_to_nan(values: pd.Series) -> pd.Series:
+    if values.dtype == object:
+        return values.map(lambda v: np.nan if isinstance(v, str) and not v.strip() else v)
+    return values
+
+
+def as_numeric(values: pd.Series, column: str, strict: bool) -> pd.Series | None:
+    """The column as float64, or None when it is not numeric (strict: raise instead)."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        # Days since 1970: dates become a trend-like number the network can scale.
+        stamps = pd.to_datetime(values, utc=True)
+        return (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds() / 86400.0
+    cleaned = _blank_to_nan(values)
+    converted = pd.to_numeric(cleaned.map(_number_or_text), errors="coerce")
+    bad = converted.isna() & cleaned.notna()
+    if bad.any():
+        if strict:
+            examples = ", ".join(repr(v) for v in cleaned[bad].unique()[:3])
+            raise InputError(
+                f"column {column!r} must be numeric, as it was in training; "
+                f"found {examples} in {int(bad.sum())} row(s)"
+            )
+        return None
+    return converted.astype("float64")
+
+
+def _number_or_text(value):
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        return value.strip()
+    try:
+        return float(value)  # Decimal, int, numpy scalars
+    except (TypeError, ValueError):
+        return value
+
+
+def as_category(values: pd.Series) -> pd.Series:
+    """Text form of each value, NaN for NULL or blank; 3.0 and 3 are the same category."""
+
+    def text(v):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return np.nan
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        s = str(v).strip()
+        return s if s else np.nan
+
+    return values.astype(object).map(text)
+
+
+@dataclass
+class Numeric:
+    name: str
+    median: float
+    mean: float
+    std: float
+    indicator: bool  # add a was-missing column
+
+    @property
+    def width(self) -> int:
+        return 2 if self.indicator else 1
+
+    def output_names(self) -> list[str]:
+        return [self.name] + ([f"{self.name}__missing"] if self.indicator else [])
+
+
+@dataclass
+class Categorical:
+    name: str
+    vocabulary: list[str]
+
+    @property
+    def width(self) -> int:
+        return len(self.vocabulary) + 2
+
+    def output_names(self) -> list[str]:
+        return [f"{self.name}={v}" for v in (MISSING, UNSEEN, *self.vocabulary)]
+
+
+@dataclass
+class Preprocessor:
+    numeric: list[Numeric] = field(default_factory=list)
+    categorical: list[Categorical] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        return [c.name for c in self.numeric] + [c.name for c in self.categorical]
+
+    @property
+    def width(self) -> int:
+        return sum(c.width for c in self.numeric) + sum(c.width for c in self.categorical)
+
+    def output_names(self) -> list[str]:
+        names: list[str] = []
+        for col in [*self.numeric, *self.categorical]:
+            names += col.output_names()
+        return names
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, max_categories: int, min_count: int) -> Preprocessor:
+        if frame.shape[1] == 0:
+            raise InputError("input has no feature columns besides the id and the label")
+        pre = cls()
+        for name in frame.columns:
+            numeric = as_numeric(frame[name], name, strict=False)
+            if numeric is not None:
+                pre.numeric.append(_fit_numeric(name, numeric))
+            else:
+                pre.categorical.append(_fit_categorical(name, as_category(frame[name]),
+                                                        max_categories, min_count))
+        return pre
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise InputError(
+                f"input lacks feature column(s) the model needs: {', '.join(missing)}"
+            )
+        n = len(frame)
+        out = np.zeros((n, self.width), dtype=np.float32)
+        pos = 0
+        for col in self.numeric:
+            values = as_numeric(frame[col.name], col.name, strict=True).to_numpy()
+            nan = np.isnan(values)
+            filled = np.where(nan, col.median, values)
+            out[:, pos] = np.clip((filled - col.mean) / col.std, -CLIP, CLIP)
+            if col.indicator:
+                out[:, pos + 1] = nan
+            pos += col.width
+        for col in self.categorical:
+            values = as_category(frame[col.name])
+            codes = pd.Categorical(values, categories=col.vocabulary).codes  # -1: NULL or unseen
+            slots = np.where(codes >= 0, codes + 2, np.where(values.isna(), 0, 1))
+            out[np.arange(n), pos + slots] = 1.0
+            pos += col.width
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "numeric": [vars(c) for c in self.numeric],
+            "categorical": [vars(c) for c in self.categorical],
+            "clip": CLIP,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Preprocessor:
+        return cls(
+            numeric=[Numeric(**c) for c in data["numeric"]],
+            categorical=[Categorical(**c) for c in data["categorical"]],
+        )
+
+
+def _fit_numeric(name: str, values: pd.Series) -> Numeric:
+    present = values.dropna()
+    if present.empty:
+        return Numeric(name, 0.0, 0.0, 1.0, indicator=False)
+    median = float(present.median())
+    filled = values.fillna(median)
+    std = float(filled.std(ddof=0))
+    return Numeric(
+        name=name,
+        median=median,
+        mean=float(filled.mean()),
+        std=std if std > 1e-12 else 1.0,
+        indicator=bool(values.isna().any()),
+    )
+
+
+def _fit_categorical(name: str, values: pd.Series, max_categories: int,
+                     min_count: int) -> Categorical:
+    counts = values.dropna().value_counts()
+    counts = counts[counts >= min_count]
+    # Most frequent first; ties by value, so the same data gives the same vocabulary.
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:max_categories]
+    return Categorical(name=name, vocabulary=[str(v) for v, _ in ordered])
