@@ -27,7 +27,7 @@ def upgrade() -> None:
         "customers",
         sa.Column("customer_id", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("region", sa.Unicode(32), nullable=False),
-        sa.Column("plan", sa.Unicode(32), nullable=False),
+        sa.Column("plan_tier", sa.Unicode(32), nullable=False),
         sa.Column("contract", sa.Unicode(32), nullable=False),
         sa.Column("tenure_months", sa.Integer, nullable=False),
         sa.Column("internet_service", sa.Unicode(32), nullable=False),

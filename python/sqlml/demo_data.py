@@ -77,7 +77,7 @@ def customers(n: int, seed: int = 7) -> tuple[pd.DataFrame, np.ndarray]:
     frame = pd.DataFrame({
         "customer_id": np.arange(1, n + 1, dtype=np.int64),
         "region": rng.choice(REGIONS, n, p=[0.2, 0.25, 0.2, 0.2, 0.15]),
-        "plan": plan,
+        "plan_tier": plan,
         "contract": contract,
         "tenure_months": tenure,
         "internet_service": internet,

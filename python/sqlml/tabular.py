@@ -43,9 +43,9 @@ def normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _blank_to_nan(values: pd.Series) -> pd.Series:
-    if values.dtype == object:
-        return values.map(lambda v: np.nan if isinstance(v, str) and not v.strip() else v)
-    return values
+    """Object or string values (pandas 3 infers ``str``) with blanks as NaN."""
+    return values.astype(object).map(lambda v: np.nan if isinstance(v, str) and not v.strip()
+                                     else v)
 
 
 def as_numeric(values: pd.Series, column: str, strict: bool) -> pd.Series | None:
@@ -178,7 +178,7 @@ class Preprocessor:
             pos += col.width
         for col in self.categorical:
             values = as_category(frame[col.name])
-            codes = pd.Categorical(values, categories=col.vocabulary).codes  # -1: NULL or unseen
+            codes = pd.Index(col.vocabulary, dtype=object).get_indexer(values)  # -1: NULL, unseen
             slots = np.where(codes >= 0, codes + 2, np.where(values.isna(), 0, 1))
             out[np.arange(n), pos + slots] = 1.0
             pos += col.width

@@ -5,7 +5,7 @@ CREATE OR REPLACE VIEW features.churn_features AS
 SELECT
     c.customer_id,
     c.region,
-    c.plan,
+    c.plan_tier,
     c.contract,
     c.tenure_months,
     c.internet_service,

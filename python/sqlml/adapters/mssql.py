@@ -2,17 +2,62 @@
 
 SQL Server's ``sp_execute_external_script`` binds ``InputDataSet`` (a DataFrame
 built from ``@input_data_1``), one Python variable per ``@params`` entry, and
-reads back ``OutputDataSet``. Each ``@script`` is a single call into a function
-here, which takes those variables as arguments and returns ``OutputDataSet``
-with the exact columns of the procedure's ``WITH RESULT SETS``.
+reads back ``OutputDataSet`` and any OUTPUT parameters. Each ``@script`` is a
+single call into a function here, which takes those variables as arguments and
+returns either ``OutputDataSet`` (with the exact columns of the procedure's
+``WITH RESULT SETS``) or the values of its OUTPUT parameters.
+
+A Python exception surfaces in SQL Server as error 39004 with the script's
+stderr in the messages; our errors print one ``sqlml: ...`` line there first,
+so the cause reads plainly above the traceback.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import sys
+
 import pandas as pd
 
 from sqlml import entrypoints
+from sqlml.errors import SqlmlError
+
+
+def _report(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SqlmlError as exc:
+            print(f"sqlml: {exc}", file=sys.stderr)
+            raise
+
+    return wrapper
+
+
+def _progress(message: str) -> None:
+    # print() output reaches the caller as SQL Server messages (SSMS, sqlcmd, job history).
+    print(message, flush=True)
 
 
 def runtime_info() -> pd.DataFrame:
     return entrypoints.runtime_info()
+
+
+@_report
+def train_churn_model(InputDataSet: pd.DataFrame, spec: str,
+                      options: str | None) -> tuple[bytes, bytes, str]:
+    """Returns the OUTPUT parameters @artifact, @onnx_artifact, @registration."""
+    _progress(f"sqlml: read {len(InputDataSet)} training rows")
+    out = entrypoints.train_churn_model(InputDataSet, json.loads(spec), options,
+                                        progress=_progress)
+    row = out.iloc[0]
+    return row["artifact"], row["onnx_artifact"], row["registration"]
+
+
+@_report
+def score_churn(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
+                onnx_sha256: str) -> pd.DataFrame:
+    """OutputDataSet: customer_id NVARCHAR(64), churn_probability FLOAT."""
+    return entrypoints.score_churn(InputDataSet, onnx_artifact, onnx_sha256)

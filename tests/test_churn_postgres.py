@@ -1,0 +1,179 @@
+"""The churn procedures end to end on PostgreSQL: the public SQL interface, in PL/Python."""
+
+import json
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from sqlml import demo_data
+from sqlml.bulk import insert_frame
+
+pytestmark = pytest.mark.postgres
+
+FAST = json.dumps({"epochs": 3, "hidden_units": [16], "patience": 2})
+CUSTOMERS = 1500
+
+
+@pytest.fixture
+def customers(db):
+    frame, _ = demo_data.customers(CUSTOMERS, seed=17)
+    insert_frame(db, "features.customers", frame)
+    return db
+
+
+def call(engine, sql, **params):
+    with engine.begin() as connection:
+        return connection.execute(sa.text(sql), params).mappings().all()
+
+
+def train(engine, name="churn", query=None, options=FAST, activate=True):
+    [row] = call(
+        engine,
+        "SELECT * FROM ml.train_churn_model(model_name => :name, input_query => :query,"
+        " options => :options, activate => :activate)",
+        name=name, query=query, options=options, activate=activate,
+    )
+    return row
+
+
+def score(engine, name="churn", query=None):
+    [row] = call(engine, "SELECT * FROM ml.score_churn(model_name => :name, input_query => :query)",
+                 name=name, query=query)
+    return row
+
+
+def count(engine, table, where="TRUE"):
+    with engine.connect() as connection:
+        return connection.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar()
+
+
+def runs(engine):
+    return call(engine, "SELECT run_type, model_name, status, rows_in, rows_out, error "
+                        "FROM ops.runs ORDER BY run_id")
+
+
+def test_train_registers_an_active_version_with_metrics_and_device(customers):
+    row = train(customers)
+    assert (row["model_name"], row["version"], row["status"]) == ("churn", 1, "active")
+    metrics = json.loads(row["metrics"])
+    assert metrics["n_train"] + metrics["n_valid"] == CUSTOMERS
+    assert 0.5 < metrics["auc"] <= 1 and 0.5 < metrics["baseline_auc"] <= 1
+    [reg] = call(customers, "SELECT * FROM models.registry")
+    assert reg["device"].startswith(("CPU", "GPU"))
+    assert reg["trained_rows"] == CUSTOMERS and reg["training_seconds"] > 0
+    assert len(reg["artifact_sha256"]) == 64 and bytes(reg["onnx_artifact"])[:2] == b"PK"
+    assert reg["spec"]["options"]["epochs"] == 3
+    assert runs(customers)[-1]["status"] == "succeeded"
+
+
+def test_score_writes_one_batch_that_analysts_read_from_the_view(customers):
+    trained = train(customers)
+    result = score(customers)
+    assert result["rows_scored"] == CUSTOMERS and result["version"] == trained["version"]
+    assert count(customers, "predictions.churn_scores", f"run_id = {result['run_id']}") == CUSTOMERS
+    [top] = call(customers, "SELECT * FROM predictions.churn_latest "
+                            "ORDER BY churn_probability DESC LIMIT 1")
+    assert top["model_name"] == "churn" and top["model_version"] == 1
+    assert 0 <= top["churn_probability"] <= 1
+    last = runs(customers)[-1]
+    assert (last["run_type"], last["status"], last["rows_out"]) == ("score_churn", "succeeded",
+                                                                   CUSTOMERS)
+
+
+def test_text_ids_text_categories_and_nulls_through_input_query(customers):
+    query = ("SELECT 'C-' || lpad(customer_id::text, 6, '0') AS customer_id, contract,"
+             " payment_method, CASE WHEN customer_id % 7 = 0 THEN NULL ELSE total_charges END"
+             " AS total_charges, tenure_months, churned FROM features.customers")
+    train(customers, name="text_ids", query=query)
+    result = score(customers, name="text_ids", query=query.replace(", churned", ""))
+    assert result["rows_scored"] == CUSTOMERS
+    [row] = call(customers, "SELECT customer_id FROM predictions.churn_latest "
+                            "WHERE model_name = 'text_ids' ORDER BY customer_id LIMIT 1")
+    assert row["customer_id"] == "C-000001"
+
+
+def test_versions_count_up_and_the_activation_rule_is_recorded(customers):
+    train(customers)
+    second = train(customers, activate=False)
+    assert (second["version"], second["status"]) == (2, "candidate")
+    third = train(customers)  # same data and seed: ties the active AUC, so it activates
+    assert (third["version"], third["status"]) == (3, "active")
+    reasons = {r["version"]: (r["status"], r["status_reason"]) for r in call(
+        customers, "SELECT version, status, status_reason FROM models.registry")}
+    assert reasons[1][0] == "retired" and "replaced by version 3" in reasons[1][1]
+    assert "activate = false" in reasons[2][1]
+    assert reasons[3][1].startswith("activated: validation auc")
+    assert count(customers, "models.active_models") == 1
+
+
+def test_activate_model_rolls_back_to_an_earlier_version(customers):
+    train(customers)
+    train(customers)
+    [row] = call(customers, "SELECT * FROM ml.activate_model(model_name => 'churn', version => 1)")
+    assert (row["model_name"], row["version"], row["status"]) == ("churn", 1, "active")
+    assert score(customers)["version"] == 1
+    with pytest.raises(sa.exc.DBAPIError, match="model 'churn' has no version 9"):
+        call(customers, "SELECT * FROM ml.activate_model(model_name => 'churn', version => 9)")
+
+
+BAD_TRAINING = [
+    ("SELECT contract, churned FROM features.customers", "no 'customer_id' column"),
+    ("SELECT customer_id, contract FROM features.customers", "no 'churned' column"),
+    ("SELECT customer_id, contract, churned * 2 AS churned FROM features.customers",
+     "'churned' must be 0 or 1; found 2"),
+    ("SELECT customer_id, contract, 0 AS churned FROM features.customers", "only one class"),
+    ("SELECT customer_id, contract, churned FROM features.customers LIMIT 10", "too few"),
+    ("SELECT 1 AS customer_id; DROP TABLE features.customers", "syntax error"),
+]
+
+
+@pytest.mark.parametrize("query, message", BAD_TRAINING)
+def test_bad_training_input_fails_clearly_and_registers_nothing(customers, query, message):
+    with pytest.raises(sa.exc.DBAPIError, match=message):
+        train(customers, query=query)
+    assert count(customers, "models.registry") == 0
+    assert count(customers, "features.customers") == CUSTOMERS
+    [failed] = runs(customers)
+    assert failed["status"] == "failed" and failed["run_type"] == "train_churn_model"
+    assert re.search(message, failed["error"]), failed["error"]
+
+
+def test_unknown_option_is_an_error_naming_it(customers):
+    with pytest.raises(sa.exc.DBAPIError, match="unknown option 'epoch'"):
+        train(customers, options='{"epoch": 3}')
+    assert count(customers, "models.registry") == 0
+
+
+def test_scoring_an_unknown_model_fails_and_is_logged(customers):
+    with pytest.raises(sa.exc.DBAPIError, match="model 'nobody' not found"):
+        score(customers, name="nobody")
+    [failed] = runs(customers)
+    assert (failed["run_type"], failed["status"]) == ("score_churn", "failed")
+    assert "not found" in failed["error"]
+
+
+def test_scoring_without_a_needed_feature_writes_no_scores(customers):
+    train(customers)
+    with pytest.raises(sa.exc.DBAPIError, match="lacks feature column.*contract"):
+        score(customers, query="SELECT customer_id, tenure_months FROM features.customers")
+    assert count(customers, "predictions.churn_scores") == 0
+    assert runs(customers)[-1]["status"] == "failed"
+
+
+def test_a_tampered_model_blob_is_refused_and_nothing_is_written(customers):
+    train(customers)
+    with customers.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE models.registry SET onnx_artifact = onnx_artifact || '\\x00'::bytea")
+    with pytest.raises(sa.exc.DBAPIError, match="does not match its recorded sha256"):
+        score(customers)
+    assert count(customers, "predictions.churn_scores") == 0
+
+
+def test_a_forecaster_name_cannot_be_scored_as_churn(customers):
+    train(customers)
+    with customers.begin() as connection:
+        connection.exec_driver_sql("UPDATE models.registry SET kind = 'forecaster'")
+    with pytest.raises(sa.exc.DBAPIError, match="is a forecaster model, not a churn model"):
+        score(customers)
