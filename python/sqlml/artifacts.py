@@ -132,6 +132,13 @@ def onnx_bytes(model) -> bytes:
     """Keras 3's own ONNX export (tf2onnx under the hood, driven by Keras)."""
     import contextlib
 
+    import numpy as np
+
+    # The exporter refuses a model that has never been called (one loaded or
+    # refit for zero epochs); one call on zeros traces it.
+    dummy = [np.zeros([1 if d is None else d for d in t.shape], dtype="float32")
+             for t in model.inputs]
+    model(dummy if len(dummy) > 1 else dummy[0])
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.onnx")
         # The exporter prints a line per export; keep procedure output clean.

@@ -158,12 +158,18 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     fitted = churn_network.fit(x_train, y_train, x_valid, y_valid, opts, progress)
     p_valid = churn_network.predict(fitted.model, x_valid)
     model_metrics = metrics.classification(y_valid, p_valid)
+    model = fitted.model
+    if opts["refit"]:
+        pre = Preprocessor.fit(features, opts["max_categories"], opts["min_category_count"])
+        x_valid = pre.transform(features.iloc[valid_idx])
+        model = churn_network.refit(pre.transform(features), y, opts, fitted.best_epoch,
+                                    progress)
 
     preprocessing = {"features": pre.to_json(), "id_column": spec["input"]["id_column"]}
-    keras_blob = artifacts.pack("churn", "model.keras", artifacts.keras_bytes(fitted.model),
+    keras_blob = artifacts.pack("churn", "model.keras", artifacts.keras_bytes(model),
                                 preprocessing)
-    onnx_model = artifacts.onnx_bytes(fitted.model)
-    parity = _parity(onnx_model, p_valid, x_valid)
+    onnx_model = artifacts.onnx_bytes(model)
+    parity = _parity(onnx_model, churn_network.predict(model, x_valid), x_valid)
     onnx_blob = artifacts.pack("churn", "model.onnx", onnx_model, preprocessing)
 
     all_metrics = {
@@ -174,6 +180,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         "baseline": {"model": "logistic_regression", **baseline_metrics},
         "best_epoch": fitted.best_epoch,
         "epochs_run": fitted.epochs_run,
+        "refit_on_all_rows": bool(opts["refit"]),
         "onnx_max_abs_diff": parity,
     }
     progress(f"{ROUTINE}: validation AUC {model_metrics['auc']:.4f} "

@@ -81,26 +81,30 @@ class Fitted:
     device: str
 
 
-def fit(x_train, y_train, x_valid, y_valid, opts: dict, progress: Progress) -> Fitted:
-    import keras
-
-    device = training_device()
+def _start(x, y, opts: dict, balanced: bool):
+    """The network, initialised so that it computes the logistic regression of (x, y)."""
     seed_everything(opts["seed"])
-    balanced = opts["class_weight"] == "balanced"
-    weights = class_weights(y_train, balanced)
-    start = logistic_regression(x_train, y_train, opts, balanced)
-
-    model = build(x_train.shape[1], opts)
+    start = logistic_regression(x, y, opts, balanced)
+    model = build(x.shape[1], opts)
     model.get_layer("wide").set_weights(
         [start.coef_.T.astype(np.float32), start.intercept_.astype(np.float32)]
     )
+    return model
+
+
+def fit(x_train, y_train, x_valid, y_valid, opts: dict, progress: Progress) -> Fitted:
+    """Train with early stopping on validation AUC, counting the starting point."""
+    import keras
+
+    device = training_device()
+    balanced = opts["class_weight"] == "balanced"
+    weights = class_weights(y_train, balanced)
+    model = _start(x_train, y_train, opts, balanced)
     best = {"auc": roc_auc_score(y_valid, predict(model, x_valid)), "epoch": 0,
             "weights": model.get_weights()}
     progress(f"device {device}; start (logistic regression) validation AUC {best['auc']:.4f}")
 
     class KeepBest(keras.callbacks.Callback):
-        """Early stopping on validation AUC that also counts the starting point."""
-
         def on_epoch_end(self, epoch, logs=None):
             auc = roc_auc_score(y_valid, predict(self.model, x_valid))
             logs["val_auc"] = auc
@@ -120,6 +124,22 @@ def fit(x_train, y_train, x_valid, y_valid, opts: dict, progress: Progress) -> F
         _undo_class_weight_shift(model, weights)
     return Fitted(model=model, best_epoch=best["epoch"],
                   epochs_run=len(history.history.get("loss", [])), device=device)
+
+
+def refit(x, y, opts: dict, epochs: int, progress: Progress):
+    """Train on every row for the number of epochs validation chose: the stored model
+    learns from all the data, while its metrics stay those measured on validation."""
+    balanced = opts["class_weight"] == "balanced"
+    weights = class_weights(y, balanced)
+    model = _start(x, y, opts, balanced)
+    if epochs > 0:
+        progress(f"refit on all {len(y)} rows for {epochs} epoch(s)")
+        model.fit(x, y.astype(np.float32), batch_size=opts["batch_size"], epochs=epochs,
+                  shuffle=True, class_weight=weights, verbose=0,
+                  callbacks=[progress_callback(progress, epochs, ("loss",))])
+    if balanced:
+        _undo_class_weight_shift(model, weights)
+    return model
 
 
 def _undo_class_weight_shift(model, weights: dict[int, float]) -> None:
