@@ -3,6 +3,11 @@
     sqlml db start|stop|status|url        the embedded PostgreSQL
     sqlml deploy [--url URL]              migrations, procedures, runtime, setup scripts
     sqlml demo [--url URL]                the end-to-end demo
+    sqlml train churn|forecaster NAME     ml.train_churn_model / ml.train_forecaster
+    sqlml score NAME                      ml.score_churn
+    sqlml forecast NAME [--horizon N]     ml.forecast
+    sqlml activate NAME VERSION           ml.activate_model (promote or roll back)
+    sqlml models [NAME]                   the registry, without blobs
     sqlml runtime build DIR               a runtime for a server on another host
     sqlml objects status|revision|freeze  procedures and views under Alembic
 
@@ -48,6 +53,52 @@ def _demo(args: argparse.Namespace) -> int:
     from sqlml.demo import run_demo
 
     run_demo(resolve_url(args.url), skip_deploy=args.skip_deploy)
+    return 0
+
+
+def _engine(args: argparse.Namespace):
+    from sqlml.connect import create_engine, resolve_url
+
+    return create_engine(resolve_url(args.url))
+
+
+def _print_rows(rows: list[dict]) -> None:
+    for row in rows:
+        print("  ".join(f"{k}={v}" for k, v in row.items()))
+
+
+def _call(args: argparse.Namespace, routine: str, **params) -> int:
+    from sqlml import routines
+
+    engine = _engine(args)
+    try:
+        _print_rows(routines.call(engine, routine, progress=print, **params))
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    routine = {"churn": "train_churn_model", "forecaster": "train_forecaster"}[args.kind]
+    return _call(args, routine, model_name=args.name, input_query=args.input_query,
+                 options=args.options, activate=not args.no_activate)
+
+
+def _models(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    engine = _engine(args)
+    sql = ("SELECT model_name, version, kind, status, device, trained_rows, created_at, "
+           "status_reason FROM models.registry")
+    if args.name:
+        sql += " WHERE model_name = :name"
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text(sql + " ORDER BY model_name, version"),
+                                      {"name": args.name}).mappings().all()
+        _print_rows([dict(r) for r in rows])
+    finally:
+        engine.dispose()
     return 0
 
 
@@ -100,6 +151,40 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--skip-deploy", action="store_true", help="the database is deployed")
     demo.set_defaults(func=_demo)
 
+    train = sub.add_parser("train", help="train a model version inside the database")
+    train.add_argument("kind", choices=["churn", "forecaster"])
+    train.add_argument("name", help="model name")
+    train.add_argument("--input-query", help="default: the spec's feature view")
+    train.add_argument("--options", help='JSON, e.g. \'{"epochs": 20}\'')
+    train.add_argument("--no-activate", action="store_true", help="register as candidate")
+    train.set_defaults(func=_train)
+
+    score = sub.add_parser("score", help="score customers with the active churn model")
+    score.add_argument("name")
+    score.add_argument("--input-query")
+    score.set_defaults(func=lambda a: _call(a, "score_churn", model_name=a.name,
+                                            input_query=a.input_query))
+
+    fc = sub.add_parser("forecast", help="forecast every series with the active forecaster")
+    fc.add_argument("name")
+    fc.add_argument("--horizon", type=int)
+    fc.add_argument("--input-query")
+    fc.set_defaults(func=lambda a: _call(a, "forecast", model_name=a.name, horizon=a.horizon,
+                                         input_query=a.input_query))
+
+    act = sub.add_parser("activate", help="make a version active (promote or roll back)")
+    act.add_argument("name")
+    act.add_argument("version", type=int)
+    act.set_defaults(func=lambda a: _call(a, "activate_model", model_name=a.name,
+                                          version=a.version))
+
+    models = sub.add_parser("models", help="list model versions (no blobs)")
+    models.add_argument("name", nargs="?")
+    models.set_defaults(func=_models)
+
+    for command in (train, score, fc, act, models):
+        command.add_argument("--url", help="default: SQLML_DATABASE_URL, then embedded")
+
     rt = sub.add_parser("runtime", help="the in-database Python runtime")
     rt_sub = rt.add_subparsers(dest="action", required=True)
     build = rt_sub.add_parser("build", help="build a runtime into DIR (run on the server's host)")
@@ -126,7 +211,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sqlml: {exc}", file=sys.stderr)
         return 2
     except DBAPIError as exc:  # the database's own message, without our stack
-        print(f"sqlml: database error: {exc.orig}", file=sys.stderr)
+        diag = getattr(exc.orig, "diag", None)  # psycopg: the error's fields
+        if diag is not None and diag.message_primary:
+            hint = f"\nhint: {diag.message_hint}" if diag.message_hint else ""
+            print(f"{diag.message_primary}{hint}", file=sys.stderr)
+        else:
+            print(f"sqlml: database error: {exc.orig}", file=sys.stderr)
         return 2
 
 

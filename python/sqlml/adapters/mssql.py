@@ -41,8 +41,19 @@ def _progress(message: str) -> None:
     print(message, flush=True)
 
 
+def output(frame: pd.DataFrame) -> pd.DataFrame:
+    """OutputDataSet as SQL Server reads it: pandas 3 infers a ``str`` dtype for
+    text, which the Python runtime's bridge does not take; object columns with
+    None for NULL it does. Numeric columns keep their dtype."""
+    out = frame.copy()
+    for name in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[name]):  # bool counts as numeric
+            out[name] = out[name].astype(object).where(out[name].notna(), None)
+    return out
+
+
 def runtime_info() -> pd.DataFrame:
-    return entrypoints.runtime_info()
+    return output(entrypoints.runtime_info())
 
 
 @_report
@@ -60,4 +71,4 @@ def train_churn_model(InputDataSet: pd.DataFrame, spec: str,
 def score_churn(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
                 onnx_sha256: str) -> pd.DataFrame:
     """OutputDataSet: customer_id NVARCHAR(64), churn_probability FLOAT."""
-    return entrypoints.score_churn(InputDataSet, onnx_artifact, onnx_sha256)
+    return output(entrypoints.score_churn(InputDataSet, onnx_artifact, onnx_sha256))

@@ -7,6 +7,10 @@ RETURNS SETOF ml.model_state
 LANGUAGE plpgsql
 AS $$
 DECLARE
+    v_state text;
+    v_message text;
+    v_detail text;
+    v_hint text;
     v_params jsonb := jsonb_build_object('version', activate_model.version);
     v_run_id bigint;
     v_model_id bigint;
@@ -43,10 +47,15 @@ BEGIN
         END IF;
         PERFORM ops.finish_run(v_run_id, v_model_id, 1, 1);
     EXCEPTION WHEN OTHERS THEN
+        -- Re-raised with the same SQLSTATE, minus PL/Python's exception-class
+        -- prefix and traceback: the caller sees the sentence that names the problem.
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+            v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        v_message := regexp_replace(v_message, '^plpy\.Error: ', '');
         PERFORM ops.fail_run(
-            v_run_id, 'activate_model', activate_model.model_name, NULL, v_params, SQLERRM
+            v_run_id, 'activate_model', activate_model.model_name, NULL, v_params, v_message
         );
-        RAISE;
+        PERFORM ops.reraise(v_state, v_message, v_detail, v_hint);
     END;
     RETURN QUERY SELECT v_model_id, activate_model.model_name, activate_model.version, 'active'::text;
 END;
