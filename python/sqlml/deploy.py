@@ -129,13 +129,18 @@ def deploy(url: str, runtime_path: str | None = None, log=print) -> dict[str, st
         log(f"deploy: {redact(url)} ({kind})")
         migrate(engine)
         load_specs(engine, log)
+        setup_engine = engine
         if kind == "postgres":
             install_postgres_runtime(engine, url, runtime_path, log)
         else:
             from sqlml import mssql_runtime
 
             mssql_runtime.install(engine, runtime_path, log)
-        run_setup_scripts(engine, kind, log)
+            # sp_configure/RECONFIGURE and ALTER RESOURCE GOVERNOR refuse to run inside a
+            # user transaction, so the T-SQL setup scripts run in autocommit; each one is
+            # idempotent and opens its own transaction where it needs one.
+            setup_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        run_setup_scripts(setup_engine, kind, log)
         components = verify(engine, kind)
         log("deploy: in-database runtime " + ", ".join(f"{k} {v}" for k, v in components.items()))
         return components
