@@ -37,8 +37,10 @@ BEGIN
         INTO v_query FROM models.specs AS s WHERE s.kind = 'churn';
 
         INSERT INTO predictions.churn_scores (run_id, model_id, customer_id, churn_probability)
-        SELECT v_run_id, v_model_id, s.customer_id, s.churn_probability
-        FROM ops.churn_score_py(v_query, v_onnx, v_sha) AS s;
+        SELECT v_run_id, v_model_id, u.customer_id, u.churn_probability
+        FROM ops.churn_score_py(v_query, v_onnx, v_sha) AS s
+        CROSS JOIN LATERAL unnest(s.customer_id, s.churn_probability)
+            AS u (customer_id, churn_probability);
         GET DIAGNOSTICS v_rows = ROW_COUNT;
         PERFORM ops.finish_run(v_run_id, v_model_id, v_rows, v_rows);
     EXCEPTION WHEN OTHERS THEN
