@@ -1,0 +1,96 @@
+"""Contracts of the churn procedures' embedded Python, fed from the PostgreSQL engine.
+
+Training runs through ml.train_churn_model's own @script; its OUTPUT parameters
+then feed ml.score_churn's @script, as the T-SQL procedures chain them.
+"""
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from sqlml import demo_data
+from sqlml.bulk import insert_frame
+
+from .harness import run_contract
+
+pytestmark = pytest.mark.tsql_contract
+
+FAST = json.dumps({"epochs": 2, "hidden_units": [8], "patience": 1})
+CUSTOMERS = 400
+
+
+def _spec(engine) -> str:
+    with engine.connect() as connection:
+        spec = connection.execute(
+            sa.text("SELECT spec FROM models.specs WHERE kind = 'churn'")).scalar_one()
+    return json.dumps(spec)
+
+
+@pytest.fixture(scope="module")
+def customers(pg_engine):
+    frame, _ = demo_data.customers(CUSTOMERS, seed=23)
+    insert_frame(pg_engine, "features.customers", frame)
+    yield pg_engine
+    with pg_engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM features.customers")
+
+
+@pytest.fixture(scope="module")
+def trained(customers):
+    """The OUTPUT parameters of one ml.train_churn_model run (ML Services profile)."""
+    return run_contract(
+        "ml.train_churn_model", profile="ml_services", engine=customers,
+        input_sql="SELECT * FROM features.churn_features",
+        params={"spec": _spec(customers), "options": FAST},
+    ).output_params
+
+
+def test_train_churn_model_returns_blobs_and_a_registration(customers, profile):
+    outcome = run_contract(
+        "ml.train_churn_model", profile=profile, engine=customers,
+        input_sql="SELECT * FROM features.churn_features",
+        params={"spec": _spec(customers), "options": FAST},
+    )
+    out = outcome.output_params
+    registration = json.loads(out["registration"])
+    assert out["artifact"][:2] == b"PK" and out["onnx_artifact"][:2] == b"PK"
+    assert registration["trained_rows"] == CUSTOMERS
+    assert {"auc", "baseline_auc", "n_train", "n_valid"} <= set(registration["metrics"])
+    assert "epoch 1/2" in outcome.messages  # progress reaches SQL Server's messages
+
+
+def test_train_churn_model_options_null_means_the_spec_defaults(customers):
+    call = run_contract(
+        "ml.train_churn_model", profile="ml_services", engine=customers,
+        input_sql="SELECT * FROM features.churn_features",
+        params={"spec": _spec(customers), "options": None},
+    )
+    spec = json.loads(call.output_params["registration"])["spec"]
+    assert spec["options"]["epochs"] == json.loads(_spec(customers))["options"]["epochs"]
+
+
+def test_score_churn_returns_what_with_result_sets_declares(customers, trained, profile):
+    registration = json.loads(trained["registration"])
+    outcome = run_contract(
+        "ml.score_churn", profile=profile, engine=customers,
+        input_sql="SELECT * FROM features.churn_features",
+        params={"onnx_artifact": trained["onnx_artifact"],
+                "onnx_sha256": registration["onnx_sha256"]},
+    )
+    scores = outcome.output
+    assert len(scores) == CUSTOMERS
+    # BIGINT ids arrive as float64 in InputDataSet; they must leave as '17', not '17.0'
+    assert set(scores["customer_id"]) == {str(i) for i in range(1, CUSTOMERS + 1)}
+    assert scores["churn_probability"].between(0, 1).all()
+
+
+def test_score_churn_refuses_a_wrong_hash(customers, trained):
+    from sqlml.errors import ArtifactError
+
+    with pytest.raises(ArtifactError, match="sha256"):
+        run_contract(
+            "ml.score_churn", profile="ml_services", engine=customers,
+            input_sql="SELECT * FROM features.churn_features",
+            params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64},
+        )
