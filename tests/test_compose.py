@@ -1,0 +1,103 @@
+"""docker-compose.yml and docker/mssql, held without a Docker engine.
+
+No Docker runs here; these checks read the files for what the stack promises:
+a SQL Server service with a GPU reservation that can still start without a GPU,
+a health check through sqlcmd, a one-shot deploy after it, the live tests after
+that, pinned versions, and build contexts that leave local state out.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from sqlml.paths import project_root
+
+pytestmark = pytest.mark.unit
+
+ROOT = project_root()
+
+
+class ComposeLoader(yaml.SafeLoader):
+    """YAML with Compose's !reset tag."""
+
+
+ComposeLoader.add_constructor("!reset", lambda loader, node: "!reset")
+
+
+def compose(name: str = "docker-compose.yml") -> dict:
+    return yaml.load((ROOT / name).read_text(), Loader=ComposeLoader)
+
+
+def test_sql_server_reserves_nvidia_gpus():
+    devices = compose()["services"]["sqlserver"]["deploy"]["resources"]["reservations"][
+        "devices"]
+    assert devices == [{"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]
+
+
+def test_the_cpu_override_removes_the_reservation_and_nothing_else():
+    assert compose("docker-compose.cpu.yml") == {"services": {"sqlserver": {"deploy": "!reset"}}}
+
+
+def test_health_means_the_server_answers_a_query():
+    check = compose()["services"]["sqlserver"]["healthcheck"]
+    command = " ".join(check["test"])
+    assert "sqlcmd" in command and "SELECT 1" in command and " -b " in command
+
+
+def test_deploy_waits_for_health_and_tests_wait_for_deploy():
+    services = compose()["services"]
+    assert services["deploy"]["depends_on"] == {"sqlserver": {"condition": "service_healthy"}}
+    assert "sqlml deploy" in " ".join(services["deploy"]["command"])
+    assert services["tests"]["depends_on"] == {
+        "deploy": {"condition": "service_completed_successfully"}
+    }
+    assert services["tests"]["command"] == ["pytest", "-m", "mssql", "-v"]
+    env = services["tests"]["environment"]
+    assert env["SQLML_MSSQL_URL"].startswith("mssql+pyodbc://")
+    assert "SQLML_MSSQL_LANGUAGE_ZIP" in env
+
+
+def test_no_credentials_in_the_files():
+    """Passwords come from the environment (SQLML_SA_PASSWORD), never from the file."""
+    data = compose()
+    environments = [data["x-client-environment"]] + [
+        service.get("environment", {}) for service in data["services"].values()
+        if isinstance(service.get("environment"), dict)
+    ]
+    for environment in environments:
+        for key, value in environment.items():
+            if "PASSWORD" in key or "URL" in key:
+                secret = re.sub(r"\$\{SQLML_SA_PASSWORD(:\?[^}]*)?\}", "", str(value))
+                assert not re.search(r"//[^:/@]+:[^@]+@", secret), key  # a literal password
+                assert "PASSWORD" not in key or secret == "", key
+
+
+def test_images_and_packages_are_pinned():
+    dockerfile = (ROOT / "docker" / "mssql" / "Dockerfile").read_text()
+    client = compose()["x-client-build"]["dockerfile_inline"]
+    for text in (dockerfile, client):
+        for image in re.findall(r"^(?:ARG \w+=|FROM )([\w./-]+:[\w.-]+)", text, re.MULTILINE):
+            assert "latest" not in image, image
+        assert ":latest" not in text
+    for arg in ("MSSQL_VERSION=16.0.", "PYTHON_VERSION=3.12.", "BOOST_VERSION=1.90.0",
+                "LANGUAGE_EXTENSIONS_COMMIT="):
+        assert arg in dockerfile
+    assert re.search(r"LANGUAGE_EXTENSIONS_COMMIT=[0-9a-f]{40}\b", dockerfile)
+    assert '"mssql-server-extensibility=${MSSQL_VERSION}"' in dockerfile
+    assert "FROM python:3.11." in client
+
+
+def test_the_image_installs_the_runtime_pins_and_the_extension_deploy_registers():
+    dockerfile = (ROOT / "docker" / "mssql" / "Dockerfile").read_text()
+    assert "-r /opt/sqlml/requirements-runtime.txt" in dockerfile
+    zip_path = compose()["x-client-environment"]["SQLML_MSSQL_LANGUAGE_ZIP"]
+    assert f"/python-lang-extension.zip {zip_path}" in dockerfile
+
+
+def test_build_contexts_leave_local_state_out():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for path in (".venv", ".sqlml", ".git"):
+        assert path in ignored
