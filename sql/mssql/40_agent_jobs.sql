@@ -142,17 +142,25 @@ BEGIN
     SET @failure_command = REPLACE(REPLACE(REPLACE(
         N'SET NOCOUNT ON;
 DECLARE @job_id UNIQUEIDENTIFIER = CONVERT(UNIQUEIDENTIFIER, $(ESCAPE_NONE(JOBID)));
-DECLARE @job_started DATETIMEOFFSET = (
-    SELECT TOP (1) TODATETIMEOFFSET(a.start_execution_date, DATEPART(TZOFFSET, SYSDATETIMEOFFSET()))
-    FROM msdb.dbo.sysjobactivity AS a
-    WHERE a.job_id = @job_id AND a.start_execution_date IS NOT NULL
-    ORDER BY a.start_execution_date DESC
-);
-DECLARE @step_message NVARCHAR(4000) = (
-    SELECT TOP (1) h.message FROM msdb.dbo.sysjobhistory AS h
-    WHERE h.job_id = @job_id AND h.step_id = 1
-    ORDER BY h.instance_id DESC
-);
+DECLARE @job_started DATETIMEOFFSET;
+DECLARE @step_message NVARCHAR(4000);
+BEGIN TRY
+    -- msdb may be closed to a job owner who is not sysadmin: then the last day counts.
+    SET @job_started = (
+        SELECT TOP (1) TODATETIMEOFFSET(a.start_execution_date, DATEPART(TZOFFSET, SYSDATETIMEOFFSET()))
+        FROM msdb.dbo.sysjobactivity AS a
+        WHERE a.job_id = @job_id AND a.start_execution_date IS NOT NULL
+        ORDER BY a.start_execution_date DESC
+    );
+    SET @step_message = (
+        SELECT TOP (1) h.message FROM msdb.dbo.sysjobhistory AS h
+        WHERE h.job_id = @job_id AND h.step_id = 1
+        ORDER BY h.instance_id DESC
+    );
+END TRY
+BEGIN CATCH
+    SET @step_message = NULL;
+END CATCH;
 SET @job_started = ISNULL(@job_started, DATEADD(HOUR, -24, SYSDATETIMEOFFSET()));
 UPDATE ops.runs
 SET status = N''failed'', finished_at = SYSDATETIMEOFFSET(),
