@@ -43,7 +43,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -195,13 +194,8 @@ def param_value(name: str, sql_type: SqlType, value):
     raise ValueError(f"@{name}: no Python mapping for SQL type {sql_type}")
 
 
-@dataclass(frozen=True)
-class _Sent:
-    """How the language extension sends a column: its ODBC C type family."""
-
-    family: str  # bit, integer, float, datetime, text, binary
-
-
+# NumPy dtype -> the family of ODBC C type the language extension sends it as
+# (PythonDataSet::sm_pythonToOdbcTypeMap); object columns go as text, S as binary.
 _DTYPE_FAMILY = {
     "bool": "bit", "uint8": "integer", "int16": "integer", "int32": "integer",
     "int64": "integer", "float32": "float", "float64": "float", "datetime64[ns]": "datetime",
