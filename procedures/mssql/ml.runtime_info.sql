@@ -9,7 +9,7 @@ BEGIN
     SET XACT_ABORT ON;
     BEGIN TRY
         EXEC sp_execute_external_script
-            @language = N'Python',
+            @language = N'sqlml_python',
             @script = N'from sqlml.adapters.mssql import runtime_info
 OutputDataSet = runtime_info()'
         WITH RESULT SETS ((component NVARCHAR(64) NOT NULL, version NVARCHAR(256) NULL));

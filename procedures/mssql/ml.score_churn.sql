@@ -48,7 +48,7 @@ BEGIN
 
         INSERT INTO #scores (customer_id, churn_probability)
         EXEC sp_execute_external_script
-            @language = N'Python',
+            @language = N'sqlml_python',
             @script = N'from sqlml.adapters.mssql import score_churn
 OutputDataSet = score_churn(InputDataSet, onnx_artifact, onnx_sha256)',
             @input_data_1 = @query,

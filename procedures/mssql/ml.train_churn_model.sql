@@ -47,7 +47,7 @@ BEGIN
         SET @query = COALESCE(@input_query, JSON_VALUE(@spec, '$.input.default_query'));
 
         EXEC sp_execute_external_script
-            @language = N'Python',
+            @language = N'sqlml_python',
             @script = N'from sqlml.adapters.mssql import train_churn_model
 artifact, onnx_artifact, registration = train_churn_model(InputDataSet, spec, options)',
             @input_data_1 = @query,

@@ -149,7 +149,9 @@ def _config(srv: LocalServer, with_cron: bool) -> str:
         "timezone = 'UTC'",
     ]
     if with_cron:
-        lines += ["shared_preload_libraries = 'pg_cron'", f"cron.database_name = '{DATABASE}'"]
+        # pg_cron connects to run each job; this server has no TCP, so use its socket.
+        lines += ["shared_preload_libraries = 'pg_cron'", f"cron.database_name = '{DATABASE}'",
+                  f"cron.host = '{srv.socket_dir}'"]
     return "\n".join(lines) + "\n"
 
 

@@ -18,11 +18,6 @@ PROCEDURES = sorted((project_root() / "procedures" / "mssql").glob("*.sql"))
 CALLING = [path for path in PROCEDURES if read_calls(path)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="procedures/mssql still say @language = N'Python' (reserved for ML Services); "
-    "they must say N'sqlml_python', shipped by a new revision. Remove this marker then.",
-)
 def test_procedures_use_the_registered_language():
     others = {
         path.name: call.language
