@@ -1,0 +1,111 @@
+"""Every T-SQL procedure keeps the house template and the contracts between procedures.
+
+One test per file under procedures/mssql (the Python-bearing ones also have their
+embedded-Python contracts in test_churn.py, test_runtime_info.py, ...):
+
+* the template: CREATE OR ALTER, SET NOCOUNT ON, SET XACT_ABORT ON, TRY/CATCH
+  that ends in THROW, a header comment saying what it is for;
+* sp_execute_external_script calls: WITH RESULT SETS, typed @params;
+* no dynamic SQL built by concatenation;
+* every ``EXEC ops.x @a = ...`` names only parameters ops.x declares, and passes
+  every parameter ops.x has no default for: the contract between procedures that
+  SQL Server itself checks only when the call runs;
+* a PostgreSQL twin of the same file name.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from sqlml.paths import project_root
+
+from .tsql import read_calls, tokenize
+
+pytestmark = pytest.mark.tsql_contract
+
+ROOT = project_root()
+PROCEDURES = sorted((ROOT / "procedures" / "mssql").glob("*.sql"))
+_HEADER_PARAM = re.compile(r"^\s*(@\w+)\s+[^,]*?(=\s*[^,\s]+)?\s*(OUTPUT)?\s*,?\s*$",
+                           re.IGNORECASE)
+
+
+def _code(path: Path) -> str:
+    """The file without comments or string literals, upper-cased, for keyword checks."""
+    return " ".join(t.text.upper() for t in tokenize(path.read_text()) if t.kind != "string")
+
+
+def declared_params(path: Path) -> dict[str, bool]:
+    """``{@name: has_default}`` from the procedure's header (up to AS)."""
+    text = path.read_text()
+    header = text[re.search(r"CREATE OR ALTER PROCEDURE", text).end():re.search(
+        r"^AS\s*$", text, re.MULTILINE).start()]
+    params = {}
+    for line in header.splitlines()[1:]:
+        match = _HEADER_PARAM.match(line)
+        if match:
+            params[match.group(1).lower()] = bool(match.group(2)) or bool(match.group(3))
+    return params
+
+
+def exec_calls(path: Path) -> list[tuple[str, set[str]]]:
+    """``EXEC ops.x @a = ..., @b = ...`` calls: (procedure, named parameters)."""
+    tokens = [t for t in tokenize(path.read_text()) if t.kind != "space"]
+    calls = []
+    for i, token in enumerate(tokens[:-3]):
+        if token.is_word("EXEC", "EXECUTE") and tokens[i + 1].text.lower() in ("ops", "ml") \
+                and tokens[i + 2].is_punct("."):
+            name = f"{tokens[i + 1].text.lower()}.{tokens[i + 3].text.lower()}"
+            named, depth, j = set(), 0, i + 4
+            while j < len(tokens) and not tokens[j].is_punct(";"):
+                if tokens[j].is_punct("("):
+                    depth += 1
+                elif tokens[j].is_punct(")"):
+                    depth -= 1
+                elif (depth == 0 and tokens[j].kind == "variable" and j + 1 < len(tokens)
+                      and tokens[j + 1].is_punct("=")
+                      and (tokens[j - 1].is_punct(",") or j == i + 4)):
+                    named.add(tokens[j].text.lower())
+                j += 1
+            calls.append((name, named))
+    return calls
+
+
+@pytest.mark.parametrize("path", PROCEDURES, ids=lambda p: p.name)
+def test_procedure_keeps_the_template_and_its_contracts(path: Path):
+    text = path.read_text()
+    code = _code(path)
+    assert text.lstrip().startswith("--"), "a header comment says what it is for"
+    assert "CREATE OR ALTER PROCEDURE" in code
+    assert "SET NOCOUNT ON ;" in code and "SET XACT_ABORT ON ;" in code
+    assert "BEGIN TRY" in code and "BEGIN CATCH" in code
+    catch = code[code.rindex("BEGIN CATCH"):]
+    assert "THROW ;" in catch, "the CATCH block re-throws"
+    assert not re.search(r"EXEC\s*\(\s*@|SP_EXECUTESQL", code), "no dynamic SQL"
+
+    for call in read_calls(path):
+        assert call.result_sets is not None, "sp_execute_external_script needs WITH RESULT SETS"
+        for param in call.params:
+            assert param.type is not None, f"@{param.name} is typed in @params"
+
+    for name, named in exec_calls(path):
+        callee = ROOT / "procedures" / "mssql" / f"{name}.sql"
+        assert callee.is_file(), f"{path.name} calls {name}, which sqlml does not define"
+        declared = declared_params(callee)
+        unknown = named - set(declared)
+        assert not unknown, f"{path.name} passes {sorted(unknown)} that {name} does not declare"
+        required = {p for p, has_default in declared.items() if not has_default}
+        assert required <= named, f"{path.name} leaves {sorted(required - named)} of {name} unset"
+
+    assert (ROOT / "procedures" / "postgres" / path.name).is_file(), "a PostgreSQL twin"
+
+
+def test_the_contract_reader_sees_calls_and_parameters():
+    """The checks above are only as good as these readers: hold them to known facts."""
+    register = ROOT / "procedures" / "mssql" / "ops.register_model.sql"
+    params = declared_params(register)
+    assert params["@kind"] is False and params["@model_id"] is True  # OUTPUT counts as optional
+    calls = dict(exec_calls(ROOT / "procedures" / "mssql" / "ml.train_churn_model.sql"))
+    assert {"@kind", "@model_name", "@registration", "@model_id"} <= calls["ops.register_model"]
