@@ -1,0 +1,50 @@
+"""Backtest metrics for the forecaster, and the seasonal-naive baseline.
+
+MASE uses the seasonal scale (Hyndman and Koehler): a series' errors are divided
+by the mean absolute 12-month difference of its own in-sample part, so 1.0 is as
+good as seasonal naive would have been in sample, and series of any size can be
+averaged. The overall MASE and sMAPE are means over series; RMSE pools every
+point, so it is in the units of the data and dominated by the largest series.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SEASON = 12
+
+
+def seasonal_scale(history: np.ndarray) -> float:
+    """Mean absolute seasonal difference of the in-sample part (the MASE denominator)."""
+    diffs = np.abs(history[SEASON:] - history[:-SEASON])
+    scale = float(np.mean(diffs)) if len(diffs) else 0.0
+    # A perfectly repeating history would divide by zero; fall back to its level.
+    return scale if scale > 0 else max(float(np.mean(np.abs(history))) * 1e-3, 1e-12)
+
+
+def seasonal_naive(history: np.ndarray, horizon: int) -> np.ndarray:
+    """The last season repeated."""
+    return history[len(history) - SEASON + np.arange(horizon) % SEASON]
+
+
+def smape(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
+    """Per-point sMAPE in per cent (0 where both are 0)."""
+    denominator = np.abs(actual) + np.abs(forecast)
+    return np.where(denominator > 0, 200.0 * np.abs(actual - forecast)
+                    / np.where(denominator > 0, denominator, 1.0), 0.0)
+
+
+def backtest(actual: np.ndarray, forecast: np.ndarray, scales: np.ndarray,
+             lower: np.ndarray | None = None, upper: np.ndarray | None = None) -> dict:
+    """Metrics of (series, horizon) arrays; ``scales`` per series."""
+    errors = np.abs(actual - forecast)
+    out = {
+        "mase": float(np.mean(errors.mean(axis=1) / scales)),
+        "smape": float(np.mean(smape(actual, forecast).mean(axis=1))),
+        "rmse": float(np.sqrt(np.mean((actual - forecast) ** 2))),
+    }
+    if lower is not None and upper is not None:
+        inside = (actual >= lower) & (actual <= upper)
+        out["coverage"] = float(np.mean(inside))
+        out["coverage_by_step"] = [round(float(c), 4) for c in inside.mean(axis=0)]
+    return out

@@ -1,0 +1,207 @@
+"""Windows of monthly series, and the normalisation the forecaster learns in.
+
+Every window is ``lookback`` months of input followed by ``horizon`` months of
+target. Each window is normalised on its own, from its inputs only, so one
+global network serves series of any size and level:
+
+* ``g``: log of the values when the model works in log space (all training
+  values positive), else the values divided by the window's mean absolute value;
+* ``level``: the mean of ``g`` over the last 12 input months, so ``z = g - level``
+  is the series relative to its recent level, free of its scale;
+* ``s``: the mean absolute seasonal (12-month) difference of ``g`` over the
+  inputs: the window's own MASE denominator;
+* ``base``: a starting forecast in ``z`` from the window alone (``forecast_base``:
+  seasonal naive, or Theta).
+
+The network sees ``z``, the calendar month and ``log s`` for every input month,
+and predicts ``delta``, a correction to the base in units of ``s``:
+
+    forecast = inverse(level + base + s * delta)
+
+so a network whose last layer is zero *is* the base method, and its mean absolute
+error on ``delta`` is (in log space, to first order) the MASE it will score.
+Three constants are learned from the training windows and stored with the model:
+``input_scale`` (the typical size of ``z``), ``scale_floor`` (so a flat series
+does not divide by zero) and ``scale_centre`` (the typical ``log s``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from sqlml.forecast_base import BASES
+from sqlml.monthly import Series
+
+SEASON = 12
+CHANNELS = 4  # z, sin(month), cos(month), log s
+INPUT_CLIP = 10.0
+
+
+@dataclass
+class Scaling:
+    lookback: int
+    horizon: int
+    log_space: bool
+    base: str = "seasonal_naive"
+    input_scale: float = 1.0
+    scale_floor: float = 1e-6
+    scale_centre: float = 0.0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> Scaling:
+        return cls(**data)
+
+
+@dataclass
+class Windows:
+    """Raw windows in the series' own units, one row per window."""
+
+    inputs: np.ndarray  # (n, lookback)
+    targets: np.ndarray | None  # (n, horizon), None when forecasting
+    first_month: np.ndarray  # (n,) calendar month 1..12 of inputs[:, 0]
+    series: np.ndarray  # (n,) index into the list of series
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+
+def _empty(lookback: int, horizon: int, with_targets: bool) -> Windows:
+    return Windows(np.zeros((0, lookback)), np.zeros((0, horizon)) if with_targets else None,
+                   np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+
+def _concat(parts: list[Windows], lookback: int, horizon: int, with_targets: bool) -> Windows:
+    if not parts:
+        return _empty(lookback, horizon, with_targets)
+    return Windows(
+        inputs=np.concatenate([p.inputs for p in parts]),
+        targets=np.concatenate([p.targets for p in parts]) if with_targets else None,
+        first_month=np.concatenate([p.first_month for p in parts]),
+        series=np.concatenate([p.series for p in parts]),
+    )
+
+
+def sliding(series: list[Series], lookback: int, horizon: int, cut: int) -> Windows:
+    """Every window (stride 1) whose targets lie in each series' first ``len - cut`` months."""
+    parts = []
+    width = lookback + horizon
+    for i, s in enumerate(series):
+        usable = s.values[: len(s) - cut]
+        if len(usable) < width:
+            continue
+        block = sliding_window_view(usable, width)
+        starts = np.arange(len(block))
+        parts.append(Windows(
+            inputs=block[:, :lookback], targets=block[:, lookback:],
+            first_month=(s.start.month - 1 + starts) % SEASON + 1,
+            series=np.full(len(block), i),
+        ))
+    return _concat(parts, lookback, horizon, True)
+
+
+def tail(series: list[Series], lookback: int, horizon: int, cut: int, count: int) -> Windows:
+    """The ``count`` windows of each series whose targets end 0..count-1 months before
+    its last ``cut`` months (stride 1; as many as fit)."""
+    parts = [last(series, lookback, horizon, cut + j) for j in range(count)]
+    return _concat([p for p in parts if len(p)], lookback, horizon, True)
+
+
+def last(series: list[Series], lookback: int, horizon: int, cut: int,
+         with_targets: bool = True) -> Windows:
+    """One window per series: targets are the ``horizon`` months before the last ``cut``
+    months (with_targets), or, without targets, inputs end ``cut`` months from the end."""
+    parts = []
+    for i, s in enumerate(series):
+        end = len(s) - cut - (horizon if with_targets else 0)  # where the inputs end
+        if end - lookback < 0:
+            continue
+        parts.append(Windows(
+            inputs=s.values[None, end - lookback:end],
+            targets=s.values[None, end:end + horizon] if with_targets else None,
+            first_month=np.array([(s.start.month - 1 + end - lookback) % SEASON + 1]),
+            series=np.array([i]),
+        ))
+    return _concat(parts, lookback, horizon, with_targets)
+
+
+@dataclass
+class Context:
+    """Per-window quantities that turn network outputs back into values."""
+
+    level: np.ndarray  # (n,)
+    scale: np.ndarray  # (n,) s, floored
+    magnitude: np.ndarray  # (n,) mean |value| of the window (linear space only)
+    base: np.ndarray  # (n, horizon) seasonal naive in z
+
+
+def _g(inputs: np.ndarray, log_space: bool) -> tuple[np.ndarray, np.ndarray]:
+    if log_space:
+        return np.log(inputs), np.ones(len(inputs))
+    magnitude = np.mean(np.abs(inputs), axis=1)
+    magnitude = np.where(magnitude > 0, magnitude, 1.0)
+    return inputs / magnitude[:, None], magnitude
+
+
+def raw_scale(g: np.ndarray) -> np.ndarray:
+    return np.mean(np.abs(g[:, SEASON:] - g[:, :-SEASON]), axis=1)
+
+
+def fit_scaling(windows: Windows, lookback: int, horizon: int, log_space: bool,
+                base: str) -> Scaling:
+    """The three learned constants, from the training windows."""
+    g, _ = _g(windows.inputs, log_space)
+    s = raw_scale(g)
+    positive = s[s > 0]
+    floor = max(0.01 * float(np.median(positive)), 1e-6) if len(positive) else 1e-6
+    s = np.maximum(s, floor)
+    z = g - g[:, -SEASON:].mean(axis=1, keepdims=True)
+    size = float(np.median(np.mean(np.abs(z), axis=1)))
+    return Scaling(lookback=lookback, horizon=horizon, log_space=log_space, base=base,
+                   input_scale=size if size > 1e-6 else 1.0, scale_floor=floor,
+                   scale_centre=float(np.median(np.log(s))))
+
+
+def encode(windows: Windows, scaling: Scaling) -> tuple[np.ndarray, Context]:
+    """Network inputs (n, lookback, CHANNELS) as float32, and each window's context."""
+    g, magnitude = _g(windows.inputs, scaling.log_space)
+    level = g[:, -SEASON:].mean(axis=1)
+    scale = np.maximum(raw_scale(g), scaling.scale_floor)
+    z = g - level[:, None]
+    lookback, horizon = scaling.lookback, scaling.horizon
+    base = BASES[scaling.base](z, horizon)
+    month = (windows.first_month[:, None] - 1 + np.arange(lookback)[None, :]) % SEASON
+    angle = 2 * np.pi * month / SEASON
+    x = np.empty((len(windows), lookback, CHANNELS), dtype=np.float32)
+    x[:, :, 0] = np.clip(z / scaling.input_scale, -INPUT_CLIP, INPUT_CLIP)
+    x[:, :, 1] = np.sin(angle)
+    x[:, :, 2] = np.cos(angle)
+    x[:, :, 3] = np.clip(np.log(scale) - scaling.scale_centre, -INPUT_CLIP, INPUT_CLIP)[:, None]
+    return x, Context(level=level, scale=scale, magnitude=magnitude, base=base)
+
+
+def targets(windows: Windows, context: Context, scaling: Scaling) -> np.ndarray:
+    """What the network learns: (z_true - base) / s, float32."""
+    if scaling.log_space:
+        g = np.log(windows.targets)
+    else:
+        g = windows.targets / context.magnitude[:, None]
+    z = g - context.level[:, None]
+    return ((z - context.base) / context.scale[:, None]).astype(np.float32)
+
+
+def decode(delta: np.ndarray, context: Context, scaling: Scaling,
+           offset: np.ndarray | float = 0.0) -> np.ndarray:
+    """Values from network outputs; ``offset`` (in units of s) shifts them, for interval
+    bounds. Only the first ``delta.shape[1]`` steps are decoded."""
+    steps = delta.shape[1]
+    g = (context.level[:, None] + context.base[:, :steps]
+         + context.scale[:, None] * (delta + offset))
+    if scaling.log_space:
+        return np.exp(g)
+    return g * context.magnitude[:, None]

@@ -1,0 +1,278 @@
+"""The LSTM forecaster: input checks, backtest, refit, intervals, forecasting.
+
+Rows are ``series_id``, ``period``, ``value`` (see ``monthly`` for how bad rows
+are handled). One global network serves every series (``forecaster_network``),
+in the per-window normalisation of ``forecast_windows``.
+
+Training one version, for each series of n months:
+
+1. **Backtest.** The last ``horizon`` months are held out. Of the rest, the
+   windows whose targets end in its last ``validation_origins`` months are the
+   validation set (early stopping); with 15 real series one window each would be
+   too few to choose epochs by (measured: the network then beat validation and
+   lost on the held-out year). Every earlier window trains (stride 1). The
+   held-out months are then forecast and scored: MASE (seasonal scale), sMAPE,
+   RMSE, interval coverage, the base method's scores, and seasonal naive's on the
+   same months (``baseline_mase``).
+2. **Intervals** come from the validation residuals, in units of each window's
+   seasonal scale: a width per horizon step (the mean absolute residual, made
+   non-decreasing in the step) times the ``coverage`` quantile of the residuals
+   divided by those widths, pooled over steps. Their coverage on the held-out
+   months is recorded.
+3. **Refit** (``refit``: true, the default): the network is trained again on
+   every window of the full series, each ensemble member for the number of epochs
+   it found best in the backtest, so the version that is stored has seen the most
+   recent months. Its metrics are the backtest's. With ``refit`` false the
+   backtest network itself is stored.
+
+Forecasting reads the last ``lookback`` months of each series and runs the ONNX
+graph; TensorFlow is not imported.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+
+from sqlml import artifacts, forecast_metrics, forecaster_network, monthly
+from sqlml import forecast_windows as fw
+from sqlml.errors import ArtifactError, InputError
+from sqlml.forecast_base import BASES
+from sqlml.specs import resolve_options
+from sqlml.training import Progress
+
+ROUTINE = "ml.train_forecaster"
+FORECAST = "ml.forecast"
+KIND = "forecaster"
+PARITY_TOLERANCE = 1e-5
+MIN_LOOKBACK = 2 * fw.SEASON
+TRANSFORMS = ("auto", "log", "none")
+
+
+def _check_options(opts: dict, limits: dict) -> None:
+    checks = {
+        "horizon": 1 <= opts["horizon"] <= limits["max_horizon"],
+        "lookback": MIN_LOOKBACK <= opts["lookback"] <= limits["max_lookback"],
+        "units": opts["units"] >= 1,
+        "layers": opts["layers"] >= 1,
+        "ensemble": 1 <= opts["ensemble"] <= limits["max_ensemble"],
+        "batch_size": opts["batch_size"] >= 1,
+        "learning_rate": opts["learning_rate"] > 0,
+        "dropout": 0 <= opts["dropout"] < 1,
+        "patience": opts["patience"] >= 1,
+        "validation_origins": 1 <= opts["validation_origins"] <= opts["horizon"],
+        "coverage": 0 < opts["coverage"] < 1,
+        "transform": opts["transform"] in TRANSFORMS,
+        "base": opts["base"] in BASES,
+    }
+    for name, ok in checks.items():
+        if not ok:
+            raise InputError(
+                f"option {name!r} of {ROUTINE} is out of range: {json.dumps(opts[name])} "
+                f"(1 <= horizon <= {limits['max_horizon']}; {MIN_LOOKBACK} <= lookback <= "
+                f"{limits['max_lookback']}; units, layers, batch_size, patience >= 1; "
+                "1 <= validation_origins <= horizon; "
+                f"1 <= ensemble <= {limits['max_ensemble']}; learning_rate > 0; "
+                "0 <= dropout < 1; 0 < coverage < 1; transform 'auto', 'log' or 'none')"
+            )
+
+
+def fit_intervals(residuals: np.ndarray, coverage: float) -> list[float]:
+    """Half-widths per step, in units of the seasonal scale, from validation residuals."""
+    size = np.abs(residuals)
+    per_step = np.maximum.accumulate(np.maximum(size.mean(axis=0), 1e-6))
+    ratio = float(np.quantile(size / per_step, coverage))
+    return [float(w) for w in per_step * ratio]
+
+
+def _encoded(windows: fw.Windows, scaling: fw.Scaling):
+    x, context = fw.encode(windows, scaling)
+    y = fw.targets(windows, context, scaling) if windows.targets is not None else None
+    return x, y, context
+
+
+def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
+          progress: Progress = lambda message: None) -> dict:
+    """Train one version; returns the two bundles and the registry row as a dict."""
+    started = time.perf_counter()
+    opts = resolve_options(spec, options, ROUTINE)
+    limits = spec["limits"]
+    _check_options(opts, limits)
+    horizon, lookback = opts["horizon"], opts["lookback"]
+    series, log_space = monthly.regularise(frame, ROUTINE, opts["transform"],
+                                           limits["max_gap_months"])
+    monthly.refuse_short(series, lookback + horizon, ROUTINE,
+                         "lookback + horizon, to train and backtest")
+
+    origins = opts["validation_origins"]
+    train_w = fw.sliding(series, lookback, horizon, cut=2 * horizon + origins - 1)
+    valid_w = fw.tail(series, lookback, horizon, cut=horizon, count=origins)
+    test_w = fw.last(series, lookback, horizon, cut=0)
+    if len(train_w) == 0 or len(valid_w) == 0:
+        longest = max(series, key=len)
+        needed = lookback + 3 * horizon + origins - 1
+        raise InputError(
+            f"{ROUTINE}: no series is long enough to train and backtest: that needs "
+            f"lookback + 3 x horizon + validation_origins - 1 = {needed} months in at least "
+            f"one series (the longest, {longest.series_id!r}, has {len(longest)}); "
+            "use a smaller lookback or fewer validation_origins"
+        )
+    filled = sum(s.filled for s in series)
+    progress(f"{ROUTINE}: {len(series)} series, {sum(len(s) for s in series)} months "
+             f"({filled} interpolated), {'log' if log_space else 'linear'} space; backtest "
+             f"windows: {len(train_w)} train, {len(valid_w)} valid, {len(test_w)} test")
+
+    scaling = fw.fit_scaling(train_w, lookback, horizon, log_space, opts["base"])
+    x_train, y_train, _ = _encoded(train_w, scaling)
+    x_valid, y_valid, _ = _encoded(valid_w, scaling)
+    fitted = forecaster_network.fit(x_train, y_train, x_valid, y_valid, opts, progress)
+    widths = fit_intervals(y_valid - forecaster_network.predict(fitted.model, x_valid),
+                           opts["coverage"])
+
+    x_test, _, test_context = _encoded(test_w, scaling)
+    delta = forecaster_network.predict(fitted.model, x_test)
+    forecast, lower, upper = _values(delta, test_context, scaling, widths)
+    scales = np.array([forecast_metrics.seasonal_scale(series[i].values[:-horizon])
+                       for i in test_w.series])
+    naive = np.stack([forecast_metrics.seasonal_naive(series[i].values[:-horizon], horizon)
+                      for i in test_w.series])
+    model_metrics = forecast_metrics.backtest(test_w.targets, forecast, scales, lower, upper)
+    baseline = forecast_metrics.backtest(test_w.targets, naive, scales)
+    start = forecast_metrics.backtest(
+        test_w.targets, fw.decode(np.zeros_like(delta), test_context, scaling), scales)
+    progress(f"{ROUTINE}: backtest MASE {model_metrics['mase']:.4f} (seasonal naive "
+             f"{baseline['mase']:.4f}, {opts['base']} alone {start['mase']:.4f}), "
+             f"{opts['coverage']:.0%} interval coverage "
+             f"{model_metrics['coverage']:.3f}")
+
+    final, final_scaling = fitted, scaling
+    if opts["refit"]:
+        full_w = fw.sliding(series, lookback, horizon, cut=0)
+        final_scaling = fw.fit_scaling(full_w, lookback, horizon, log_space, opts["base"])
+        x_full, y_full, _ = _encoded(full_w, final_scaling)
+        final = forecaster_network.fit(x_full, y_full, None, None, opts, progress,
+                                       fixed_epochs=fitted.best_epochs)
+
+    preprocessing = {
+        "scaling": final_scaling.to_json(),
+        "interval_half_widths": widths,
+        "coverage": opts["coverage"],
+        "max_gap_months": limits["max_gap_months"],
+    }
+    x_check, _, _ = _encoded(fw.last(series, lookback, horizon, cut=0, with_targets=False),
+                             final_scaling)
+    expected = forecaster_network.predict(final.model, x_check)
+    keras_blob = artifacts.pack(KIND, "model.keras", artifacts.keras_bytes(final.model),
+                                preprocessing)
+    onnx_model = artifacts.onnx_bytes(final.model)
+    parity = _parity(onnx_model, expected, x_check)
+    onnx_blob = artifacts.pack(KIND, "model.onnx", onnx_model, preprocessing)
+
+    all_metrics = {
+        "mase": model_metrics["mase"],
+        "smape": model_metrics["smape"],
+        "rmse": model_metrics["rmse"],
+        "coverage": model_metrics["coverage"],
+        "coverage_target": opts["coverage"],
+        "coverage_by_step": model_metrics["coverage_by_step"],
+        "baseline_mase": baseline["mase"],
+        "baseline": {"model": "seasonal_naive", **baseline},
+        "base": {"model": opts["base"], **start},
+        "horizon": horizon,
+        "lookback": lookback,
+        "n_series": len(series),
+        "n_test_points": int(test_w.targets.size),
+        "filled_points": int(filled),
+        "windows": {"train": len(train_w), "valid": len(valid_w), "test": len(test_w)},
+        "transform": "log" if log_space else "none",
+        "valid_mae": fitted.valid_mae,
+        "valid_mae_seasonal_naive": fitted.start_mae,
+        "best_epochs": fitted.best_epochs,
+        "epochs_run": fitted.epochs_run,
+        "refit": bool(opts["refit"]),
+        "onnx_max_abs_diff": parity,
+    }
+    return {
+        "artifact": keras_blob,
+        "onnx_artifact": onnx_blob,
+        "registration": {
+            "artifact_sha256": artifacts.sha256(keras_blob),
+            "onnx_sha256": artifacts.sha256(onnx_blob),
+            "spec": {**spec, "options": opts},
+            "metrics": all_metrics,
+            "feature_schema": {
+                "series_id_column": "series_id",
+                "period_column": "period",
+                "value_column": "value",
+                "frequency": "monthly",
+                "lookback": lookback,
+                "horizon": horizon,
+                "channels": ["z", "month_sin", "month_cos", "log_scale"],
+                "series": len(series),
+            },
+            "trained_rows": int(sum(len(s) - s.filled for s in series)),
+            "training_seconds": round(time.perf_counter() - started, 3),
+            "device": fitted.device,
+        },
+    }
+
+
+def _values(delta: np.ndarray, context: fw.Context, scaling: fw.Scaling,
+            widths: list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    half = np.asarray(widths[: delta.shape[1]])[None, :]
+    return (fw.decode(delta, context, scaling),
+            fw.decode(delta, context, scaling, -half),
+            fw.decode(delta, context, scaling, half))
+
+
+def _parity(onnx_model: bytes, expected: np.ndarray, x: np.ndarray) -> float:
+    """Hold the exported graph to the Keras model it came from."""
+    got = onnx_predict(artifacts.onnx_session(onnx_model), x)
+    diff = float(np.max(np.abs(got - expected))) if len(x) else 0.0
+    if diff > PARITY_TOLERANCE:
+        raise ArtifactError(f"ONNX export differs from the Keras model by {diff:.2e}")
+    return diff
+
+
+def onnx_predict(session, x: np.ndarray) -> np.ndarray:
+    name = session.get_inputs()[0].name
+    return session.run(None, {name: x.astype(np.float32)})[0].astype(np.float64)
+
+
+def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+             horizon: int | None = None) -> pd.DataFrame:
+    """``horizon`` months after each series' last month, from the ONNX bundle: one row
+    per series and step with series_id, period (first of the month), step, forecast,
+    lower, upper."""
+    bundle = artifacts.unpack(onnx_artifact, onnx_sha256, "onnx_artifact")
+    if bundle.kind != KIND or bundle.model_name != "model.onnx":
+        raise ArtifactError(f"onnx_artifact holds a {bundle.kind} {bundle.model_name}, "
+                            "not a forecaster ONNX model")
+    pre = bundle.preprocessing
+    scaling = fw.Scaling.from_json(pre["scaling"])
+    steps = scaling.horizon if horizon is None else int(horizon)
+    if not 1 <= steps <= scaling.horizon:
+        raise InputError(f"{FORECAST}: horizon {steps} is outside what the model was trained "
+                         f"for (1 to {scaling.horizon} months)")
+    series, _ = monthly.regularise(frame, FORECAST, "log" if scaling.log_space else "none",
+                                   pre["max_gap_months"])
+    monthly.refuse_short(series, scaling.lookback, FORECAST,
+                         "the lookback, the months the model reads")
+    windows = fw.last(series, scaling.lookback, scaling.horizon, cut=0, with_targets=False)
+    x, context = fw.encode(windows, scaling)
+    delta = onnx_predict(artifacts.onnx_session(bundle.model_bytes), x)[:, :steps]
+    values, lower, upper = _values(delta, context, scaling, pre["interval_half_widths"])
+    step = np.tile(np.arange(1, steps + 1), len(series))
+    last_ordinal = np.repeat([s.last.ordinal for s in series], steps)
+    periods = pd.PeriodIndex.from_ordinals(last_ordinal + step, freq="M").to_timestamp()
+    return pd.DataFrame({
+        "series_id": np.repeat([s.series_id for s in series], steps).astype(object),
+        "period": periods.astype("datetime64[ns]"),
+        "step": step.astype(np.int64),
+        "forecast": values.reshape(-1),
+        "lower": lower.reshape(-1),
+        "upper": upper.reshape(-1),
+    })

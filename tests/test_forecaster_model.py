@@ -1,0 +1,285 @@
+"""The forecaster without a database: input rules, windows, learning, artifacts, forecasts."""
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sqlml import artifacts, demo_series, forecast_base, forecast_windows, forecaster, monthly
+from sqlml.errors import ArtifactError, InputError
+from sqlml.paths import project_root
+
+pytestmark = pytest.mark.unit
+
+SPEC = json.loads((project_root() / "models" / "forecaster.json").read_text())
+FAST = {"ensemble": 2, "units": 8, "epochs": 3, "patience": 2, "lookback": 24,
+        "validation_origins": 3}
+SERIES = 30
+
+
+def frame(n=SERIES, length=84, min_length=72, seed=3):
+    return demo_series.series_frame(n, length, min_length, seed)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return frame()
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    return forecaster.train(data, SPEC, FAST)
+
+
+def run_forecast(trained, rows, horizon=None):
+    return forecaster.forecast(rows, trained["onnx_artifact"],
+                               trained["registration"]["onnx_sha256"], horizon)
+
+
+def one_series(values, start="2020-01-01", sid="a"):
+    return pd.DataFrame({"series_id": sid, "value": values,
+                         "period": pd.date_range(start, periods=len(values), freq="MS")})
+
+
+def regularise(rows, transform="auto"):
+    return monthly.regularise(rows, "test", transform, max_gap=12)
+
+
+# --- input rules --------------------------------------------------------------------
+
+
+def test_any_day_of_a_month_stands_for_that_month():
+    rows = one_series([1.0, 2.0, 3.0])
+    rows["period"] = rows["period"] + pd.Timedelta(days=14)
+    [s], _ = regularise(rows)
+    assert str(s.start) == "2020-01" and list(s.values) == [1.0, 2.0, 3.0]
+
+
+def test_two_rows_in_one_month_are_duplicates_naming_the_series():
+    rows = pd.concat([one_series([1.0, 2.0, 3.0], sid="x"),
+                      pd.DataFrame({"series_id": ["x"], "period": [pd.Timestamp("2020-02-20")],
+                                    "value": [2.5]})])
+    with pytest.raises(InputError, match="series 'x' has more than one row for 2020-02"):
+        regularise(rows)
+
+
+def test_nulls_and_missing_months_inside_a_series_are_interpolated():
+    rows = one_series([10.0, None, 30.0, 50.0, 60.0, None])
+    rows = rows.drop(index=3)  # April has no row at all
+    [s], log_space = regularise(rows, transform="none")
+    assert not log_space
+    # Feb (NULL) and Apr (no row) are filled; the trailing NULL (June) is dropped.
+    assert list(s.values) == [10.0, 20.0, 30.0, 45.0, 60.0]
+    assert str(s.last) == "2020-05" and s.filled == 2
+
+
+def test_log_space_interpolates_geometrically():
+    [s], log_space = regularise(one_series([10.0, None, 1000.0]))
+    assert log_space and np.isclose(s.values[1], 100.0)
+
+
+def test_a_gap_longer_than_a_season_is_an_error_naming_the_series():
+    rows = one_series(np.arange(1.0, 41.0), sid="gappy")
+    rows = rows[(rows.index < 10) | (rows.index > 23)]
+    with pytest.raises(InputError, match="series 'gappy' has no value for 14 months "
+                                         r"\(2020-11 to 2021-12\)"):
+        regularise(rows)
+
+
+@pytest.mark.parametrize("column, message", [
+    ("series_id", "'series_id' has 1 NULL"),
+    ("period", "'period' is NULL in 1 row.*series 'a'"),
+])
+def test_null_keys_are_errors(column, message):
+    rows = one_series([1.0, 2.0, 3.0])
+    rows[column] = rows[column].astype(object)
+    rows.loc[1, column] = None
+    with pytest.raises(InputError, match=message):
+        regularise(rows)
+
+
+def test_missing_columns_and_non_numeric_values_name_the_column():
+    with pytest.raises(InputError, match="no 'value' column"):
+        regularise(one_series([1.0]).drop(columns=["value"]))
+    rows = one_series([1.0, 2.0]).astype({"value": object})
+    rows.loc[0, "value"] = "lots"
+    with pytest.raises(InputError, match="'value' must be numeric.*'lots'"):
+        regularise(rows)
+
+
+def test_sql_server_float_ids_become_integer_text():
+    rows = one_series([1.0, 2.0]).assign(series_id=17.0)
+    [s], _ = regularise(rows)
+    assert s.series_id == "17"
+
+
+# --- options and short series --------------------------------------------------------
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"horizon_months": 3}, "unknown option 'horizon_months'"),
+    ({"lookback": 12}, "'lookback' .* out of range"),
+    ({"coverage": 1.5}, "'coverage' .* out of range"),
+    ({"transform": "sqrt"}, "'transform' .* out of range"),
+    ({"base": "arima"}, "'base' .* out of range"),
+    ({"horizon": 0}, "'horizon' .* out of range"),
+])
+def test_bad_options_name_the_option(data, options, message):
+    with pytest.raises(InputError, match=message):
+        forecaster.train(data, SPEC, {**FAST, **options})
+
+
+def test_series_shorter_than_lookback_plus_horizon_are_named(data):
+    short = one_series(np.linspace(100, 130, 30), sid="tiny")
+    with pytest.raises(InputError, match="series 'tiny' is shorter than 36 months.*has 30"):
+        forecaster.train(pd.concat([data, short]), SPEC, FAST)
+
+
+def test_too_short_to_train_at_all_says_what_is_needed():
+    rows = frame(n=5, length=40, min_length=40)
+    with pytest.raises(InputError, match="no series is long enough.*= 62 months"):
+        forecaster.train(rows, SPEC, FAST)
+
+
+# --- windows and the base ------------------------------------------------------------
+
+
+def test_windows_are_normalised_per_window_and_decode_back():
+    rows = frame(n=4)
+    series, log_space = regularise(rows)
+    windows = forecast_windows.sliding(series, 24, 12, cut=0)
+    scaling = forecast_windows.fit_scaling(windows, 24, 12, log_space, "theta")
+    x, context = forecast_windows.encode(windows, scaling)
+    assert x.shape == (len(windows), 24, forecast_windows.CHANNELS) and x.dtype == np.float32
+    y = forecast_windows.targets(windows, context, scaling)
+    assert np.allclose(forecast_windows.decode(y, context, scaling), windows.targets)
+
+
+def test_seasonal_naive_base_repeats_the_last_season():
+    z = np.arange(36.0)[None, :]
+    assert list(forecast_base.seasonal_naive(z, 14)[0]) == [*range(24, 36), 24, 25]
+
+
+def test_theta_base_follows_a_seasonal_pattern_better_than_seasonal_naive():
+    rng = np.random.default_rng(0)
+    t = np.arange(60)
+    z = 0.3 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.05, (200, 60))
+    past, future = z[:, :48], z[:, 48:]
+    theta_error = np.abs(forecast_base.theta(past, 12) - future).mean()
+    naive_error = np.abs(forecast_base.seasonal_naive(past, 12) - future).mean()
+    assert theta_error < 0.85 * naive_error
+
+
+# --- training, artifacts, forecasting -------------------------------------------------
+
+
+def test_metrics_baseline_and_coverage_are_recorded(trained):
+    m = trained["registration"]["metrics"]
+    for key in ("mase", "smape", "rmse", "coverage", "baseline_mase", "base", "n_series",
+                "best_epochs", "onnx_max_abs_diff"):
+        assert key in m, key
+    assert m["baseline"]["model"] == "seasonal_naive" and m["n_series"] == SERIES
+    assert m["n_test_points"] == SERIES * 12 and 0 <= m["coverage"] <= 1
+    assert trained["registration"]["device"].startswith(("CPU", "GPU"))
+    assert trained["registration"]["spec"]["options"]["lookback"] == 24
+
+
+def test_keras_and_onnx_agree_within_1e_5(trained, data):
+    keras_bundle = artifacts.unpack(trained["artifact"], trained["registration"]["artifact_sha256"])
+    onnx_bundle = artifacts.unpack(trained["onnx_artifact"],
+                                   trained["registration"]["onnx_sha256"])
+    scaling = forecast_windows.Scaling.from_json(keras_bundle.preprocessing["scaling"])
+    series, _ = regularise(data)
+    x, _ = forecast_windows.encode(forecast_windows.sliding(series, 24, 12, cut=0), scaling)
+    expected = artifacts.load_keras(keras_bundle.model_bytes).predict(x, verbose=0)
+    got = forecaster.onnx_predict(artifacts.onnx_session(onnx_bundle.model_bytes), x)
+    assert np.max(np.abs(expected - got)) < 1e-5
+
+
+def test_artifacts_hold_no_pickle(trained):
+    for blob in (trained["artifact"], trained["onnx_artifact"]):
+        names = set(zipfile.ZipFile(io.BytesIO(blob)).namelist())
+        assert names <= {"manifest.json", "preprocessing.json", "model.keras", "model.onnx"}
+
+
+def test_forecast_rows_follow_each_series_last_month(trained, data):
+    out = run_forecast(trained, data)
+    assert len(out) == SERIES * 12
+    assert list(out.columns) == ["series_id", "period", "step", "forecast", "lower", "upper"]
+    assert (out.lower <= out.forecast).all() and (out.forecast <= out.upper).all()
+    assert str(out.period.dtype) == "datetime64[ns]" and (out.period.dt.day == 1).all()
+    first = out[out.step == 1].set_index("series_id").period
+    last = data.groupby("series_id").period.max()
+    assert (first == last + pd.DateOffset(months=1)).all()
+
+
+def test_a_shorter_horizon_is_the_first_steps(trained, data):
+    full = run_forecast(trained, data)
+    six = run_forecast(trained, data, horizon=6)
+    assert len(six) == SERIES * 6
+    assert np.allclose(six.forecast, full[full.step <= 6].forecast)
+
+
+def test_a_horizon_beyond_training_is_refused(trained, data):
+    with pytest.raises(InputError, match="horizon 13 is outside .* \\(1 to 12 months\\)"):
+        run_forecast(trained, data, horizon=13)
+
+
+def test_forecasting_a_series_shorter_than_the_lookback_names_it(trained, data):
+    rows = pd.concat([data, one_series([5.0] * 10, sid="new")])
+    with pytest.raises(InputError, match="series 'new' is shorter than 24 months"):
+        run_forecast(trained, rows)
+
+
+def test_a_zero_in_a_log_space_model_is_refused_naming_the_series(trained, data):
+    rows = data.copy()
+    rows.loc[rows.index[-1], "value"] = 0.0
+    sid = rows.series_id.iloc[-1]
+    with pytest.raises(InputError, match=f"series '{sid}' has a value <= 0"):
+        run_forecast(trained, rows)
+
+
+def test_a_gap_is_forecast_like_its_interpolation(trained, data):
+    sid = data.series_id.iloc[0]
+    rows = data.copy()
+    rows.loc[rows[rows.series_id == sid].index[-5], "value"] = np.nan
+    series, _ = regularise(rows)
+    filled = data.copy()
+    filled.loc[filled.series_id == sid, "value"] = series[
+        [s.series_id for s in series].index(sid)].values
+    a, b = run_forecast(trained, rows), run_forecast(trained, filled)
+    assert np.allclose(a.forecast, b.forecast)
+
+
+def test_a_tampered_artifact_is_refused(trained, data):
+    blob = bytearray(trained["onnx_artifact"])
+    blob[len(blob) // 2] ^= 0xFF
+    with pytest.raises(ArtifactError, match="does not match its recorded sha256"):
+        forecaster.forecast(data, bytes(blob), trained["registration"]["onnx_sha256"])
+
+
+def test_forecasting_does_not_import_tensorflow(trained, data, tmp_path):
+    (tmp_path / "onnx.bin").write_bytes(trained["onnx_artifact"])
+    data.to_csv(tmp_path / "rows.csv", index=False)
+    script = (
+        "import sys, pandas as pd; from sqlml import forecaster\n"
+        f"blob = open({str(tmp_path / 'onnx.bin')!r}, 'rb').read()\n"
+        f"rows = pd.read_csv({str(tmp_path / 'rows.csv')!r})\n"
+        f"out = forecaster.forecast(rows, blob, {trained['registration']['onnx_sha256']!r})\n"
+        "assert len(out) and 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+
+
+@pytest.mark.slow
+def test_the_model_beats_seasonal_naive_and_intervals_cover_their_share():
+    rows = frame(n=120, length=120, min_length=96, seed=5)
+    out = forecaster.train(rows, SPEC, {"ensemble": 3, "refit": False})
+    m = out["registration"]["metrics"]
+    assert m["mase"] < 0.85 * m["baseline_mase"], m
+    assert 0.7 <= m["coverage"] <= 0.9, m
