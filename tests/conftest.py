@@ -19,6 +19,7 @@ from sqlml import localdb
 from sqlml.deploy import deploy
 
 DATA_TABLES = (
+    "features.monthly_usage",
     "predictions.churn_scores",
     "predictions.forecasts",
     "ops.runs",

@@ -50,3 +50,30 @@ def score_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> 
     from sqlml import churn
 
     return churn.score(frame, onnx_artifact, onnx_sha256)
+
+
+def train_forecaster(frame: pd.DataFrame, spec: dict, options: str | dict | None,
+                     progress=lambda message: None) -> pd.DataFrame:
+    """Series rows -> one row: ``artifact``, ``onnx_artifact`` (bytes) and
+    ``registration`` (JSON text), as ``train_churn_model``."""
+    from sqlml import forecaster
+
+    trained = forecaster.train(frame, spec, options, progress)
+    return pd.DataFrame([{
+        "artifact": trained["artifact"],
+        "onnx_artifact": trained["onnx_artifact"],
+        "registration": json.dumps(trained["registration"]),
+    }])
+
+
+def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+             horizon: int | None = None) -> pd.DataFrame:
+    """Series rows -> ``series_id``, ``period``, ``step``, ``forecast``, ``lower``,
+    ``upper``: ``horizon`` rows per series (NULL: the model's horizon)."""
+    from sqlml import forecaster
+
+    if horizon is not None and not pd.isna(horizon):
+        horizon = int(horizon)
+    else:
+        horizon = None
+    return forecaster.forecast(frame, onnx_artifact, onnx_sha256, horizon)

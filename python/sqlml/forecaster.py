@@ -269,7 +269,9 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     last_ordinal = np.repeat([s.last.ordinal for s in series], steps)
     periods = pd.PeriodIndex.from_ordinals(last_ordinal + step, freq="M").to_timestamp()
     return pd.DataFrame({
-        "series_id": np.repeat([s.series_id for s in series], steps).astype(object),
+        # object, not pandas' str dtype: SQL Server's language extension reads only
+        # NumPy dtypes.
+        "series_id": pd.Series(np.repeat([s.series_id for s in series], steps), dtype=object),
         "period": periods.astype("datetime64[ns]"),
         "step": step.astype(np.int64),
         "forecast": values.reshape(-1),

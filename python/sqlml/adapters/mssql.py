@@ -72,3 +72,22 @@ def score_churn(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
                 onnx_sha256: str) -> pd.DataFrame:
     """OutputDataSet: customer_id NVARCHAR(64), churn_probability FLOAT."""
     return output(entrypoints.score_churn(InputDataSet, onnx_artifact, onnx_sha256))
+
+
+@_report
+def train_forecaster(InputDataSet: pd.DataFrame, spec: str,
+                     options: str | None) -> tuple[bytes, bytes, str]:
+    """Returns the OUTPUT parameters @artifact, @onnx_artifact, @registration."""
+    _progress(f"sqlml: read {len(InputDataSet)} series rows")
+    out = entrypoints.train_forecaster(InputDataSet, json.loads(spec), options,
+                                       progress=_progress)
+    row = out.iloc[0]
+    return row["artifact"], row["onnx_artifact"], row["registration"]
+
+
+@_report
+def forecast(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+             horizon) -> pd.DataFrame:
+    """OutputDataSet: series_id NVARCHAR(128), period DATE, step INT, forecast FLOAT,
+    lower FLOAT, upper FLOAT."""
+    return entrypoints.forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon)

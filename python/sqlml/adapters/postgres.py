@@ -119,3 +119,22 @@ def score_churn(plpy, input_query: str, onnx_artifact: bytes, onnx_sha256: str) 
     frame = read_query(plpy, input_query)
     scores = entrypoints.score_churn(frame, onnx_artifact, onnx_sha256)
     return [(scores["customer_id"].tolist(), scores["churn_probability"].tolist())]
+
+
+@database_errors
+def train_forecaster(plpy, input_query: str, spec: str, options: str | None) -> list[tuple]:
+    frame = read_query(plpy, input_query)
+    plpy.notice(f"sqlml: read {len(frame)} series rows")
+    out = entrypoints.train_forecaster(frame, json.loads(spec), options, progress=plpy.notice)
+    row = out.iloc[0]
+    return [(row["artifact"], row["onnx_artifact"], row["registration"])]
+
+
+@database_errors
+def forecast(plpy, input_query: str, onnx_artifact: bytes, onnx_sha256: str,
+             horizon: int | None) -> list[tuple]:
+    frame = read_query(plpy, input_query)
+    out = entrypoints.forecast(frame, onnx_artifact, onnx_sha256, horizon)
+    # ISO dates: PL/Python hands text to the DATE input function.
+    out["period"] = out["period"].dt.strftime("%Y-%m-%d")
+    return rows(out)

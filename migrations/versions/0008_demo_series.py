@@ -1,0 +1,40 @@
+"""Demo monthly series and the default forecaster input view.
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-25
+
+Why: the forecaster needs series where a SQL Server team keeps them, in a table
+(features.monthly_usage: one row per series and month, the demo's telco usage),
+and ml.train_forecaster / ml.forecast need a default input when the caller
+passes none: the view features.forecast_input. A team with its own data points
+input_query at its own tables or views instead.
+Definitions: migrations/objects/0008/ (see sqlml/objects.py).
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from sqlml.objects import apply_snapshot, revert_snapshot
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "monthly_usage",
+        sa.Column("series_id", sa.Unicode(128), nullable=False),
+        sa.Column("period", sa.Date, nullable=False),
+        sa.Column("value", sa.Double),
+        sa.PrimaryKeyConstraint("series_id", "period"),
+        schema="features",
+    )
+    apply_snapshot(revision)
+
+
+def downgrade() -> None:
+    revert_snapshot(revision)
+    op.drop_table("monthly_usage", schema="features")

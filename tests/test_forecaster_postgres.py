@@ -1,0 +1,192 @@
+"""The forecaster procedures end to end on PostgreSQL: the public SQL interface, in PL/Python."""
+
+import json
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from sqlml import demo_series
+
+pytestmark = pytest.mark.postgres
+
+FAST = json.dumps({"ensemble": 2, "units": 8, "epochs": 3, "patience": 2, "lookback": 24,
+                   "validation_origins": 3})
+SERIES = 12
+SOURCE = "SELECT series_id, period, value FROM features.monthly_usage"
+
+
+@pytest.fixture
+def series(db):
+    demo_series.load_series(db, n_series=SERIES, length=84, min_length=72, seed=4)
+    return db
+
+
+def call(engine, sql, **params):
+    with engine.begin() as connection:
+        return connection.execute(sa.text(sql), params).mappings().all()
+
+
+def train(engine, name="forecast", query=None, options=FAST, activate=True):
+    [row] = call(
+        engine,
+        "SELECT * FROM ml.train_forecaster(model_name => :name, input_query => :query,"
+        " options => :options, activate => :activate)",
+        name=name, query=query, options=options, activate=activate,
+    )
+    return row
+
+
+def forecast(engine, name="forecast", horizon=None, query=None):
+    [row] = call(engine, "SELECT * FROM ml.forecast(model_name => :name, horizon => :horizon,"
+                         " input_query => :query)", name=name, horizon=horizon, query=query)
+    return row
+
+
+def count(engine, table, where="TRUE"):
+    with engine.connect() as connection:
+        return connection.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar()
+
+
+def runs(engine):
+    return call(engine, "SELECT run_type, model_name, status, rows_in, rows_out, error "
+                        "FROM ops.runs ORDER BY run_id")
+
+
+def test_train_registers_a_forecaster_with_backtest_metrics(series):
+    row = train(series)
+    assert (row["model_name"], row["version"], row["status"]) == ("forecast", 1, "active")
+    metrics = json.loads(row["metrics"])
+    assert metrics["n_series"] == SERIES and metrics["horizon"] == 12
+    assert metrics["mase"] > 0 and metrics["baseline_mase"] > 0 and 0 <= metrics["coverage"] <= 1
+    [reg] = call(series, "SELECT * FROM models.registry")
+    assert reg["kind"] == "forecaster" and reg["device"].startswith(("CPU", "GPU"))
+    assert reg["spec"]["options"]["lookback"] == 24 and reg["metrics"]["mase"] == metrics["mase"]
+    assert reg["status_reason"].startswith("activated: first active version (validation mase")
+    last = runs(series)[-1]
+    assert (last["run_type"], last["status"]) == ("train_forecaster", "succeeded")
+
+
+def test_forecast_writes_one_batch_that_analysts_read_from_the_view(series):
+    train(series)
+    result = forecast(series)
+    assert result["rows_written"] == SERIES * 12 and result["version"] == 1
+    assert count(series, "predictions.forecasts", f"run_id = {result['run_id']}") == SERIES * 12
+    rows = call(series, "SELECT * FROM predictions.forecast_latest ORDER BY series_id, step")
+    assert len(rows) == SERIES * 12 and rows[0]["model_name"] == "forecast"
+    assert all(r["lower"] <= r["forecast"] <= r["upper"] for r in rows)
+    assert [r["step"] for r in rows[:12]] == list(range(1, 13))
+    assert str(rows[0]["period"]) == "2026-01-01"  # the demo series end in December 2025
+    last = runs(series)[-1]
+    assert (last["run_type"], last["status"], last["rows_in"], last["rows_out"]) == (
+        "forecast", "succeeded", SERIES, SERIES * 12)
+
+
+def test_a_shorter_horizon_and_a_second_run_replace_what_the_view_shows(series):
+    train(series)
+    forecast(series)
+    second = forecast(series, horizon=3)
+    assert second["rows_written"] == SERIES * 3
+    assert count(series, "predictions.forecast_latest") == SERIES * 3
+    assert count(series, "predictions.forecast_latest", f"run_id = {second['run_id']}") == (
+        SERIES * 3)
+
+
+def test_a_horizon_beyond_training_names_the_model_and_writes_nothing(series):
+    train(series)
+    with pytest.raises(sa.exc.DBAPIError,
+                       match=r"horizon 13 is beyond what model 'forecast' \(version 1\) was "
+                             r"trained for: 1 to 12 months"):
+        forecast(series, horizon=13)
+    assert count(series, "predictions.forecasts") == 0
+    assert runs(series)[-1]["status"] == "failed"
+
+
+def test_the_activation_rule_compares_backtest_mase(series):
+    train(series)
+    second = train(series, activate=False)
+    assert (second["version"], second["status"]) == (2, "candidate")
+    third = train(series)  # same data and seed: ties the active MASE, so it activates
+    assert (third["version"], third["status"]) == (3, "active")
+    [reason] = call(series, "SELECT status_reason FROM models.registry WHERE version = 3")
+    assert reason["status_reason"].startswith("activated: validation mase")
+    assert " <= version 1's " in reason["status_reason"]
+
+
+def test_mid_month_dates_count_as_their_month_and_gaps_are_interpolated(series):
+    query = (f"SELECT series_id, period + 14 AS period, CASE WHEN extract(month FROM period) = 6"
+             f" AND series_id LIKE 'north%' THEN NULL ELSE value END AS value FROM ({SOURCE}) s"
+             " WHERE NOT (extract(month FROM period) = 3 AND series_id LIKE 'south%')")
+    row = train(series, query=query)
+    assert json.loads(row["metrics"])["filled_points"] > 0
+    result = forecast(series, query=query)
+    assert result["rows_written"] == SERIES * 12
+    assert count(series, "predictions.forecasts", "extract(day FROM period) <> 1") == 0
+
+
+BAD_TRAINING = [
+    (f"SELECT series_id, period, value FROM ({SOURCE}) s UNION ALL SELECT series_id,"
+     " period + 3, value FROM features.monthly_usage WHERE series_id = 'north/basic/m00'"
+     " AND period = '2025-06-01'",
+     r"series 'north/basic/m00' has more than one row for 2025-06"),
+    (f"SELECT * FROM ({SOURCE}) s WHERE series_id <> 'east/basic/m00'"
+     " OR period > '2023-12-01'",
+     r"series 'east/basic/m00' is shorter than 36 months"),
+    (f"SELECT * FROM ({SOURCE}) s WHERE series_id <> 'west/basic/m00'"
+     " OR period NOT BETWEEN '2022-01-01' AND '2023-06-01'",
+     r"series 'west/basic/m00' has no value for 18 months \(2022-01 to 2023-06\)"),
+    (f"SELECT series_id, CASE WHEN series_id = 'central/basic/m00' AND period = '2024-01-01'"
+     f" THEN NULL ELSE period END AS period, value FROM ({SOURCE}) s",
+     r"'period' is NULL in 1 row\(s\), first in series 'central/basic/m00'"),
+    ("SELECT series_id, period FROM features.monthly_usage", "no 'value' column"),
+    ("SELECT * FROM features.monthly_usage WHERE false", "input_query returned no rows"),
+]
+
+
+@pytest.mark.parametrize("query, message", BAD_TRAINING)
+def test_bad_training_input_fails_clearly_and_registers_nothing(series, query, message):
+    with pytest.raises(sa.exc.DBAPIError, match=message):
+        train(series, query=query)
+    assert count(series, "models.registry") == 0
+    [failed] = runs(series)
+    assert failed["status"] == "failed" and failed["run_type"] == "train_forecaster"
+    assert re.search(message, failed["error"]), failed["error"]
+
+
+def test_bad_forecast_input_writes_nothing(series):
+    train(series)
+    query = (f"SELECT * FROM ({SOURCE}) s WHERE series_id <> 'south/basic/m00'"
+             " OR period > '2024-06-01'")
+    with pytest.raises(sa.exc.DBAPIError, match="series 'south/basic/m00' is shorter than 24"):
+        forecast(series, query=query)
+    negative = f"SELECT series_id, period, value - 1000000 AS value FROM ({SOURCE}) s"
+    with pytest.raises(sa.exc.DBAPIError, match="has a value <= 0"):
+        forecast(series, query=negative)
+    assert count(series, "predictions.forecasts") == 0
+    assert [r["status"] for r in runs(series)][-2:] == ["failed", "failed"]
+
+
+def test_unknown_option_and_unknown_model_fail_clearly(series):
+    with pytest.raises(sa.exc.DBAPIError, match="unknown option 'epoch'"):
+        train(series, options='{"epoch": 3}')
+    with pytest.raises(sa.exc.DBAPIError, match="model 'nobody' not found"):
+        forecast(series, name="nobody")
+    assert count(series, "models.registry") == 0 and count(series, "predictions.forecasts") == 0
+
+
+def test_a_churn_model_cannot_forecast(series):
+    train(series)
+    with series.begin() as connection:
+        connection.exec_driver_sql("UPDATE models.registry SET kind = 'churn'")
+    with pytest.raises(sa.exc.DBAPIError, match="is a churn model, not a forecaster model"):
+        forecast(series)
+
+
+def test_a_tampered_model_blob_is_refused_and_nothing_is_written(series):
+    train(series)
+    with series.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE models.registry SET onnx_artifact = onnx_artifact || '\\x00'::bytea")
+    with pytest.raises(sa.exc.DBAPIError, match="does not match its recorded sha256"):
+        forecast(series)
+    assert count(series, "predictions.forecasts") == 0

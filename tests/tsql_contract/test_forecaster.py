@@ -1,0 +1,84 @@
+"""Contracts of the forecaster procedures' embedded Python, fed from the PostgreSQL engine.
+
+Training runs through ml.train_forecaster's own @script; its OUTPUT parameters then
+feed ml.forecast's @script, as the T-SQL procedures chain them.
+"""
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from sqlml import demo_series
+
+from .harness import run_contract
+
+pytestmark = pytest.mark.tsql_contract
+
+FAST = json.dumps({"ensemble": 1, "units": 4, "epochs": 2, "patience": 1, "lookback": 24,
+                   "validation_origins": 2, "refit": False})
+SERIES = 6
+INPUT = "SELECT * FROM features.forecast_input"
+
+
+def _spec(engine) -> str:
+    with engine.connect() as connection:
+        spec = connection.execute(
+            sa.text("SELECT spec FROM models.specs WHERE kind = 'forecaster'")).scalar_one()
+    return json.dumps(spec)
+
+
+@pytest.fixture(scope="module")
+def series(pg_engine):
+    demo_series.load_series(pg_engine, n_series=SERIES, length=72, min_length=72, seed=8)
+    yield pg_engine
+    with pg_engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM features.monthly_usage")
+
+
+@pytest.fixture(scope="module")
+def trained(series):
+    """The OUTPUT parameters of one ml.train_forecaster run (ML Services profile)."""
+    return run_contract(
+        "ml.train_forecaster", profile="ml_services", engine=series, input_sql=INPUT,
+        params={"spec": _spec(series), "options": FAST},
+    ).output_params
+
+
+def test_train_forecaster_returns_blobs_and_a_registration(series, profile):
+    outcome = run_contract(
+        "ml.train_forecaster", profile=profile, engine=series, input_sql=INPUT,
+        params={"spec": _spec(series), "options": FAST},
+    )
+    out = outcome.output_params
+    registration = json.loads(out["registration"])
+    assert out["artifact"][:2] == b"PK" and out["onnx_artifact"][:2] == b"PK"
+    assert registration["trained_rows"] == SERIES * 72
+    assert {"mase", "baseline_mase", "coverage", "smape", "rmse"} <= set(registration["metrics"])
+    assert "epoch 1/2" in outcome.messages  # progress reaches SQL Server's messages
+
+
+@pytest.mark.parametrize("horizon", [None, 5])
+def test_forecast_returns_what_with_result_sets_declares(series, trained, profile, horizon):
+    registration = json.loads(trained["registration"])
+    outcome = run_contract(
+        "ml.forecast", profile=profile, engine=series, input_sql=INPUT,
+        params={"onnx_artifact": trained["onnx_artifact"],
+                "onnx_sha256": registration["onnx_sha256"], "horizon": horizon},
+    )
+    rows = outcome.output
+    steps = horizon or 12
+    assert len(rows) == SERIES * steps
+    assert sorted(rows["step"].unique()) == list(range(1, steps + 1))
+    assert (rows["lower"] <= rows["forecast"]).all() and (rows["forecast"] <= rows["upper"]).all()
+
+
+def test_forecast_refuses_a_wrong_hash(series, trained):
+    from sqlml.errors import ArtifactError
+
+    with pytest.raises(ArtifactError, match="sha256"):
+        run_contract(
+            "ml.forecast", profile="ml_services", engine=series, input_sql=INPUT,
+            params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64,
+                    "horizon": None},
+        )
