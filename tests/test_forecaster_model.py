@@ -134,16 +134,47 @@ def test_bad_options_name_the_option(data, options, message):
         forecaster.train(data, SPEC, {**FAST, **options})
 
 
-def test_series_shorter_than_lookback_plus_horizon_are_named(data):
+def test_series_below_the_minimum_are_named(data):
     short = one_series(np.linspace(100, 130, 30), sid="tiny")
     with pytest.raises(InputError, match="series 'tiny' is shorter than 36 months.*has 30"):
         forecaster.train(pd.concat([data, short]), SPEC, FAST)
 
 
-def test_too_short_to_train_at_all_says_what_is_needed():
+def test_backfill_repeats_the_first_year_on_the_calendar():
+    [s], _ = regularise(one_series(np.arange(1.0, 31.0), start="2020-03-01"))
+    [filled] = monthly.backfill([s], 40)
+    assert filled.padded == 10 and str(filled.start) == "2019-05"
+    # May 2019 repeats May 2020 (the third value), and so on to February.
+    assert list(filled.values[:10]) == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0]
+    assert filled.real.tolist() == s.values.tolist() and filled.last == s.last
+
+
+def test_series_shorter_than_lookback_plus_horizon_are_back_filled(data):
+    short = one_series(np.linspace(100, 130, 40) * (1 + 0.1 * np.sin(np.arange(40))),
+                       sid="young")
+    options = {**FAST, "lookback": 36}
+    out = forecaster.train(pd.concat([data, short]), SPEC, options)
+    m = out["registration"]["metrics"]
+    assert m["backfilled_series"] == 1 and m["n_series"] == SERIES + 1
+    newer = one_series(np.linspace(50, 60, 30), sid="newer")
+    rows = run_forecast(out, pd.concat([data, newer]))
+    assert len(rows[rows.series_id == "newer"]) == 12 and rows.forecast.notna().all()
+
+
+def test_too_short_to_validate_says_what_is_needed():
     rows = frame(n=5, length=40, min_length=40)
-    with pytest.raises(InputError, match="no series is long enough.*= 62 months"):
+    with pytest.raises(InputError, match="no series is long enough to validate.*= 48 months"):
         forecaster.train(rows, SPEC, FAST)
+
+
+def test_too_short_for_training_windows_keeps_the_base_method():
+    rows = frame(n=6, length=52, min_length=52)
+    messages = []
+    out = forecaster.train(rows, SPEC, FAST, progress=messages.append)
+    m = out["registration"]["metrics"]
+    assert m["windows"]["train"] == 0 and m["best_epochs"] == [0, 0]
+    assert np.isclose(m["mase"], m["base"]["mase"])
+    assert any("network is not trained" in text for text in messages)
 
 
 # --- windows and the base ------------------------------------------------------------
@@ -230,8 +261,8 @@ def test_a_horizon_beyond_training_is_refused(trained, data):
         run_forecast(trained, data, horizon=13)
 
 
-def test_forecasting_a_series_shorter_than_the_lookback_names_it(trained, data):
-    rows = pd.concat([data, one_series([5.0] * 10, sid="new")])
+def test_forecasting_a_series_shorter_than_two_years_names_it(trained, data):
+    rows = pd.concat([data, one_series([5.0] * 20, sid="new")])
     with pytest.raises(InputError, match="series 'new' is shorter than 24 months"):
         run_forecast(trained, rows)
 

@@ -190,3 +190,13 @@ def test_a_tampered_model_blob_is_refused_and_nothing_is_written(series):
     with pytest.raises(sa.exc.DBAPIError, match="does not match its recorded sha256"):
         forecast(series)
     assert count(series, "predictions.forecasts") == 0
+
+
+def test_the_demo_trains_forecasts_and_shows_series_from_the_view(db, capsys):
+    from sqlml import demo_forecast
+
+    demo_forecast.run_forecast_demo(db, options=json.loads(FAST), n_series=8)
+    shown = capsys.readouterr().out
+    assert "ml.train_forecaster: forecast version 1 (active)" in shown
+    assert "wrote 96 rows" in shown and "epoch 1/3" in shown
+    assert "predictions.forecast_latest (forecast)" in shown and "step 12" in shown

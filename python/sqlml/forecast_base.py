@@ -10,7 +10,7 @@ classical test for seasonality (the 12-month autocorrelation against Bartlett's
 limit) rejects even strongly seasonal series in windows of three or four years,
 and dropping real seasonality costs far more than fitting a weak one (measured on
 real and synthetic series: MASE 0.76 with indices always on, 0.82 with the test,
-at a 48-month lookback).
+at a 48-month lookback; 0.75 against 0.77 at 60 months, the default).
 It is far less noisy than seasonal naive, which repeats last year's accidents,
 and on real monthly data it is a strong statistical method on its own; the
 network then learns what it misses, across series.

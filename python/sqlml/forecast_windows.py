@@ -88,15 +88,17 @@ def _concat(parts: list[Windows], lookback: int, horizon: int, with_targets: boo
 
 
 def sliding(series: list[Series], lookback: int, horizon: int, cut: int) -> Windows:
-    """Every window (stride 1) whose targets lie in each series' first ``len - cut`` months."""
+    """Every window (stride 1) whose targets lie in each series' first ``len - cut``
+    months and after its back-filled ones."""
     parts = []
     width = lookback + horizon
     for i, s in enumerate(series):
         usable = s.values[: len(s) - cut]
-        if len(usable) < width:
+        first = max(s.padded - lookback, 0)  # the first start whose targets are all real
+        if len(usable) - first < width:
             continue
-        block = sliding_window_view(usable, width)
-        starts = np.arange(len(block))
+        block = sliding_window_view(usable, width)[first:]
+        starts = np.arange(first, first + len(block))
         parts.append(Windows(
             inputs=block[:, :lookback], targets=block[:, lookback:],
             first_month=(s.start.month - 1 + starts) % SEASON + 1,
@@ -119,7 +121,7 @@ def last(series: list[Series], lookback: int, horizon: int, cut: int,
     parts = []
     for i, s in enumerate(series):
         end = len(s) - cut - (horizon if with_targets else 0)  # where the inputs end
-        if end - lookback < 0:
+        if end - lookback < 0 or (with_targets and end < s.padded):
             continue
         parts.append(Windows(
             inputs=s.values[None, end - lookback:end],

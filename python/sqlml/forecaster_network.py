@@ -143,7 +143,7 @@ def fit(x_train, y_train, x_valid, y_valid, opts: dict, progress: Progress,
                 self.model.stop_training = True
 
     history = None
-    if epochs > 0:
+    if epochs > 0 and len(x_train):
         history = training.fit(
             x_train, np.repeat(y_train[:, None, :], n, axis=1),
             batch_size=opts["batch_size"], epochs=epochs, shuffle=True, verbose=0,

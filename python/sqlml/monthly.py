@@ -19,9 +19,14 @@ or refused with an error that names the series:
   a year of invented values is not data. NULLs before a series' first value or
   after its last one are dropped: a series starts at its first known month and
   ends, and is forecast from, its last known month.
-* a series too short for what is asked (``lookback`` + ``horizon`` months to
-  train, ``lookback`` months to forecast) is an error naming it; nothing is
-  trained or written.
+* a series shorter than the model reads (``lookback`` + ``horizon`` months to
+  train, ``lookback`` months to forecast) is back-filled: its first 12 months are
+  repeated before it until it is long enough, a flat seasonal past that adds no
+  trend. Back-filled months are never targets, nor part of a series' MASE scale
+  or seasonal-naive baseline; training reports how many series needed it. Below
+  a minimum of real months (``horizon`` + 24 to train, so the backtest has two
+  years in sample; 24 to forecast) the series is an error naming it, and nothing
+  is trained or written.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from sqlml.errors import InputError
 from sqlml.tabular import as_numeric, normalise_columns
 
 COLUMNS = ("series_id", "period", "value")
+SEASON = 12
 MAX_SERIES_ID_LENGTH = 128
 
 
@@ -46,9 +52,15 @@ class Series:
     start: pd.Period  # the month of values[0]
     values: np.ndarray  # float64, no NaN
     filled: int  # how many months were interpolated
+    padded: int = 0  # how many leading months are back-filled, not data
 
     def __len__(self) -> int:
         return len(self.values)
+
+    @property
+    def real(self) -> np.ndarray:
+        """The values without the back-filled months."""
+        return self.values[self.padded:]
 
     @property
     def last(self) -> pd.Period:
@@ -178,12 +190,30 @@ def regularise(frame: pd.DataFrame, routine: str, transform: str,
 
 
 def refuse_short(series: list[Series], needed: int, routine: str, why: str) -> None:
-    short = [s for s in series if len(s) < needed]
+    short = [s for s in series if len(s.real) < needed]
     if short:
-        worst = min(short, key=len)
+        worst = min(short, key=lambda s: len(s.real))
         raise InputError(
             f"{routine}: series {_shown([s.series_id for s in short])} "
             f"{'is' if len(short) == 1 else 'are'} shorter than {needed} months ({why}; "
-            f"{worst.series_id!r} has {len(worst)}): leave them out of the input query, "
-            "or use a smaller lookback"
+            f"{worst.series_id!r} has {len(worst.real)}): leave them out of the input query"
         )
+
+
+def backfill(series: list[Series], length: int) -> list[Series]:
+    """Each series at least ``length`` months long, by repeating its first 12 months
+    before it (a series needs 12 real months for that; ``refuse_short`` first)."""
+    out = []
+    for s in series:
+        missing = length - len(s)
+        if missing <= 0:
+            out.append(s)
+            continue
+        season = s.values[:SEASON]
+        # Month k before the start repeats the month 12 - (k mod 12) after it, so the
+        # calendar stays aligned.
+        before = season[(np.arange(-missing, 0)) % SEASON]
+        out.append(Series(series_id=s.series_id, start=s.start - missing,
+                          values=np.concatenate([before, s.values]), filled=s.filled,
+                          padded=missing))
+    return out

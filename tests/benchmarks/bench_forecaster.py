@@ -70,12 +70,13 @@ def main() -> None:
     reg = trained["registration"]
     out, forecast_s = timed(lambda: forecaster.forecast(frame, trained["onnx_artifact"],
                                                         reg["onnx_sha256"]))
-    m = reg["metrics"]
     resolved = reg["spec"]["options"]
     print(f"{args.series} series x {args.months} months ({len(frame)} rows); device: "
           f"{reg['device']}")
+    m = reg["metrics"]
     print(f"options: ensemble {resolved['ensemble']}, units {resolved['units']}, lookback "
-          f"{resolved['lookback']}, batch {resolved['batch_size']}, refit {resolved['refit']}")
+          f"{resolved['lookback']}, batch {m['batch_size']} (option {resolved['batch_size']}), "
+          f"learning rate {m['learning_rate']:.4f}, refit {resolved['refit']}")
     print(f"windows: {m['windows']}; best epochs {m['best_epochs']}, epochs run "
           f"{m['epochs_run']}")
     print(f"train in-process:              {train_s:7.2f} s  (backtest + refit)")
