@@ -314,3 +314,15 @@ def test_the_model_beats_seasonal_naive_and_intervals_cover_their_share():
     m = out["registration"]["metrics"]
     assert m["mase"] < 0.85 * m["baseline_mase"], m
     assert 0.7 <= m["coverage"] <= 0.9, m
+
+
+def test_data_with_zeros_and_negatives_trains_in_linear_space():
+    rows = frame(n=12)
+    rows["value"] = rows["value"] - rows.groupby("series_id").value.transform("mean")
+    assert (rows.value <= 0).any()
+    out = forecaster.train(rows, SPEC, FAST)
+    m = out["registration"]["metrics"]
+    assert m["transform"] == "none" and np.isfinite(m["mase"]) and m["onnx_max_abs_diff"] < 1e-5
+    forecasts = run_forecast(out, rows)
+    assert len(forecasts) == 12 * 12
+    assert np.isfinite(forecasts[["forecast", "lower", "upper"]].to_numpy()).all()
