@@ -18,6 +18,10 @@ LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
 DECLARE
+    v_state text;
+    v_message text;
+    v_detail text;
+    v_hint text;
     v_params jsonb := jsonb_build_object(
         'horizon', forecast.horizon, 'input_query', forecast.input_query
     );
@@ -57,10 +61,15 @@ BEGIN
         FROM predictions.forecasts AS f WHERE f.run_id = v_run_id;
         PERFORM ops.finish_run(v_run_id, v_model_id, v_series, v_rows);
     EXCEPTION WHEN OTHERS THEN
+        -- Re-raised with the same SQLSTATE, minus PL/Python's exception-class
+        -- prefix and traceback: the caller sees the sentence that names the problem.
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+            v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        v_message := regexp_replace(v_message, '^plpy\.Error: ', '');
         PERFORM ops.fail_run(
-            v_run_id, 'forecast', forecast.model_name, v_model_id, v_params, SQLERRM
+            v_run_id, 'forecast', forecast.model_name, v_model_id, v_params, v_message
         );
-        RAISE;
+        PERFORM ops.reraise(v_state, v_message, v_detail, v_hint);
     END;
     RETURN QUERY SELECT v_run_id, v_model_id, v_version, v_rows;
 END;

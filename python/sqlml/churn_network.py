@@ -10,7 +10,9 @@ on the training rows, and ``deep``'s last layer starts at zero. Before the first
 step the network *is* that logistic regression; training then lets the deep
 part learn interactions the linear part cannot, and early stopping on
 validation AUC (compared against the starting point too) keeps whichever is
-better. The result can be exported as one ONNX graph.
+better; the deep part is kept only when it gains at least ``min_auc_gain``
+validation AUC over the start, since smaller gains are within validation noise.
+The result can be exported as one ONNX graph.
 
 Class weighting ("balanced") re-weights the loss so the minority class is not
 ignored; it also shifts the logits by log(w1/w0), which is subtracted from the
@@ -100,8 +102,8 @@ def fit(x_train, y_train, x_valid, y_valid, opts: dict, progress: Progress) -> F
     balanced = opts["class_weight"] == "balanced"
     weights = class_weights(y_train, balanced)
     model = _start(x_train, y_train, opts, balanced)
-    best = {"auc": roc_auc_score(y_valid, predict(model, x_valid)), "epoch": 0,
-            "weights": model.get_weights()}
+    start_auc, start_weights = roc_auc_score(y_valid, predict(model, x_valid)), model.get_weights()
+    best = {"auc": start_auc, "epoch": 0, "weights": start_weights}
     progress(f"device {device}; start (logistic regression) validation AUC {best['auc']:.4f}")
 
     class KeepBest(keras.callbacks.Callback):
@@ -119,6 +121,12 @@ def fit(x_train, y_train, x_valid, y_valid, opts: dict, progress: Progress) -> F
         class_weight=weights, verbose=0,
         callbacks=[KeepBest(), progress_callback(progress, opts["epochs"], ("loss", "val_auc"))],
     )
+    if best["epoch"] and best["auc"] - start_auc < opts["min_auc_gain"]:
+        # A gain smaller than validation noise is not evidence the deep part
+        # generalises: keep the logistic-regression start.
+        progress(f"deep part gained {best['auc'] - start_auc:.4f} validation AUC "
+                 f"(< {opts['min_auc_gain']}): keeping the logistic-regression start")
+        best.update(epoch=0, weights=start_weights)
     model.set_weights(best["weights"])
     if balanced:
         _undo_class_weight_shift(model, weights)

@@ -11,7 +11,7 @@ import json
 
 import sqlalchemy as sa
 
-from sqlml import demo_data, routines
+from sqlml import demo_data, demo_forecast, routines
 from sqlml.connect import create_engine, engine_name, redact
 from sqlml.deploy import deploy
 
@@ -76,5 +76,7 @@ def run_demo(url: str, skip_deploy: bool = False) -> None:
         print(f"\ndemo on {redact(url)} ({engine_name(url)})")
         show_schemas(engine)
         churn_demo(engine)
+        print("\n5. forecaster: monthly usage series -> ml.train_forecaster -> ml.forecast")
+        demo_forecast.run_forecast_demo(engine)
     finally:
         engine.dispose()

@@ -20,6 +20,10 @@ RETURNS SETOF ml.trained_model
 LANGUAGE plpgsql
 AS $$
 DECLARE
+    v_state text;
+    v_message text;
+    v_detail text;
+    v_hint text;
     v_params jsonb := jsonb_build_object(
         'input_query', input_query, 'options', options, 'activate', activate
     );
@@ -47,8 +51,13 @@ BEGIN
             (v_trained.registration ->> 'trained_rows')::bigint, 1
         );
     EXCEPTION WHEN OTHERS THEN
-        PERFORM ops.fail_run(v_run_id, 'train_forecaster', model_name, NULL, v_params, SQLERRM);
-        RAISE;
+        -- Re-raised with the same SQLSTATE, minus PL/Python's exception-class
+        -- prefix and traceback: the caller sees the sentence that names the problem.
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+            v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        v_message := regexp_replace(v_message, '^plpy\.Error: ', '');
+        PERFORM ops.fail_run(v_run_id, 'train_forecaster', model_name, NULL, v_params, v_message);
+        PERFORM ops.reraise(v_state, v_message, v_detail, v_hint);
     END;
     RETURN QUERY SELECT
         v_registered.model_id,
