@@ -326,3 +326,22 @@ def test_data_with_zeros_and_negatives_trains_in_linear_space():
     forecasts = run_forecast(out, rows)
     assert len(forecasts) == 12 * 12
     assert np.isfinite(forecasts[["forecast", "lower", "upper"]].to_numpy()).all()
+
+
+@pytest.mark.unit
+def test_forecast_periods_keep_each_series_day_of_month_convention():
+    """Month-end input gets month-end forecasts, so they join back to the series' rows."""
+    from sqlml import monthly
+
+    frame = pd.DataFrame({
+        "series_id": ["ends"] * 3 + ["starts"] * 3 + ["mixed"] * 2,
+        "period": ["2024-01-31", "2024-02-29", "2024-03-31", "2024-01-01", "2024-02-01",
+                   "2024-03-01", "2024-01-03", "2024-02-09"],
+        "value": range(8),
+    })
+    days = monthly.day_conventions(frame)
+    assert days == {"ends": monthly.LAST_DAY, "starts": 1, "mixed": 1}
+    april = pd.Period("2024-04", "M").ordinal
+    dates = monthly.period_dates(np.array([april, april, april - 2]),
+                                 np.array([monthly.LAST_DAY, 1, monthly.LAST_DAY]))
+    assert [str(d.date()) for d in dates] == ["2024-04-30", "2024-04-01", "2024-02-29"]

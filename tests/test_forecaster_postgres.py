@@ -121,7 +121,13 @@ def test_mid_month_dates_count_as_their_month_and_gaps_are_interpolated(series):
     assert json.loads(row["metrics"])["filled_points"] > 0
     result = forecast(series, query=query)
     assert result["rows_written"] == SERIES * 12
-    assert count(series, "predictions.forecasts", "extract(day FROM period) <> 1") == 0
+    # forecasts keep the input's day of the month, so they join back to its rows
+    assert count(series, "predictions.forecasts", "extract(day FROM period) <> 15") == 0
+    month_ends = ("SELECT series_id, (period + interval '1 month' - interval '1 day')::date"
+                  f" AS period, value FROM ({SOURCE}) s")
+    result = forecast(series, query=month_ends)
+    assert count(series, "predictions.forecasts", f"run_id = {result['run_id']} AND "
+                 "period <> (date_trunc('month', period) + interval '1 month - 1 day')::date") == 0
 
 
 BAD_TRAINING = [

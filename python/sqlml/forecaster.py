@@ -280,8 +280,8 @@ def onnx_predict(session, x: np.ndarray) -> np.ndarray:
 def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
              horizon: int | None = None) -> pd.DataFrame:
     """``horizon`` months after each series' last month, from the ONNX bundle: one row
-    per series and step with series_id, period (first of the month), step, forecast,
-    lower, upper."""
+    per series and step with series_id, period (on the series' own day of the month,
+    see ``monthly.day_conventions``), step, forecast, lower, upper."""
     bundle = artifacts.unpack(onnx_artifact, onnx_sha256, "onnx_artifact")
     if bundle.kind != KIND or bundle.model_name != "model.onnx":
         raise ArtifactError(f"onnx_artifact holds a {bundle.kind} {bundle.model_name}, "
@@ -303,7 +303,9 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     values, lower, upper = _values(delta, context, scaling, pre["interval_half_widths"])
     step = np.tile(np.arange(1, steps + 1), len(series))
     last_ordinal = np.repeat([s.last.ordinal for s in series], steps)
-    periods = pd.PeriodIndex.from_ordinals(last_ordinal + step, freq="M").to_timestamp()
+    conventions = monthly.day_conventions(frame)
+    days = np.repeat([conventions[s.series_id] for s in series], steps)
+    periods = monthly.period_dates(last_ordinal + step, days)
     return pd.DataFrame({
         # object, not pandas' str dtype: SQL Server's language extension reads only
         # NumPy dtypes.

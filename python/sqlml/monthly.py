@@ -6,8 +6,10 @@ or refused with an error that names the series:
 
 * ``series_id``: text or integer, at most 128 characters; NULL is an error.
 * ``period``: a date (or timestamp, or ISO text). Any day of a month stands for
-  that month, so ``2024-03-15`` is March 2024; forecasts are written for the
-  first of each month. NULL is an error.
+  that month, so ``2024-03-15`` is March 2024. Forecasts keep each series' own
+  convention, so they join back to its rows: month-end input (``2024-03-31``)
+  gets month-end forecasts, one fixed day (the 15th) gets that day, anything
+  else the first of the month. NULL is an error.
 * two rows of one series in the same month are duplicates: an error naming the
   series and the month (whether or not the values agree), since the model
   cannot know which one is right.
@@ -41,6 +43,7 @@ from sqlml.tabular import as_numeric, normalise_columns
 
 COLUMNS = ("series_id", "period", "value")
 SEASON = 12
+LAST_DAY = 99  # day_conventions: the series' periods are month ends
 MAX_SERIES_ID_LENGTH = 128
 
 
@@ -130,6 +133,35 @@ def read_frame(frame: pd.DataFrame, routine: str) -> pd.DataFrame:
         "month": month_ordinals(frame["period"], ids),
         "value": as_numeric(frame["value"], "value", strict=True).to_numpy(dtype=np.float64),
     })
+
+
+def day_conventions(frame: pd.DataFrame) -> dict[str, int]:
+    """Per series, the day of the month its periods use: 1..28 for a fixed day,
+    ``LAST_DAY`` for month ends; series that mix days get 1. Read from the raw rows,
+    which ``read_frame`` reduces to months."""
+    frame = normalise_columns(frame)
+    ids = series_ids(frame["series_id"])
+    stamps = pd.to_datetime(frame["period"], utc=True, format="mixed")
+    days = pd.DataFrame({"series_id": ids.to_numpy(dtype=object), "day": stamps.dt.day,
+                         "end": stamps.dt.is_month_end})
+    conventions = {}
+    for sid, group in days.groupby("series_id"):
+        if group["end"].all() and group["day"].nunique() > 1:
+            conventions[sid] = LAST_DAY
+        elif group["day"].nunique() == 1:
+            day = int(group["day"].iloc[0])
+            conventions[sid] = LAST_DAY if day >= 29 and group["end"].all() else min(day, 28)
+        else:
+            conventions[sid] = 1
+    return conventions
+
+
+def period_dates(ordinals: np.ndarray, days: np.ndarray) -> pd.DatetimeIndex:
+    """Dates of month ``ordinals`` on ``days`` (1..28, or ``LAST_DAY``)."""
+    starts = pd.PeriodIndex.from_ordinals(ordinals, freq="M").to_timestamp()
+    ends = pd.PeriodIndex.from_ordinals(ordinals, freq="M").to_timestamp(how="end").normalize()
+    offsets = pd.to_timedelta(np.where(days == LAST_DAY, 0, days - 1), unit="D")
+    return pd.DatetimeIndex(np.where(days == LAST_DAY, ends, starts + offsets))
 
 
 def _refuse_duplicates(rows: pd.DataFrame, routine: str) -> None:
