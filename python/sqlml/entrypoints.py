@@ -77,3 +77,7 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     else:
         horizon = None
     return forecaster.forecast(frame, onnx_artifact, onnx_sha256, horizon)
+
+
+# Training entry points by model kind (models/<kind>.json): what ops.train_model runs.
+TRAINERS = {"churn": train_churn_model, "forecaster": train_forecaster}

@@ -1,6 +1,7 @@
 """Contracts of the churn procedures' embedded Python, fed from the PostgreSQL engine.
 
-Training runs through ml.train_churn_model's own @script; its OUTPUT parameters
+Training runs through ops.train_model's @script (which ml.train_churn_model calls);
+its OUTPUT parameters
 then feed ml.score_churn's @script, as the T-SQL procedures chain them.
 """
 
@@ -38,19 +39,20 @@ def customers(pg_engine):
 
 @pytest.fixture(scope="module")
 def trained(customers):
-    """The OUTPUT parameters of one ml.train_churn_model run (ML Services profile)."""
+    """The OUTPUT parameters of one ops.train_model run for ml.train_churn_model
+    (ML Services profile)."""
     return run_contract(
-        "ml.train_churn_model", profile="ml_services", engine=customers,
+        "ops.train_model", profile="ml_services", engine=customers,
         input_sql="SELECT * FROM features.churn_features",
-        params={"spec": _spec(customers), "options": FAST},
+        params={"kind": "churn", "spec": _spec(customers), "options": FAST},
     ).output_params
 
 
 def test_train_churn_model_returns_blobs_and_a_registration(customers, profile):
     outcome = run_contract(
-        "ml.train_churn_model", profile=profile, engine=customers,
+        "ops.train_model", profile=profile, engine=customers,
         input_sql="SELECT * FROM features.churn_features",
-        params={"spec": _spec(customers), "options": FAST},
+        params={"kind": "churn", "spec": _spec(customers), "options": FAST},
     )
     out = outcome.output_params
     registration = json.loads(out["registration"])
@@ -62,9 +64,9 @@ def test_train_churn_model_returns_blobs_and_a_registration(customers, profile):
 
 def test_train_churn_model_options_null_means_the_spec_defaults(customers):
     call = run_contract(
-        "ml.train_churn_model", profile="ml_services", engine=customers,
+        "ops.train_model", profile="ml_services", engine=customers,
         input_sql="SELECT * FROM features.churn_features",
-        params={"spec": _spec(customers), "options": None},
+        params={"kind": "churn", "spec": _spec(customers), "options": None},
     )
     spec = json.loads(call.output_params["registration"])["spec"]
     assert spec["options"]["epochs"] == json.loads(_spec(customers))["options"]["epochs"]

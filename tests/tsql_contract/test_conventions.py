@@ -107,5 +107,5 @@ def test_the_contract_reader_sees_calls_and_parameters():
     register = ROOT / "procedures" / "mssql" / "ops.register_model.sql"
     params = declared_params(register)
     assert params["@kind"] is False and params["@model_id"] is True  # OUTPUT counts as optional
-    calls = dict(exec_calls(ROOT / "procedures" / "mssql" / "ml.train_churn_model.sql"))
+    calls = dict(exec_calls(ROOT / "procedures" / "mssql" / "ops.train_model.sql"))
     assert {"@kind", "@model_name", "@registration", "@model_id"} <= calls["ops.register_model"]

@@ -1,6 +1,7 @@
 """Contracts of the forecaster procedures' embedded Python, fed from the PostgreSQL engine.
 
-Training runs through ml.train_forecaster's own @script; its OUTPUT parameters then
+Training runs through ops.train_model's @script (which ml.train_forecaster calls);
+its OUTPUT parameters then
 feed ml.forecast's @script, as the T-SQL procedures chain them.
 """
 
@@ -38,17 +39,18 @@ def series(pg_engine):
 
 @pytest.fixture(scope="module")
 def trained(series):
-    """The OUTPUT parameters of one ml.train_forecaster run (ML Services profile)."""
+    """The OUTPUT parameters of one ops.train_model run for ml.train_forecaster
+    (ML Services profile)."""
     return run_contract(
-        "ml.train_forecaster", profile="ml_services", engine=series, input_sql=INPUT,
-        params={"spec": _spec(series), "options": FAST},
+        "ops.train_model", profile="ml_services", engine=series, input_sql=INPUT,
+        params={"kind": "forecaster", "spec": _spec(series), "options": FAST},
     ).output_params
 
 
 def test_train_forecaster_returns_blobs_and_a_registration(series, profile):
     outcome = run_contract(
-        "ml.train_forecaster", profile=profile, engine=series, input_sql=INPUT,
-        params={"spec": _spec(series), "options": FAST},
+        "ops.train_model", profile=profile, engine=series, input_sql=INPUT,
+        params={"kind": "forecaster", "spec": _spec(series), "options": FAST},
     )
     out = outcome.output_params
     registration = json.loads(out["registration"])

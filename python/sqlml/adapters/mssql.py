@@ -21,7 +21,7 @@ import sys
 import pandas as pd
 
 from sqlml import entrypoints
-from sqlml.errors import SqlmlError
+from sqlml.errors import InputError, SqlmlError
 
 
 def _report(fn):
@@ -57,12 +57,15 @@ def runtime_info() -> pd.DataFrame:
 
 
 @_report
-def train_churn_model(InputDataSet: pd.DataFrame, spec: str,
-                      options: str | None) -> tuple[bytes, bytes, str]:
-    """Returns the OUTPUT parameters @artifact, @onnx_artifact, @registration."""
+def train_model(kind: str, InputDataSet: pd.DataFrame, spec: str,
+                options: str | None) -> tuple[bytes, bytes, str]:
+    """ops.train_model's @script: the OUTPUT parameters @artifact, @onnx_artifact,
+    @registration."""
+    train = entrypoints.TRAINERS.get(kind)
+    if train is None:
+        raise InputError(f"no model kind {kind!r}; kinds: {', '.join(entrypoints.TRAINERS)}")
     _progress(f"sqlml: read {len(InputDataSet)} training rows")
-    out = entrypoints.train_churn_model(InputDataSet, json.loads(spec), options,
-                                        progress=_progress)
+    out = train(InputDataSet, json.loads(spec), options, progress=_progress)
     row = out.iloc[0]
     return row["artifact"], row["onnx_artifact"], row["registration"]
 
@@ -72,17 +75,6 @@ def score_churn(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
                 onnx_sha256: str) -> pd.DataFrame:
     """OutputDataSet: customer_id NVARCHAR(64), churn_probability FLOAT."""
     return output(entrypoints.score_churn(InputDataSet, onnx_artifact, onnx_sha256))
-
-
-@_report
-def train_forecaster(InputDataSet: pd.DataFrame, spec: str,
-                     options: str | None) -> tuple[bytes, bytes, str]:
-    """Returns the OUTPUT parameters @artifact, @onnx_artifact, @registration."""
-    _progress(f"sqlml: read {len(InputDataSet)} series rows")
-    out = entrypoints.train_forecaster(InputDataSet, json.loads(spec), options,
-                                       progress=_progress)
-    row = out.iloc[0]
-    return row["artifact"], row["onnx_artifact"], row["registration"]
 
 
 @_report

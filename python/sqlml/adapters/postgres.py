@@ -106,10 +106,14 @@ def runtime_info(plpy) -> list[tuple]:
 
 
 @database_errors
-def train_churn_model(plpy, input_query: str, spec: str, options: str | None) -> list[tuple]:
+def train_model(plpy, kind: str, input_query: str, spec: str, options: str | None) -> list[tuple]:
+    """ops.train_py: one row of the Keras bundle, the ONNX bundle, the registration."""
+    train = entrypoints.TRAINERS.get(kind)
+    if train is None:
+        raise InputError(f"no model kind {kind!r}; kinds: {', '.join(entrypoints.TRAINERS)}")
     frame = read_query(plpy, input_query)
     plpy.notice(f"sqlml: read {len(frame)} training rows")
-    out = entrypoints.train_churn_model(frame, json.loads(spec), options, progress=plpy.notice)
+    out = train(frame, json.loads(spec), options, progress=plpy.notice)
     row = out.iloc[0]
     return [(row["artifact"], row["onnx_artifact"], row["registration"])]
 
@@ -119,15 +123,6 @@ def score_churn(plpy, input_query: str, onnx_artifact: bytes, onnx_sha256: str) 
     frame = read_query(plpy, input_query)
     scores = entrypoints.score_churn(frame, onnx_artifact, onnx_sha256)
     return [(scores["customer_id"].tolist(), scores["churn_probability"].tolist())]
-
-
-@database_errors
-def train_forecaster(plpy, input_query: str, spec: str, options: str | None) -> list[tuple]:
-    frame = read_query(plpy, input_query)
-    plpy.notice(f"sqlml: read {len(frame)} series rows")
-    out = entrypoints.train_forecaster(frame, json.loads(spec), options, progress=plpy.notice)
-    row = out.iloc[0]
-    return [(row["artifact"], row["onnx_artifact"], row["registration"])]
 
 
 @database_errors
