@@ -6,6 +6,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from sql_helpers import call, count, runs
 from sqlml import demo_data
 from sqlml.bulk import insert_frame
 
@@ -21,10 +22,6 @@ def customers(db):
     insert_frame(db, "features.customers", frame)
     return db
 
-
-def call(engine, sql, **params):
-    with engine.begin() as connection:
-        return connection.execute(sa.text(sql), params).mappings().all()
 
 
 def train(engine, name="churn", query=None, options=FAST, activate=True):
@@ -43,14 +40,6 @@ def score(engine, name="churn", query=None):
     return row
 
 
-def count(engine, table, where="TRUE"):
-    with engine.connect() as connection:
-        return connection.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar()
-
-
-def runs(engine):
-    return call(engine, "SELECT run_type, model_name, status, rows_in, rows_out, error "
-                        "FROM ops.runs ORDER BY run_id")
 
 
 def test_train_registers_an_active_version_with_metrics_and_device(customers):
