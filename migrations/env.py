@@ -37,9 +37,9 @@ def database_url() -> str:
     )
     if url:
         return url
-    from sqlml import localdb
+    from sqlml import embedded_pg
 
-    return localdb.url()
+    return embedded_pg.url()
 
 
 def options(dialect_name: str) -> dict:

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from sqlml import localdb
+from sqlml import embedded_pg
 from sqlml.deploy import deploy
 
 DATA_TABLES = (
@@ -35,7 +35,7 @@ def _admin_engine(server_url: str) -> sa.Engine:
 @pytest.fixture(scope="session")
 def server_url() -> str:
     """The embedded server's own database URL; started if need be."""
-    return localdb.start()
+    return embedded_pg.start()
 
 
 def create_scratch_database(server_url: str, prefix: str) -> str:

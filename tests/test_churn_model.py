@@ -7,10 +7,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from sqlml import artifacts, churn, demo_data
+from sqlml import artifacts
+from sqlml.demo import churn_data
 from sqlml.errors import ArtifactError, InputError
+from sqlml.kinds.churn import model as churn
+from sqlml.kinds.churn.preprocessing import Preprocessor
 from sqlml.paths import project_root
-from sqlml.tabular import Preprocessor
 
 pytestmark = pytest.mark.unit
 
@@ -20,12 +22,12 @@ FAST = {"epochs": 4, "hidden_units": [16], "patience": 2}
 
 @pytest.fixture(scope="module")
 def trained():
-    frame, _ = demo_data.customers(3000, seed=11)
+    frame, _ = churn_data.customers(3000, seed=11)
     return churn.train(frame, SPEC, FAST)
 
 
 def small_frame(n=200, seed=3):
-    frame, _ = demo_data.customers(n, seed=seed)
+    frame, _ = churn_data.customers(n, seed=seed)
     return frame
 
 
@@ -178,9 +180,9 @@ def test_scoring_accepts_float_ids_as_sql_server_sends_bigint(trained):
 @pytest.mark.slow
 def test_the_model_finds_the_generators_signal():
     """Near the generator's own optimum on fresh customers, and not below the baseline."""
-    frame, _ = demo_data.customers(12000, seed=5)
+    frame, _ = churn_data.customers(12000, seed=5)
     out = churn.train(frame, SPEC, {"epochs": 25, "patience": 4})
-    test, truth = demo_data.customers(10000, seed=6)
+    test, truth = churn_data.customers(10000, seed=6)
     scores = churn.score(test.drop(columns=["churned"]), out["onnx_artifact"],
                          out["registration"]["onnx_sha256"])
     auc = roc_auc_score(test.churned, scores.churn_probability)

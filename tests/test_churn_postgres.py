@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from sql_helpers import call, count, runs
-from sqlml import demo_data
-from sqlml.bulk import insert_frame
+from sqlml.demo import churn_data
+from sqlml.demo.bulk import insert_frame
 
 pytestmark = pytest.mark.postgres
 
@@ -18,7 +18,7 @@ CUSTOMERS = 1500
 
 @pytest.fixture
 def customers(db):
-    frame, _ = demo_data.customers(CUSTOMERS, seed=17)
+    frame, _ = churn_data.customers(CUSTOMERS, seed=17)
     insert_frame(db, "features.customers", frame)
     return db
 

@@ -10,8 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sqlml import artifacts, demo_series, forecast_base, forecast_windows, forecaster, monthly
+from sqlml import artifacts
+from sqlml.demo import series_data
 from sqlml.errors import ArtifactError, InputError
+from sqlml.kinds.forecaster import base as forecast_base
+from sqlml.kinds.forecaster import inputs
+from sqlml.kinds.forecaster import model as forecaster
+from sqlml.kinds.forecaster import windows as forecast_windows
 from sqlml.paths import project_root
 
 pytestmark = pytest.mark.unit
@@ -23,7 +28,7 @@ SERIES = 30
 
 
 def frame(n=SERIES, length=84, min_length=72, seed=3):
-    return demo_series.series_frame(n, length, min_length, seed)
+    return series_data.series_frame(n, length, min_length, seed)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +52,7 @@ def one_series(values, start="2020-01-01", sid="a"):
 
 
 def regularise(rows, transform="auto"):
-    return monthly.regularise(rows, "test", transform, max_gap=12)
+    return inputs.regularise(rows, "test", transform, max_gap=12)
 
 
 # --- input rules --------------------------------------------------------------------
@@ -142,7 +147,7 @@ def test_series_below_the_minimum_are_named(data):
 
 def test_backfill_repeats_the_first_year_on_the_calendar():
     [s], _ = regularise(one_series(np.arange(1.0, 31.0), start="2020-03-01"))
-    [filled] = monthly.backfill([s], 40)
+    [filled] = inputs.backfill([s], 40)
     assert filled.padded == 10 and str(filled.start) == "2019-05"
     # May 2019 repeats May 2020 (the third value), and so on to February.
     assert list(filled.values[:10]) == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0]
@@ -298,7 +303,7 @@ def test_forecasting_does_not_import_tensorflow(trained, data, tmp_path):
     (tmp_path / "onnx.bin").write_bytes(trained["onnx_artifact"])
     data.to_csv(tmp_path / "rows.csv", index=False)
     script = (
-        "import sys, pandas as pd; from sqlml import forecaster\n"
+        "import sys, pandas as pd; from sqlml.kinds.forecaster import model as forecaster\n"
         f"blob = open({str(tmp_path / 'onnx.bin')!r}, 'rb').read()\n"
         f"rows = pd.read_csv({str(tmp_path / 'rows.csv')!r})\n"
         f"out = forecaster.forecast(rows, blob, {trained['registration']['onnx_sha256']!r})\n"
@@ -331,7 +336,7 @@ def test_data_with_zeros_and_negatives_trains_in_linear_space():
 @pytest.mark.unit
 def test_forecast_periods_keep_each_series_day_of_month_convention():
     """Month-end input gets month-end forecasts, so they join back to the series' rows."""
-    from sqlml import monthly
+    from sqlml.kinds.forecaster import inputs
 
     frame = pd.DataFrame({
         "series_id": ["ends"] * 3 + ["starts"] * 3 + ["mixed"] * 2,
@@ -339,9 +344,9 @@ def test_forecast_periods_keep_each_series_day_of_month_convention():
                    "2024-03-01", "2024-01-03", "2024-02-09"],
         "value": range(8),
     })
-    days = monthly.day_conventions(frame)
-    assert days == {"ends": monthly.LAST_DAY, "starts": 1, "mixed": 1}
+    days = inputs.day_conventions(frame)
+    assert days == {"ends": inputs.LAST_DAY, "starts": 1, "mixed": 1}
     april = pd.Period("2024-04", "M").ordinal
-    dates = monthly.period_dates(np.array([april, april, april - 2]),
-                                 np.array([monthly.LAST_DAY, 1, monthly.LAST_DAY]))
+    dates = inputs.period_dates(np.array([april, april, april - 2]),
+                                 np.array([inputs.LAST_DAY, 1, inputs.LAST_DAY]))
     assert [str(d.date()) for d in dates] == ["2024-04-30", "2024-04-01", "2024-02-29"]

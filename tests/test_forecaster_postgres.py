@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from sql_helpers import call, count, runs
-from sqlml import demo_series
+from sqlml.demo import series_data
 
 pytestmark = pytest.mark.postgres
 
@@ -19,7 +19,7 @@ SOURCE = "SELECT series_id, period, value FROM features.monthly_usage"
 
 @pytest.fixture
 def series(db):
-    demo_series.load_series(db, n_series=SERIES, length=84, min_length=72, seed=4)
+    series_data.load_series(db, n_series=SERIES, length=84, min_length=72, seed=4)
     return db
 
 
@@ -188,7 +188,7 @@ def test_a_tampered_model_blob_is_refused_and_nothing_is_written(series):
 
 
 def test_the_demo_trains_forecasts_and_shows_series_from_the_view(db, capsys):
-    from sqlml import demo_forecast
+    from sqlml.demo import forecast as demo_forecast
 
     demo_forecast.run_forecast_demo(db, options=json.loads(FAST), n_series=8)
     shown = capsys.readouterr().out

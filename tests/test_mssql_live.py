@@ -24,9 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 import sqlml
-from sqlml import mssql_runtime
 from sqlml.connect import create_engine
-from sqlml.deploy import deploy
+from sqlml.deploy import deploy, mssql_runtime
 
 MSSQL_URL = os.environ.get("SQLML_MSSQL_URL")
 pytestmark = [

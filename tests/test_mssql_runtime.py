@@ -21,9 +21,9 @@ import sqlfluff
 from sqlalchemy.exc import DBAPIError
 
 import sqlml
-from sqlml import mssql_runtime, wheels
+from sqlml.deploy import mssql_runtime, wheels
+from sqlml.deploy.mssql_runtime import Probe
 from sqlml.errors import SqlmlError
-from sqlml.mssql_runtime import Probe
 from tsql_contract import harness
 from tsql_contract.tsql import read_calls
 

@@ -1,4 +1,4 @@
-"""sqlml.revoscale, both ways: revoscalepy absent (here) and present.
+"""sqlml.adapters.revoscale, both ways: revoscalepy absent (here) and present.
 
 revoscalepy ships only with SQL Server Machine Learning Services and cannot be
 installed here, so "present" is a minimal stand-in module put in sys.modules. It
@@ -14,7 +14,7 @@ import types
 import pandas as pd
 import pytest
 
-from sqlml import revoscale
+from sqlml.adapters import revoscale
 
 pytestmark = pytest.mark.unit
 
@@ -75,7 +75,7 @@ def test_training_sends_a_module_level_function_with_its_data_query(fake_revosca
                                         spec={"kind": "churn"}, options='{"epochs": 2}')
     call = fake_revoscalepy["exec"]
     assert call["function"] is revoscale._train_churn_remote
-    assert call["function"].__module__ == "sqlml.revoscale"
+    assert call["function"].__module__ == "sqlml.adapters.revoscale"
     assert call["args"]["query"] == "SELECT * FROM features.churn_features"
     assert call["args"]["spec"] == '{"kind": "churn"}'
     assert call["args"]["options"] == '{"epochs": 2}'

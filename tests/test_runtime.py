@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 import sqlml
-from sqlml import runtime
+from sqlml.deploy import pg_runtime
 
 pytestmark = pytest.mark.postgres
 
@@ -19,7 +19,7 @@ def test_runtime_info_reports_the_deployed_package(db):
 
 
 def test_plpython_imports_sqlml_and_pandas_from_the_runtime(db):
-    """A PL/Python function of our own, not one sqlml ships, sees the runtime."""
+    """A PL/Python function of our own, not one sqlml ships, sees the pg_runtime."""
     with db.begin() as connection:
         connection.exec_driver_sql(
             """
@@ -41,11 +41,11 @@ def test_plpython_imports_sqlml_and_pandas_from_the_runtime(db):
 def test_the_server_runs_its_own_python_not_the_venv(db):
     with db.connect() as connection:
         info = connection.execute(sa.text("SELECT ops.python_runtime()")).scalar_one()
-    assert info["runtime_path"].endswith(runtime.python_tag(info["version"]))
+    assert info["runtime_path"].endswith(pg_runtime.python_tag(info["version"]))
     assert ".venv" not in info["prefix"]
 
 
 @pytest.mark.unit
 def test_python_tag():
-    assert runtime.python_tag("3.11.2") == "cp311"
-    assert runtime.python_tag("3.12") == "cp312"
+    assert pg_runtime.python_tag("3.11.2") == "cp311"
+    assert pg_runtime.python_tag("3.12") == "cp312"

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from sqlml import localdb
+from sqlml import embedded_pg
 from sqlml.paths import project_root
 
 pytestmark = pytest.mark.postgres
@@ -120,7 +120,7 @@ def cron_database_url(server_url):
         configured = scalar(engine, "SELECT current_setting('cron.database_name', true)")
     finally:
         engine.dispose()
-    if configured != localdb.DATABASE:
+    if configured != embedded_pg.DATABASE:
         pytest.skip("pg_cron is not preloaded by this embedded engine")
     return server_url
 
@@ -134,7 +134,7 @@ def test_cron_jobs_call_the_public_routines_on_their_schedules(cron_database_url
     )
     assert "activate => true" in by_name["sqlml-retrain-churn"][2]
     assert by_name["sqlml-forecast"][1] == "0 4 1 * *"
-    assert all(job[3] == localdb.DATABASE and job[4] is True for job in jobs)
+    assert all(job[3] == embedded_pg.DATABASE and job[4] is True for job in jobs)
 
 
 def test_cron_jobs_are_idempotent_keep_a_disabled_job_and_drop_retired_ones(

@@ -9,7 +9,7 @@ import pytest
 import sqlfluff
 from sqlfluff.api.simple import APIParsingError
 
-from sqlml import objects
+from sqlml.deploy import objects
 from sqlml.paths import project_root
 
 pytestmark = pytest.mark.unit

@@ -12,7 +12,7 @@ granted per schema: analysts read ``predictions`` views, operators execute
 import sqlalchemy as sa
 from alembic import op
 
-from sqlml.ddl import is_mssql
+from sqlml.deploy.ddl import is_mssql
 
 revision = "0001"
 down_revision = None

@@ -15,7 +15,7 @@ partial (PostgreSQL) unique index enforces it.
 import sqlalchemy as sa
 from alembic import op
 
-from sqlml.ddl import blob, current_login, json_checks, json_text, long_text, now, timestamp
+from sqlml.deploy.ddl import blob, current_login, json_checks, json_text, long_text, now, timestamp
 
 revision = "0002"
 down_revision = "0001"

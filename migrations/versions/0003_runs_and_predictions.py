@@ -13,7 +13,7 @@ that produced them, so any number can be traced to a model.
 import sqlalchemy as sa
 from alembic import op
 
-from sqlml.ddl import current_login, json_checks, json_text, long_text, now, timestamp
+from sqlml.deploy.ddl import current_login, json_checks, json_text, long_text, now, timestamp
 
 revision = "0003"
 down_revision = "0002"

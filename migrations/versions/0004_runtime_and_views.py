@@ -8,10 +8,10 @@ Why: procedures need a way to find sqlml inside the server's Python
 (``ops.use_python_runtime``), deploy needs to see which Python that is
 (``ops.python_runtime``, ``ml.runtime_info``), and analysts need stable views
 over predictions and the registry that never expose blobs or features.
-Definitions: migrations/objects/0004/ (see sqlml/objects.py).
+Definitions: migrations/objects/0004/ (see sqlml/deploy/objects.py).
 """
 
-from sqlml.objects import apply_snapshot, revert_snapshot
+from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0004"
 down_revision = "0003"

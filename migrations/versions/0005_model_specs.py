@@ -15,7 +15,7 @@ controlled source.
 import sqlalchemy as sa
 from alembic import op
 
-from sqlml.ddl import json_checks, json_text, now, timestamp
+from sqlml.deploy.ddl import json_checks, json_text, now, timestamp
 
 revision = "0005"
 down_revision = "0004"

@@ -8,13 +8,13 @@ Why: the demo and the tests need customer data where a SQL Server team keeps
 it, in a table, and ml.train_churn_model / ml.score_churn need a default input
 when the caller passes none: the view features.churn_features. A team with its
 own data points input_query at its own tables or views instead.
-Definitions: migrations/objects/0006/ (see sqlml/objects.py).
+Definitions: migrations/objects/0006/ (see sqlml/deploy/objects.py).
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-from sqlml.objects import apply_snapshot, revert_snapshot
+from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0006"
 down_revision = "0005"

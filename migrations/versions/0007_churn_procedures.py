@@ -14,13 +14,13 @@ PostgreSQL only: dblink lets ops.fail_run record a failed run from a second
 session, the nearest thing PostgreSQL has to an autonomous transaction; and two
 row types give the procedures result columns named like their parameters
 (model_name, version), which RETURNS TABLE cannot.
-Definitions: migrations/objects/0007/ (see sqlml/objects.py).
+Definitions: migrations/objects/0007/ (see sqlml/deploy/objects.py).
 """
 
 from alembic import op
 
-from sqlml.ddl import is_mssql
-from sqlml.objects import apply_snapshot, revert_snapshot
+from sqlml.deploy.ddl import is_mssql
+from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0007"
 down_revision = "0006"

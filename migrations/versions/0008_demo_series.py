@@ -9,13 +9,13 @@ Why: the forecaster needs series where a SQL Server team keeps them, in a table
 and ml.train_forecaster / ml.forecast need a default input when the caller
 passes none: the view features.forecast_input. A team with its own data points
 input_query at its own tables or views instead.
-Definitions: migrations/objects/0008/ (see sqlml/objects.py).
+Definitions: migrations/objects/0008/ (see sqlml/deploy/objects.py).
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-from sqlml.objects import apply_snapshot, revert_snapshot
+from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0008"
 down_revision = "0007"

@@ -10,10 +10,10 @@ the database through the public SQL interface of DESIGN.md, on the plumbing of
 backtest MASE for this kind, and active-model lookup). On PostgreSQL the
 embedded-Python halves are functions of their own (ops.forecaster_train_py,
 ops.forecast_py), as for churn.
-Definitions: migrations/objects/0009/ (see sqlml/objects.py).
+Definitions: migrations/objects/0009/ (see sqlml/deploy/objects.py).
 """
 
-from sqlml.objects import apply_snapshot, revert_snapshot
+from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0009"
 down_revision = "0008"

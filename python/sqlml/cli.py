@@ -26,17 +26,17 @@ from sqlml.errors import SqlmlError
 
 
 def _db(args: argparse.Namespace) -> int:
-    from sqlml import localdb
+    from sqlml import embedded_pg
 
     if args.action == "start":
-        print(localdb.start())
+        print(embedded_pg.start())
     elif args.action == "stop":
-        print("stopped" if localdb.stop() else "not running")
+        print("stopped" if embedded_pg.stop() else "not running")
     elif args.action == "status":
-        print(localdb.status())
-        return 0 if localdb.is_running() else 3  # pg_ctl's convention
+        print(embedded_pg.status())
+        return 0 if embedded_pg.is_running() else 3  # pg_ctl's convention
     else:
-        print(localdb.url())
+        print(embedded_pg.url())
     return 0
 
 
@@ -105,15 +105,15 @@ def _models(args: argparse.Namespace) -> int:
 def _runtime(args: argparse.Namespace) -> int:
     import platform
 
-    from sqlml import runtime
+    from sqlml.deploy import pg_runtime
 
     version = args.python_version or platform.python_version()
-    print(runtime.build(Path(args.target), version))
+    print(pg_runtime.build(Path(args.target), version))
     return 0
 
 
 def _objects(args: argparse.Namespace) -> int:
-    from sqlml import objects
+    from sqlml.deploy import objects
     from sqlml.paths import project_root
 
     root = project_root()
@@ -126,7 +126,7 @@ def _objects(args: argparse.Namespace) -> int:
         for path in objects.freeze(root, revision):
             print(path.relative_to(root))
         return 0
-    from sqlml.revisions import new_object_revision
+    from sqlml.deploy.revisions import new_object_revision
 
     print(new_object_revision(root, args.message))
     return 0

@@ -47,9 +47,9 @@ def resolve_url(url: str | None = None, start_embedded: bool = True) -> str:
         return url
     if os.environ.get(URL_ENV):
         return os.environ[URL_ENV]
-    from sqlml import localdb
+    from sqlml import embedded_pg
 
-    return localdb.start() if start_embedded else localdb.url()
+    return embedded_pg.start() if start_embedded else embedded_pg.url()
 
 
 def engine_name(url: str | URL) -> str:

@@ -35,7 +35,7 @@ def train_churn_model(frame: pd.DataFrame, spec: dict, options: str | dict | Non
                       progress=lambda message: None) -> pd.DataFrame:
     """Training rows -> one row: ``artifact`` and ``onnx_artifact`` (bytes) and
     ``registration`` (JSON text: hashes, spec, metrics, feature schema, device)."""
-    from sqlml import churn
+    from sqlml.kinds.churn import model as churn
 
     trained = churn.train(frame, spec, options, progress)
     return pd.DataFrame([{
@@ -47,7 +47,7 @@ def train_churn_model(frame: pd.DataFrame, spec: dict, options: str | dict | Non
 
 def score_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:
     """Scoring rows -> ``customer_id``, ``churn_probability``, one row per input row."""
-    from sqlml import churn
+    from sqlml.kinds.churn import model as churn
 
     return churn.score(frame, onnx_artifact, onnx_sha256)
 
@@ -56,7 +56,7 @@ def train_forecaster(frame: pd.DataFrame, spec: dict, options: str | dict | None
                      progress=lambda message: None) -> pd.DataFrame:
     """Series rows -> one row: ``artifact``, ``onnx_artifact`` (bytes) and
     ``registration`` (JSON text), as ``train_churn_model``."""
-    from sqlml import forecaster
+    from sqlml.kinds.forecaster import model as forecaster
 
     trained = forecaster.train(frame, spec, options, progress)
     return pd.DataFrame([{
@@ -70,7 +70,7 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
              horizon: int | None = None) -> pd.DataFrame:
     """Series rows -> ``series_id``, ``period``, ``step``, ``forecast``, ``lower``,
     ``upper``: ``horizon`` rows per series (NULL: the model's horizon)."""
-    from sqlml import forecaster
+    from sqlml.kinds.forecaster import model as forecaster
 
     if horizon is not None and not pd.isna(horizon):
         horizon = int(horizon)

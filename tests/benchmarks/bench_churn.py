@@ -16,10 +16,12 @@ import argparse
 import json
 import time
 
-from sqlml import churn, demo_data, localdb, routines
-from sqlml.bulk import insert_frame
+from sqlml import embedded_pg, routines
 from sqlml.connect import create_engine, resolve_url
+from sqlml.demo import churn_data
+from sqlml.demo.bulk import insert_frame
 from sqlml.deploy import deploy
+from sqlml.kinds.churn import model as churn
 from sqlml.paths import project_root
 
 OPTIONS = {"epochs": 10, "patience": 10}
@@ -39,11 +41,11 @@ def main() -> None:
 
     url = args.url or resolve_url()
     if not args.url:
-        localdb.start()
+        embedded_pg.start()
     deploy(url, log=lambda message: None)
     engine = create_engine(url)
     spec = json.loads((project_root() / "models" / "churn.json").read_text())
-    frame, _ = demo_data.customers(args.rows, seed=7)
+    frame, _ = churn_data.customers(args.rows, seed=7)
     _, load_s = timed(lambda: insert_frame(engine, "features.customers", frame))
 
     trained, train_py = timed(lambda: churn.train(frame, spec, OPTIONS))

@@ -3,7 +3,7 @@
     .venv/bin/python tests/benchmarks/bench_forecaster.py [--series 500] [--months 120]
         [--options '{"ensemble": 5}'] [--in-database] [--url URL]
 
-Generates N synthetic series of M months each (sqlml.demo_series), then times:
+Generates N synthetic series of M months each (sqlml.demo.series_data), then times:
   * in-process: forecaster.train (backtest + refit, the spec's defaults unless
     --options) and forecaster.forecast on the same DataFrame, no database;
   * with --in-database: the same through ml.train_forecaster and ml.forecast on
@@ -18,10 +18,12 @@ import argparse
 import json
 import time
 
-from sqlml import demo_series, forecaster, localdb, routines
-from sqlml.bulk import insert_frame
+from sqlml import embedded_pg, routines
 from sqlml.connect import create_engine, resolve_url
+from sqlml.demo import series_data
+from sqlml.demo.bulk import insert_frame
 from sqlml.deploy import deploy
+from sqlml.kinds.forecaster import model as forecaster
 from sqlml.paths import project_root
 
 
@@ -33,7 +35,7 @@ def timed(fn):
 
 def in_database(url: str | None, frame, options: dict) -> None:
     if not url:
-        localdb.start()
+        embedded_pg.start()
     url = url or resolve_url()
     deploy(url, log=lambda message: None)
     engine = create_engine(url)
@@ -65,7 +67,7 @@ def main() -> None:
 
     spec = json.loads((project_root() / "models" / "forecaster.json").read_text())
     options = json.loads(args.options)
-    frame = demo_series.series_frame(args.series, args.months, args.months, seed=7)
+    frame = series_data.series_frame(args.series, args.months, args.months, seed=7)
     trained, train_s = timed(lambda: forecaster.train(frame, spec, options))
     reg = trained["registration"]
     out, forecast_s = timed(lambda: forecaster.forecast(frame, trained["onnx_artifact"],

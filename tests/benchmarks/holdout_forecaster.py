@@ -24,8 +24,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from sqlml import routines
-from sqlml.bulk import insert_frame
 from sqlml.connect import create_engine, resolve_url
+from sqlml.demo.bulk import insert_frame
 from sqlml.deploy import deploy
 
 H = 12

@@ -84,7 +84,7 @@ _UNSUPPORTED_INPUT = {
 }
 
 # PostgreSQL type (psycopg's name for the OID) -> the SQL Server type sqlml's DDL uses
-# for the same column (see sqlml.ddl and the migrations).
+# for the same column (see sqlml.deploy.ddl and the migrations).
 POSTGRES_TO_MSSQL = {
     "int8": SqlType("BIGINT"), "int4": SqlType("INT"), "int2": SqlType("SMALLINT"),
     "float8": SqlType("FLOAT"), "float4": SqlType("REAL"), "numeric": SqlType("DECIMAL"),

@@ -10,8 +10,8 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from sqlml import demo_data
-from sqlml.bulk import insert_frame
+from sqlml.demo import churn_data
+from sqlml.demo.bulk import insert_frame
 
 from .harness import run_contract
 
@@ -30,7 +30,7 @@ def _spec(engine) -> str:
 
 @pytest.fixture(scope="module")
 def customers(pg_engine):
-    frame, _ = demo_data.customers(CUSTOMERS, seed=23)
+    frame, _ = churn_data.customers(CUSTOMERS, seed=23)
     insert_frame(pg_engine, "features.customers", frame)
     yield pg_engine
     with pg_engine.begin() as connection:

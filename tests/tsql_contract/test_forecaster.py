@@ -10,7 +10,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from sqlml import demo_series
+from sqlml.demo import series_data
 
 from .harness import run_contract
 
@@ -31,7 +31,7 @@ def _spec(engine) -> str:
 
 @pytest.fixture(scope="module")
 def series(pg_engine):
-    demo_series.load_series(pg_engine, n_series=SERIES, length=72, min_length=72, seed=8)
+    series_data.load_series(pg_engine, n_series=SERIES, length=72, min_length=72, seed=8)
     yield pg_engine
     with pg_engine.begin() as connection:
         connection.exec_driver_sql("DELETE FROM features.monthly_usage")

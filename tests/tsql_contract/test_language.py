@@ -2,12 +2,12 @@
 
 SQL Server reserves the name Python for Machine Learning Services, whose Python
 cannot import sqlml's runtime; sqlml's runtime is the Python language extension,
-registered by deploy as external language sqlml_python (sqlml.mssql_runtime).
+registered by deploy as external language sqlml_python (sqlml.deploy.mssql_runtime).
 """
 
 import pytest
 
-from sqlml.mssql_runtime import LANGUAGE
+from sqlml.deploy.mssql_runtime import LANGUAGE
 from sqlml.paths import project_root
 
 from .tsql import read_calls

@@ -3,8 +3,8 @@
 Steps, each idempotent, in this order:
 
 1. **Migrations** (``alembic upgrade head``): schemas, tables, and the procedures
-   and views that the revisions ship (see ``sqlml.objects``).
-2. **Runtime**: the in-database Python (``sqlml.runtime``) for the server's own
+   and views that the revisions ship (see ``sqlml.deploy.objects``).
+2. **Runtime**: the in-database Python (``sqlml.deploy.pg_runtime``) for the server's own
    interpreter, and the setting that tells procedures where it is.
 3. **Setup scripts**: ``sql/<engine>/NN_*.sql`` (roles, grants, jobs), every time.
 4. **Verify**: ``ml.runtime_info`` imports sqlml inside the database.
@@ -24,8 +24,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
-from sqlml import localdb, objects, runtime
+from sqlml import embedded_pg
 from sqlml.connect import create_engine, engine_name, redact
+from sqlml.deploy import objects, pg_runtime
 from sqlml.errors import EngineError
 from sqlml.paths import project_root
 
@@ -100,8 +101,8 @@ def install_postgres_runtime(engine: sa.Engine, url: str, runtime_path: str | No
                 f"(`sqlml runtime build --python-version {version} DIR`) and deploy with "
                 "--runtime-path DIR"
             )
-        target = localdb.runtime_root() / runtime.python_tag(version)
-        runtime.build(target, version, log=log)
+        target = embedded_pg.runtime_root() / pg_runtime.python_tag(version)
+        pg_runtime.build(target, version, log=log)
         runtime_path = str(target)
     log(f"runtime: Python {version} in the server; sqlml runtime at {runtime_path}")
     with engine.begin() as connection:
@@ -133,7 +134,7 @@ def deploy(url: str, runtime_path: str | None = None, log=print) -> dict[str, st
         if kind == "postgres":
             install_postgres_runtime(engine, url, runtime_path, log)
         else:
-            from sqlml import mssql_runtime
+            from sqlml.deploy import mssql_runtime
 
             mssql_runtime.install(engine, runtime_path, log)
             # sp_configure/RECONFIGURE and ALTER RESOURCE GOVERNOR refuse to run inside a

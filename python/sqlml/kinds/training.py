@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlml.device import quiet_tensorflow
+from sqlml.kinds.device import quiet_tensorflow
 
 Progress = Callable[[str], None]
 

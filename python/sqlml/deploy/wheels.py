@@ -99,7 +99,7 @@ def sqlml_wheel() -> tuple[str, bytes]:
          f"Metadata-Version: 2.1\nName: sqlml\nVersion: {version}\n"
          "Requires-Python: >=3.11\n".encode()),
         (f"{dist_info}/WHEEL",
-         b"Wheel-Version: 1.0\nGenerator: sqlml.wheels\nRoot-Is-Purelib: true\n"
+         b"Wheel-Version: 1.0\nGenerator: sqlml.deploy.wheels\nRoot-Is-Purelib: true\n"
          b"Tag: py3-none-any\n"),
         (f"{dist_info}/top_level.txt", b"sqlml\n"),
     ]

@@ -10,7 +10,7 @@ global network serves series of any size and level:
   is the series relative to its recent level, free of its scale;
 * ``s``: the mean absolute seasonal (12-month) difference of ``g`` over the
   inputs: the window's own MASE denominator;
-* ``base``: a starting forecast in ``z`` from the window alone (``forecast_base``:
+* ``base``: a starting forecast in ``z`` from the window alone (``base``:
   seasonal naive, or Theta).
 
 The network sees ``z``, the calendar month and ``log s`` for every input month,
@@ -32,8 +32,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from sqlml.forecast_base import BASES
-from sqlml.monthly import Series
+from sqlml.kinds.forecaster.base import BASES
+from sqlml.kinds.forecaster.inputs import Series
 
 SEASON = 12
 CHANNELS = 4  # z, sin(month), cos(month), log s

@@ -1,9 +1,9 @@
 """The forecaster's network: an ensemble of small LSTMs that correct a base forecast.
 
-Each member reads a window (``lookback`` months x ``forecast_windows.CHANNELS``)
+Each member reads a window (``lookback`` months x ``windows.CHANNELS``)
 through ``layers`` stacked LSTMs and a dense layer that outputs ``horizon``
-corrections to the base forecast (Theta or seasonal naive, see ``forecast_windows``
-and ``forecast_base``). That last layer starts at zero, so before the first step
+corrections to the base forecast (Theta or seasonal naive, see ``windows``
+and ``base``). That last layer starts at zero, so before the first step
 every member *is* the base method; early stopping on the validation windows,
 which also counts that starting point, keeps a member's weights only when they
 beat it. The same idea starts the churn
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sqlml.device import training_device
-from sqlml.training import Progress, progress_callback, seed_everything
+from sqlml.kinds.device import training_device
+from sqlml.kinds.training import Progress, progress_callback, seed_everything
 
 MIN_IMPROVEMENT = 1e-4
 

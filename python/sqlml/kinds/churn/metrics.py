@@ -1,4 +1,4 @@
-"""Validation metrics for the churn classifier (the forecaster's live in forecast_metrics)."""
+"""Validation metrics for the churn classifier."""
 
 from __future__ import annotations
 

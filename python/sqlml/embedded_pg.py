@@ -136,7 +136,7 @@ def _prepare_dirs(srv: LocalServer) -> None:
 
 def _config(srv: LocalServer, with_cron: bool) -> str:
     lines = [
-        "# Written by sqlml (python/sqlml/localdb.py): the embedded engine's settings.",
+        "# Written by sqlml (python/sqlml/embedded_pg.py): the embedded engine's settings.",
         "listen_addresses = ''",
         f"unix_socket_directories = '{srv.socket_dir}'",
         f"port = {PORT}",

@@ -1,8 +1,8 @@
 """The LSTM forecaster: input checks, backtest, refit, intervals, forecasting.
 
-Rows are ``series_id``, ``period``, ``value`` (see ``monthly`` for how bad rows
-are handled). One global network serves every series (``forecaster_network``),
-in the per-window normalisation of ``forecast_windows``.
+Rows are ``series_id``, ``period``, ``value`` (see ``inputs`` for how bad rows
+are handled). One global network serves every series (``network``),
+in the per-window normalisation of ``windows``.
 
 Training one version, for each series of n months:
 
@@ -40,12 +40,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from sqlml import artifacts, forecast_metrics, forecaster_network, monthly
-from sqlml import forecast_windows as fw
+from sqlml import artifacts
 from sqlml.errors import ArtifactError, InputError
-from sqlml.forecast_base import BASES
+from sqlml.kinds.forecaster import inputs, metrics, network
+from sqlml.kinds.forecaster import windows as fw
+from sqlml.kinds.forecaster.base import BASES
+from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
-from sqlml.training import Progress
 
 ROUTINE = "ml.train_forecaster"
 FORECAST = "ml.forecast"
@@ -119,11 +120,11 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     limits = spec["limits"]
     _check_options(opts, limits)
     horizon, lookback = opts["horizon"], opts["lookback"]
-    series, log_space = monthly.regularise(frame, ROUTINE, opts["transform"],
+    series, log_space = inputs.regularise(frame, ROUTINE, opts["transform"],
                                            limits["max_gap_months"])
-    monthly.refuse_short(series, horizon + 2 * fw.SEASON, ROUTINE,
+    inputs.refuse_short(series, horizon + 2 * fw.SEASON, ROUTINE,
                          "horizon + 24, to backtest with two years in sample")
-    series = monthly.backfill(series, lookback + horizon)
+    series = inputs.backfill(series, lookback + horizon)
     padded = sum(1 for s in series if s.padded)
 
     origins = opts["validation_origins"]
@@ -160,20 +161,20 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     x_valid, y_valid, _ = _encoded(valid_w, scaling)
     batch, rate = batch_and_rate(opts, len(train_w))
     fit_opts = {**opts, "batch_size": batch, "learning_rate": rate}
-    fitted = forecaster_network.fit(x_train, y_train, x_valid, y_valid, fit_opts, progress)
-    widths = fit_intervals(y_valid - forecaster_network.predict(fitted.model, x_valid),
+    fitted = network.fit(x_train, y_train, x_valid, y_valid, fit_opts, progress)
+    widths = fit_intervals(y_valid - network.predict(fitted.model, x_valid),
                            opts["coverage"])
 
     x_test, _, test_context = _encoded(test_w, scaling)
-    delta = forecaster_network.predict(fitted.model, x_test)
+    delta = network.predict(fitted.model, x_test)
     forecast, lower, upper = _values(delta, test_context, scaling, widths)
-    scales = np.array([forecast_metrics.seasonal_scale(series[i].real[:-horizon])
+    scales = np.array([metrics.seasonal_scale(series[i].real[:-horizon])
                        for i in test_w.series])
-    naive = np.stack([forecast_metrics.seasonal_naive(series[i].real[:-horizon], horizon)
+    naive = np.stack([metrics.seasonal_naive(series[i].real[:-horizon], horizon)
                       for i in test_w.series])
-    model_metrics = forecast_metrics.backtest(test_w.targets, forecast, scales, lower, upper)
-    baseline = forecast_metrics.backtest(test_w.targets, naive, scales)
-    start = forecast_metrics.backtest(
+    model_metrics = metrics.backtest(test_w.targets, forecast, scales, lower, upper)
+    baseline = metrics.backtest(test_w.targets, naive, scales)
+    start = metrics.backtest(
         test_w.targets, fw.decode(np.zeros_like(delta), test_context, scaling), scales)
     progress(f"{ROUTINE}: backtest MASE {model_metrics['mase']:.4f} (seasonal naive "
              f"{baseline['mase']:.4f}, {opts['base']} alone {start['mase']:.4f}), "
@@ -185,7 +186,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         full_w = fw.sliding(series, lookback, horizon, cut=0)
         final_scaling = fw.fit_scaling(full_w, lookback, horizon, log_space, opts["base"])
         x_full, y_full, _ = _encoded(full_w, final_scaling)
-        final = forecaster_network.fit(x_full, y_full, None, None, fit_opts, progress,
+        final = network.fit(x_full, y_full, None, None, fit_opts, progress,
                                        fixed_epochs=fitted.best_epochs)
 
     preprocessing = {
@@ -196,7 +197,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     }
     x_check, _, _ = _encoded(fw.last(series, lookback, horizon, cut=0, with_targets=False),
                              final_scaling)
-    expected = forecaster_network.predict(final.model, x_check)
+    expected = network.predict(final.model, x_check)
     keras_blob = artifacts.pack(KIND, "model.keras", artifacts.keras_bytes(final.model),
                                 preprocessing)
     onnx_model = artifacts.onnx_bytes(final.model)
@@ -281,7 +282,7 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
              horizon: int | None = None) -> pd.DataFrame:
     """``horizon`` months after each series' last month, from the ONNX bundle: one row
     per series and step with series_id, period (on the series' own day of the month,
-    see ``monthly.day_conventions``), step, forecast, lower, upper."""
+    see ``inputs.day_conventions``), step, forecast, lower, upper."""
     bundle = artifacts.unpack(onnx_artifact, onnx_sha256, "onnx_artifact")
     if bundle.kind != KIND or bundle.model_name != "model.onnx":
         raise ArtifactError(f"onnx_artifact holds a {bundle.kind} {bundle.model_name}, "
@@ -292,20 +293,20 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     if not 1 <= steps <= scaling.horizon:
         raise InputError(f"{FORECAST}: horizon {steps} is outside what the model was trained "
                          f"for (1 to {scaling.horizon} months)")
-    series, _ = monthly.regularise(frame, FORECAST, "log" if scaling.log_space else "none",
+    series, _ = inputs.regularise(frame, FORECAST, "log" if scaling.log_space else "none",
                                    pre["max_gap_months"])
-    monthly.refuse_short(series, 2 * fw.SEASON, FORECAST,
+    inputs.refuse_short(series, 2 * fw.SEASON, FORECAST,
                          "two years, the least history a forecast starts from")
-    series = monthly.backfill(series, scaling.lookback)
+    series = inputs.backfill(series, scaling.lookback)
     windows = fw.last(series, scaling.lookback, scaling.horizon, cut=0, with_targets=False)
     x, context = fw.encode(windows, scaling)
     delta = onnx_predict(artifacts.onnx_session(bundle.model_bytes), x)[:, :steps]
     values, lower, upper = _values(delta, context, scaling, pre["interval_half_widths"])
     step = np.tile(np.arange(1, steps + 1), len(series))
     last_ordinal = np.repeat([s.last.ordinal for s in series], steps)
-    conventions = monthly.day_conventions(frame)
+    conventions = inputs.day_conventions(frame)
     days = np.repeat([conventions[s.series_id] for s in series], steps)
-    periods = monthly.period_dates(last_ordinal + step, days)
+    periods = inputs.period_dates(last_ordinal + step, days)
     return pd.DataFrame({
         # object, not pandas' str dtype: SQL Server's language extension reads only
         # NumPy dtypes.

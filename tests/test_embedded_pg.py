@@ -3,14 +3,14 @@
 import pytest
 import sqlalchemy as sa
 
-from sqlml import localdb
+from sqlml import embedded_pg
 
 pytestmark = pytest.mark.postgres
 
 
 def test_start_is_idempotent_and_prints_the_same_url(server_url):
-    assert localdb.start() == server_url == localdb.url()
-    assert localdb.is_running()
+    assert embedded_pg.start() == server_url == embedded_pg.url()
+    assert embedded_pg.is_running()
 
 
 def test_server_runs_postgres_15_with_plpython(server_url):
@@ -26,5 +26,5 @@ def test_server_runs_postgres_15_with_plpython(server_url):
 
 
 def test_status_names_state_and_url(server_url):
-    assert localdb.status().startswith("running")
-    assert server_url in localdb.status()
+    assert embedded_pg.status().startswith("running")
+    assert server_url in embedded_pg.status()

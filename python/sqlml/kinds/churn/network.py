@@ -28,8 +28,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from sqlml.device import training_device
-from sqlml.training import Progress, progress_callback, seed_everything
+from sqlml.kinds.device import training_device
+from sqlml.kinds.training import Progress, progress_callback, seed_everything
 
 
 def class_weights(y: np.ndarray, balanced: bool) -> dict[int, float]:

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from sqlml.errors import InputError
-from sqlml.tabular import as_numeric, normalise_columns
+from sqlml.kinds.columns import as_numeric, normalise_columns
 
 COLUMNS = ("series_id", "period", "value")
 SEASON = 12

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from sqlml import objects
+from sqlml.deploy import objects
 from sqlml.errors import SqlmlError
 
 TEMPLATE = '''"""{message}
@@ -22,10 +22,10 @@ Revises: {down_revision}
 Create Date: {date}
 
 Why: <say why this change exists; the title says what>.
-Definitions: migrations/objects/{revision}/ (see sqlml/objects.py).
+Definitions: migrations/objects/{revision}/ (see sqlml/deploy/objects.py).
 """
 
-from sqlml.objects import apply_snapshot, revert_snapshot
+from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "{revision}"
 down_revision = "{down_revision}"

@@ -1,7 +1,7 @@
 """Deterministic monthly series for the forecaster: usage of the synthetic telco.
 
 Each series is the monthly usage (thousand minutes) of one cell of the telco of
-``demo_data``: a region, a plan tier and a numbered market, for example
+``churn_data``: a region, a plan tier and a numbered market, for example
 ``north/basic/m07``. All series end in the same month (the data is current) and
 start at different dates, so they have different lengths. In log space each is
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sqlml.demo_data import REGIONS
+from sqlml.demo.churn_data import REGIONS
 
 PLANS = ["basic", "standard", "premium"]
 PLAN_LEVEL = {"basic": 0.6, "standard": 1.0, "premium": 1.7}
@@ -69,7 +69,7 @@ def series_frame(n_series: int = 300, length: int = 120, min_length: int = 72,
 def load_series(engine, n_series: int = 300, length: int = 120, min_length: int = 72,
                 seed: int = 11) -> int:
     """Replace ``features.monthly_usage`` with generated series; returns rows loaded."""
-    from sqlml.bulk import insert_frame
+    from sqlml.demo.bulk import insert_frame
 
     frame = series_frame(n_series, length, min_length, seed)
     frame["period"] = frame["period"].dt.date

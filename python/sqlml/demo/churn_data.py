@@ -98,7 +98,7 @@ def customers(n: int, seed: int = 7) -> tuple[pd.DataFrame, np.ndarray]:
 
 def load_customers(engine, n: int, seed: int = 7) -> int:
     """Replace ``features.customers`` with ``n`` synthetic customers."""
-    from sqlml.bulk import insert_frame
+    from sqlml.demo.bulk import insert_frame
 
     frame, _ = customers(n, seed)
     return insert_frame(engine, "features.customers", frame)

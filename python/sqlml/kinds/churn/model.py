@@ -4,7 +4,7 @@ Training rows: ``customer_id`` (integer or text), ``churned`` (0/1) and any numb
 of feature columns (numeric, or text as categorical; NULLs allowed). Scoring rows:
 the same without ``churned``. Column names are matched case-insensitively.
 
-The network is wide-and-deep (see ``churn_network``); every version also fits a
+The network is wide-and-deep (see ``network``); every version also fits a
 plain logistic regression on the same split and records its metrics as the
 baseline, so a reader sees what the network adds.
 """
@@ -17,11 +17,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from sqlml import artifacts, churn_network, metrics
+from sqlml import artifacts
 from sqlml.errors import ArtifactError, InputError
+from sqlml.kinds.churn import metrics, network
+from sqlml.kinds.churn.preprocessing import Preprocessor
+from sqlml.kinds.columns import normalise_columns
+from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
-from sqlml.tabular import Preprocessor, normalise_columns
-from sqlml.training import Progress
 
 ROUTINE = "ml.train_churn_model"
 MAX_ID_LENGTH = 64
@@ -152,24 +154,24 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     progress(f"{ROUTINE}: {len(y)} rows ({len(train_idx)} train, {len(valid_idx)} valid), "
              f"{len(pre.columns)} features -> {pre.width} inputs, churn rate {y.mean():.3f}")
 
-    baseline = churn_network.logistic_regression(x_train, y_train, opts, balanced=False)
+    baseline = network.logistic_regression(x_train, y_train, opts, balanced=False)
     baseline_metrics = metrics.classification(y_valid, baseline.predict_proba(x_valid)[:, 1])
 
-    fitted = churn_network.fit(x_train, y_train, x_valid, y_valid, opts, progress)
-    p_valid = churn_network.predict(fitted.model, x_valid)
+    fitted = network.fit(x_train, y_train, x_valid, y_valid, opts, progress)
+    p_valid = network.predict(fitted.model, x_valid)
     model_metrics = metrics.classification(y_valid, p_valid)
     model = fitted.model
     if opts["refit"]:
         pre = Preprocessor.fit(features, opts["max_categories"], opts["min_category_count"])
         x_valid = pre.transform(features.iloc[valid_idx])
-        model = churn_network.refit(pre.transform(features), y, opts, fitted.best_epoch,
+        model = network.refit(pre.transform(features), y, opts, fitted.best_epoch,
                                     progress)
 
     preprocessing = {"features": pre.to_json(), "id_column": spec["input"]["id_column"]}
     keras_blob = artifacts.pack("churn", "model.keras", artifacts.keras_bytes(model),
                                 preprocessing)
     onnx_model = artifacts.onnx_bytes(model)
-    parity = _parity(onnx_model, churn_network.predict(model, x_valid), x_valid)
+    parity = _parity(onnx_model, network.predict(model, x_valid), x_valid)
     onnx_blob = artifacts.pack("churn", "model.onnx", onnx_model, preprocessing)
 
     all_metrics = {

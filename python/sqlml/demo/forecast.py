@@ -13,7 +13,8 @@ import json
 
 import sqlalchemy as sa
 
-from sqlml import demo_series, routines
+from sqlml import routines
+from sqlml.demo import series_data
 
 MODEL_NAME = "forecast"  # the name the monthly forecast jobs use
 SHOWN_SERIES = 3
@@ -22,7 +23,7 @@ SHOWN_HISTORY = 6
 
 def train_and_forecast(engine: sa.Engine, options: dict | None = None,
                        n_series: int = 300) -> dict:
-    rows = demo_series.load_series(engine, n_series=n_series)
+    rows = series_data.load_series(engine, n_series=n_series)
     print(f"\nforecaster: loaded {rows} rows ({n_series} monthly series) into "
           "features.monthly_usage")
     [trained] = routines.call(engine, "train_forecaster", progress=_indent,

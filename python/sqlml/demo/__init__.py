@@ -11,8 +11,10 @@ import json
 
 import sqlalchemy as sa
 
-from sqlml import demo_data, demo_forecast, routines
+from sqlml import routines
 from sqlml.connect import create_engine, engine_name, redact
+from sqlml.demo import churn_data
+from sqlml.demo import forecast as demo_forecast
 from sqlml.deploy import deploy
 
 SCHEMAS = ("features", "models", "predictions", "ops", "ml")
@@ -45,7 +47,7 @@ def _progress(message: str) -> None:
 
 def churn_demo(engine: sa.Engine) -> None:
     print(f"\n1. churn: loading {CUSTOMERS} synthetic customers into features.customers")
-    demo_data.load_customers(engine, CUSTOMERS)
+    churn_data.load_customers(engine, CUSTOMERS)
 
     print("2. churn: ml.train_churn_model(model_name => 'churn')")
     [trained] = routines.call(engine, "train_churn_model", _progress, model_name="churn")

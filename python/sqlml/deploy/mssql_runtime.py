@@ -40,7 +40,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from sqlml import objects, wheels
+from sqlml.deploy import objects, wheels
 from sqlml.errors import EngineError
 from sqlml.paths import project_root
 

@@ -1,0 +1,65 @@
+"""Column handling every model kind shares: case-insensitive names, numbers from any SQL type."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sqlml.errors import InputError
+
+
+def normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Lower-case column names (SQL identifiers are case-insensitive); refuse clashes."""
+    lowered = [str(c).strip().lower() for c in frame.columns]
+    seen: dict[str, str] = {}
+    for original, low in zip(frame.columns, lowered, strict=True):
+        if low in seen:
+            raise InputError(
+                f"input has two columns named {low!r} ({seen[low]!r} and {original!r}): "
+                "alias one of them in the input query"
+            )
+        seen[low] = original
+    out = frame.copy()
+    out.columns = lowered
+    return out
+
+
+def _blank_to_nan(values: pd.Series) -> pd.Series:
+    """Object or string values (pandas 3 infers ``str``) with blanks as NaN."""
+    return values.astype(object).map(lambda v: np.nan if isinstance(v, str) and not v.strip()
+                                     else v)
+
+
+def as_numeric(values: pd.Series, column: str, strict: bool) -> pd.Series | None:
+    """The column as float64, or None when it is not numeric (strict: raise instead)."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        # Days since 1970: dates become a trend-like number the network can scale.
+        stamps = pd.to_datetime(values, utc=True)
+        return (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds() / 86400.0
+    cleaned = _blank_to_nan(values)
+    converted = pd.to_numeric(cleaned.map(_number_or_text), errors="coerce")
+    bad = converted.isna() & cleaned.notna()
+    if bad.any():
+        if strict:
+            examples = ", ".join(repr(v) for v in cleaned[bad].unique()[:3])
+            raise InputError(
+                f"column {column!r} must be numeric, as it was in training; "
+                f"found {examples} in {int(bad.sum())} row(s)"
+            )
+        return None
+    return converted.astype("float64")
+
+
+def _number_or_text(value):
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        return value.strip()
+    try:
+        return float(value)  # Decimal, int, numpy scalars
+    except (TypeError, ValueError):
+        return value
