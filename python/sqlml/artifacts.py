@@ -167,10 +167,14 @@ def onnx_predict(session, x: np.ndarray) -> np.ndarray:
 
 
 def onnx_bytes_checked(model, x: np.ndarray, expected: np.ndarray,
-                       tolerance: float) -> tuple[bytes, float]:
+                       tolerance: float, extend=None) -> tuple[bytes, float]:
     """The ONNX export of ``model``, held to the Keras model it came from: its
-    outputs for ``x`` must be within ``tolerance`` of ``expected`` (Keras's)."""
+    outputs for ``x`` must be within ``tolerance`` of ``expected`` (Keras's).
+    ``extend`` (ONNX bytes -> ONNX bytes), when given, adds to the graph what the
+    Keras model does not hold (churn's gradient-boosted member) before the check."""
     exported = onnx_bytes(model)
+    if extend is not None:
+        exported = extend(exported)
     got = onnx_predict(onnx_session(exported), x)
     diff = float(np.max(np.abs(got - expected.reshape(got.shape)))) if len(x) else 0.0
     if diff > tolerance:

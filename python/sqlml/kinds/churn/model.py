@@ -16,11 +16,13 @@ import time
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from sqlml import artifacts
 from sqlml.errors import ArtifactError, InputError
 from sqlml.kinds import TrainedModel
-from sqlml.kinds.churn import metrics, network
+from sqlml.kinds.churn import booster, metrics, network
+from sqlml.kinds.churn import explain as explainer
 from sqlml.kinds.churn.preprocessing import Preprocessor
 from sqlml.kinds.columns import normalise_columns
 from sqlml.kinds.training import Progress
@@ -91,13 +93,17 @@ def _check_options(opts: dict) -> None:
         "validation_fraction": 0.05 <= opts["validation_fraction"] <= 0.5,
         "class_weight": opts["class_weight"] in ("balanced", "none"),
         "max_categories": opts["max_categories"] >= 1,
+        "numeric_bins": opts["numeric_bins"] <= 256,
+        "ensemble_size": 1 <= opts["ensemble_size"] <= 16,
+        "booster": opts["booster"] in ("auto", "none"),
     }
     for name, ok in checks.items():
         if not ok:
             raise InputError(
                 f"option {name!r} of {ROUTINE} is out of range: {json.dumps(opts[name])} "
                 "(epochs, batch_size >= 1; 0 <= dropout < 1; learning_rate > 0; "
-                "0.05 <= validation_fraction <= 0.5; class_weight 'balanced' or 'none')"
+                "0.05 <= validation_fraction <= 0.5; class_weight 'balanced' or 'none'; "
+                "numeric_bins <= 256; 1 <= ensemble_size <= 16; booster 'auto' or 'none')"
             )
 
 
@@ -140,6 +146,35 @@ def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.
     return frame.drop(columns=[id_col, label_col]), y
 
 
+def _choose_blend(x_train, y_train, x_valid, y_valid, p_network, opts: dict,
+                  progress: Progress) -> dict:
+    """Whether the gradient-boosted member joins the network, and with what weight:
+    the blend of the validation rows' AUC decides, and the network keeps at least
+    half of the vote. ``trees``/``p_trees`` are for training's use, not the registry."""
+    network_auc = float(roc_auc_score(y_valid, p_network))
+    if opts["booster"] == "none":
+        return {"network_weight": 1.0, "trees": None, "p_trees": np.zeros(len(y_valid)),
+                "reason": "option booster = 'none'"}
+    trees = booster.to_json(booster.fit(x_train, y_train, opts["seed"]))
+    p_trees = booster.predict(trees, x_valid)
+    blends = {w: float(roc_auc_score(y_valid, booster.blend(w, p_network, p_trees)))
+              for w in booster.BLEND_WEIGHTS}
+    best = max(blends, key=lambda w: (blends[w], w))
+    if blends[best] <= network_auc + booster.AUC_TIE:
+        best = 1.0
+    trees_auc = float(roc_auc_score(y_valid, p_trees))
+    reason = (f"network alone: validation AUC {network_auc:.4f}; no blend with the "
+              f"gradient-boosted member (alone {trees_auc:.4f}) did better"
+              if best == 1.0 else
+              f"blend {best:.2f} network + {1 - best:.2f} gradient-boosted member: "
+              f"validation AUC {blends[best]:.4f} against {network_auc:.4f} for the network "
+              f"alone ({trees_auc:.4f} for the trees alone)")
+    progress(f"{ROUTINE}: {reason}")
+    return {"network_weight": best, "trees": trees if best < 1.0 else None,
+            "p_trees": p_trees, "trees_valid_auc": trees_auc, "n_trees": len(trees["trees"]),
+            "blend_valid_auc": {f"{w:.2f}": a for w, a in blends.items()}, "reason": reason}
+
+
 def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
           progress: Progress = lambda message: None) -> TrainedModel:
     """Train one version: the two bundles and the registry row."""
@@ -149,31 +184,57 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     features, y = prepare_training(frame, spec)
     train_idx, valid_idx = stratified_split(y, opts["validation_fraction"], opts["seed"])
     pre = Preprocessor.fit(features.iloc[train_idx], opts["max_categories"],
-                           opts["min_category_count"])
+                           opts["min_category_count"], opts["numeric_bins"])
     x = pre.transform(features)
     x_train, y_train, x_valid, y_valid = x[train_idx], y[train_idx], x[valid_idx], y[valid_idx]
     progress(f"{ROUTINE}: {len(y)} rows ({len(train_idx)} train, {len(valid_idx)} valid), "
              f"{len(pre.columns)} features -> {pre.width} inputs, churn rate {y.mean():.3f}")
 
-    baseline = network.logistic_regression(x_train, y_train, opts, balanced=False)
-    baseline_metrics = metrics.classification(y_valid, baseline.predict_proba(x_valid)[:, 1])
+    # The reference points a reader compares with, on the plain (scaled, one-hot)
+    # columns and the same split: logistic regression and gradient boosting.
+    plain = pre.without_bins().transform(features)
+    baseline = network.logistic_regression(plain[train_idx], y_train, opts, balanced=False)
+    baseline_metrics = metrics.classification(y_valid,
+                                              baseline.predict_proba(plain[valid_idx])[:, 1])
+    gbm_metrics = metrics.classification(
+        y_valid, network.gradient_boosting(plain[train_idx], y_train, opts)
+        .predict_proba(plain[valid_idx])[:, 1])
 
-    fitted = network.fit(x_train, y_train, x_valid, y_valid, opts, progress)
-    p_valid = network.predict(fitted.model, x_valid)
+    members = [network.fit(x_train, y_train, x_valid, y_valid, opts, progress, member=i)
+               for i in range(opts["ensemble_size"])]
+    member_valid = [network.predict(m.model, x_valid) for m in members]
+    p_network = np.mean(member_valid, axis=0)
+    choice = _choose_blend(x_train, y_train, x_valid, y_valid, p_network, opts, progress)
+    p_valid = booster.blend(choice["network_weight"], p_network, choice.pop("p_trees"))
     model_metrics = metrics.classification(y_valid, p_valid)
-    model = fitted.model
+    model = network.average([m.model for m in members])
+    trees = choice.pop("trees")
     if opts["refit"]:
-        pre = Preprocessor.fit(features, opts["max_categories"], opts["min_category_count"])
-        x_valid = pre.transform(features.iloc[valid_idx])
-        model = network.refit(pre.transform(features), y, opts, fitted.best_epoch,
-                                    progress)
+        pre = Preprocessor.fit(features, opts["max_categories"], opts["min_category_count"],
+                               opts["numeric_bins"])
+        x_all = pre.transform(features)
+        x_valid = x_all[valid_idx]
+        model = network.average([
+            network.refit(x_all, y, opts, m.best_epoch, progress, member=i)
+            for i, m in enumerate(members)])
+        if trees is not None:
+            trees = booster.to_json(booster.fit(x_all, y, opts["seed"]))
 
+    weight = choice["network_weight"]
     preprocessing = {"features": pre.to_json(), "id_column": spec["input"]["id_column"]}
+    keras_extra = {"booster": {**trees, "network_weight": weight}} if trees else {}
     keras_blob = artifacts.pack("churn", "model.keras", artifacts.keras_bytes(model),
-                                preprocessing)
+                                {**preprocessing, **keras_extra})
+    expected = network.predict(model, x_valid)
+    if trees:
+        expected = booster.blend(weight, expected, booster.predict(trees, x_valid))
     onnx_model, parity = artifacts.onnx_bytes_checked(
-        model, x_valid, network.predict(model, x_valid), PARITY_TOLERANCE)
-    onnx_blob = artifacts.pack("churn", "model.onnx", onnx_model, preprocessing)
+        model, x_valid, expected, PARITY_TOLERANCE,
+        extend=(lambda graph: booster.attach(graph, trees, weight)) if trees else None)
+    background = explainer.background_sample(features, opts["seed"])
+    onnx_blob = artifacts.pack("churn", "model.onnx", onnx_model,
+                               {**preprocessing, "background": background})
+    importance = explainer.importance(features.iloc[valid_idx], pre, onnx_model, background)
 
     all_metrics = {
         **model_metrics,
@@ -181,13 +242,24 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         "n_valid": int(len(valid_idx)),
         "baseline_auc": baseline_metrics["auc"],
         "baseline": {"model": "logistic_regression", **baseline_metrics},
-        "best_epoch": fitted.best_epoch,
-        "epochs_run": fitted.epochs_run,
+        "gbm_auc": gbm_metrics["auc"],
+        "gbm": {"model": "hist_gradient_boosting", **gbm_metrics},
+        "numeric_encoding": (f"piecewise_linear ({opts['numeric_bins']} quantile bins)"
+                             if opts["numeric_bins"] > 1 else "standardised"),
+        "members": [{"seed": opts["seed"] + i, "valid_auc": float(roc_auc_score(y_valid, p)),
+                     "best_epoch": m.best_epoch, "epochs_run": m.epochs_run}
+                    for i, (m, p) in enumerate(zip(members, member_valid, strict=True))],
+        "network_valid_auc": float(roc_auc_score(y_valid, p_network)),
+        "blend": choice,
+        "feature_importance": importance,
+        "best_epochs": [m.best_epoch for m in members],
+        "epochs_run": sum(m.epochs_run for m in members),
         "refit_on_all_rows": bool(opts["refit"]),
         "onnx_max_abs_diff": parity,
     }
     progress(f"{ROUTINE}: validation AUC {model_metrics['auc']:.4f} "
-             f"(logistic regression {baseline_metrics['auc']:.4f})")
+             f"(logistic regression {baseline_metrics['auc']:.4f}, "
+             f"gradient boosting {gbm_metrics['auc']:.4f})")
     return TrainedModel.build(
         keras_blob=keras_blob, onnx_blob=onnx_blob, spec=spec, options=opts,
         metrics=all_metrics,
@@ -198,29 +270,69 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
             "categorical": {c.name: c.vocabulary for c in pre.categorical},
             "inputs": pre.output_names(),
         },
-        trained_rows=len(y), started=started, device=fitted.device,
+        trained_rows=len(y), started=started, device=members[0].device,
     )
 
 
-def score(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:
-    """Churn probability for every input row, from the ONNX bundle (no TensorFlow)."""
+def _scoring_input(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+                   routine: str):
+    """The checked bundle, the normalised frame and its customer ids."""
     bundle = artifacts.unpack(onnx_artifact, onnx_sha256, "onnx_artifact")
     if bundle.kind != "churn" or bundle.member != "model.onnx":
         raise ArtifactError(f"onnx_artifact holds a {bundle.kind} {bundle.member}, "
                             "not a churn ONNX model")
     id_col = bundle.preprocessing["id_column"]
     frame = normalise_columns(frame)
-    _require(frame, id_col, "ml.score_churn")
+    _require(frame, id_col, routine)
     ids = customer_ids(frame[id_col], id_col)
     duplicated = ids[ids.duplicated()]
     if not duplicated.empty:
         raise InputError(
-            f"ml.score_churn: column {id_col!r} has duplicates ({duplicated.iloc[0]!r} and "
+            f"{routine}: column {id_col!r} has duplicates ({duplicated.iloc[0]!r} and "
             f"{len(duplicated) - 1} more); each customer is scored once per run"
         )
+    return bundle, frame, ids
+
+
+def score(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:
+    """Churn probability for every input row, from the ONNX bundle (no TensorFlow)."""
+    bundle, frame, ids = _scoring_input(frame, onnx_artifact, onnx_sha256, "ml.score_churn")
     pre = Preprocessor.from_json(bundle.preprocessing["features"])
     x = pre.transform(frame)
     session = artifacts.onnx_session(bundle.model_bytes)
     probability = artifacts.onnx_predict(session, x).reshape(-1) if len(x) else []
     return pd.DataFrame({"customer_id": ids.to_numpy(dtype=object),
                          "churn_probability": np.asarray(probability, dtype=np.float64)})
+
+
+def explain(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+            k: int) -> pd.DataFrame:
+    """The ``k`` input columns that raise each customer's churn probability most:
+    ``customer_id``, ``rank`` (1 first), ``feature``, ``feature_value`` (text),
+    ``contribution`` (change in probability; see ``explain``). ONNX Runtime only."""
+    if k is None or pd.isna(k) or int(k) != k or int(k) < 0:
+        raise InputError(f"ml.score_churn: explain must be a non-negative integer; got {k!r}")
+    k = int(k)
+    bundle, frame, ids = _scoring_input(frame, onnx_artifact, onnx_sha256, "ml.score_churn")
+    pre = Preprocessor.from_json(bundle.preprocessing["features"])
+    if k == 0:
+        return explainer.top_reasons(ids, frame, pre.columns, np.zeros((0, 0)), 0)
+    background = bundle.preprocessing.get("background")
+    if not background:
+        raise ArtifactError("this churn model version was trained before explanations "
+                            "existed (its bundle has no background sample); retrain it "
+                            "to explain its scores")
+    phi = explainer.explain_matrix(frame, pre, artifacts.onnx_session(bundle.model_bytes),
+                                   background)
+    return explainer.top_reasons(ids, frame, pre.columns, phi, k)
+
+
+def keras_predict(keras_artifact: bytes, sha256: str, x: np.ndarray) -> np.ndarray:
+    """What the ONNX graph must compute for the encoded rows ``x``, from the Keras
+    bundle: the network, blended with the gradient-boosted member when it has one."""
+    bundle = artifacts.unpack(keras_artifact, sha256, "artifact")
+    p = network.predict(artifacts.load_keras(bundle.model_bytes), x)
+    trees = bundle.preprocessing.get("booster")
+    if trees:
+        p = booster.blend(trees["network_weight"], p, booster.predict(trees, x))
+    return p

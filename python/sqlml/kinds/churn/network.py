@@ -48,7 +48,15 @@ def logistic_regression(x: np.ndarray, y: np.ndarray, opts: dict,
     return model.fit(x.astype(np.float64), y)
 
 
-def build(width: int, opts: dict):
+def gradient_boosting(x: np.ndarray, y: np.ndarray, opts: dict):
+    """The reference a reader would fit in a notebook: scikit-learn's histogram
+    gradient boosting with its defaults. Training only; scoring never imports it."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(random_state=opts["seed"]).fit(x, y)
+
+
+def build(width: int, opts: dict, name: str = "churn_wide_and_deep"):
     import keras
     from keras import layers, regularizers
 
@@ -63,7 +71,7 @@ def build(width: int, opts: dict):
     deep = layers.Dense(1, name="deep_out", kernel_initializer="zeros")(h)
     logit = layers.Add(name="logit")([wide, deep])
     outputs = layers.Activation("sigmoid", name="churn_probability")(logit)
-    model = keras.Model(inputs, outputs, name="churn_wide_and_deep")
+    model = keras.Model(inputs, outputs, name=name)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=opts["learning_rate"]),
         loss="binary_crossentropy",
@@ -83,25 +91,26 @@ class Fitted:
     device: str
 
 
-def _start(x, y, opts: dict, balanced: bool):
+def _start(x, y, opts: dict, balanced: bool, member: int = 0):
     """The network, initialised so that it computes the logistic regression of (x, y)."""
-    seed_everything(opts["seed"])
+    seed_everything(opts["seed"] + member)
     start = logistic_regression(x, y, opts, balanced)
-    model = build(x.shape[1], opts)
+    model = build(x.shape[1], opts, name=f"member_{member}")
     model.get_layer("wide").set_weights(
         [start.coef_.T.astype(np.float32), start.intercept_.astype(np.float32)]
     )
     return model
 
 
-def fit(x_train, y_train, x_valid, y_valid, opts: dict, progress: Progress) -> Fitted:
+def fit(x_train, y_train, x_valid, y_valid, opts: dict, progress: Progress,
+        member: int = 0) -> Fitted:
     """Train with early stopping on validation AUC, counting the starting point."""
     import keras
 
     device = training_device()
     balanced = opts["class_weight"] == "balanced"
     weights = class_weights(y_train, balanced)
-    model = _start(x_train, y_train, opts, balanced)
+    model = _start(x_train, y_train, opts, balanced, member)
     start_auc, start_weights = roc_auc_score(y_valid, predict(model, x_valid)), model.get_weights()
     best = {"auc": start_auc, "epoch": 0, "weights": start_weights}
     progress(f"device {device}; start (logistic regression) validation AUC {best['auc']:.4f}")
@@ -134,12 +143,12 @@ def fit(x_train, y_train, x_valid, y_valid, opts: dict, progress: Progress) -> F
                   epochs_run=len(history.history.get("loss", [])), device=device)
 
 
-def refit(x, y, opts: dict, epochs: int, progress: Progress):
+def refit(x, y, opts: dict, epochs: int, progress: Progress, member: int = 0):
     """Train on every row for the number of epochs validation chose: the stored model
     learns from all the data, while its metrics stay those measured on validation."""
     balanced = opts["class_weight"] == "balanced"
     weights = class_weights(y, balanced)
-    model = _start(x, y, opts, balanced)
+    model = _start(x, y, opts, balanced, member)
     if epochs > 0:
         progress(f"refit on all {len(y)} rows for {epochs} epoch(s)")
         model.fit(x, y.astype(np.float32), batch_size=opts["batch_size"], epochs=epochs,
@@ -154,3 +163,24 @@ def _undo_class_weight_shift(model, weights: dict[int, float]) -> None:
     kernel, bias = model.get_layer("wide").get_weights()
     bias = bias - np.float32(math.log(weights[1] / weights[0]))
     model.get_layer("wide").set_weights([kernel, bias])
+
+
+def average(members: list):
+    """One graph whose output is the mean of the members' probabilities: a seed
+    ensemble exports to one ONNX model and scores in one call. A mean of
+    calibrated probabilities stays calibrated on average, and it varies less
+    than any one member, whose deep part depends on its random start."""
+    import keras
+    from keras import layers
+
+    if len(members) == 1:
+        return members[0]
+    # Uncompiled copies: the saved ensemble carries no optimizer state per member.
+    copies = []
+    for m in members:
+        copy = keras.models.clone_model(m)
+        copy.set_weights(m.get_weights())
+        copies.append(copy)
+    inputs = keras.Input(shape=(members[0].input_shape[-1],), name="features")
+    outputs = layers.Average(name="churn_probability")([m(inputs) for m in copies])
+    return keras.Model(inputs, outputs, name="churn_ensemble")

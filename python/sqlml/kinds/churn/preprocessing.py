@@ -3,10 +3,18 @@
 Numeric columns: missing values imputed with the training median (plus a 0/1
 "was missing" column when the training rows had any), then standardised with
 the training mean and standard deviation and clipped to +-10 deviations so one
-absurd value cannot saturate the network. Text columns are categorical: one-hot
-over a vocabulary of the training rows' most frequent values, with one slot for
-NULL and one for every value outside the vocabulary (unseen at scoring time, or
-too rare in training to learn from).
+absurd value cannot saturate the network. With ``bins`` > 1 each numeric column
+also gets a piecewise-linear encoding over quantile bins of the training rows
+(Gorishniy et al., 2022, "On Embeddings for Numerical Features in Tabular Deep
+Learning"): for bin edges b_0 < ... < b_T, column t is
+clip((x - b_{t-1}) / (b_t - b_{t-1}), 0, 1), so any weighted sum of them is a
+piecewise-linear function of x with knots at the edges. A linear unit over
+these columns can draw a threshold ("4 or more service calls") that a single
+scaled column cannot, and the network need not spend layers learning one.
+
+Text columns are categorical: one-hot over a vocabulary of the training rows'
+most frequent values, with one slot for NULL and one for every value outside
+the vocabulary (unseen at scoring time, or too rare in training to learn from).
 
 It runs on NumPy and pandas only, at training and at scoring time, so the
 network (and its ONNX export) sees nothing but a float32 matrix.
@@ -48,13 +56,34 @@ class Numeric:
     mean: float
     std: float
     indicator: bool  # add a was-missing column
+    edges: list[float] = field(default_factory=list)  # quantile bin edges; [] for none
+
+    @property
+    def bins(self) -> int:
+        return max(len(self.edges) - 1, 0)
 
     @property
     def width(self) -> int:
-        return 2 if self.indicator else 1
+        return 1 + self.indicator + self.bins
 
     def output_names(self) -> list[str]:
-        return [self.name] + ([f"{self.name}__missing"] if self.indicator else [])
+        return ([self.name] + ([f"{self.name}__missing"] if self.indicator else [])
+                + [f"{self.name}__bin{t}" for t in range(self.bins)])
+
+    def encode(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (float64, NaN for NULL) as this column's block of the matrix."""
+        nan = np.isnan(values)
+        filled = np.where(nan, self.median, values)
+        out = np.empty((len(values), self.width), dtype=np.float32)
+        out[:, 0] = np.clip((filled - self.mean) / self.std, -CLIP, CLIP)
+        if self.indicator:
+            out[:, 1] = nan
+        if self.bins:
+            edges = np.asarray(self.edges)
+            lower, upper = edges[:-1], edges[1:]
+            out[:, 1 + self.indicator:] = np.clip(
+                (filled[:, None] - lower) / (upper - lower), 0.0, 1.0)
+        return out
 
 
 @dataclass
@@ -89,15 +118,32 @@ class Preprocessor:
             names += col.output_names()
         return names
 
+    def blocks(self) -> dict[str, slice]:
+        """Each input column's slice of the matrix, in the order of ``columns``."""
+        out, pos = {}, 0
+        for col in [*self.numeric, *self.categorical]:
+            out[col.name] = slice(pos, pos + col.width)
+            pos += col.width
+        return out
+
+    def without_bins(self) -> Preprocessor:
+        """The same preprocessing with scaled numeric columns only (what a plain
+        logistic regression, the baseline, is fitted on)."""
+        return Preprocessor(
+            numeric=[Numeric(c.name, c.median, c.mean, c.std, c.indicator) for c in self.numeric],
+            categorical=list(self.categorical),
+        )
+
     @classmethod
-    def fit(cls, frame: pd.DataFrame, max_categories: int, min_count: int) -> Preprocessor:
+    def fit(cls, frame: pd.DataFrame, max_categories: int, min_count: int,
+            bins: int = 0) -> Preprocessor:
         if frame.shape[1] == 0:
             raise InputError("input has no feature columns besides the id and the label")
         pre = cls()
         for name in frame.columns:
             numeric = as_numeric(frame[name], name, strict=False)
             if numeric is not None:
-                pre.numeric.append(_fit_numeric(name, numeric))
+                pre.numeric.append(_fit_numeric(name, numeric, bins))
             else:
                 pre.categorical.append(_fit_categorical(name, as_category(frame[name]),
                                                         max_categories, min_count))
@@ -114,11 +160,7 @@ class Preprocessor:
         pos = 0
         for col in self.numeric:
             values = as_numeric(frame[col.name], col.name, strict=True).to_numpy()
-            nan = np.isnan(values)
-            filled = np.where(nan, col.median, values)
-            out[:, pos] = np.clip((filled - col.mean) / col.std, -CLIP, CLIP)
-            if col.indicator:
-                out[:, pos + 1] = nan
+            out[:, pos:pos + col.width] = col.encode(values)
             pos += col.width
         for col in self.categorical:
             values = as_category(frame[col.name])
@@ -143,7 +185,7 @@ class Preprocessor:
         )
 
 
-def _fit_numeric(name: str, values: pd.Series) -> Numeric:
+def _fit_numeric(name: str, values: pd.Series, bins: int) -> Numeric:
     present = values.dropna()
     if present.empty:
         return Numeric(name, 0.0, 0.0, 1.0, indicator=False)
@@ -156,7 +198,18 @@ def _fit_numeric(name: str, values: pd.Series) -> Numeric:
         mean=float(filled.mean()),
         std=std if std > 1e-12 else 1.0,
         indicator=bool(values.isna().any()),
+        edges=_quantile_edges(present.to_numpy(), bins),
     )
+
+
+def _quantile_edges(values: np.ndarray, bins: int) -> list[float]:
+    """Edges of up to ``bins`` bins holding about as many training rows each; a
+    column with few distinct values (a count, a flag) gets fewer, and one with a
+    single bin's worth gets none (its scaled value says everything)."""
+    if bins < 2:
+        return []
+    edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)))
+    return [float(e) for e in edges] if len(edges) >= 3 else []
 
 
 def _fit_categorical(name: str, values: pd.Series, max_categories: int,
