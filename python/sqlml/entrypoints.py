@@ -42,9 +42,19 @@ def train_model(kind: str, frame: pd.DataFrame, spec: dict, options: str | dict 
 
 def score_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:
     """Scoring rows -> ``customer_id``, ``churn_probability``, one row per input row."""
-    from sqlml.kinds.churn import model as churn
+    from sqlml.kinds.churn import scoring
 
-    return churn.score(frame, onnx_artifact, onnx_sha256)
+    return scoring.score(frame, onnx_artifact, onnx_sha256)
+
+
+def explain_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+                  k: int) -> pd.DataFrame:
+    """Scoring rows -> ``customer_id``, ``rank``, ``feature``, ``feature_value``,
+    ``contribution``: each customer's ``k`` strongest reasons for churn risk
+    (``sqlml.kinds.churn.explain`` documents the method); nothing for ``k`` = 0."""
+    from sqlml.kinds.churn import scoring
+
+    return scoring.explain(frame, onnx_artifact, onnx_sha256, k)
 
 
 def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,

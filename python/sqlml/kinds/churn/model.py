@@ -19,45 +19,21 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from sqlml import artifacts
-from sqlml.errors import ArtifactError, InputError
+from sqlml.errors import InputError
 from sqlml.kinds import TrainedModel
 from sqlml.kinds.churn import booster, metrics, network
 from sqlml.kinds.churn import explain as explainer
 from sqlml.kinds.churn.preprocessing import Preprocessor
+
+# score and explain live in scoring (no TensorFlow, no scikit-learn); here for callers that
+# hold the kind's model module.
+from sqlml.kinds.churn.scoring import customer_ids, explain, require_column, score  # noqa: F401
 from sqlml.kinds.columns import normalise_columns
 from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
 
 ROUTINE = "ml.train_churn_model"
-MAX_ID_LENGTH = 64
 PARITY_TOLERANCE = 1e-5
-
-
-def _require(frame: pd.DataFrame, column: str, routine: str) -> None:
-    if column not in frame.columns:
-        shown = ", ".join(frame.columns[:20]) or "none"
-        raise InputError(f"{routine}: input has no {column!r} column (columns: {shown})")
-
-
-def customer_ids(values: pd.Series, column: str) -> pd.Series:
-    """Ids as text (the predictions table's key). An integer-valued float is its
-    integer (drivers may hand a BIGINT over as float64): 1234.0 is '1234'."""
-    if values.isna().any():
-        raise InputError(f"column {column!r} has {int(values.isna().sum())} NULL value(s)")
-
-    def text(v):
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v).strip()
-
-    ids = values.astype(object).map(text)
-    too_long = ids[ids.str.len() > MAX_ID_LENGTH]
-    if not too_long.empty:
-        raise InputError(
-            f"column {column!r} values must be at most {MAX_ID_LENGTH} characters; "
-            f"{too_long.iloc[0][:80]!r} is {len(too_long.iloc[0])}"
-        )
-    return ids
 
 
 def labels(values: pd.Series, column: str) -> np.ndarray:
@@ -122,8 +98,8 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
 def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.ndarray]:
     id_col, label_col = spec["input"]["id_column"], spec["input"]["label_column"]
     frame = normalise_columns(frame)
-    _require(frame, id_col, ROUTINE)
-    _require(frame, label_col, ROUTINE)
+    require_column(frame, id_col, ROUTINE)
+    require_column(frame, label_col, ROUTINE)
     customer_ids(frame[id_col], id_col)
     y = labels(frame[label_col], label_col)
     limits = spec["limits"]
@@ -272,59 +248,6 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         },
         trained_rows=len(y), started=started, device=members[0].device,
     )
-
-
-def _scoring_input(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
-                   routine: str):
-    """The checked bundle, the normalised frame and its customer ids."""
-    bundle = artifacts.unpack(onnx_artifact, onnx_sha256, "onnx_artifact")
-    if bundle.kind != "churn" or bundle.member != "model.onnx":
-        raise ArtifactError(f"onnx_artifact holds a {bundle.kind} {bundle.member}, "
-                            "not a churn ONNX model")
-    id_col = bundle.preprocessing["id_column"]
-    frame = normalise_columns(frame)
-    _require(frame, id_col, routine)
-    ids = customer_ids(frame[id_col], id_col)
-    duplicated = ids[ids.duplicated()]
-    if not duplicated.empty:
-        raise InputError(
-            f"{routine}: column {id_col!r} has duplicates ({duplicated.iloc[0]!r} and "
-            f"{len(duplicated) - 1} more); each customer is scored once per run"
-        )
-    return bundle, frame, ids
-
-
-def score(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:
-    """Churn probability for every input row, from the ONNX bundle (no TensorFlow)."""
-    bundle, frame, ids = _scoring_input(frame, onnx_artifact, onnx_sha256, "ml.score_churn")
-    pre = Preprocessor.from_json(bundle.preprocessing["features"])
-    x = pre.transform(frame)
-    session = artifacts.onnx_session(bundle.model_bytes)
-    probability = artifacts.onnx_predict(session, x).reshape(-1) if len(x) else []
-    return pd.DataFrame({"customer_id": ids.to_numpy(dtype=object),
-                         "churn_probability": np.asarray(probability, dtype=np.float64)})
-
-
-def explain(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
-            k: int) -> pd.DataFrame:
-    """The ``k`` input columns that raise each customer's churn probability most:
-    ``customer_id``, ``rank`` (1 first), ``feature``, ``feature_value`` (text),
-    ``contribution`` (change in probability; see ``explain``). ONNX Runtime only."""
-    if k is None or pd.isna(k) or int(k) != k or int(k) < 0:
-        raise InputError(f"ml.score_churn: explain must be a non-negative integer; got {k!r}")
-    k = int(k)
-    bundle, frame, ids = _scoring_input(frame, onnx_artifact, onnx_sha256, "ml.score_churn")
-    pre = Preprocessor.from_json(bundle.preprocessing["features"])
-    if k == 0:
-        return explainer.top_reasons(ids, frame, pre.columns, np.zeros((0, 0)), 0)
-    background = bundle.preprocessing.get("background")
-    if not background:
-        raise ArtifactError("this churn model version was trained before explanations "
-                            "existed (its bundle has no background sample); retrain it "
-                            "to explain its scores")
-    phi = explainer.explain_matrix(frame, pre, artifacts.onnx_session(bundle.model_bytes),
-                                   background)
-    return explainer.top_reasons(ids, frame, pre.columns, phi, k)
 
 
 def keras_predict(keras_artifact: bytes, sha256: str, x: np.ndarray) -> np.ndarray:
