@@ -13,7 +13,7 @@ from sqlml import artifacts
 from sqlml.errors import ArtifactError, InputError
 from sqlml.kinds.churn import explain as explainer
 from sqlml.kinds.churn.preprocessing import Preprocessor
-from sqlml.kinds.columns import normalise_columns
+from sqlml.kinds.columns import normalise_columns, text_ids
 
 MAX_ID_LENGTH = 64
 
@@ -25,24 +25,7 @@ def require_column(frame: pd.DataFrame, column: str, routine: str) -> None:
 
 
 def customer_ids(values: pd.Series, column: str) -> pd.Series:
-    """Ids as text (the predictions table's key). An integer-valued float is its
-    integer (drivers may hand a BIGINT over as float64): 1234.0 is '1234'."""
-    if values.isna().any():
-        raise InputError(f"column {column!r} has {int(values.isna().sum())} NULL value(s)")
-
-    def text(v):
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v).strip()
-
-    ids = values.astype(object).map(text)
-    too_long = ids[ids.str.len() > MAX_ID_LENGTH]
-    if not too_long.empty:
-        raise InputError(
-            f"column {column!r} values must be at most {MAX_ID_LENGTH} characters; "
-            f"{too_long.iloc[0][:80]!r} is {len(too_long.iloc[0])}"
-        )
-    return ids
+    return text_ids(values, column, MAX_ID_LENGTH)
 
 
 def _scoring_input(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
