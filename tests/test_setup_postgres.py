@@ -16,7 +16,8 @@ from sqlml.paths import project_root
 
 pytestmark = pytest.mark.postgres
 
-ANALYST_VIEWS = ("predictions.churn_latest", "predictions.forecast_latest", "models.active_models")
+ANALYST_VIEWS = ("predictions.churn_latest", "predictions.churn_reasons_latest",
+                 "predictions.forecast_latest", "models.active_models")
 CRON_SCRIPT = project_root() / "sql" / "postgres" / "40_cron_jobs.sql"
 SQLML_JOBS = {"sqlml-score-churn", "sqlml-retrain-churn", "sqlml-forecast"}
 
@@ -44,11 +45,12 @@ def test_analyst_reads_each_view(db, view):
     [
         "SELECT artifact FROM models.registry LIMIT 1",
         "SELECT * FROM predictions.churn_scores LIMIT 1",
+        "SELECT * FROM predictions.churn_reasons LIMIT 1",
         "SELECT * FROM ops.runs LIMIT 1",
         "SELECT * FROM features.churn_features LIMIT 1",
         "SELECT * FROM ml.runtime_info()",
     ],
-    ids=["registry blobs", "raw scores", "run log", "features", "ml routines"],
+    ids=["registry blobs", "raw scores", "raw reasons", "run log", "features", "ml routines"],
 )
 def test_analyst_reaches_nothing_else(db, sql):
     with db.connect() as connection:

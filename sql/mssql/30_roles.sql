@@ -2,8 +2,9 @@
 -- Run by `sqlml deploy` after the migrations, on every deploy; idempotent.
 -- Returns nothing.
 --
---   sqlml_analyst   SELECT on the three analyst views (predictions.churn_latest,
---                   predictions.forecast_latest, models.active_models) and nothing
+--   sqlml_analyst   SELECT on the analyst views (predictions.churn_latest,
+--                   predictions.churn_reasons_latest, predictions.forecast_latest,
+--                   models.active_models) and nothing
 --                   else: no features, no models.registry (model blobs), no procedures.
 --   sqlml_operator  EXECUTE on schema ml (train, score, forecast, activate), SELECT on
 --                   schema features, and the right to run external scripts.
@@ -27,6 +28,7 @@ IF DATABASE_PRINCIPAL_ID(N'sqlml_operator') IS NULL
     CREATE ROLE sqlml_operator;
 
 GRANT SELECT ON OBJECT::predictions.churn_latest TO sqlml_analyst;
+GRANT SELECT ON OBJECT::predictions.churn_reasons_latest TO sqlml_analyst;
 GRANT SELECT ON OBJECT::predictions.forecast_latest TO sqlml_analyst;
 GRANT SELECT ON OBJECT::models.active_models TO sqlml_analyst;
 

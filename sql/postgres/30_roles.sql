@@ -2,8 +2,9 @@
 -- Run by `sqlml deploy` after the migrations, on every deploy; idempotent.
 -- Returns nothing.
 --
---   sqlml_analyst   reads the three analyst views: predictions.churn_latest,
---                   predictions.forecast_latest, models.active_models. No features,
+--   sqlml_analyst   reads the analyst views: predictions.churn_latest,
+--                   predictions.churn_reasons_latest, predictions.forecast_latest,
+--                   models.active_models. No features,
 --                   no registry table (model blobs), no procedures.
 --   sqlml_operator  runs the ml routines (train, score, forecast, activate) and so
 --                   needs what those SECURITY INVOKER routines touch: the features
@@ -33,7 +34,8 @@ $$;
 -- Analysts: the views only. The views run with their owner's rights, so no
 -- privilege on the tables behind them is needed (or given).
 GRANT USAGE ON SCHEMA predictions, models TO sqlml_analyst;
-GRANT SELECT ON predictions.churn_latest, predictions.forecast_latest, models.active_models
+GRANT SELECT ON predictions.churn_latest, predictions.churn_reasons_latest,
+predictions.forecast_latest, models.active_models
 TO sqlml_analyst;
 
 -- Operators: everything the ml routines do with the caller's rights. An
@@ -42,5 +44,6 @@ GRANT USAGE ON SCHEMA features, models, predictions, ops, ml TO sqlml_operator;
 GRANT EXECUTE ON ALL ROUTINES IN SCHEMA ml, ops TO sqlml_operator;
 GRANT SELECT ON ALL TABLES IN SCHEMA features, models, predictions TO sqlml_operator;
 GRANT SELECT, INSERT, UPDATE ON
-models.registry, ops.runs, predictions.churn_scores, predictions.forecasts
+models.registry, ops.runs, predictions.churn_scores, predictions.churn_reasons,
+predictions.forecasts
 TO sqlml_operator;
