@@ -21,6 +21,7 @@ from sqlml.deploy import deploy
 DATA_TABLES = (
     "features.monthly_usage",
     "predictions.churn_scores",
+    "predictions.churn_reasons",
     "predictions.forecasts",
     "ops.runs",
     "models.registry",

@@ -185,3 +185,23 @@ print(len(scoring.explain(frame, blob, {planted_model.registration["onnx_sha256"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "60"
+
+
+def test_the_sql_server_adapter_returns_scores_and_reasons_in_one_result_set(planted_model):
+    """ml.score_churn's @script with @explain: a score row (rank NULL) per customer, then
+    k reason rows per customer (probability NULL), as WITH RESULT SETS declares them."""
+    from sqlml.adapters import mssql
+
+    customers = planted(40, seed=7).drop(columns=["churned"])
+    sha = planted_model.registration["onnx_sha256"]
+    out = mssql.score_churn_explained(customers, planted_model.onnx_artifact, sha, 2)
+    assert list(out.columns) == ["customer_id", "churn_probability", "rank", "feature",
+                                 "feature_value", "contribution"]
+    scores, reasons = out[out["rank"].isna()], out[out["rank"].notna()]
+    assert len(scores) == 40 and scores.churn_probability.between(0, 1).all()
+    assert len(reasons) == 80 and reasons.churn_probability.isna().all()
+    assert set(reasons["rank"]) == {1.0, 2.0} and out["feature"].dtype == object
+    expected = churn.score(customers, planted_model.onnx_artifact, sha)
+    assert list(scores.customer_id) == list(expected.customer_id)
+    only_scores = mssql.score_churn_explained(customers, planted_model.onnx_artifact, sha, 0)
+    assert len(only_scores) == 40 and only_scores["rank"].isna().all()

@@ -77,6 +77,31 @@ def score_churn(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
     return output(entrypoints.score_churn(InputDataSet, onnx_artifact, onnx_sha256))
 
 
+REASON_COLUMNS = ["rank", "feature", "feature_value", "contribution"]
+
+
+@_report
+def score_churn_explained(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+                          explain) -> pd.DataFrame:
+    """ml.score_churn with ``@explain = k``: one OutputDataSet holding both halves, since
+    a script returns one result set. Columns: customer_id NVARCHAR(64),
+    churn_probability FLOAT, rank INT, feature NVARCHAR(128), feature_value
+    NVARCHAR(4000), contribution FLOAT. A customer's score is the row whose ``rank``
+    is NULL; each of its ``k`` reasons is a row with ``rank`` 1..k and a NULL
+    probability. The procedure INSERT ... EXECs it into a temporary table and splits
+    it into predictions.churn_scores and predictions.churn_reasons in one transaction."""
+    scores = entrypoints.score_churn(InputDataSet, onnx_artifact, onnx_sha256)
+    reasons = entrypoints.explain_churn(InputDataSet, onnx_artifact, onnx_sha256,
+                                        0 if explain is None else explain)
+    score_rows = scores.assign(rank=pd.Series(pd.NA, index=scores.index, dtype="Int64"),
+                               feature=None, feature_value=None, contribution=float("nan"))
+    reason_rows = reasons.assign(churn_probability=float("nan"))
+    out = pd.concat([score_rows, reason_rows[score_rows.columns]], ignore_index=True)
+    # rank as float: the bridge reads NumPy dtypes only, and NaN is how a numeric NULL
+    # crosses it; WITH RESULT SETS casts it back to INT.
+    return output(out.astype({"rank": "float64"}))
+
+
 @_report
 def forecast(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
              horizon) -> pd.DataFrame:

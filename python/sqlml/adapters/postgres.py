@@ -123,6 +123,25 @@ def score_churn(plpy, input_query: str, onnx_artifact: bytes, onnx_sha256: str) 
 
 
 @database_errors
+def score_churn_explained(plpy, input_query: str, onnx_artifact: bytes, onnx_sha256: str,
+                          explain: int | None) -> list[tuple]:
+    """ml.score_churn with ``explain => k``: the input read once, then one row of seven
+    parallel arrays: customer_id, churn_probability (one element per customer), and
+    reason_customer_id, reason_rank, reason_feature, reason_feature_value,
+    reason_contribution (``k`` elements per customer; none for ``k`` = 0). The
+    procedure unnests the first two into predictions.churn_scores and the other five
+    into predictions.churn_reasons, in the same transaction."""
+    frame = read_query(plpy, input_query)
+    scores = entrypoints.score_churn(frame, onnx_artifact, onnx_sha256)
+    reasons = entrypoints.explain_churn(frame, onnx_artifact, onnx_sha256,
+                                        0 if explain is None else explain)
+    return [(scores["customer_id"].tolist(), scores["churn_probability"].tolist(),
+             reasons["customer_id"].tolist(), reasons["rank"].tolist(),
+             reasons["feature"].tolist(), reasons["feature_value"].tolist(),
+             reasons["contribution"].tolist())]
+
+
+@database_errors
 def forecast(plpy, input_query: str, onnx_artifact: bytes, onnx_sha256: str,
              horizon: int | None) -> list[tuple]:
     frame = read_query(plpy, input_query)

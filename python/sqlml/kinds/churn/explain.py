@@ -39,6 +39,7 @@ import pandas as pd
 
 from sqlml import artifacts
 from sqlml.kinds.churn.preprocessing import Preprocessor, as_category
+from sqlml.kinds.columns import as_numeric
 
 BACKGROUND_ROWS = 100  # training rows kept in the bundle to explain against
 PERMUTATIONS = 16  # random column orders per explanation, each also walked backwards
@@ -47,18 +48,18 @@ MAX_ROWS = 65536  # rows per ONNX Runtime call (about 100 MB at 400 inputs)
 SEED = 0  # the same customer and model always get the same explanation
 
 
-def background_sample(features: pd.DataFrame, seed: int) -> dict:
-    """Up to ``BACKGROUND_ROWS`` training rows, column by column, as JSON values."""
+def background_sample(features: pd.DataFrame, pre: Preprocessor, seed: int) -> dict:
+    """Up to ``BACKGROUND_ROWS`` training rows, column by column, as JSON values: numbers
+    (None for NULL) for the columns ``pre`` treats as numeric, text for the others."""
     n = min(BACKGROUND_ROWS, len(features))
     rows = np.sort(np.random.default_rng(seed).choice(len(features), n, replace=False))
     sample = features.iloc[rows]
     out = {}
-    for name in sample.columns:
-        values = sample[name]
-        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            out[name] = [None if pd.isna(v) else float(v) for v in values.astype("float64")]
-        else:
-            out[name] = [None if pd.isna(v) else str(v) for v in as_category(values)]
+    for col in pre.numeric:
+        values = as_numeric(sample[col.name], col.name, strict=False)
+        out[col.name] = [None if pd.isna(v) else float(v) for v in values]
+    for col in pre.categorical:
+        out[col.name] = [None if pd.isna(v) else str(v) for v in as_category(sample[col.name])]
     return out
 
 

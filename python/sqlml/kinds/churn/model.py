@@ -207,7 +207,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     onnx_model, parity = artifacts.onnx_bytes_checked(
         model, x_valid, expected, PARITY_TOLERANCE,
         extend=(lambda graph: booster.attach(graph, trees, weight)) if trees else None)
-    background = explainer.background_sample(features, opts["seed"])
+    background = explainer.background_sample(features, pre, opts["seed"])
     onnx_blob = artifacts.pack("churn", "model.onnx", onnx_model,
                                {**preprocessing, "background": background})
     importance = explainer.importance(features.iloc[valid_idx], pre, onnx_model, background)
