@@ -69,6 +69,52 @@ def test_scoring_rejects_text_in_a_numeric_column_naming_it():
         pre.transform(pd.DataFrame({"total": ["1", "abc"]}))
 
 
+def test_piecewise_linear_bins_draw_thresholds_a_scaled_column_cannot():
+    train = pd.DataFrame({"calls": np.arange(200) % 8, "flag": np.arange(200) % 2,
+                          "charge": np.linspace(0, 100, 200)})
+    pre = Preprocessor.fit(train, 10, 1, bins=4)
+    calls, flag, charge = pre.numeric
+    assert calls.edges == [0.0, 1.0, 3.0, 5.0, 7.0], "edges are training values"
+    assert flag.edges == [], "a 0/1 column needs no bins"
+    assert len(charge.edges) == 5 and charge.width == 5
+    x = pre.transform(pd.DataFrame({"calls": [0, 8], "flag": [1, 0], "charge": [30.0, 1e6]}))
+    block = x[:, pre.blocks()["charge"]]
+    assert np.all((block[:, 1:] >= 0) & (block[:, 1:] <= 1))
+    assert np.allclose(block[1, 1:], 1.0), "beyond the last edge every bin is full"
+    # 30 lies in the second quartile: first bin full, second partly, the rest empty.
+    assert block[0, 1] == 1.0 and 0 < block[0, 2] < 1 and np.all(block[0, 3:] == 0)
+    again = Preprocessor.from_json(json.loads(json.dumps(pre.to_json())))
+    assert np.array_equal(again.transform(train), pre.transform(train))
+
+
+def test_plain_positions_pick_the_unbinned_columns_out_of_the_matrix():
+    frame = small_frame().drop(columns=["customer_id", "churned"])
+    pre = Preprocessor.fit(frame, 50, 5, bins=8)
+    plain = pre.without_bins().transform(frame)
+    assert pre.width > plain.shape[1]
+    assert np.array_equal(pre.transform(frame)[:, pre.plain_positions()], plain)
+
+
+def test_the_boosted_member_scores_alike_in_scikit_learn_numpy_and_onnx():
+    import keras
+
+    from sqlml.kinds.churn import booster
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 5)).astype(np.float32)
+    y = ((x[:, 0] > 0.5) | ((x[:, 1] > 0) & (x[:, 2] < -0.3))).astype(int)
+    fitted = booster.fit(x[:, [0, 1, 2]], y, seed=0)
+    trees = booster.remap(booster.to_json(fitted), [0, 1, 2])
+    assert np.allclose(booster.predict(trees, x), fitted.predict_proba(x[:, :3])[:, 1],
+                       atol=1e-9)
+    inputs = keras.Input(shape=(5,))
+    net = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))
+    graph = booster.attach(artifacts.onnx_bytes(net), trees, 0.5)
+    got = artifacts.onnx_predict(artifacts.onnx_session(graph), x).reshape(-1)
+    expected = booster.blend(0.5, net.predict(x, verbose=0).reshape(-1), booster.predict(trees, x))
+    assert np.max(np.abs(got - expected)) < 1e-5
+
+
 # --- input checks ------------------------------------------------------------------
 
 
@@ -127,6 +173,9 @@ def test_metrics_and_baseline_are_recorded(trained):
         assert key in metrics, key
     assert metrics["n_train"] + metrics["n_valid"] == 3000
     assert metrics["baseline"]["model"] == "logistic_regression"
+    assert 0.5 < metrics["gbm_auc"] <= 1 and metrics["gbm"]["model"] == "hist_gradient_boosting"
+    assert len(metrics["members"]) == SPEC["options"]["ensemble_size"]
+    assert metrics["blend"]["network_weight"] in (1.0, 0.75, 0.5) and metrics["blend"]["reason"]
     assert trained.registration["device"].startswith(("CPU", "GPU"))
 
 

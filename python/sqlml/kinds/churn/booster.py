@@ -3,8 +3,10 @@
 Where churn follows thresholds and interactions (a charge above a level, four
 service calls or more, an international plan with long calls), boosted trees
 still find some rules the network misses on a few thousand rows. Training fits
-scikit-learn's ``HistGradientBoostingClassifier`` on the same float matrix the
-network sees and, when validation says the blend is better, stores
+scikit-learn's ``HistGradientBoostingClassifier`` on the plain columns of the
+network's matrix (scaled numbers, was-missing flags, one-hots: not the bins, whose
+splits would repeat splits on their number) and, when validation says the blend
+is better, stores
 
     p = w * network(x) + (1 - w) * sigmoid(base + sum of the trees' leaves)
 
@@ -52,6 +54,13 @@ def to_json(model) -> dict:
             "value": nodes["value"].astype(float).tolist(),
         })
     return {"base": float(np.ravel(model._baseline_prediction)[0]), "trees": trees}
+
+
+def remap(booster: dict, positions: list[int]) -> dict:
+    """The trees reading column ``positions[i]`` where they were fitted on column ``i``."""
+    index = np.asarray(positions)
+    trees = [{**t, "feature": index[np.asarray(t["feature"])].tolist()} for t in booster["trees"]]
+    return {**booster, "trees": trees}
 
 
 def predict_logit(booster: dict, x: np.ndarray) -> np.ndarray:

@@ -122,23 +122,21 @@ def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.
     return frame.drop(columns=[id_col, label_col]), y
 
 
-def _choose_blend(x_train, y_train, x_valid, y_valid, p_network, opts: dict,
+def _choose_blend(trees: dict, y_valid, p_trees, p_network, opts: dict,
                   progress: Progress) -> dict:
-    """Whether the gradient-boosted member joins the network, and with what weight:
-    the blend of the validation rows' AUC decides, and the network keeps at least
-    half of the vote. ``trees``/``p_trees`` are for training's use, not the registry."""
+    """Whether the gradient-boosted member (``trees``, the baseline's model) joins the
+    network, and with what weight: the blend's AUC on the validation rows decides,
+    and the network keeps at least half of the vote."""
     network_auc = float(roc_auc_score(y_valid, p_network))
+    trees_auc = float(roc_auc_score(y_valid, p_trees))
     if opts["booster"] == "none":
-        return {"network_weight": 1.0, "trees": None, "p_trees": np.zeros(len(y_valid)),
+        return {"network_weight": 1.0, "trees_valid_auc": trees_auc,
                 "reason": "option booster = 'none'"}
-    trees = booster.to_json(booster.fit(x_train, y_train, opts["seed"]))
-    p_trees = booster.predict(trees, x_valid)
     blends = {w: float(roc_auc_score(y_valid, booster.blend(w, p_network, p_trees)))
               for w in booster.BLEND_WEIGHTS}
     best = max(blends, key=lambda w: (blends[w], w))
     if blends[best] <= network_auc + booster.AUC_TIE:
         best = 1.0
-    trees_auc = float(roc_auc_score(y_valid, p_trees))
     reason = (f"network alone: validation AUC {network_auc:.4f}; no blend with the "
               f"gradient-boosted member (alone {trees_auc:.4f}) did better"
               if best == 1.0 else
@@ -146,9 +144,16 @@ def _choose_blend(x_train, y_train, x_valid, y_valid, p_network, opts: dict,
               f"validation AUC {blends[best]:.4f} against {network_auc:.4f} for the network "
               f"alone ({trees_auc:.4f} for the trees alone)")
     progress(f"{ROUTINE}: {reason}")
-    return {"network_weight": best, "trees": trees if best < 1.0 else None,
-            "p_trees": p_trees, "trees_valid_auc": trees_auc, "n_trees": len(trees["trees"]),
+    return {"network_weight": best, "trees_valid_auc": trees_auc,
+            "n_trees": len(trees["trees"]),
             "blend_valid_auc": {f"{w:.2f}": a for w, a in blends.items()}, "reason": reason}
+
+
+def _trees(pre: Preprocessor, features: pd.DataFrame, rows, y, seed: int) -> dict:
+    """Gradient boosting on the plain columns (splits on a bin column would only repeat
+    splits on its number), its feature indices moved to the network's matrix."""
+    plain = pre.without_bins().transform(features.iloc[rows])
+    return booster.remap(booster.to_json(booster.fit(plain, y, seed)), pre.plain_positions())
 
 
 def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
@@ -167,24 +172,26 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
              f"{len(pre.columns)} features -> {pre.width} inputs, churn rate {y.mean():.3f}")
 
     # The reference points a reader compares with, on the plain (scaled, one-hot)
-    # columns and the same split: logistic regression and gradient boosting.
+    # columns and the same split: logistic regression and gradient boosting. The
+    # gradient boosting is also the candidate member of the blend.
     plain = pre.without_bins().transform(features)
     baseline = network.logistic_regression(plain[train_idx], y_train, opts, balanced=False)
     baseline_metrics = metrics.classification(y_valid,
                                               baseline.predict_proba(plain[valid_idx])[:, 1])
-    gbm_metrics = metrics.classification(
-        y_valid, network.gradient_boosting(plain[train_idx], y_train, opts)
-        .predict_proba(plain[valid_idx])[:, 1])
+    trees = _trees(pre, features, train_idx, y_train, opts["seed"])
+    p_trees = booster.predict(trees, x_valid)
+    gbm_metrics = metrics.classification(y_valid, p_trees)
 
     members = [network.fit(x_train, y_train, x_valid, y_valid, opts, progress, member=i)
                for i in range(opts["ensemble_size"])]
     member_valid = [network.predict(m.model, x_valid) for m in members]
     p_network = np.mean(member_valid, axis=0)
-    choice = _choose_blend(x_train, y_train, x_valid, y_valid, p_network, opts, progress)
-    p_valid = booster.blend(choice["network_weight"], p_network, choice.pop("p_trees"))
+    choice = _choose_blend(trees, y_valid, p_trees, p_network, opts, progress)
+    p_valid = booster.blend(choice["network_weight"], p_network, p_trees)
     model_metrics = metrics.classification(y_valid, p_valid)
     model = network.average([m.model for m in members])
-    trees = choice.pop("trees")
+    if choice["network_weight"] == 1.0:
+        trees = None
     if opts["refit"]:
         pre = Preprocessor.fit(features, opts["max_categories"], opts["min_category_count"],
                                opts["numeric_bins"])
@@ -194,7 +201,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
             network.refit(x_all, y, opts, m.best_epoch, progress, member=i)
             for i, m in enumerate(members)])
         if trees is not None:
-            trees = booster.to_json(booster.fit(x_all, y, opts["seed"]))
+            trees = _trees(pre, features, np.arange(len(y)), y, opts["seed"])
 
     weight = choice["network_weight"]
     preprocessing = {"features": pre.to_json(), "id_column": spec["input"]["id_column"]}

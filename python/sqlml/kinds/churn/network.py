@@ -48,14 +48,6 @@ def logistic_regression(x: np.ndarray, y: np.ndarray, opts: dict,
     return model.fit(x.astype(np.float64), y)
 
 
-def gradient_boosting(x: np.ndarray, y: np.ndarray, opts: dict):
-    """The reference a reader would fit in a notebook: scikit-learn's histogram
-    gradient boosting with its defaults. Training only; scoring never imports it."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    return HistGradientBoostingClassifier(random_state=opts["seed"]).fit(x, y)
-
-
 def build(width: int, opts: dict, name: str = "churn_wide_and_deep"):
     import keras
     from keras import layers, regularizers

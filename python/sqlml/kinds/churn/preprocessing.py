@@ -126,6 +126,15 @@ class Preprocessor:
             pos += col.width
         return out
 
+    def plain_positions(self) -> list[int]:
+        """Where each column of ``without_bins().transform`` sits in ``transform``'s matrix."""
+        positions, pos = [], 0
+        for col in [*self.numeric, *self.categorical]:
+            plain_width = 1 + col.indicator if isinstance(col, Numeric) else col.width
+            positions += range(pos, pos + plain_width)
+            pos += col.width
+        return positions
+
     def without_bins(self) -> Preprocessor:
         """The same preprocessing with scaled numeric columns only (what a plain
         logistic regression, the baseline, is fitted on)."""
@@ -208,7 +217,8 @@ def _quantile_edges(values: np.ndarray, bins: int) -> list[float]:
     single bin's worth gets none (its scaled value says everything)."""
     if bins < 2:
         return []
-    edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)))
+    # Edges are training values (no interpolation), so a 0/1 column gets none.
+    edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1), method="inverted_cdf"))
     return [float(e) for e in edges] if len(edges) >= 3 else []
 
 
