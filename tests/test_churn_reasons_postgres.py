@@ -118,6 +118,19 @@ def test_scores_and_reasons_land_together_and_analysts_read_them(wired):
     assert {r["feature"] for r in rows} <= features
 
 
+def test_the_demo_prints_the_customers_most_at_risk_with_their_reasons(wired, capsys):
+    from sqlml.demo.reasons import print_top_reasons
+
+    train(wired, "train_churn_model", "churn", options=FAST)
+    score(wired, 0)
+    assert print_top_reasons(wired) == 0, "a run without explain keeps no reasons"
+    score(wired, 3)
+    assert print_top_reasons(wired, customers=10, reasons=3) == 10
+    lines = capsys.readouterr().out.splitlines()
+    reasons = [line for line in lines if ". " in line and ": " in line and " = " in line]
+    assert len(reasons) == 30 and reasons[0].strip().split()[2] == "1."
+
+
 def test_explain_zero_writes_scores_and_no_reasons(wired):
     train(wired, "train_churn_model", "churn", options=FAST)
     run_id = score(wired, 0)

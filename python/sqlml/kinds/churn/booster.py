@@ -10,7 +10,9 @@ is better, stores
 
     p = w * network(x) + (1 - w) * sigmoid(base + sum of the trees' leaves)
 
-with the network's weight ``w`` at least one half (the network stays the core).
+with the network's weight ``w`` at least one half (the network stays the core),
+and only when the blend gains at least ``min_auc_gain`` validation AUC over the
+network alone.
 
 The trees leave scikit-learn as JSON arrays (no pickle): per tree, for every node
 its feature, threshold (go left when ``x <= threshold``), children, and leaf
@@ -28,7 +30,6 @@ import numpy as np
 from sqlml.errors import ArtifactError
 
 BLEND_WEIGHTS = (1.0, 0.75, 0.5)  # the network's share; 1.0: no trees
-AUC_TIE = 1e-4  # a blend must beat the network alone by more than this to be kept
 
 
 def fit(x: np.ndarray, y: np.ndarray, seed: int):

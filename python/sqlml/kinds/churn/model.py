@@ -135,10 +135,13 @@ def _choose_blend(trees: dict, y_valid, p_trees, p_network, opts: dict,
     blends = {w: float(roc_auc_score(y_valid, booster.blend(w, p_network, p_trees)))
               for w in booster.BLEND_WEIGHTS}
     best = max(blends, key=lambda w: (blends[w], w))
-    if blends[best] <= network_auc + booster.AUC_TIE:
+    # As for the deep part: a gain below min_auc_gain is validation noise, and on
+    # nearly linear churn the network alone is what generalises.
+    if blends[best] < network_auc + opts["min_auc_gain"]:
         best = 1.0
     reason = (f"network alone: validation AUC {network_auc:.4f}; no blend with the "
-              f"gradient-boosted member (alone {trees_auc:.4f}) did better"
+              f"gradient-boosted member (alone {trees_auc:.4f}) gained min_auc_gain "
+              f"({opts['min_auc_gain']})"
               if best == 1.0 else
               f"blend {best:.2f} network + {1 - best:.2f} gradient-boosted member: "
               f"validation AUC {blends[best]:.4f} against {network_auc:.4f} for the network "
