@@ -115,6 +115,24 @@ def test_the_boosted_member_scores_alike_in_scikit_learn_numpy_and_onnx():
     assert np.max(np.abs(got - expected)) < 1e-5
 
 
+def test_the_network_can_start_from_logistic_regression_on_the_plain_columns():
+    """The start the guarantee rests on: before any training step the network computes
+    the logistic regression of the chosen columns, the others weighing nothing."""
+    from sqlml.kinds.churn import network
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 4)).astype(np.float32)
+    y = (x[:, 0] - x[:, 2] + rng.normal(size=400) > 0).astype(int)
+    opts = {**SPEC["options"], "hidden_units": [8]}
+    model = network._start(x, y, opts, balanced=False, wide_inputs=[0, 2])
+    expected = network.logistic_regression(x[:, [0, 2]], y, opts, False).predict_proba(
+        x[:, [0, 2]])[:, 1]
+    assert np.allclose(network.predict(model, x), expected, atol=1e-5)
+    choice = network.choose_start(x[:300], y[:300], x[300:], y[300:], opts, [0, 2])
+    assert choice["start"] in ("plain", "binned") and set(choice["start_valid_auc"]) == {
+        "plain", "binned"}
+
+
 # --- input checks ------------------------------------------------------------------
 
 

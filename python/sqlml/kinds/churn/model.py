@@ -185,7 +185,11 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     p_trees = booster.predict(trees, x_valid)
     gbm_metrics = metrics.classification(y_valid, p_trees)
 
-    members = [network.fit(x_train, y_train, x_valid, y_valid, opts, progress, member=i)
+    start = network.choose_start(x_train, y_train, x_valid, y_valid, opts,
+                                 pre.plain_positions())
+    wide = pre.plain_positions() if start["start"] == "plain" else None
+    members = [network.fit(x_train, y_train, x_valid, y_valid, opts, progress, member=i,
+                           wide_inputs=wide)
                for i in range(opts["ensemble_size"])]
     member_valid = [network.predict(m.model, x_valid) for m in members]
     p_network = np.mean(member_valid, axis=0)
@@ -200,8 +204,9 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
                                opts["numeric_bins"])
         x_all = pre.transform(features)
         x_valid = x_all[valid_idx]
+        wide = pre.plain_positions() if start["start"] == "plain" else None
         model = network.average([
-            network.refit(x_all, y, opts, m.best_epoch, progress, member=i)
+            network.refit(x_all, y, opts, m.best_epoch, progress, member=i, wide_inputs=wide)
             for i, m in enumerate(members)])
         if trees is not None:
             trees = _trees(pre, features, np.arange(len(y)), y, opts["seed"])
@@ -236,6 +241,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
                      "best_epoch": m.best_epoch, "epochs_run": m.epochs_run}
                     for i, (m, p) in enumerate(zip(members, member_valid, strict=True))],
         "network_valid_auc": float(roc_auc_score(y_valid, p_network)),
+        "logistic_start": start,
         "blend": choice,
         "feature_importance": importance,
         "best_epochs": [m.best_epoch for m in members],
