@@ -69,6 +69,11 @@ def create_engine(url: str | URL, connect_attempts: int = CONNECT_ATTEMPTS,
         return sa.create_engine(url, pool_pre_ping=True)
     engine = sa.create_engine(mssql_url(url), pool_pre_ping=True)
     wait_for_mssql(engine, connect_attempts, sleep)
+    if engine.dialect.default_isolation_level is None:
+        # SQLAlchemy reads it through sys.system_views, which Babelfish (the T-SQL
+        # engine of the babelfish tests) does not list; without it a connection
+        # used in autocommit cannot be returned to the pool.
+        engine.dialect.default_isolation_level = "READ COMMITTED"
     return engine
 
 

@@ -163,7 +163,13 @@ def _execute(sql: str) -> None:
         ctx.impl.static_output(text if text.endswith(";") else text + ctx.impl.command_terminator)
         _end_batch()
         return
-    op.get_bind().exec_driver_sql(sql, execution_options={"no_parameters": True})
+    bind = op.get_bind()
+    if bind.dialect.name == "mssql":
+        from sqlml.deploy import tsql_batches
+
+        tsql_batches.execute(bind, sql)  # session options; Babelfish's CREATE OR ALTER
+        return
+    bind.exec_driver_sql(sql, execution_options={"no_parameters": True})
 
 
 def _end_batch() -> None:
