@@ -14,7 +14,6 @@ BEGIN
     DECLARE @status NVARCHAR(16);
     DECLARE @versions INT;
     DECLARE @message NVARCHAR(2048);
-    DECLARE @error NVARCHAR(MAX);
     DECLARE @params NVARCHAR(MAX) = (
         SELECT @version AS version FOR JSON PATH, WITHOUT_ARRAY_WRAPPER
     );
@@ -64,13 +63,12 @@ BEGIN
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        SET @error = ERROR_MESSAGE();
         EXEC ops.fail_run
             @run_id = @run_id,
             @run_type = N'activate_model',
             @model_name = @model_name,
-            @params = @params,
-            @error = @error;
+            @model_id = @model_id,
+            @params = @params;
         THROW;
     END CATCH;
 END;

@@ -24,8 +24,8 @@ BEGIN
     DECLARE @query NVARCHAR(MAX);
     DECLARE @rows BIGINT;
     DECLARE @series BIGINT;
+    DECLARE @script_error NVARCHAR(MAX);
     DECLARE @message NVARCHAR(2048);
-    DECLARE @error NVARCHAR(MAX);
     DECLARE @params NVARCHAR(MAX) = (
         SELECT
             @horizon AS horizon,
@@ -74,14 +74,15 @@ BEGIN
         EXEC sp_execute_external_script
             @language = N'sqlml_python',
             @script = N'from sqlml.adapters.mssql import forecast
-OutputDataSet = forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon)',
+OutputDataSet, script_error = forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon)',
             @input_data_1 = @query,
             @input_data_1_name = N'InputDataSet',
             @output_data_1_name = N'OutputDataSet',
-            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @horizon INT',
+            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @horizon INT, @script_error NVARCHAR(MAX) OUTPUT',
             @onnx_artifact = @onnx_artifact,
             @onnx_sha256 = @onnx_sha256,
-            @horizon = @horizon
+            @horizon = @horizon,
+            @script_error = @script_error OUTPUT
         WITH RESULT SETS ((
             series_id NVARCHAR(128) NOT NULL,
             period DATE NOT NULL,
@@ -90,6 +91,11 @@ OutputDataSet = forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon)',
             lower FLOAT NULL,
             upper FLOAT NULL
         ));
+        IF @script_error IS NOT NULL
+        BEGIN
+            SET @message = LEFT(@script_error, 2047);
+            THROW 50602, @message, 1;
+        END;
 
         BEGIN TRANSACTION;
         INSERT INTO predictions.forecasts (
@@ -111,14 +117,12 @@ OutputDataSet = forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon)',
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        SET @error = ERROR_MESSAGE();
         EXEC ops.fail_run
             @run_id = @run_id,
             @run_type = N'forecast',
             @model_name = @model_name,
             @model_id = @model_id,
-            @params = @params,
-            @error = @error;
+            @params = @params;
         THROW;
     END CATCH;
 END;

@@ -20,7 +20,8 @@ BEGIN
     DECLARE @onnx_sha256 CHAR(64);
     DECLARE @query NVARCHAR(MAX);
     DECLARE @rows BIGINT;
-    DECLARE @error NVARCHAR(MAX);
+    DECLARE @script_error NVARCHAR(MAX);
+    DECLARE @message NVARCHAR(2048);
     DECLARE @params NVARCHAR(MAX) = (
         SELECT @input_query AS input_query
         FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
@@ -50,14 +51,20 @@ BEGIN
         EXEC sp_execute_external_script
             @language = N'sqlml_python',
             @script = N'from sqlml.adapters.mssql import score_churn
-OutputDataSet = score_churn(InputDataSet, onnx_artifact, onnx_sha256)',
+OutputDataSet, script_error = score_churn(InputDataSet, onnx_artifact, onnx_sha256)',
             @input_data_1 = @query,
             @input_data_1_name = N'InputDataSet',
             @output_data_1_name = N'OutputDataSet',
-            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64)',
+            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @script_error NVARCHAR(MAX) OUTPUT',
             @onnx_artifact = @onnx_artifact,
-            @onnx_sha256 = @onnx_sha256
+            @onnx_sha256 = @onnx_sha256,
+            @script_error = @script_error OUTPUT
         WITH RESULT SETS ((customer_id NVARCHAR(64) NOT NULL, churn_probability FLOAT NOT NULL));
+        IF @script_error IS NOT NULL
+        BEGIN
+            SET @message = LEFT(@script_error, 2047);
+            THROW 50501, @message, 1;
+        END;
 
         BEGIN TRANSACTION;
         INSERT INTO predictions.churn_scores (run_id, model_id, customer_id, churn_probability)
@@ -76,14 +83,12 @@ OutputDataSet = score_churn(InputDataSet, onnx_artifact, onnx_sha256)',
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        SET @error = ERROR_MESSAGE();
         EXEC ops.fail_run
             @run_id = @run_id,
             @run_type = N'score_churn',
             @model_name = @model_name,
             @model_id = @model_id,
-            @params = @params,
-            @error = @error;
+            @params = @params;
         THROW;
     END CATCH;
 END;

@@ -17,16 +17,11 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
-    BEGIN TRY
-        EXEC ops.train_model
-            @kind = N'churn',
-            @run_type = N'train_churn_model',
-            @model_name = @model_name,
-            @input_query = @input_query,
-            @options = @options,
-            @activate = @activate;
-    END TRY
-    BEGIN CATCH
-        THROW;
-    END CATCH;
+    EXEC ops.train_model
+        @kind = N'churn',
+        @run_type = N'train_churn_model',
+        @model_name = @model_name,
+        @input_query = @input_query,
+        @options = @options,
+        @activate = @activate;
 END;

@@ -20,16 +20,11 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
-    BEGIN TRY
-        EXEC ops.train_model
-            @kind = N'forecaster',
-            @run_type = N'train_forecaster',
-            @model_name = @model_name,
-            @input_query = @input_query,
-            @options = @options,
-            @activate = @activate;
-    END TRY
-    BEGIN CATCH
-        THROW;
-    END CATCH;
+    EXEC ops.train_model
+        @kind = N'forecaster',
+        @run_type = N'train_forecaster',
+        @model_name = @model_name,
+        @input_query = @input_query,
+        @options = @options,
+        @activate = @activate;
 END;

@@ -3,8 +3,6 @@ pyodbc + FreeTDS (the same client path as SQL Server)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 

@@ -172,6 +172,17 @@ def _execute(sql: str) -> None:
     bind.exec_driver_sql(sql, execution_options={"no_parameters": True})
 
 
+def execute(sql: str) -> None:
+    """For revisions: one statement run as deploy runs objects (on SQL Server: the
+    session options, and the translations Babelfish needs; offline: its own batch)."""
+    _execute(sql)
+
+
+def recreate_latest(name: str) -> None:
+    """For revisions: create object ``name`` again from its newest snapshot."""
+    _execute(latest_snapshots(_root(), _engine())[name].text)
+
+
 def _end_batch() -> None:
     """Offline T-SQL: CREATE PROCEDURE / VIEW must be alone in its batch, so
     each object is fenced by the batch separator (``GO``)."""
