@@ -9,8 +9,8 @@ ODBC Driver 18, its Driver 17, and FreeTDS (Debian's ``tdsodbc``, which ``make
 setup`` installs) is used. sqlml adds two connection options unless the URL sets
 them: ``TDS_Version=7.4`` for FreeTDS (older protocol versions cannot carry
 NVARCHAR(MAX), VARBINARY(MAX) or DATETIME2 faithfully) and ``APP=sqlml``, the
-application name sql/mssql/20_resource_pool.sql's classifier routes to workload
-group ``sqlml``. Driver 18 encrypts by default: a server with a self-signed
+application name that monitoring shows (sql/mssql/20_resource_pool.sql classifies
+by login, never by this name, which any client can set). Driver 18 encrypts by default: a server with a self-signed
 certificate (a container) needs ``TrustServerCertificate=yes`` in the URL.
 
 The first connection to SQL Server is retried with exponential backoff while the
