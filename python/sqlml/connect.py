@@ -10,8 +10,9 @@ setup`` installs) is used. sqlml adds two connection options unless the URL sets
 them: ``TDS_Version=7.4`` for FreeTDS (older protocol versions cannot carry
 NVARCHAR(MAX), VARBINARY(MAX) or DATETIME2 faithfully) and ``APP=sqlml``, the
 application name that monitoring shows (sql/mssql/20_resource_pool.sql classifies
-by login, never by this name, which any client can set). Driver 18 encrypts by default: a server with a self-signed
-certificate (a container) needs ``TrustServerCertificate=yes`` in the URL.
+by login, never by this name, which any client can set). Driver 18 encrypts by
+default: a server with a self-signed certificate (a container) needs
+``TrustServerCertificate=yes`` in the URL.
 
 The first connection to SQL Server is retried with exponential backoff while the
 failure looks transient (the server starting, a network blip), and fails at once,
