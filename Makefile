@@ -62,7 +62,7 @@ test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/ruff check python tests migrations
+	$(BIN)/ruff check python tests migrations scripts
 	$(BIN)/sqlfluff lint --dialect tsql procedures/mssql sql/mssql
 	$(BIN)/sqlfluff lint --dialect postgres procedures/postgres sql/postgres
 
