@@ -173,9 +173,26 @@ def test_a_run_whose_session_ended_is_marked_abandoned(bf):
     assert status == "abandoned" and "session" in error
 
 
-def test_a_running_run_of_a_live_session_is_left_alone(bf):
+def test_a_run_left_open_by_a_cancel_is_marked_failed(bf):
+    """A cancel or query timeout ends the batch without its CATCH block: the session's
+    next call closes the run it left open."""
     with bf.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql(
+            "INSERT INTO ops.runs (run_type, model_name, session_id, login_time) "
+            "SELECT N'score_churn', N'cancelled', s.session_id, s.login_time "
+            "FROM sys.dm_exec_sessions AS s WHERE s.session_id = @@SPID")
+        with pytest.raises(sa.exc.DBAPIError):
+            routines.execute_tsql(connection, "EXEC ml.activate_model @model_name = N'x', "
+                                              "@version = 1")
+        status, error = connection.exec_driver_sql(
+            "SELECT status, error FROM ops.runs WHERE model_name = N'cancelled'").one()
+    assert status == "failed" and "cancelled or timed out" in error
+
+
+def test_a_running_run_of_another_live_session_is_left_alone(bf):
+    with bf.connect().execution_options(isolation_level="AUTOCOMMIT") as other, \
+            bf.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        other.exec_driver_sql(
             "INSERT INTO ops.runs (run_type, model_name, session_id, login_time) "
             "SELECT N'score_churn', N'live', s.session_id, s.login_time "
             "FROM sys.dm_exec_sessions AS s WHERE s.session_id = @@SPID")
