@@ -8,7 +8,7 @@
 -- Returns one row: run_id, model_id, version, rows_written (horizon rows per series).
 -- Every call is a run in ops.runs (rows_in: series); on any error nothing is written.
 CREATE OR ALTER PROCEDURE ml.forecast
-    @model_name NVARCHAR(128),
+    @model_name NVARCHAR(4000),
     @horizon INT = NULL,
     @input_query NVARCHAR(MAX) = NULL
 AS
@@ -42,6 +42,14 @@ BEGIN
         PRIMARY KEY (series_id, period)
     );
     BEGIN TRY
+        IF @model_name IS NULL OR LEN(@model_name) NOT BETWEEN 1 AND 128
+        BEGIN
+            SET @message = CONCAT(
+                N'sqlml: model_name must be 1 to 128 characters (got ',
+                ISNULL(LEN(@model_name), 0), N')'
+            );
+            THROW 50010, @message, 1;
+        END;
         EXEC ops.begin_run
             @run_type = N'forecast',
             @model_name = @model_name,

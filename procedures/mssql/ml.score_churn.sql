@@ -7,7 +7,7 @@
 -- Returns one row: run_id, model_id, version, rows_scored. Every call is a run in
 -- ops.runs; on any error no score of the batch is written.
 CREATE OR ALTER PROCEDURE ml.score_churn
-    @model_name NVARCHAR(128),
+    @model_name NVARCHAR(4000),
     @input_query NVARCHAR(MAX) = NULL
 AS
 BEGIN
@@ -31,6 +31,14 @@ BEGIN
         churn_probability FLOAT NOT NULL
     );
     BEGIN TRY
+        IF @model_name IS NULL OR LEN(@model_name) NOT BETWEEN 1 AND 128
+        BEGIN
+            SET @message = CONCAT(
+                N'sqlml: model_name must be 1 to 128 characters (got ',
+                ISNULL(LEN(@model_name), 0), N')'
+            );
+            THROW 50010, @message, 1;
+        END;
         EXEC ops.begin_run
             @run_type = N'score_churn',
             @model_name = @model_name,

@@ -8,7 +8,7 @@
 CREATE OR ALTER PROCEDURE ops.train_model
     @kind NVARCHAR(32),
     @run_type NVARCHAR(64),
-    @model_name NVARCHAR(128),
+    @model_name NVARCHAR(4000),
     @input_query NVARCHAR(MAX),
     @options NVARCHAR(MAX),
     @activate BIT
@@ -37,6 +37,14 @@ BEGIN
         FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
     );
     BEGIN TRY
+        IF @model_name IS NULL OR LEN(@model_name) NOT BETWEEN 1 AND 128
+        BEGIN
+            SET @message = CONCAT(
+                N'sqlml: model_name must be 1 to 128 characters (got ',
+                ISNULL(LEN(@model_name), 0), N')'
+            );
+            THROW 50010, @message, 1;
+        END;
         EXEC ops.begin_run
             @run_type = @run_type,
             @model_name = @model_name,

@@ -216,3 +216,19 @@ def test_fail_run_records_the_error_being_handled(bf):
             END CATCH;""")
     assert runs(bf) == [{"run_type": "train_churn_model", "model_name": "m",
                          "status": "failed", "error": "sqlml: the sentence our code raised"}]
+
+
+@pytest.mark.parametrize("routine, params", [
+    ("activate_model", {"version": 1}),
+    ("score_churn", {}),
+    ("forecast", {}),
+    ("train_churn_model", {}),
+])
+def test_a_too_long_model_name_is_a_clean_error_with_its_run(bf, routine, params):
+    """A parameter declared NVARCHAR(128) would silently cut a longer name (and act on
+    another model); the procedures take up to 4000 characters and refuse past 128."""
+    with pytest.raises(sa.exc.DBAPIError, match=r"model_name must be 1 to 128 characters "
+                                                 r"\(got 300\)"):
+        routines.call(bf, routine, model_name="m" * 300, **params)
+    (run,) = runs(bf)
+    assert run["status"] == "failed" and run["model_name"] == "m" * 128

@@ -12,7 +12,7 @@
 -- Every call is a run in ops.runs; on any error nothing is registered. The work is
 -- ops.train_model's, shared by every model kind.
 CREATE OR ALTER PROCEDURE ml.train_forecaster
-    @model_name NVARCHAR(128),
+    @model_name NVARCHAR(4000),
     @input_query NVARCHAR(MAX) = NULL,
     @options NVARCHAR(MAX) = NULL,
     @activate BIT = 1
