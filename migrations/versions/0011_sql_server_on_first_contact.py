@@ -19,9 +19,12 @@ against SQL Server's documentation (issue 9), and its trust boundaries were clos
   TRY/CATCH blocks that only re-threw.
 * ops.runs keeps the caller's session (session_id, login_time) and a run whose
   session died is marked 'abandoned' by the next ops.begin_run.
+* The ml procedures take model_name up to 4000 characters and refuse more than 128
+  (NVARCHAR(128) parameters silently cut a longer name and acted on another model).
 * features.customers.customer_id becomes NVARCHAR(64), the type predictions hold, so
-  joins use the index and non-numeric ids work (SQL Server; PostgreSQL keeps its
-  type, which the demo's integer ids fit).
+  joins use the index and non-numeric ids work. SQL Server only: PostgreSQL's demo
+  table keeps BIGINT, because the T-SQL contract harness reads it to hold the
+  integer-id path (ids arriving as float64 must leave as '17', not '17.0').
 Definitions: migrations/objects/0011/ (see sqlml/deploy/objects.py).
 """
 
