@@ -74,21 +74,37 @@ def install() -> Path:
     if source.is_dir():
         prefix = source
     else:
-        prefix = ROOT / ".sqlml" / "babelfish" / source.name.removesuffix(".tar.gz")
-        if not (prefix / ".unpacked").exists():
-            partial = prefix.with_name(prefix.name + ".partial")
-            shutil.rmtree(partial, ignore_errors=True)
-            partial.mkdir(parents=True)
-            with tarfile.open(source) as archive:
-                archive.extractall(partial, filter="tar")
-            (partial / ".unpacked").touch()
-            shutil.rmtree(prefix, ignore_errors=True)
-            partial.rename(prefix)
+        prefix = _unpacked(source, ROOT / ".sqlml" / "babelfish")
+        if not _server_user_can_run(prefix):
+            # e.g. a checkout under /root, which user postgres cannot enter
+            prefix = _unpacked(source, Path(tempfile.gettempdir()) / "sqlml-babelfish-dist")
     if not (prefix / "bin" / "postgres").exists():
         raise Unavailable(f"{prefix} holds no bin/postgres")
+    if not _server_user_can_run(prefix):
+        raise Unavailable(f"the server's OS user cannot run {prefix / 'bin' / 'postgres'}")
     problem = _missing_runtime()
     if problem:
         raise Unavailable(problem)
+    return prefix
+
+
+def _server_user_can_run(prefix: Path) -> bool:
+    argv = _as_server_user(["test", "-x", str(prefix / "bin" / "postgres")])
+    return subprocess.run(argv, capture_output=True).returncode == 0
+
+
+def _unpacked(source: Path, cache: Path) -> Path:
+    """``source`` (a .tar.gz) unpacked once under ``cache``."""
+    prefix = cache / source.name.removesuffix(".tar.gz")
+    if not (prefix / ".unpacked").exists():
+        partial = prefix.with_name(prefix.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        with tarfile.open(source) as archive:
+            archive.extractall(partial, filter="tar")
+        (partial / ".unpacked").touch()
+        shutil.rmtree(prefix, ignore_errors=True)
+        partial.rename(prefix)
     return prefix
 
 
