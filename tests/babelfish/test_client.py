@@ -73,3 +73,14 @@ def test_cli_progress_goes_to_the_terminal(chatty_runtime_info, capsys):
     out = capsys.readouterr().out
     assert out.index("read 3 training rows") < out.index("epoch 1/2")
     assert rows
+
+
+def test_setup_scripts_prints_reach_the_deploy_log(bf):
+    """Deploy runs each sql/mssql/NN_*.sql as one batch; its PRINTs (what it changed,
+    what it skipped and why) are relayed to the deploy log, not dropped."""
+    logged: list[str] = []
+    with bf.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        tsql_batches.run_script(
+            connection, "SET NOCOUNT ON;\nPRINT N'sqlml: created role x';\nSELECT 1 AS n;",
+            logged.append)
+    assert logged[:1] == ["created role x"]
