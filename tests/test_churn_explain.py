@@ -194,7 +194,8 @@ def test_the_sql_server_adapter_returns_scores_and_reasons_in_one_result_set(pla
 
     customers = planted(40, seed=7).drop(columns=["churned"])
     sha = planted_model.registration["onnx_sha256"]
-    out = mssql.score_churn_explained(customers, planted_model.onnx_artifact, sha, 2)
+    out, error = mssql.score_churn_explained(customers, planted_model.onnx_artifact, sha, 2)
+    assert error is None
     assert list(out.columns) == ["customer_id", "churn_probability", "rank", "feature",
                                  "feature_value", "contribution"]
     scores, reasons = out[out["rank"].isna()], out[out["rank"].notna()]
@@ -203,5 +204,8 @@ def test_the_sql_server_adapter_returns_scores_and_reasons_in_one_result_set(pla
     assert set(reasons["rank"]) == {1.0, 2.0} and out["feature"].dtype == object
     expected = churn.score(customers, planted_model.onnx_artifact, sha)
     assert list(scores.customer_id) == list(expected.customer_id)
-    only_scores = mssql.score_churn_explained(customers, planted_model.onnx_artifact, sha, 0)
+    only_scores, _ = mssql.score_churn_explained(customers, planted_model.onnx_artifact, sha, 0)
     assert len(only_scores) == 40 and only_scores["rank"].isna().all()
+    empty, error = mssql.score_churn_explained(customers, planted_model.onnx_artifact, sha, -2)
+    assert empty.empty and list(empty.columns) == list(out.columns)
+    assert error.startswith("sqlml: ml.score_churn: explain must be a non-negative integer")
