@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Mapping
-from importlib import metadata
 from typing import TYPE_CHECKING
 
 import sqlml
@@ -31,6 +30,8 @@ RUNTIME_PACKAGES = ("numpy", "pandas", "onnxruntime", "onnx", "tensorflow", "ker
 
 
 def runtime_info() -> pd.DataFrame:
+    from importlib import metadata
+
     import pandas as pd
 
     rows = [("python", platform.python_version()), ("sqlml", sqlml.__version__)]
