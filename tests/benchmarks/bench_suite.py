@@ -198,6 +198,8 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=50, help="warm single-row calls")
     parser.add_argument("--cold", type=int, default=5, help="cold single-row calls")
     parser.add_argument("--repeat", type=int, default=3, help="batch repetitions (median)")
+    parser.add_argument("--skip-deploy", action="store_true",
+                        help="time what is deployed now (e.g. another build), not this tree")
     parser.add_argument("--forecaster", action="store_true",
                         help="also time forecaster training, 500 series x 120 months")
     args = parser.parse_args()
@@ -205,7 +207,8 @@ def main() -> None:
     url = args.url or resolve_url()
     if not args.url:
         embedded_pg.start()
-    deploy(url, log=lambda message: None)
+    if not args.skip_deploy:
+        deploy(url, log=lambda message: None)
     engine = create_engine(url)
     with engine.begin() as c:
         c.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")

@@ -26,6 +26,9 @@ ROUTINE = "ml.score_churn"
 MAX_ID_LENGTH = 64
 # Model versions kept per process; a session rarely scores with more than one or two.
 CACHE_SIZE = 8
+# Rows encoded and run through the network at a time: the float32 matrix and the
+# network's activations stay a few tens of MB however large the batch.
+CHUNK_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -119,5 +122,15 @@ def score_columns(columns: Mapping[str, np.ndarray], n: int,
         raise InputError(f"{ROUTINE}: input has no {model.id_column!r} column "
                          f"(columns: {shown})")
     ids = customer_ids(lowered[model.id_column], model.id_column)
-    x = encode.transform(model.features, lowered, n)
-    return ids, model.predict(x)
+    for col in model.features["numeric"]:  # whole columns, so an error counts every row
+        if col["name"] in lowered:
+            lowered[col["name"]] = encode.numeric_values(lowered[col["name"]], col["name"])
+    probability = np.empty(n, dtype=np.float64)
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(n, start + CHUNK_ROWS)
+        chunk = {name: values[start:stop] for name, values in lowered.items()}
+        x = encode.transform(model.features, chunk, stop - start, numeric_ready=True)
+        probability[start:stop] = model.predict(x)
+    if n == 0:  # still checks that the input has the model's columns
+        encode.transform(model.features, lowered, 0, numeric_ready=True)
+    return ids, probability
