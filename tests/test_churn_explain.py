@@ -177,10 +177,10 @@ import sys
 for blocked in ("tensorflow", "keras", "sklearn"):
     sys.modules[blocked] = None  # importing any of them now fails
 import pandas as pd
-from sqlml.kinds.churn import scoring
+from sqlml.kinds.churn import explain
 frame = pd.read_csv({str(tmp_path / "customers.csv")!r})
 blob = open({str(tmp_path / "model.bin")!r}, "rb").read()
-print(len(scoring.explain(frame, blob, {planted_model.registration["onnx_sha256"]!r}, 2)))
+print(len(explain.explain(frame, blob, {planted_model.registration["onnx_sha256"]!r}, 2)))
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True)

@@ -1,7 +1,7 @@
 """Churn reasons: the table ml.score_churn writes explanations to, and the analyst view.
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-11-28
 
 Why: a score alone does not tell a retention team what to do (issue 13). With
@@ -20,7 +20,7 @@ from alembic import op
 from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 
 
 def upgrade() -> None:

@@ -38,8 +38,10 @@ import numpy as np
 import pandas as pd
 
 from sqlml import artifacts
+from sqlml.errors import ArtifactError, InputError
+from sqlml.kinds.churn import encode, scoring
 from sqlml.kinds.churn.preprocessing import Preprocessor, as_category
-from sqlml.kinds.columns import as_numeric
+from sqlml.kinds.columns import as_numeric, normalise_columns
 
 BACKGROUND_ROWS = 100  # training rows kept in the bundle to explain against
 PERMUTATIONS = 16  # random column orders per explanation, each also walked backwards
@@ -63,10 +65,13 @@ def background_sample(features: pd.DataFrame, pre: Preprocessor, seed: int) -> d
     return out
 
 
-def background_frame(background: dict) -> pd.DataFrame:
-    return pd.DataFrame({name: pd.Series(values, dtype="float64" if all(
-        v is None or isinstance(v, float) for v in values) else object)
-        for name, values in background.items()})
+def background_columns(background: dict, features: dict) -> tuple[dict, int]:
+    """The stored background as ``encode.transform``'s columns, and its row count."""
+    numeric = {c["name"] for c in features["numeric"]}
+    columns = {name: (np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+                      if name in numeric else np.array(values, dtype=object))
+               for name, values in background.items()}
+    return columns, len(next(iter(background.values()), []))
 
 
 def contributions(x: np.ndarray, background: np.ndarray, blocks: list[slice], predict,
@@ -118,14 +123,20 @@ def session_predict(session):
     return lambda m: artifacts.onnx_predict(session, m).reshape(-1)
 
 
-def explain_matrix(frame: pd.DataFrame, pre: Preprocessor, session, background: dict,
-                   permutations: int = PERMUTATIONS) -> np.ndarray:
-    """Contributions (rows of ``frame`` by ``pre.columns``)."""
-    blocks = pre.blocks()
-    x = pre.transform(frame)
-    bg = pre.transform(background_frame(background))
-    return contributions(x, bg, [blocks[c] for c in pre.columns], session_predict(session),
-                         permutations)
+def explain_columns(columns: dict, n: int, features: dict, predict, background: dict,
+                    permutations: int = PERMUTATIONS) -> tuple[list[str], np.ndarray]:
+    """Contributions (``n`` rows by feature) for scoring columns (lower-case names,
+    numbers as float64); ``features`` is the bundle's preprocessing JSON."""
+    names = [c["name"] for c in features["numeric"]] + [c["name"] for c in features["categorical"]]
+    for col in features["numeric"]:
+        if col["name"] in columns:
+            columns = {**columns, col["name"]: encode.numeric_values(columns[col["name"]],
+                                                                     col["name"])}
+    x = encode.transform(features, columns, n, numeric_ready=True)
+    bg_columns, bg_rows = background_columns(background, features)
+    bg = encode.transform(features, bg_columns, bg_rows, numeric_ready=True)
+    spans = encode.blocks(features)
+    return names, contributions(x, bg, [spans[c] for c in names], predict, permutations)
 
 
 def importance(frame: pd.DataFrame, pre: Preprocessor, onnx_model: bytes,
@@ -135,10 +146,66 @@ def importance(frame: pd.DataFrame, pre: Preprocessor, onnx_model: bytes,
     if len(frame) > IMPORTANCE_ROWS:
         rows = np.random.default_rng(SEED).choice(len(frame), IMPORTANCE_ROWS, replace=False)
         frame = frame.iloc[np.sort(rows)]
-    phi = explain_matrix(frame, pre, artifacts.onnx_session(onnx_model), background)
+    columns = {c.name: as_numeric(frame[c.name], c.name, strict=True).to_numpy()
+               for c in pre.numeric}
+    columns.update({c.name: frame[c.name].to_numpy(dtype=object) for c in pre.categorical})
+    names, phi = explain_columns(columns, len(frame), pre.to_json(),
+                                 session_predict(artifacts.onnx_session(onnx_model)), background)
     mean_abs = np.abs(phi).mean(axis=0)
     order = np.argsort(-mean_abs, kind="stable")
-    return [{"feature": pre.columns[j], "importance": float(mean_abs[j])} for j in order]
+    return [{"feature": names[j], "importance": float(mean_abs[j])} for j in order]
+
+
+def frame_columns(frame: pd.DataFrame, id_column: str) -> dict:
+    """A scoring frame as the columns ``scoring`` reads: lower-case names, numbers as
+    float64 (NaN for NULL), the id and text as object arrays."""
+    frame = normalise_columns(frame)
+    columns = {}
+    for name in frame.columns:
+        values = frame[name]
+        if name == id_column:
+            columns[name] = values.astype(object).where(values.notna(), None).to_numpy()
+        elif (pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values)
+              or pd.api.types.is_datetime64_any_dtype(values)):
+            columns[name] = as_numeric(values, name, strict=True).to_numpy()
+        else:
+            columns[name] = values.to_numpy(dtype=object)
+    return columns
+
+
+def explain(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+            k: int) -> pd.DataFrame:
+    """The ``k`` input columns that raise each customer's churn probability most:
+    ``customer_id``, ``rank`` (1 first), ``feature``, ``feature_value`` (text),
+    ``contribution`` (change in probability). ONNX Runtime, NumPy and pandas only."""
+    whole = isinstance(k, int | np.integer | float | np.floating) and not isinstance(k, bool) \
+        and not pd.isna(k) and float(k).is_integer()
+    if not whole or k < 0:
+        raise InputError(f"ml.score_churn: explain must be a non-negative integer "
+                         f"(reasons per customer); got {k!r}")
+    k = int(k)
+    model = scoring.scorer(onnx_artifact, onnx_sha256)  # checks the hash and the kind
+    columns = frame_columns(frame, model.id_column)
+    if model.id_column not in columns:
+        shown = ", ".join(list(columns)[:20]) or "none"
+        raise InputError(f"ml.score_churn: input has no {model.id_column!r} column "
+                         f"(columns: {shown})")
+    ids = pd.Series(scoring.customer_ids(columns[model.id_column], model.id_column),
+                    dtype=object)
+    names = ([c["name"] for c in model.features["numeric"]]
+             + [c["name"] for c in model.features["categorical"]])
+    if k == 0:
+        encode.transform(model.features, {c: v for c, v in columns.items()
+                                          if c in names}, 0)  # still checks the columns
+        return top_reasons(ids, columns, names, np.zeros((len(ids), len(names))), 0)
+    background = artifacts.unpack(onnx_artifact, onnx_sha256,
+                                  "onnx_artifact").preprocessing.get("background")
+    if not background:
+        raise ArtifactError("this churn model version was trained before explanations "
+                            "existed (its bundle has no background sample); retrain it "
+                            "to explain its scores")
+    names, phi = explain_columns(columns, len(ids), model.features, model.predict, background)
+    return top_reasons(ids, columns, names, phi, k)
 
 
 def value_text(value) -> str | None:
@@ -152,7 +219,7 @@ def value_text(value) -> str | None:
     return str(value)
 
 
-def top_reasons(ids: pd.Series, frame: pd.DataFrame, columns: list[str], phi: np.ndarray,
+def top_reasons(ids: pd.Series, frame: dict, columns: list[str], phi: np.ndarray,
                 k: int) -> pd.DataFrame:
     """The ``k`` largest contributions per customer, the most risk-raising first."""
     k = min(k, len(columns))
@@ -165,7 +232,7 @@ def top_reasons(ids: pd.Series, frame: pd.DataFrame, columns: list[str], phi: np
     order = np.argsort(-phi, axis=1, kind="stable")[:, :k]  # (customers, k)
     rows = np.repeat(np.arange(len(ids)), k)
     cols = order.reshape(-1)
-    raw = [frame[c].to_numpy(dtype=object) for c in columns]
+    raw = [np.asarray(frame[c], dtype=object) for c in columns]
     values = [value_text(raw[c][r]) for r, c in zip(rows, cols, strict=True)]
     return pd.DataFrame({
         "customer_id": ids.to_numpy(dtype=object)[rows],

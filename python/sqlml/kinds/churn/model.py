@@ -16,24 +16,31 @@ import time
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from sqlml import artifacts
 from sqlml.errors import InputError
 from sqlml.kinds import TrainedModel
-from sqlml.kinds.churn import booster, metrics, network
+from sqlml.kinds.churn import booster, scoring
 from sqlml.kinds.churn import explain as explainer
+from sqlml.kinds.churn.explain import explain  # noqa: F401  (the kind's explain, beside score)
 from sqlml.kinds.churn.preprocessing import Preprocessor
-
-# score and explain live in scoring (no TensorFlow, no scikit-learn); here for callers that
-# hold the kind's model module.
-from sqlml.kinds.churn.scoring import customer_ids, explain, require_column, score  # noqa: F401
-from sqlml.kinds.columns import normalise_columns
+from sqlml.kinds.columns import normalise_columns, text_ids
 from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
 
 ROUTINE = "ml.train_churn_model"
+MAX_ID_LENGTH = 64
 PARITY_TOLERANCE = 1e-5
+
+
+def require_column(frame: pd.DataFrame, column: str, routine: str) -> None:
+    if column not in frame.columns:
+        shown = ", ".join(frame.columns[:20]) or "none"
+        raise InputError(f"{routine}: input has no {column!r} column (columns: {shown})")
+
+
+def customer_ids(values: pd.Series, column: str) -> pd.Series:
+    return text_ids(values, column, MAX_ID_LENGTH)
 
 
 def labels(values: pd.Series, column: str) -> np.ndarray:
@@ -122,6 +129,12 @@ def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.
     return frame.drop(columns=[id_col, label_col]), y
 
 
+def roc_auc_score(y, p) -> float:
+    from sklearn.metrics import roc_auc_score as auc  # training only, like all of sklearn
+
+    return float(auc(y, p))
+
+
 def _choose_blend(trees: dict, y_valid, p_trees, p_network, opts: dict,
                   progress: Progress) -> dict:
     """Whether the gradient-boosted member (``trees``, the baseline's model) joins the
@@ -162,6 +175,9 @@ def _trees(pre: Preprocessor, features: pd.DataFrame, rows, y, seed: int) -> dic
 def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
           progress: Progress = lambda message: None) -> TrainedModel:
     """Train one version: the two bundles and the registry row."""
+    # scikit-learn and TensorFlow are for training only: scoring must not import them.
+    from sqlml.kinds.churn import metrics, network
+
     started = time.perf_counter()
     opts = resolve_options(spec, options, ROUTINE)
     _check_options(opts)
@@ -266,9 +282,21 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     )
 
 
+def score(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:
+    """Churn probability for every input row, from the ONNX bundle (no TensorFlow).
+    The work is ``scoring.score_columns``'s; this is its DataFrame face."""
+    model = scoring.scorer(onnx_artifact, onnx_sha256)
+    columns = explainer.frame_columns(frame, model.id_column)
+    ids, probability = scoring.score_columns(columns, len(frame), model)
+    return pd.DataFrame({"customer_id": np.asarray(ids, dtype=object),
+                         "churn_probability": probability})
+
+
 def keras_predict(keras_artifact: bytes, sha256: str, x: np.ndarray) -> np.ndarray:
     """What the ONNX graph must compute for the encoded rows ``x``, from the Keras
     bundle: the network, blended with the gradient-boosted member when it has one."""
+    from sqlml.kinds.churn import network
+
     bundle = artifacts.unpack(keras_artifact, sha256, "artifact")
     p = network.predict(artifacts.load_keras(bundle.model_bytes), x)
     trees = bundle.preprocessing.get("booster")
