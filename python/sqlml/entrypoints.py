@@ -53,9 +53,9 @@ def train_model(kind: str, frame: pd.DataFrame, spec: dict, options: str | dict 
 
 def score_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:
     """Scoring rows -> ``customer_id``, ``churn_probability``, one row per input row."""
-    from sqlml.kinds.churn import scoring
+    from sqlml.kinds.churn import model as churn
 
-    return scoring.score(frame, onnx_artifact, onnx_sha256)
+    return churn.score(frame, onnx_artifact, onnx_sha256)
 
 
 def explain_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,

@@ -195,8 +195,8 @@ def explain(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     names = ([c["name"] for c in model.features["numeric"]]
              + [c["name"] for c in model.features["categorical"]])
     if k == 0:
-        encode.transform(model.features, {c: v for c, v in columns.items()
-                                          if c in names}, 0)  # still checks the columns
+        # No reasons, but the same errors for a column the model needs and lacks.
+        encode.transform(model.features, {c: v[:0] for c, v in columns.items()}, 0)
         return top_reasons(ids, columns, names, np.zeros((len(ids), len(names))), 0)
     background = artifacts.unpack(onnx_artifact, onnx_sha256,
                                   "onnx_artifact").preprocessing.get("background")
