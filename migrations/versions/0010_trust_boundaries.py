@@ -55,7 +55,8 @@ def upgrade() -> None:
     op.add_column("runs", sa.Column("backend_start", timestamp()), schema="ops")
     op.add_column("registry", sa.Column("onnx_binding", sa.Unicode(64)), schema="models")
     op.drop_constraint(op.f("ck_runs_status"), "runs", schema="ops", type_="check")
-    op.create_check_constraint(op.f("ck_runs_status"), "runs", f"status IN {STATUSES}", schema="ops")
+    op.create_check_constraint(op.f("ck_runs_status"), "runs", f"status IN {STATUSES}",
+                               schema="ops")
     if is_mssql():
         return
     op.execute(f"""
@@ -129,7 +130,8 @@ def downgrade() -> None:
         op.execute("DROP INDEX ops.ix_runs_running")
     op.execute("UPDATE ops.runs SET status = 'failed' WHERE status = 'abandoned'")
     op.drop_constraint(op.f("ck_runs_status"), "runs", schema="ops", type_="check")
-    op.create_check_constraint(op.f("ck_runs_status"), "runs", f"status IN {OLD_STATUSES}", schema="ops")
+    op.create_check_constraint(op.f("ck_runs_status"), "runs", f"status IN {OLD_STATUSES}",
+                               schema="ops")
     op.drop_column("registry", "onnx_binding", schema="models")
     op.drop_column("runs", "backend_start", schema="ops")
     op.drop_column("runs", "backend_pid", schema="ops")

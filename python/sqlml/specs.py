@@ -6,9 +6,10 @@ contract, its architecture, the default value of every option, and its
 numeric option (``{"min": .., "max": ..}``; a list option also has ``max_length``
 and bounds each element). A caller's options are checked against them before any
 training starts, so a typo or a hostile value (``1e8`` epochs, ``NaN``) is a
-parameter error naming the option, not hours of work or a raw Python error. ``sqlml deploy`` loads the files into ``models.specs``, the
-training procedures pass the spec to Python, and the registry keeps the
-resolved spec (defaults plus the caller's options) with every version.
+parameter error naming the option, not hours of work or a raw Python error.
+``sqlml deploy`` loads the files into ``models.specs``, the training procedures
+pass the spec to Python, and the registry keeps the resolved spec (defaults plus
+the caller's options) with every version.
 """
 
 from __future__ import annotations

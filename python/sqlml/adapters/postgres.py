@@ -9,7 +9,7 @@ inside a SECURITY DEFINER function:
 
 1. :func:`stage_input` (``ops.stage_input``, SECURITY INVOKER) reads the caller's
    input query with the caller's own rights into a DataFrame and keeps it in this
-   session's memory under the call's run id (or keeps the error reading it raised).
+   session's memory under the call's run id.
 2. The owner's half (``ops.run_call``, SECURITY DEFINER) loads and checks the model,
    and its embedded-Python part (:func:`train_staged`, :func:`score_churn_staged`,
    :func:`forecast_staged`) takes the staged frame by run id, so it never reads
@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
@@ -131,46 +130,28 @@ def runtime_info(plpy) -> list[tuple]:
 # --- the two halves of a call ---------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StagedError:
-    """What reading the input query raised, kept to be raised in the owner's half,
-    inside the run's bookkeeping (the caller still gets the full message)."""
-
-    sqlstate: str
-    message: str
-    detail: str | None = None
-    hint: str | None = None
+# run id -> the caller's input rows, read by stage_input, taken by the owner's half.
+_STAGED: dict[int, pd.DataFrame] = {}
 
 
-# run id -> the caller's input rows, or the error reading them raised.
-_STAGED: dict[int, pd.DataFrame | StagedError] = {}
-
-
+@database_errors
 def stage_input(plpy, run_id: int, input_query: str) -> None:
-    """ops.stage_input: read the input query as the caller; keep it for the run."""
+    """ops.stage_input: read the input query as the caller; keep the rows for the run.
+    An error reading it (a cancel included) goes up to ops.call's handler, which
+    records it in ops.runs without the data values it may quote."""
     # One call in progress stages at a time; a call that failed before taking its
     # input leaves nothing behind for long.
     _STAGED.clear()
-    try:
-        _STAGED[run_id] = read_query(plpy, input_query)
-    except plpy.SPIError as exc:
-        message = exc.args[0] if exc.args else str(exc)
-        _STAGED[run_id] = StagedError(getattr(exc, "sqlstate", None) or "XX000", message,
-                                      getattr(exc, "detail", None), getattr(exc, "hint", None))
-    except SqlmlError as exc:
-        _STAGED[run_id] = StagedError(_state(exc), f"sqlml: {exc}")
+    _STAGED[run_id] = read_query(plpy, input_query)
 
 
-def staged(plpy, run_id: int) -> pd.DataFrame:
-    """The frame :func:`stage_input` kept for ``run_id``, taken out; or its error, raised."""
-    entry = _STAGED.pop(run_id, None)
-    if entry is None:
+def staged(run_id: int) -> pd.DataFrame:
+    """The rows :func:`stage_input` kept for ``run_id``, taken out."""
+    frame = _STAGED.pop(run_id, None)
+    if frame is None:
         raise InputError(f"run {run_id} has no input read in this session: "
                          "call the ml routine, which reads it first")
-    if isinstance(entry, StagedError):
-        extra = {k: v for k, v in (("detail", entry.detail), ("hint", entry.hint)) if v}
-        plpy.error(entry.message, sqlstate=entry.sqlstate, **extra)
-    return entry
+    return frame
 
 
 def interrupt_hook(plpy):
@@ -182,7 +163,7 @@ def interrupt_hook(plpy):
 @database_errors
 def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None) -> list[tuple]:
     """ops.train_staged: one row of the Keras bundle, the ONNX bundle, the registration."""
-    frame = staged(plpy, run_id)
+    frame = staged(run_id)
     plpy.notice(f"sqlml: read {len(frame)} training rows")
     trained = entrypoints.train_model(kind, frame, json.loads(spec), options,
                                       progress=plpy.notice, interrupt=interrupt_hook(plpy))
@@ -192,7 +173,7 @@ def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None) -
 @database_errors
 def score_churn_staged(plpy, run_id: int, onnx_artifact: bytes,
                        onnx_sha256: str) -> list[tuple]:
-    frame = staged(plpy, run_id)
+    frame = staged(run_id)
     scores = entrypoints.score_churn(frame, onnx_artifact, onnx_sha256)
     return [(scores["customer_id"].tolist(), scores["churn_probability"].tolist())]
 
@@ -200,7 +181,7 @@ def score_churn_staged(plpy, run_id: int, onnx_artifact: bytes,
 @database_errors
 def forecast_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
                     horizon: int | None) -> list[tuple]:
-    frame = staged(plpy, run_id)
+    frame = staged(run_id)
     out = entrypoints.forecast(frame, onnx_artifact, onnx_sha256, horizon)
     # ISO dates: PL/Python hands text to the DATE input function.
     out["period"] = out["period"].dt.strftime("%Y-%m-%d")
