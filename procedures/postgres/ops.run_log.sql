@@ -14,23 +14,26 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_socket text := split_part(current_setting('unix_socket_directories'), ',', 1);
+    v_conninfo text;
     v_result text;
 BEGIN
+    v_conninfo := format(
+        'dbname=%s user=%s port=%s host=%s application_name=sqlml_run_log',
+        ops.conninfo_quote(current_database()),
+        ops.conninfo_quote(current_user),
+        current_setting('port'),
+        ops.conninfo_quote(coalesce(nullif(v_socket, ''), 'localhost'))
+    );
     IF NOT 'sqlml_run_log' = ANY (coalesce(public.dblink_get_connections(), '{}')) THEN
-        PERFORM public.dblink_connect('sqlml_run_log', format(
-            'dbname=%s user=%s port=%s host=%s application_name=sqlml_run_log',
-            ops.conninfo_quote(current_database()),
-            ops.conninfo_quote(current_user),
-            current_setting('port'),
-            ops.conninfo_quote(coalesce(nullif(v_socket, ''), 'localhost'))
-        ));
+        PERFORM public.dblink_connect('sqlml_run_log', v_conninfo);
     END IF;
     BEGIN
         SELECT t.v INTO v_result FROM public.dblink('sqlml_run_log', statement) AS t (v text);
     EXCEPTION WHEN connection_exception OR sqlclient_unable_to_establish_sqlconnection THEN
         -- The second session went away (terminated, server restart): reconnect once.
         PERFORM public.dblink_disconnect('sqlml_run_log');
-        RETURN ops.run_log(statement);
+        PERFORM public.dblink_connect('sqlml_run_log', v_conninfo);
+        SELECT t.v INTO v_result FROM public.dblink('sqlml_run_log', statement) AS t (v text);
     END;
     RETURN v_result;
 END;
