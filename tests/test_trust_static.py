@@ -22,7 +22,7 @@ SPECS = {p.stem: json.loads(p.read_text()) for p in (ROOT / "models").glob("*.js
 @pytest.mark.parametrize("name", sorted(PG_FUNCTIONS))
 def test_every_routine_revokes_public_and_definers_pin_search_path(name):
     text = PG_FUNCTIONS[name].text
-    assert re.search(rf"^REVOKE ALL ON FUNCTION {re.escape(name)}\(.*\) FROM PUBLIC;$", text,
+    assert re.search(rf"^REVOKE ALL ON FUNCTION {re.escape(name)}\(.*\) FROM public;$", text,
                      re.MULTILINE), f"{name} does not revoke EXECUTE from PUBLIC"
     if re.search(r"^SECURITY DEFINER$", text, re.MULTILINE):
         assert "SET search_path = pg_catalog, pg_temp" in text

@@ -32,5 +32,5 @@ BEGIN
         (v_result ->> 'version')::integer, (v_result ->> 'rows_written')::bigint;
 END;
 $$;
-REVOKE ALL ON FUNCTION ml.forecast(text, integer, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ml.forecast(text, integer, text) FROM public;
 GRANT EXECUTE ON FUNCTION ml.forecast(text, integer, text) TO sqlml_operator;

@@ -28,5 +28,5 @@ BEGIN
         (v_result ->> 'version')::integer, (v_result ->> 'rows_scored')::bigint;
 END;
 $$;
-REVOKE ALL ON FUNCTION ml.score_churn(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ml.score_churn(text, text) FROM public;
 GRANT EXECUTE ON FUNCTION ml.score_churn(text, text) TO sqlml_operator;

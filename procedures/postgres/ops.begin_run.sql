@@ -27,5 +27,5 @@ BEGIN
     ))::bigint;
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.begin_run(text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.begin_run(text, text, jsonb) FROM public;
 GRANT EXECUTE ON FUNCTION ops.begin_run(text, text, jsonb) TO sqlml_operator;

@@ -18,4 +18,4 @@ SET
     finished_at = clock_timestamp()
 WHERE r.run_id = $1;
 $$;
-REVOKE ALL ON FUNCTION ops.finish_run(bigint, bigint, bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.finish_run(bigint, bigint, bigint, bigint) FROM public;

@@ -21,4 +21,4 @@ return json.dumps({
     "sys_path": sys.path,
 })
 $$;
-REVOKE ALL ON FUNCTION ops.python_runtime() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.python_runtime() FROM public;

@@ -17,4 +17,4 @@ BEGIN
     END IF;
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.reraise(text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.reraise(text, text, text, text) FROM public;

@@ -44,4 +44,4 @@ BEGIN
         'version', run_activate.version, 'status', 'active');
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.run_activate(bigint, text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.run_activate(bigint, text, integer) FROM public;

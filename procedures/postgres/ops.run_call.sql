@@ -46,5 +46,5 @@ BEGIN
     END;
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.run_call(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.run_call(bigint) FROM public;
 GRANT EXECUTE ON FUNCTION ops.run_call(bigint) TO sqlml_operator;

@@ -38,4 +38,4 @@ BEGIN
         'version', v_model.version, 'rows_written', v_rows);
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.run_forecast(bigint, text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.run_forecast(bigint, text, integer) FROM public;

@@ -13,5 +13,5 @@ plpy.execute("SELECT ops.use_python_runtime()")
 from sqlml.adapters import postgres
 postgres.stage_input(plpy, run_id, input_query)
 $$;
-REVOKE ALL ON FUNCTION ops.stage_input(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.stage_input(bigint, text) FROM public;
 GRANT EXECUTE ON FUNCTION ops.stage_input(bigint, text) TO sqlml_operator;

@@ -28,4 +28,4 @@ BEGIN
     RETURN v_swept;
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.sweep_runs() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.sweep_runs() FROM public;

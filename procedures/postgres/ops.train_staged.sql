@@ -12,4 +12,4 @@ plpy.execute("SELECT ops.use_python_runtime()")
 from sqlml.adapters import postgres
 return postgres.train_staged(plpy, run_id, kind, spec, options)
 $$;
-REVOKE ALL ON FUNCTION ops.train_staged(bigint, text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.train_staged(bigint, text, jsonb, text) FROM public;

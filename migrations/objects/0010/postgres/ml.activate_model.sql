@@ -19,5 +19,5 @@ BEGIN
         (v_result ->> 'version')::integer, v_result ->> 'status';
 END;
 $$;
-REVOKE ALL ON FUNCTION ml.activate_model(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ml.activate_model(text, integer) FROM public;
 GRANT EXECUTE ON FUNCTION ml.activate_model(text, integer) TO sqlml_operator;

@@ -15,7 +15,7 @@ CREATE OR REPLACE FUNCTION ml.train_forecaster(
     model_name text,
     input_query text DEFAULT NULL,
     options text DEFAULT NULL,
-    activate boolean DEFAULT true
+    activate boolean DEFAULT TRUE
 )
 RETURNS SETOF ml.trained_model
 LANGUAGE plpgsql
@@ -37,5 +37,5 @@ BEGIN
         (v_result -> 'metrics')::text;
 END;
 $$;
-REVOKE ALL ON FUNCTION ml.train_forecaster(text, text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ml.train_forecaster(text, text, text, boolean) FROM public;
 GRANT EXECUTE ON FUNCTION ml.train_forecaster(text, text, text, boolean) TO sqlml_operator;

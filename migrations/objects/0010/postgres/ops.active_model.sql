@@ -49,4 +49,4 @@ BEGIN
         v_row.onnx_sha256::text;
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.active_model(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.active_model(text, text) FROM public;

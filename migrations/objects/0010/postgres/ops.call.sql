@@ -44,5 +44,5 @@ BEGIN
     RETURN v_result;
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.call(text, text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.call(text, text, jsonb, text) FROM public;
 GRANT EXECUTE ON FUNCTION ops.call(text, text, jsonb, text) TO sqlml_operator;

@@ -11,4 +11,4 @@ plpy.execute("SELECT ops.use_python_runtime()")
 from sqlml.adapters import postgres
 return postgres.score_churn_staged(plpy, run_id, onnx_artifact, onnx_sha256)
 $$;
-REVOKE ALL ON FUNCTION ops.churn_score_staged(bigint, bytea, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.churn_score_staged(bigint, bytea, text) FROM public;

@@ -42,5 +42,5 @@ BEGIN
     PERFORM ops.reraise(fail_call.state, v_message, fail_call.detail, fail_call.hint);
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.fail_call(bigint, text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.fail_call(bigint, text, text, text, text) FROM public;
 GRANT EXECUTE ON FUNCTION ops.fail_call(bigint, text, text, text, text) TO sqlml_operator;

@@ -20,4 +20,4 @@ plpy.execute("SELECT ops.use_python_runtime()")
 from sqlml.adapters import postgres
 return postgres.forecast_staged(plpy, run_id, onnx_artifact, onnx_sha256, horizon)
 $$;
-REVOKE ALL ON FUNCTION ops.forecast_staged(bigint, bytea, text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.forecast_staged(bigint, bytea, text, integer) FROM public;

@@ -16,4 +16,4 @@ SELECT encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(
     jsonb_build_array($1, $2, $3, $4, lower(btrim($5)))::text, 'UTF8'))), 'hex')
 FROM ops.model_binding_key AS k;
 $$;
-REVOKE ALL ON FUNCTION ops.model_binding(bigint, text, integer, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.model_binding(bigint, text, integer, text, text) FROM public;

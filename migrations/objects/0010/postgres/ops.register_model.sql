@@ -117,4 +117,4 @@ BEGIN
     RETURN QUERY SELECT v_model_id, v_version, v_status, v_reason;
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.register_model(text, text, bytea, bytea, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.register_model(text, text, bytea, bytea, jsonb, boolean) FROM public;

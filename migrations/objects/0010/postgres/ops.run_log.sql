@@ -38,4 +38,4 @@ BEGIN
     RETURN v_result;
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.run_log(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.run_log(text) FROM public;

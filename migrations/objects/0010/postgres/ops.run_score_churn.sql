@@ -24,4 +24,4 @@ BEGIN
         'version', v_model.version, 'rows_scored', v_rows);
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.run_score_churn(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.run_score_churn(bigint, text) FROM public;

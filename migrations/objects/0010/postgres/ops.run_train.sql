@@ -37,4 +37,4 @@ BEGIN
     );
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.run_train(bigint, text, text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.run_train(bigint, text, text, text, boolean) FROM public;

@@ -65,5 +65,5 @@ if real in sys.path:
 sys.path.insert(0, real)
 SD["path"] = real
 $$;
-REVOKE ALL ON FUNCTION ops.use_python_runtime() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.use_python_runtime() FROM public;
 GRANT EXECUTE ON FUNCTION ops.use_python_runtime() TO sqlml_operator;
