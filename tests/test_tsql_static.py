@@ -81,7 +81,8 @@ def test_every_object_file_is_shipped_by_a_revision():
 
 # PostgreSQL splits each call into the caller's half and the owner's half (issue 8,
 # docs/trust.md), so these have twins of other names there.
-RENAMED_TWINS = {"ops.fail_run.sql": "ops.fail_call.sql", "ops.train_model.sql": "ops.run_train.sql"}
+RENAMED_TWINS = {"ops.fail_run.sql": "ops.fail_call.sql",
+                 "ops.train_model.sql": "ops.run_train.sql"}
 
 
 def test_every_mssql_procedure_has_a_postgres_twin():

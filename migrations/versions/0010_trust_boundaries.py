@@ -28,9 +28,8 @@ errors could quote data the reader may not see. From here, on PostgreSQL:
 * ops.runs records each call's backend pid and start time, when the call starts,
   in its own transaction; status 'abandoned' marks runs whose session died.
 
-On SQL Server this revision adds the same two columns, the onnx_binding column and
-the 'abandoned' status (revision 0011 does its procedures); everything else here
-is PostgreSQL only.
+PostgreSQL only: SQL Server's side of issue 8 (its run columns, its 'abandoned'
+status, signing) is revision 0011's.
 Definitions: migrations/objects/0010/ (see sqlml/deploy/objects.py).
 """
 
@@ -51,14 +50,14 @@ OLD_OPERATOR_WRITES = "models.registry, ops.runs, predictions.churn_scores, pred
 
 
 def upgrade() -> None:
+    if is_mssql():
+        return  # SQL Server's side of issue 8 is revision 0011's
     op.add_column("runs", sa.Column("backend_pid", sa.Integer), schema="ops")
     op.add_column("runs", sa.Column("backend_start", timestamp()), schema="ops")
     op.add_column("registry", sa.Column("onnx_binding", sa.Unicode(64)), schema="models")
     op.drop_constraint(op.f("ck_runs_status"), "runs", schema="ops", type_="check")
     op.create_check_constraint(op.f("ck_runs_status"), "runs", f"status IN {STATUSES}",
                                schema="ops")
-    if is_mssql():
-        return
     op.execute(f"""
         DO $$
         BEGIN
@@ -118,16 +117,17 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if not is_mssql():
-        revert_snapshot(revision)
-        op.execute("DROP POLICY runs_own ON ops.runs")
-        op.execute("ALTER TABLE ops.runs DISABLE ROW LEVEL SECURITY")
-        # 0009's routines run with the caller's rights: the operator needs these back.
-        op.execute("REVOKE EXECUTE ON ALL ROUTINES IN SCHEMA ml, ops FROM PUBLIC")
-        op.execute("GRANT EXECUTE ON ALL ROUTINES IN SCHEMA ml, ops TO sqlml_operator")
-        op.execute(f"GRANT SELECT, INSERT, UPDATE ON {OLD_OPERATOR_WRITES} TO sqlml_operator")
-        op.execute("DROP TABLE ops.model_binding_key")
-        op.execute("DROP INDEX ops.ix_runs_running")
+    if is_mssql():
+        return
+    revert_snapshot(revision)
+    op.execute("DROP POLICY runs_own ON ops.runs")
+    op.execute("ALTER TABLE ops.runs DISABLE ROW LEVEL SECURITY")
+    # 0009's routines run with the caller's rights: the operator needs these back.
+    op.execute("REVOKE EXECUTE ON ALL ROUTINES IN SCHEMA ml, ops FROM PUBLIC")
+    op.execute("GRANT EXECUTE ON ALL ROUTINES IN SCHEMA ml, ops TO sqlml_operator")
+    op.execute(f"GRANT SELECT, INSERT, UPDATE ON {OLD_OPERATOR_WRITES} TO sqlml_operator")
+    op.execute("DROP TABLE ops.model_binding_key")
+    op.execute("DROP INDEX ops.ix_runs_running")
     op.execute("UPDATE ops.runs SET status = 'failed' WHERE status = 'abandoned'")
     op.drop_constraint(op.f("ck_runs_status"), "runs", schema="ops", type_="check")
     op.create_check_constraint(op.f("ck_runs_status"), "runs", f"status IN {OLD_STATUSES}",
