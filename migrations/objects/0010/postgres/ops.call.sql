@@ -33,7 +33,13 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         IF call.input_query IS NOT NULL THEN
-            PERFORM ops.stage_input(v_run_id, call.input_query);
+            -- Scoring reads its id column as exact text, named by the churn spec.
+            PERFORM ops.stage_input(v_run_id, call.input_query, CASE
+                WHEN call.run_type = 'score_churn' THEN (
+                    SELECT s.spec #>> '{input,id_column}' FROM models.specs AS s
+                    WHERE s.kind = 'churn'
+                )
+            END);
         END IF;
         v_result := ops.run_call(v_run_id);
     EXCEPTION WHEN OTHERS OR query_canceled THEN
