@@ -13,11 +13,13 @@ limit) rejects even strongly seasonal series in windows of three or four years,
 and dropping real seasonality costs far more than fitting a weak one (measured on
 real and synthetic series: MASE 0.76 with indices always on, 0.82 with the test,
 at a 48-month lookback; 0.75 against 0.77 at 60 months, the default).
-Other frequencies (``test`` true) use them only where the classical test finds
-seasonality (the autocorrelation at the seasonal lag beyond 1.645 times Bartlett's
-standard error, as the M4 competition's Theta did): daily and weekly series are
-often random walks, on which seasonal indices are noise. A window shorter than two
-seasons, or a season of 1 (yearly data), is not adjusted.
+Other frequencies choose, per training set, on its validation windows (see
+``model``), between ``always``, ``test`` (only where the classical test finds
+seasonality: the autocorrelation at the seasonal lag beyond 1.645 times Bartlett's
+standard error, as the M4 competition's Theta did) and ``never``: daily and weekly
+series are often random walks, on which seasonal indices are noise, while others
+have strong cycles that the test, with a long smooth season, cannot see. A window
+shorter than two seasons, or a season of 1 (yearly data), is not adjusted.
 It is far less noisy than seasonal naive, which repeats last year's accidents,
 and on real monthly data it is a strong statistical method on its own; the
 network then learns what it misses, across series.
@@ -75,13 +77,17 @@ def seasonal(z: np.ndarray, season: int) -> np.ndarray:
     return np.abs(acf[:, -1]) > limit
 
 
-def theta(z: np.ndarray, horizon: int, season: int = 12, test: bool = False) -> np.ndarray:
+ADJUSTMENTS = ("always", "test", "never")
+
+
+def theta(z: np.ndarray, horizon: int, season: int = 12,
+          adjustment: str = "always") -> np.ndarray:
     """(n, horizon) Theta forecasts of each window; seasonal adjustment over ``season``
-    (always, or where ``test`` finds seasonality)."""
+    (``adjustment``: always, where the test finds seasonality, or never)."""
     n, lookback = z.shape
-    if season > 1 and lookback >= 2 * season:
+    if season > 1 and lookback >= 2 * season and adjustment != "never":
         indices = _seasonal_indices(z, season)
-        if test:
+        if adjustment == "test":
             indices = np.where(seasonal(z, season)[:, None], indices, 0.0)
     else:
         season = 1

@@ -148,6 +148,17 @@ def fit_intervals(residuals: np.ndarray, coverage: float) -> list[float]:
     return [float(w) for w in per_step * ratio]
 
 
+def choose_adjustment(windows: fw.Windows, scaling: fw.Scaling) -> dict[str, float]:
+    """The Theta base's validation MAE (units of the seasonal scale) with each seasonal
+    adjustment; ties keep the earlier of always, test, never."""
+    out = {}
+    for adjustment in bases.ADJUSTMENTS:
+        trial = fw.Scaling(**{**scaling.to_json(), "adjustment": adjustment})
+        _, y, _ = _encoded(windows, trial)
+        out[adjustment] = float(np.mean(np.abs(y)))
+    return out
+
+
 def _encoded(windows: fw.Windows, scaling: fw.Scaling):
     x, context = fw.encode(windows, scaling)
     y = fw.targets(windows, context, scaling) if windows.targets is not None else None
@@ -211,10 +222,17 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
 
     # The scaling constants come from inputs only; validation inputs stand in when
     # there is no training window.
-    scale_opts = {"frequency": freq.name, "season": season,
-                  "seasonal_test": bool(table["seasonal_test"])}
+    scale_opts = {"frequency": freq.name, "season": season}
     scaling = fw.fit_scaling(train_w if len(train_w) else valid_w, lookback, horizon,
                              log_space, opts["base"], **scale_opts)
+    adjustment_maes = {}
+    if table["seasonal_adjustment"] == "choose" and opts["base"] == "theta":
+        adjustment_maes = choose_adjustment(valid_w, scaling)
+        scaling.adjustment = min(adjustment_maes, key=adjustment_maes.get)
+        progress(f"{ROUTINE}: Theta seasonal adjustment {scaling.adjustment!r} (validation "
+                 "MAE " + ", ".join(f"{k} {v:.4f}" for k, v in adjustment_maes.items())
+                 + ")")
+    scale_opts["adjustment"] = scaling.adjustment
     x_train, y_train, _ = _encoded(train_w, scaling)
     x_valid, y_valid, _ = _encoded(valid_w, scaling)
     batch, rate = batch_and_rate(opts, len(train_w))
@@ -277,6 +295,8 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         "base": {"model": opts["base"], **start},
         "frequency": freq.name,
         "season": opts["season"],
+        "seasonal_adjustment": scaling.adjustment,
+        "seasonal_adjustment_valid_mae": adjustment_maes,
         "horizon": horizon,
         "lookback": lookback,
         "n_series": len(series),

@@ -56,7 +56,7 @@ class Scaling:
     # Models from before frequencies were monthly: these defaults read them as such.
     frequency: str = "monthly"
     season: int = 12
-    seasonal_test: bool = False
+    adjustment: str = "always"  # the Theta base's seasonal adjustment, base.ADJUSTMENTS
 
     @property
     def freq(self) -> fq.Frequency:
@@ -173,13 +173,13 @@ def channels(freq: fq.Frequency) -> list[str]:
 
 def base_forecast(z: np.ndarray, scaling: Scaling) -> np.ndarray:
     if scaling.base == "theta":
-        return bases.theta(z, scaling.horizon, scaling.season, scaling.seasonal_test)
+        return bases.theta(z, scaling.horizon, scaling.season, scaling.adjustment)
     return bases.seasonal_naive(z, scaling.horizon, scaling.season)
 
 
 def fit_scaling(windows: Windows, lookback: int, horizon: int, log_space: bool,
                 base: str, frequency: str = "monthly", season: int = 12,
-                seasonal_test: bool = False) -> Scaling:
+                adjustment: str = "always") -> Scaling:
     """The three learned constants, from the training windows."""
     g, _ = _g(windows.inputs, log_space)
     s = raw_scale(g, season)
@@ -191,7 +191,7 @@ def fit_scaling(windows: Windows, lookback: int, horizon: int, log_space: bool,
     return Scaling(lookback=lookback, horizon=horizon, log_space=log_space, base=base,
                    input_scale=size if size > 1e-6 else 1.0, scale_floor=floor,
                    scale_centre=float(np.median(np.log(s))), frequency=frequency,
-                   season=season, seasonal_test=seasonal_test)
+                   season=season, adjustment=adjustment)
 
 
 def encode(windows: Windows, scaling: Scaling) -> tuple[np.ndarray, Context]:
