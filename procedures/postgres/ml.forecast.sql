@@ -2,7 +2,7 @@
 -- model's active version and write the batch to predictions.forecasts in one
 -- transaction. Called by reports, `sqlml`, and the monthly forecast job; analysts
 -- then read predictions.forecast_latest.
---   horizon      months ahead, 1 to the horizon the version was trained for; NULL: that
+--   horizon      periods ahead, 1 to the horizon the version was trained for; NULL: that
 --   input_query  NULL: the spec's default (features.forecast_input); runs with the
 --                caller's rights; needs series_id, period (date), value. Each series is
 --                forecast from its last month with a value.
@@ -43,7 +43,7 @@ BEGIN
         SELECT (r.spec #>> '{options,horizon}')::integer INTO v_trained_horizon
         FROM models.registry AS r WHERE r.model_id = v_model_id;
         IF forecast.horizon < 1 OR forecast.horizon > v_trained_horizon THEN
-            RAISE EXCEPTION 'sqlml: horizon % is beyond what model % (version %) was trained for: 1 to % months',
+            RAISE EXCEPTION 'sqlml: horizon % is beyond what model % (version %) was trained for: 1 to % periods',
                 forecast.horizon, quote_literal(forecast.model_name), v_version, v_trained_horizon
                 USING ERRCODE = 'invalid_parameter_value',
                     HINT = 'pass a smaller horizon, or train a version with options {"horizon": N}';

@@ -80,6 +80,6 @@ def score_churn(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
 @_report
 def forecast(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
              horizon) -> pd.DataFrame:
-    """OutputDataSet: series_id NVARCHAR(128), period DATE, step INT, forecast FLOAT,
+    """OutputDataSet: series_id NVARCHAR(128), period DATETIME2(0), step INT, forecast FLOAT,
     lower FLOAT, upper FLOAT."""
     return entrypoints.forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon)

@@ -1,0 +1,80 @@
+"""Forecaster frequencies: forecast periods as timestamps, messages in periods.
+
+Revision ID: 0012
+Revises: 0009
+Create Date: 2026-11-28
+
+Why: the forecaster serves hourly, daily, business-daily, weekly, monthly,
+quarterly and yearly series (issue 12). An hourly forecast's period is an hour,
+which a DATE cannot hold, so ``predictions.forecasts.period`` becomes a timestamp
+without time zone (PostgreSQL ``timestamp(0)``, SQL Server ``DATETIME2(0)``):
+midnight for daily and longer periods, so existing rows and every query that
+compares it with a date keep their meaning. ``ops.forecast_py`` (PostgreSQL) and
+``ml.forecast``'s result set (SQL Server) return that type, and the procedures'
+messages speak of periods, not months. The callers' interface is unchanged.
+
+``predictions.forecast_latest`` reads the column, so it is dropped and created
+again around the change with its current definition (PostgreSQL cannot change
+the type of a column a view uses; SQL Server refreshes the view's metadata). The
+view's grants come back with ``sqlml deploy``, which runs the role scripts after
+the migrations. On SQL Server the column is part of the primary key, which is
+dropped and created again around it.
+
+Downgrade: periods go back to DATE; forecasts whose period is not a midnight (hourly
+ones) cannot be represented there and are deleted first.
+Definitions: migrations/objects/0012/ (see sqlml/deploy/objects.py).
+"""
+
+from alembic import op
+
+from sqlml.deploy import objects
+from sqlml.deploy.objects import apply_snapshot, revert_snapshot
+
+revision = "0012"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+VIEW = "predictions.forecast_latest"
+FORECAST_PY = "ops.forecast_py(text, bytea, text, integer)"
+
+
+def _mssql() -> bool:
+    return op.get_context().dialect.name == "mssql"
+
+
+def _view_text() -> str:
+    engine = "mssql" if _mssql() else "postgres"
+    return objects.latest_snapshots(objects._root(), engine, before=revision)[VIEW].text
+
+
+def _period_type(sql_type: str) -> None:
+    if _mssql():
+        op.execute("ALTER TABLE predictions.forecasts DROP CONSTRAINT pk_forecasts")
+        op.execute(f"ALTER TABLE predictions.forecasts ALTER COLUMN period {sql_type} NOT NULL")
+        op.execute("ALTER TABLE predictions.forecasts ADD CONSTRAINT pk_forecasts "
+                   "PRIMARY KEY (run_id, series_id, period)")
+        op.execute(f"EXEC sp_refreshview N'{VIEW}'")
+        return
+    op.execute(f"DROP VIEW IF EXISTS {VIEW}")
+    op.execute(f"ALTER TABLE predictions.forecasts ALTER COLUMN period TYPE {sql_type} "
+               f"USING period::{sql_type}")
+    objects._execute(_view_text())
+    # The return type of a function cannot be replaced, only dropped and created.
+    op.execute(f"DROP FUNCTION IF EXISTS {FORECAST_PY}")
+
+
+def upgrade() -> None:
+    _period_type("DATETIME2(0)" if _mssql() else "timestamp(0)")
+    apply_snapshot(revision)
+
+
+def downgrade() -> None:
+    if _mssql():
+        op.execute("DELETE FROM predictions.forecasts "
+                   "WHERE period <> CAST(CAST(period AS DATE) AS DATETIME2(0))")
+        _period_type("DATE")
+    else:
+        op.execute("DELETE FROM predictions.forecasts WHERE period <> date_trunc('day', period)")
+        _period_type("date")
+    revert_snapshot(revision)
