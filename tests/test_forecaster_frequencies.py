@@ -307,4 +307,4 @@ def test_every_frequency_trains_and_forecasts_on_its_calendar(frequency, step_on
     assert str(out.period.iloc[0]) == step_one
     assert out.groupby("series_id").period.apply(lambda p: p.is_monotonic_increasing).all()
     if frequency == "business_daily":
-        assert (out.period.dt.dayofweek < 5).all()
+        assert (out.period.dt.day_of_week < 5).all()

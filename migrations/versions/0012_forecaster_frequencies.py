@@ -20,11 +20,16 @@ view's grants come back with ``sqlml deploy``, which runs the role scripts after
 the migrations. On SQL Server the column is part of the primary key, which is
 dropped and created again around it.
 
+The demo gains a daily table beside the monthly one, features.daily_usage (one row per
+series and day: the demo telco's daily usage, with a weekly pattern), so the demo
+shows a daily model next to the monthly one.
+
 Downgrade: periods go back to DATE; forecasts whose period is not a midnight (hourly
 ones) cannot be represented there and are deleted first.
 Definitions: migrations/objects/0012/ (see sqlml/deploy/objects.py).
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 from sqlml.deploy import objects
@@ -67,9 +72,18 @@ def _period_type(sql_type: str) -> None:
 def upgrade() -> None:
     _period_type("DATETIME2(0)" if _mssql() else "timestamp(0)")
     apply_snapshot(revision)
+    op.create_table(
+        "daily_usage",
+        sa.Column("series_id", sa.Unicode(128), nullable=False),
+        sa.Column("period", sa.Date, nullable=False),
+        sa.Column("value", sa.Double),
+        sa.PrimaryKeyConstraint("series_id", "period"),
+        schema="features",
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("daily_usage", schema="features")
     if _mssql():
         op.execute("DELETE FROM predictions.forecasts "
                    "WHERE period <> CAST(CAST(period AS DATE) AS DATETIME2(0))")

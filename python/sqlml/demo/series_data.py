@@ -126,3 +126,14 @@ def frequency_frame(frequency: str, n_series: int = 20, length: int = 200,
         frames.append(pd.DataFrame({"series_id": f"{frequency}/s{i:03d}", "period": periods,
                                     "value": np.round(np.exp(log_value), 3)}))
     return pd.concat(frames, ignore_index=True)
+
+
+def load_daily(engine, n_series: int = 20, days: int = 200, seed: int = 23) -> int:
+    """Replace ``features.daily_usage`` with generated daily series (a weekly pattern, a
+    yearly swing, a trend, level shifts, noise); returns rows loaded."""
+    from sqlml.demo.bulk import insert_frame
+
+    frame = frequency_frame("daily", n_series, days, days, seed)
+    frame["series_id"] = frame["series_id"].str.replace("daily/", "cell/")
+    frame["period"] = frame["period"].dt.date
+    return insert_frame(engine, "features.daily_usage", frame)
