@@ -20,7 +20,7 @@ SPEC = json.loads((project_root() / "models" / "forecaster.json").read_text())
 TINY = {"ensemble": 1, "units": 4, "epochs": 2, "patience": 1}
 # Long enough for each frequency's default lookback, horizon and validation.
 LENGTH = {"hourly": 420, "daily": 120, "business_daily": 120, "weekly": 170,
-          "quarterly": 44, "yearly": 30}
+          "quarterly": 56, "yearly": 30}
 
 
 def rows_of(frequency, n=4, length=None, seed=5):
@@ -213,7 +213,7 @@ def test_defaults_scale_with_the_frequency_and_validation_fits_the_horizon():
     # Only a horizon: validation_origins follows it (the monthly 12 used to be refused).
     out = forecaster.train(rows, SPEC, {**TINY, "horizon": 4})
     opts = out["registration"]["spec"]["options"]
-    assert (opts["horizon"], opts["lookback"], opts["validation_origins"]) == (4, 16, 4)
+    assert (opts["horizon"], opts["lookback"], opts["validation_origins"]) == (4, 24, 4)
     assert opts["frequency"] == "quarterly" and opts["season"] == 4.0
 
 

@@ -195,7 +195,9 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
              f"origins {opts['validation_origins']} {units}")
 
     origins = opts["validation_origins"]
-    train_w = fw.sliding(series, lookback, horizon, cut=2 * horizon + origins - 1)
+    recent = table.get("max_windows_per_series", 0)
+    train_w = fw.sliding(series, lookback, horizon, cut=2 * horizon + origins - 1,
+                         most_recent=recent)
     valid_w = fw.tail(series, lookback, horizon, cut=horizon, count=origins)
     test_w = fw.last(series, lookback, horizon, cut=0)
     if len(valid_w) == 0:
@@ -260,7 +262,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
 
     final, final_scaling = fitted, scaling
     if opts["refit"]:
-        full_w = fw.sliding(series, lookback, horizon, cut=0)
+        full_w = fw.sliding(series, lookback, horizon, cut=0, most_recent=recent)
         final_scaling = fw.fit_scaling(full_w, lookback, horizon, log_space, opts["base"],
                                        **scale_opts)
         x_full, y_full, _ = _encoded(full_w, final_scaling)

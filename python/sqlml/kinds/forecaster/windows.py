@@ -99,9 +99,11 @@ def _concat(parts: list[Windows], lookback: int, horizon: int, with_targets: boo
     )
 
 
-def sliding(series: list[Series], lookback: int, horizon: int, cut: int) -> Windows:
+def sliding(series: list[Series], lookback: int, horizon: int, cut: int,
+            most_recent: int = 0) -> Windows:
     """Every window (stride 1) whose targets lie in each series' first ``len - cut``
-    periods and after its back-filled ones."""
+    periods and after its back-filled ones; only each series' ``most_recent`` last
+    ones when that is set (long daily or hourly histories)."""
     parts = []
     width = lookback + horizon
     for i, s in enumerate(series):
@@ -109,6 +111,8 @@ def sliding(series: list[Series], lookback: int, horizon: int, cut: int) -> Wind
         first = max(s.padded - lookback, 0)  # the first start whose targets are all real
         if len(usable) - first < width:
             continue
+        if most_recent:
+            first = max(first, len(usable) - width + 1 - most_recent)
         block = sliding_window_view(usable, width)[first:]
         starts = np.arange(first, first + len(block))
         parts.append(Windows(
