@@ -121,28 +121,28 @@ def test_bad_options_name_the_option(options, message):
 
 
 def test_metrics_and_baseline_are_recorded(trained):
-    metrics = trained["registration"]["metrics"]
+    metrics = trained.registration["metrics"]
     for key in ("auc", "pr_auc", "log_loss", "brier", "accuracy", "threshold", "n_train",
                 "n_valid", "baseline_auc"):
         assert key in metrics, key
     assert metrics["n_train"] + metrics["n_valid"] == 3000
     assert metrics["baseline"]["model"] == "logistic_regression"
-    assert trained["registration"]["device"].startswith(("CPU", "GPU"))
+    assert trained.registration["device"].startswith(("CPU", "GPU"))
 
 
 def test_keras_and_onnx_agree_within_1e_5(trained):
-    keras_bundle = artifacts.unpack(trained["artifact"], trained["registration"]["artifact_sha256"])
-    onnx_bundle = artifacts.unpack(trained["onnx_artifact"], trained["registration"]["onnx_sha256"])
+    keras_bundle = artifacts.unpack(trained.artifact, trained.registration["artifact_sha256"])
+    onnx_bundle = artifacts.unpack(trained.onnx_artifact, trained.registration["onnx_sha256"])
     model = artifacts.load_keras(keras_bundle.model_bytes)
     pre = Preprocessor.from_json(keras_bundle.preprocessing["features"])
     x = pre.transform(small_frame(500, seed=21))
     expected = model.predict(x, verbose=0).reshape(-1)
-    got = churn.onnx_predict(artifacts.onnx_session(onnx_bundle.model_bytes), x)
+    got = artifacts.onnx_predict(artifacts.onnx_session(onnx_bundle.model_bytes), x).reshape(-1)
     assert np.max(np.abs(expected - got)) < 1e-5
 
 
 def test_artifacts_hold_no_pickle(trained):
-    for blob in (trained["artifact"], trained["onnx_artifact"]):
+    for blob in (trained.artifact, trained.onnx_artifact):
         import io
         import zipfile
 
@@ -151,28 +151,28 @@ def test_artifacts_hold_no_pickle(trained):
 
 
 def test_a_tampered_artifact_is_refused_before_loading(trained):
-    blob = bytearray(trained["onnx_artifact"])
+    blob = bytearray(trained.onnx_artifact)
     blob[len(blob) // 2] ^= 0xFF
     with pytest.raises(ArtifactError, match="does not match its recorded sha256"):
-        churn.score(small_frame(), bytes(blob), trained["registration"]["onnx_sha256"])
+        churn.score(small_frame(), bytes(blob), trained.registration["onnx_sha256"])
 
 
 def test_scoring_needs_every_feature_column(trained):
     frame = small_frame().drop(columns=["churned", "contract"])
     with pytest.raises(InputError, match="lacks feature column.*contract"):
-        churn.score(frame, trained["onnx_artifact"], trained["registration"]["onnx_sha256"])
+        churn.score(frame, trained.onnx_artifact, trained.registration["onnx_sha256"])
 
 
 def test_scoring_refuses_duplicate_customers(trained):
     frame = small_frame()
     frame.loc[1, "customer_id"] = frame.loc[0, "customer_id"]
     with pytest.raises(InputError, match="duplicates"):
-        churn.score(frame, trained["onnx_artifact"], trained["registration"]["onnx_sha256"])
+        churn.score(frame, trained.onnx_artifact, trained.registration["onnx_sha256"])
 
 
 def test_scoring_accepts_float_ids_as_sql_server_sends_bigint(trained):
     frame = small_frame().assign(customer_id=lambda f: f.customer_id.astype(float))
-    scores = churn.score(frame, trained["onnx_artifact"], trained["registration"]["onnx_sha256"])
+    scores = churn.score(frame, trained.onnx_artifact, trained.registration["onnx_sha256"])
     assert scores.customer_id.iloc[0] == str(frame.customer_id.iloc[0].astype(int))
     assert scores.churn_probability.between(0, 1).all()
 
@@ -183,11 +183,11 @@ def test_the_model_finds_the_generators_signal():
     frame, _ = churn_data.customers(12000, seed=5)
     out = churn.train(frame, SPEC, {"epochs": 25, "patience": 4})
     test, truth = churn_data.customers(10000, seed=6)
-    scores = churn.score(test.drop(columns=["churned"]), out["onnx_artifact"],
-                         out["registration"]["onnx_sha256"])
+    scores = churn.score(test.drop(columns=["churned"]), out.onnx_artifact,
+                         out.registration["onnx_sha256"])
     auc = roc_auc_score(test.churned, scores.churn_probability)
     optimum = roc_auc_score(test.churned, truth)
-    metrics = out["registration"]["metrics"]
+    metrics = out.registration["metrics"]
     assert auc > 0.80
     assert optimum - auc < 0.015, (auc, optimum)
     assert metrics["auc"] >= metrics["baseline_auc"] - 1e-9

@@ -80,7 +80,7 @@ def test_an_unknown_spacing_is_an_error_naming_the_series_and_the_option():
 def test_options_frequency_overrides_inference_and_is_checked():
     rows = rows_of("business_daily", n=3)
     out = forecaster.train(rows, SPEC, {**TINY, "frequency": "daily"})
-    m = out["registration"]["metrics"]
+    m = out.registration["metrics"]
     # As daily data, each weekend is a two-day gap, filled.
     assert m["frequency"] == "daily" and m["filled_points"] > 0
     with pytest.raises(InputError, match="option 'frequency' .* out of range: \"fortnightly\""):
@@ -187,7 +187,7 @@ def daily_model():
 
 def test_the_version_records_frequency_season_and_calendar_channels(daily_model):
     _, trained = daily_model
-    reg = trained["registration"]
+    reg = trained.registration
     assert reg["feature_schema"]["frequency"] == "daily"
     assert reg["feature_schema"]["season"] == 7.0
     assert reg["feature_schema"]["channels"] == [
@@ -203,7 +203,7 @@ def test_the_version_records_frequency_season_and_calendar_channels(daily_model)
 def test_options_season_overrides_the_frequency(daily_model):
     rows, _ = daily_model
     out = forecaster.train(rows, SPEC, {**TINY, "horizon": 7, "season": 14, "epochs": 0})
-    assert out["registration"]["metrics"]["season"] == 14.0
+    assert out.registration["metrics"]["season"] == 14.0
     with pytest.raises(InputError, match="'lookback' .* out of range.*two seasons of 30"):
         forecaster.train(rows, SPEC, {**TINY, "season": 30, "lookback": 56})
 
@@ -212,7 +212,7 @@ def test_defaults_scale_with_the_frequency_and_validation_fits_the_horizon():
     rows = rows_of("quarterly", n=5)
     # Only a horizon: validation_origins follows it (the monthly 12 used to be refused).
     out = forecaster.train(rows, SPEC, {**TINY, "horizon": 4})
-    opts = out["registration"]["spec"]["options"]
+    opts = out.registration["spec"]["options"]
     assert (opts["horizon"], opts["lookback"], opts["validation_origins"]) == (4, 24, 4)
     assert opts["frequency"] == "quarterly" and opts["season"] == 4.0
 
@@ -258,7 +258,7 @@ def test_a_little_short_daily_series_is_back_filled_with_its_first_week(daily_mo
     young = series(np.linspace(10, 20, 40), pd.date_range("2025-11-22", periods=40), "young")
     out = forecaster.train(pd.concat([rows, young]), SPEC,
                            {**TINY, "horizon": 7, "epochs": 0})
-    assert out["registration"]["metrics"]["backfilled_series"] == 1
+    assert out.registration["metrics"]["backfilled_series"] == 1
 
 
 # --- forecasting ---------------------------------------------------------------------------
@@ -266,8 +266,8 @@ def test_a_little_short_daily_series_is_back_filled_with_its_first_week(daily_mo
 
 def test_daily_forecasts_continue_each_series_calendar(daily_model):
     rows, trained = daily_model
-    out = forecaster.forecast(rows, trained["onnx_artifact"],
-                              trained["registration"]["onnx_sha256"])
+    out = forecaster.forecast(rows, trained.onnx_artifact,
+                              trained.registration["onnx_sha256"])
     assert len(out) == 6 * 7 and np.isfinite(out.forecast).all()
     first = out[out.step == 1].set_index("series_id").period
     assert (first == rows.groupby("series_id").period.max() + pd.Timedelta(days=1)).all()
@@ -278,15 +278,15 @@ def test_forecasting_series_of_another_frequency_names_both(daily_model):
     weekly = series(np.linspace(10, 20, 60), pd.date_range("2024-01-01", periods=60,
                                                            freq="W-MON"), "wk")
     with pytest.raises(InputError, match="trained on daily series, but series 'wk' is weekly"):
-        forecaster.forecast(pd.concat([rows, weekly]), trained["onnx_artifact"],
-                            trained["registration"]["onnx_sha256"])
+        forecaster.forecast(pd.concat([rows, weekly]), trained.onnx_artifact,
+                            trained.registration["onnx_sha256"])
 
 
 def test_a_forecast_horizon_beyond_training_is_in_the_model_periods(daily_model):
     rows, trained = daily_model
     with pytest.raises(InputError, match=r"\(1 to 7 days\)"):
-        forecaster.forecast(rows, trained["onnx_artifact"],
-                            trained["registration"]["onnx_sha256"], 8)
+        forecaster.forecast(rows, trained.onnx_artifact,
+                            trained.registration["onnx_sha256"], 8)
 
 
 @pytest.mark.parametrize("frequency, step_one", [
@@ -299,11 +299,11 @@ def test_a_forecast_horizon_beyond_training_is_in_the_model_periods(daily_model)
 def test_every_frequency_trains_and_forecasts_on_its_calendar(frequency, step_one):
     rows = rows_of(frequency, n=3)
     trained = forecaster.train(rows, SPEC, {**TINY, "epochs": 1})
-    m = trained["registration"]["metrics"]
+    m = trained.registration["metrics"]
     assert m["frequency"] == frequency and np.isfinite(m["mase"])
     assert m["horizon"] == SPEC["frequencies"][frequency]["horizon"]
-    out = forecaster.forecast(rows, trained["onnx_artifact"],
-                              trained["registration"]["onnx_sha256"])
+    out = forecaster.forecast(rows, trained.onnx_artifact,
+                              trained.registration["onnx_sha256"])
     assert str(out.period.iloc[0]) == step_one
     assert out.groupby("series_id").period.apply(lambda p: p.is_monotonic_increasing).all()
     if frequency == "business_daily":

@@ -42,8 +42,8 @@ def trained(data):
 
 
 def run_forecast(trained, rows, horizon=None):
-    return forecaster.forecast(rows, trained["onnx_artifact"],
-                               trained["registration"]["onnx_sha256"], horizon)
+    return forecaster.forecast(rows, trained.onnx_artifact,
+                               trained.registration["onnx_sha256"], horizon)
 
 
 def one_series(values, start="2020-01-01", sid="a"):
@@ -159,7 +159,7 @@ def test_series_shorter_than_lookback_plus_horizon_are_back_filled(data):
                        sid="young")
     options = {**FAST, "lookback": 36}
     out = forecaster.train(pd.concat([data, short]), SPEC, options)
-    m = out["registration"]["metrics"]
+    m = out.registration["metrics"]
     assert m["backfilled_series"] == 1 and m["n_series"] == SERIES + 1
     newer = one_series(np.linspace(50, 60, 30), sid="newer")
     rows = run_forecast(out, pd.concat([data, newer]))
@@ -176,7 +176,7 @@ def test_too_short_for_training_windows_keeps_the_base_method():
     rows = frame(n=6, length=52, min_length=52)
     messages = []
     out = forecaster.train(rows, SPEC, FAST, progress=messages.append)
-    m = out["registration"]["metrics"]
+    m = out.registration["metrics"]
     assert m["windows"]["train"] == 0 and m["best_epochs"] == [0, 0]
     assert np.isclose(m["mase"], m["base"]["mase"])
     assert any("network is not trained" in text for text in messages)
@@ -215,30 +215,30 @@ def test_theta_base_follows_a_seasonal_pattern_better_than_seasonal_naive():
 
 
 def test_metrics_baseline_and_coverage_are_recorded(trained):
-    m = trained["registration"]["metrics"]
+    m = trained.registration["metrics"]
     for key in ("mase", "smape", "rmse", "coverage", "baseline_mase", "base", "n_series",
                 "best_epochs", "onnx_max_abs_diff"):
         assert key in m, key
     assert m["baseline"]["model"] == "seasonal_naive" and m["n_series"] == SERIES
     assert m["n_test_points"] == SERIES * 12 and 0 <= m["coverage"] <= 1
-    assert trained["registration"]["device"].startswith(("CPU", "GPU"))
-    assert trained["registration"]["spec"]["options"]["lookback"] == 24
+    assert trained.registration["device"].startswith(("CPU", "GPU"))
+    assert trained.registration["spec"]["options"]["lookback"] == 24
 
 
 def test_keras_and_onnx_agree_within_1e_5(trained, data):
-    keras_bundle = artifacts.unpack(trained["artifact"], trained["registration"]["artifact_sha256"])
-    onnx_bundle = artifacts.unpack(trained["onnx_artifact"],
-                                   trained["registration"]["onnx_sha256"])
+    keras_bundle = artifacts.unpack(trained.artifact, trained.registration["artifact_sha256"])
+    onnx_bundle = artifacts.unpack(trained.onnx_artifact,
+                                   trained.registration["onnx_sha256"])
     scaling = forecast_windows.Scaling.from_json(keras_bundle.preprocessing["scaling"])
     series, _ = regularise(data)
     x, _ = forecast_windows.encode(forecast_windows.sliding(series, 24, 12, cut=0), scaling)
     expected = artifacts.load_keras(keras_bundle.model_bytes).predict(x, verbose=0)
-    got = forecaster.onnx_predict(artifacts.onnx_session(onnx_bundle.model_bytes), x)
+    got = artifacts.onnx_predict(artifacts.onnx_session(onnx_bundle.model_bytes), x)
     assert np.max(np.abs(expected - got)) < 1e-5
 
 
 def test_artifacts_hold_no_pickle(trained):
-    for blob in (trained["artifact"], trained["onnx_artifact"]):
+    for blob in (trained.artifact, trained.onnx_artifact):
         names = set(zipfile.ZipFile(io.BytesIO(blob)).namelist())
         assert names <= {"manifest.json", "preprocessing.json", "model.keras", "model.onnx"}
 
@@ -293,20 +293,20 @@ def test_a_gap_is_forecast_like_its_interpolation(trained, data):
 
 
 def test_a_tampered_artifact_is_refused(trained, data):
-    blob = bytearray(trained["onnx_artifact"])
+    blob = bytearray(trained.onnx_artifact)
     blob[len(blob) // 2] ^= 0xFF
     with pytest.raises(ArtifactError, match="does not match its recorded sha256"):
-        forecaster.forecast(data, bytes(blob), trained["registration"]["onnx_sha256"])
+        forecaster.forecast(data, bytes(blob), trained.registration["onnx_sha256"])
 
 
 def test_forecasting_does_not_import_tensorflow(trained, data, tmp_path):
-    (tmp_path / "onnx.bin").write_bytes(trained["onnx_artifact"])
+    (tmp_path / "onnx.bin").write_bytes(trained.onnx_artifact)
     data.to_csv(tmp_path / "rows.csv", index=False)
     script = (
         "import sys, pandas as pd; from sqlml.kinds.forecaster import model as forecaster\n"
         f"blob = open({str(tmp_path / 'onnx.bin')!r}, 'rb').read()\n"
         f"rows = pd.read_csv({str(tmp_path / 'rows.csv')!r})\n"
-        f"out = forecaster.forecast(rows, blob, {trained['registration']['onnx_sha256']!r})\n"
+        f"out = forecaster.forecast(rows, blob, {trained.registration['onnx_sha256']!r})\n"
         "assert len(out) and 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
@@ -316,7 +316,7 @@ def test_forecasting_does_not_import_tensorflow(trained, data, tmp_path):
 def test_the_model_beats_seasonal_naive_and_intervals_cover_their_share():
     rows = frame(n=120, length=120, min_length=96, seed=5)
     out = forecaster.train(rows, SPEC, {"ensemble": 3, "refit": False})
-    m = out["registration"]["metrics"]
+    m = out.registration["metrics"]
     assert m["mase"] < 0.85 * m["baseline_mase"], m
     assert 0.7 <= m["coverage"] <= 0.9, m
 
@@ -326,7 +326,7 @@ def test_data_with_zeros_and_negatives_trains_in_linear_space():
     rows["value"] = rows["value"] - rows.groupby("series_id").value.transform("mean")
     assert (rows.value <= 0).any()
     out = forecaster.train(rows, SPEC, FAST)
-    m = out["registration"]["metrics"]
+    m = out.registration["metrics"]
     assert m["transform"] == "none" and np.isfinite(m["mase"]) and m["onnx_max_abs_diff"] < 1e-5
     forecasts = run_forecast(out, rows)
     assert len(forecasts) == 12 * 12

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from sqlml.adapters import revoscale
+from sqlml.kinds import TrainedModel
 
 pytestmark = pytest.mark.unit
 
@@ -92,12 +93,12 @@ def test_the_remote_function_reads_its_rows_through_revoscalepy(monkeypatch, fak
     module.RxSqlServerData = RxSqlServerData
     module.rx_import = lambda source: pd.DataFrame({"customer_id": [1]})
 
-    def train(frame, spec, options, progress):
-        seen["train"] = (list(frame.columns), spec, options)
-        return pd.DataFrame([{"artifact": b"a", "onnx_artifact": b"o", "registration": "{}"}])
+    def train(kind, frame, spec, options, progress):
+        seen["train"] = (kind, list(frame.columns), spec, options)
+        return TrainedModel(b"a", b"o", {})
 
-    monkeypatch.setattr("sqlml.entrypoints.train_churn_model", train)
+    monkeypatch.setattr("sqlml.entrypoints.train_model", train)
     out = revoscale._train_churn_remote("Driver=x", "SELECT 1", '{"kind": "churn"}', None)
     assert seen["source"] == {"sql_query": "SELECT 1", "connection_string": "Driver=x"}
-    assert seen["train"] == (["customer_id"], {"kind": "churn"}, None)
+    assert seen["train"] == ("churn", ["customer_id"], {"kind": "churn"}, None)
     assert out == {"artifact": b"a", "onnx_artifact": b"o", "registration": "{}"}

@@ -16,8 +16,6 @@ from sqlml.deploy.ddl import is_mssql
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 SCHEMAS = ("features", "models", "predictions", "ops", "ml")
 

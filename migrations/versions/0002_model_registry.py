@@ -19,8 +19,6 @@ from sqlml.deploy.ddl import blob, current_login, json_checks, json_text, long_t
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -17,8 +17,6 @@ from sqlml.deploy.ddl import current_login, json_checks, json_text, long_text, n
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

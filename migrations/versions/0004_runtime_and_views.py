@@ -11,17 +11,9 @@ over predictions and the registry that never expose blobs or features.
 Definitions: migrations/objects/0004/ (see sqlml/deploy/objects.py).
 """
 
-from sqlml.deploy.objects import apply_snapshot, revert_snapshot
+from sqlml.deploy.objects import replaceable_objects
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
-
-def upgrade() -> None:
-    apply_snapshot(revision)
-
-
-def downgrade() -> None:
-    revert_snapshot(revision)
+upgrade, downgrade = replaceable_objects(revision)

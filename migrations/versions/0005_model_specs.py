@@ -19,8 +19,6 @@ from sqlml.deploy.ddl import json_checks, json_text, now, timestamp
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -18,8 +18,6 @@ from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -7,8 +7,12 @@ Create Date: 2026-11-25
 Why: the first model of the mission, trained and scored inside the database
 through the public SQL interface of DESIGN.md, with the shared plumbing every
 ml procedure uses: run bookkeeping (ops.begin_run / finish_run / fail_run),
-registration with the activation rule (ops.register_model) and active-model
-lookup (ops.active_model).
+registration with the activation rule (ops.register_model), active-model
+lookup (ops.active_model), and the one training body every model kind shares
+(ops.train_model, with ops.train_py as its PL/Python half on PostgreSQL;
+ml.train_churn_model and, from 0009, ml.train_forecaster only name their kind).
+Its snapshot was amended in place before the first release (see "Released" in
+sqlml/deploy/objects.py) when ops.train_model took over the training body.
 
 PostgreSQL only: dblink lets ops.fail_run record a failed run from a second
 session, the nearest thing PostgreSQL has to an autonomous transaction; and two
@@ -24,8 +28,6 @@ from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -19,8 +19,6 @@ from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

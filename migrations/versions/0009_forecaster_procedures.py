@@ -7,23 +7,15 @@ Create Date: 2026-11-25
 Why: the second model of the mission, an LSTM forecaster trained and run inside
 the database through the public SQL interface of DESIGN.md, on the plumbing of
 0007 (run bookkeeping, registration with the activation rule, which compares
-backtest MASE for this kind, and active-model lookup). On PostgreSQL the
-embedded-Python halves are functions of their own (ops.forecaster_train_py,
-ops.forecast_py), as for churn.
+backtest MASE for this kind, and active-model lookup). Training goes through
+0007's shared ops.train_model; forecasting's embedded-Python half on PostgreSQL is
+a function of its own (ops.forecast_py), as ops.churn_score_py is for churn.
 Definitions: migrations/objects/0009/ (see sqlml/deploy/objects.py).
 """
 
-from sqlml.deploy.objects import apply_snapshot, revert_snapshot
+from sqlml.deploy.objects import replaceable_objects
 
 revision = "0009"
 down_revision = "0008"
-branch_labels = None
-depends_on = None
 
-
-def upgrade() -> None:
-    apply_snapshot(revision)
-
-
-def downgrade() -> None:
-    revert_snapshot(revision)
+upgrade, downgrade = replaceable_objects(revision)

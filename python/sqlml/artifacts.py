@@ -25,6 +25,8 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 
+import numpy as np
+
 from sqlml.errors import ArtifactError
 
 FORMAT = "sqlml-bundle/1"
@@ -39,7 +41,7 @@ def sha256(blob: bytes) -> str:
 @dataclass(frozen=True)
 class Bundle:
     kind: str
-    model_name: str  # "model.keras" or "model.onnx"
+    member: str  # the model's file in the bundle: "model.keras" or "model.onnx"
     model_bytes: bytes
     preprocessing: dict
 
@@ -100,7 +102,7 @@ def unpack(blob: bytes, expected_sha256: str, what: str = "artifact") -> Bundle:
         raise ArtifactError(f"{what} lacks a model or its preprocessing")
     return Bundle(
         kind=manifest["kind"],
-        model_name=model_member,
+        member=model_member,
         model_bytes=members[model_member],
         preprocessing=json.loads(members["preprocessing.json"]),
     )
@@ -156,3 +158,21 @@ def onnx_session(model_bytes: bytes):
     options.log_severity_level = 3  # errors only: warnings would land in SQL messages
     return ort.InferenceSession(model_bytes, sess_options=options,
                                 providers=ort.get_available_providers())
+
+
+def onnx_predict(session, x: np.ndarray) -> np.ndarray:
+    """The graph's first output for ``x``, as float64 (one row per input row)."""
+    name = session.get_inputs()[0].name
+    return session.run(None, {name: x.astype(np.float32)})[0].astype(np.float64)
+
+
+def onnx_bytes_checked(model, x: np.ndarray, expected: np.ndarray,
+                       tolerance: float) -> tuple[bytes, float]:
+    """The ONNX export of ``model``, held to the Keras model it came from: its
+    outputs for ``x`` must be within ``tolerance`` of ``expected`` (Keras's)."""
+    exported = onnx_bytes(model)
+    got = onnx_predict(onnx_session(exported), x)
+    diff = float(np.max(np.abs(got - expected.reshape(got.shape)))) if len(x) else 0.0
+    if diff > tolerance:
+        raise ArtifactError(f"ONNX export differs from the Keras model by {diff:.2e}")
+    return exported, diff

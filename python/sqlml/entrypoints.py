@@ -7,13 +7,14 @@ caller's data, call one of these, and hand the frame back to SQL.
 
 from __future__ import annotations
 
-import json
 import platform
 from importlib import metadata
 
 import pandas as pd
 
 import sqlml
+from sqlml import kinds
+from sqlml.kinds import TrainedModel
 
 # What the in-database code imports; reported without importing (TensorFlow
 # alone takes seconds to import).
@@ -31,18 +32,12 @@ def runtime_info() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["component", "version"])
 
 
-def train_churn_model(frame: pd.DataFrame, spec: dict, options: str | dict | None,
-                      progress=lambda message: None) -> pd.DataFrame:
-    """Training rows -> one row: ``artifact`` and ``onnx_artifact`` (bytes) and
-    ``registration`` (JSON text: hashes, spec, metrics, feature schema, device)."""
-    from sqlml.kinds.churn import model as churn
-
-    trained = churn.train(frame, spec, options, progress)
-    return pd.DataFrame([{
-        "artifact": trained["artifact"],
-        "onnx_artifact": trained["onnx_artifact"],
-        "registration": json.dumps(trained["registration"]),
-    }])
+def train_model(kind: str, frame: pd.DataFrame, spec: dict, options: str | dict | None,
+                progress=lambda message: None) -> TrainedModel:
+    """Training rows -> a trained model of ``kind`` (``models/<kind>.json``): its two
+    bundles and its registry row. The one entry point that returns no frame: a model
+    is not a table, and both engines hand its parts to ``ops.register_model``."""
+    return kinds.trainer(kind)(frame, spec, options, progress)
 
 
 def score_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:
@@ -50,20 +45,6 @@ def score_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> 
     from sqlml.kinds.churn import model as churn
 
     return churn.score(frame, onnx_artifact, onnx_sha256)
-
-
-def train_forecaster(frame: pd.DataFrame, spec: dict, options: str | dict | None,
-                     progress=lambda message: None) -> pd.DataFrame:
-    """Series rows -> one row: ``artifact``, ``onnx_artifact`` (bytes) and
-    ``registration`` (JSON text), as ``train_churn_model``."""
-    from sqlml.kinds.forecaster import model as forecaster
-
-    trained = forecaster.train(frame, spec, options, progress)
-    return pd.DataFrame([{
-        "artifact": trained["artifact"],
-        "onnx_artifact": trained["onnx_artifact"],
-        "registration": json.dumps(trained["registration"]),
-    }])
 
 
 def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
@@ -77,7 +58,3 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     else:
         horizon = None
     return forecaster.forecast(frame, onnx_artifact, onnx_sha256, horizon)
-
-
-# Training entry points by model kind (models/<kind>.json): what ops.train_model runs.
-TRAINERS = {"churn": train_churn_model, "forecaster": train_forecaster}

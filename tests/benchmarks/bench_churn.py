@@ -49,9 +49,9 @@ def main() -> None:
     _, load_s = timed(lambda: insert_frame(engine, "features.customers", frame))
 
     trained, train_py = timed(lambda: churn.train(frame, spec, OPTIONS))
-    reg = trained["registration"]
+    reg = trained.registration
     scoring = frame.drop(columns=["churned"])
-    _, score_py = timed(lambda: churn.score(scoring, trained["onnx_artifact"], reg["onnx_sha256"]))
+    _, score_py = timed(lambda: churn.score(scoring, trained.onnx_artifact, reg["onnx_sha256"]))
 
     _, train_db = timed(lambda: routines.call(engine, "train_churn_model", model_name="bench",
                                               options=json.dumps(OPTIONS)))

@@ -69,8 +69,8 @@ def main() -> None:
     options = json.loads(args.options)
     frame = series_data.series_frame(args.series, args.months, args.months, seed=7)
     trained, train_s = timed(lambda: forecaster.train(frame, spec, options))
-    reg = trained["registration"]
-    out, forecast_s = timed(lambda: forecaster.forecast(frame, trained["onnx_artifact"],
+    reg = trained.registration
+    out, forecast_s = timed(lambda: forecaster.forecast(frame, trained.onnx_artifact,
                                                         reg["onnx_sha256"]))
     resolved = reg["spec"]["options"]
     print(f"{args.series} series x {args.months} months ({len(frame)} rows); device: "

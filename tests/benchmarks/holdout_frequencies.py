@@ -130,8 +130,8 @@ def run(frequency: str, data: pd.DataFrame, spec: dict, extra: dict) -> dict:
     started = time.perf_counter()
     trained = forecaster.train(train, spec, {"horizon": h, **extra})
     seconds = time.perf_counter() - started
-    forecasts = forecaster.forecast(train, trained["onnx_artifact"],
-                                    trained["registration"]["onnx_sha256"])
+    forecasts = forecaster.forecast(train, trained.onnx_artifact,
+                                    trained.registration["onnx_sha256"])
     scores: dict[str, list[float]] = {k: [] for k in
                                       ("model", "naive", "seasonal_naive", "theta", "ets")}
     for sid, actual in held.groupby("series_id"):
@@ -151,7 +151,7 @@ def run(frequency: str, data: pd.DataFrame, spec: dict, extra: dict) -> dict:
         for name, forecast in methods.items():
             if forecast is not None:
                 scores[name].append(float(np.mean(np.abs(truth - forecast)) / scale))
-    m = trained["registration"]["metrics"]
+    m = trained.registration["metrics"]
     return {"frequency": frequency, "series": data.series_id.nunique(), "horizon": h,
             **{k: round(float(np.mean(v)), 3) for k, v in scores.items() if v},
             "adjustment": m["seasonal_adjustment"], "train_s": round(seconds)}

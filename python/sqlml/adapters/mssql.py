@@ -21,7 +21,7 @@ import sys
 import pandas as pd
 
 from sqlml import entrypoints
-from sqlml.errors import InputError, SqlmlError
+from sqlml.errors import SqlmlError
 
 
 def _report(fn):
@@ -43,12 +43,15 @@ def _progress(message: str) -> None:
 
 def output(frame: pd.DataFrame) -> pd.DataFrame:
     """OutputDataSet as SQL Server reads it: pandas 3 infers a ``str`` dtype for
-    text, which the Python runtime's bridge does not take; object columns with
-    None for NULL it does. Numeric columns keep their dtype."""
+    text, which the language extension's bridge does not take (it reads NumPy
+    dtypes only); object columns with None for NULL it does. Numeric and datetime
+    columns keep their dtype."""
     out = frame.copy()
     for name in out.columns:
-        if not pd.api.types.is_numeric_dtype(out[name]):  # bool counts as numeric
-            out[name] = out[name].astype(object).where(out[name].notna(), None)
+        column = out[name]
+        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
+            continue  # bool counts as numeric
+        out[name] = column.astype(object).where(column.notna(), None)
     return out
 
 
@@ -61,13 +64,10 @@ def train_model(kind: str, InputDataSet: pd.DataFrame, spec: str,
                 options: str | None) -> tuple[bytes, bytes, str]:
     """ops.train_model's @script: the OUTPUT parameters @artifact, @onnx_artifact,
     @registration."""
-    train = entrypoints.TRAINERS.get(kind)
-    if train is None:
-        raise InputError(f"no model kind {kind!r}; kinds: {', '.join(entrypoints.TRAINERS)}")
     _progress(f"sqlml: read {len(InputDataSet)} training rows")
-    out = train(InputDataSet, json.loads(spec), options, progress=_progress)
-    row = out.iloc[0]
-    return row["artifact"], row["onnx_artifact"], row["registration"]
+    trained = entrypoints.train_model(kind, InputDataSet, json.loads(spec), options,
+                                      progress=_progress)
+    return trained.artifact, trained.onnx_artifact, trained.registration_json()
 
 
 @_report
@@ -82,4 +82,4 @@ def forecast(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
              horizon) -> pd.DataFrame:
     """OutputDataSet: series_id NVARCHAR(128), period DATETIME2(0), step INT, forecast FLOAT,
     lower FLOAT, upper FLOAT."""
-    return entrypoints.forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon)
+    return output(entrypoints.forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon))

@@ -108,14 +108,11 @@ def runtime_info(plpy) -> list[tuple]:
 @database_errors
 def train_model(plpy, kind: str, input_query: str, spec: str, options: str | None) -> list[tuple]:
     """ops.train_py: one row of the Keras bundle, the ONNX bundle, the registration."""
-    train = entrypoints.TRAINERS.get(kind)
-    if train is None:
-        raise InputError(f"no model kind {kind!r}; kinds: {', '.join(entrypoints.TRAINERS)}")
     frame = read_query(plpy, input_query)
     plpy.notice(f"sqlml: read {len(frame)} training rows")
-    out = train(frame, json.loads(spec), options, progress=plpy.notice)
-    row = out.iloc[0]
-    return [(row["artifact"], row["onnx_artifact"], row["registration"])]
+    trained = entrypoints.train_model(kind, frame, json.loads(spec), options,
+                                      progress=plpy.notice)
+    return [(trained.artifact, trained.onnx_artifact, trained.registration_json())]
 
 
 @database_errors

@@ -119,6 +119,6 @@ def _train_churn_remote(connection_string: str, query: str, spec: str,
     from sqlml import entrypoints
 
     frame = rx.rx_import(rx.RxSqlServerData(sql_query=query, connection_string=connection_string))
-    row = entrypoints.train_churn_model(frame, json.loads(spec), options, progress=print).iloc[0]
-    return {"artifact": row["artifact"], "onnx_artifact": row["onnx_artifact"],
-            "registration": row["registration"]}
+    trained = entrypoints.train_model("churn", frame, json.loads(spec), options, progress=print)
+    return {"artifact": trained.artifact, "onnx_artifact": trained.onnx_artifact,
+            "registration": trained.registration_json()}

@@ -7,7 +7,11 @@ and a downgrade move procedures, views and tables together:
 
 * A revision that adds or changes objects has a snapshot folder,
   ``migrations/objects/<revision>/<engine>/<schema>.<object>.sql``, holding the
-  exact text it deploys. Snapshots are immutable once released.
+  exact text it deploys. A snapshot may be refreshed in place (``sqlml objects
+  freeze``) only while its revision is unreleased; **released** means it has
+  landed on ``main``, where any database may have run it. After that a change to
+  an object is a new revision, so that every database that ran the old one gets
+  the change and a downgrade can find the old text.
 * ``upgrade()`` calls :func:`apply_snapshot`: every file of the revision's
   snapshot is executed (``CREATE OR REPLACE`` / ``CREATE OR ALTER``).
 * ``downgrade()`` calls :func:`revert_snapshot`: each object goes back to the
@@ -193,3 +197,16 @@ def revert_snapshot(revision: str) -> None:
     _end_batch()
     for name, obj in reversed(snapshot(root, revision, engine).items()):
         _execute(previous[name].text if name in previous else obj.drop_statement())
+
+
+def replaceable_objects(revision: str):
+    """``upgrade, downgrade`` of a revision that only ships objects: its module says
+    ``upgrade, downgrade = replaceable_objects(revision)``."""
+
+    def upgrade() -> None:
+        apply_snapshot(revision)
+
+    def downgrade() -> None:
+        revert_snapshot(revision)
+
+    return upgrade, downgrade

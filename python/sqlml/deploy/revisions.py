@@ -25,20 +25,12 @@ Why: <say why this change exists; the title says what>.
 Definitions: migrations/objects/{revision}/ (see sqlml/deploy/objects.py).
 """
 
-from sqlml.deploy.objects import apply_snapshot, revert_snapshot
+from sqlml.deploy.objects import replaceable_objects
 
 revision = "{revision}"
 down_revision = "{down_revision}"
-branch_labels = None
-depends_on = None
 
-
-def upgrade() -> None:
-    apply_snapshot(revision)
-
-
-def downgrade() -> None:
-    revert_snapshot(revision)
+upgrade, downgrade = replaceable_objects(revision)
 '''
 
 

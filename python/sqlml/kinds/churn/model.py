@@ -19,9 +19,10 @@ import pandas as pd
 
 from sqlml import artifacts
 from sqlml.errors import ArtifactError, InputError
+from sqlml.kinds import TrainedModel
 from sqlml.kinds.churn import metrics, network
 from sqlml.kinds.churn.preprocessing import Preprocessor
-from sqlml.kinds.columns import normalise_columns
+from sqlml.kinds.columns import normalise_columns, text_ids
 from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
 
@@ -37,24 +38,7 @@ def _require(frame: pd.DataFrame, column: str, routine: str) -> None:
 
 
 def customer_ids(values: pd.Series, column: str) -> pd.Series:
-    """Ids as text (the predictions table's key). SQL Server hands BIGINT over as
-    float64, so 1234.0 must become '1234'."""
-    if values.isna().any():
-        raise InputError(f"column {column!r} has {int(values.isna().sum())} NULL value(s)")
-
-    def text(v):
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v).strip()
-
-    ids = values.astype(object).map(text)
-    too_long = ids[ids.str.len() > MAX_ID_LENGTH]
-    if not too_long.empty:
-        raise InputError(
-            f"column {column!r} values must be at most {MAX_ID_LENGTH} characters; "
-            f"{too_long.iloc[0][:80]!r} is {len(too_long.iloc[0])}"
-        )
-    return ids
+    return text_ids(values, column, MAX_ID_LENGTH)
 
 
 def labels(values: pd.Series, column: str) -> np.ndarray:
@@ -140,8 +124,8 @@ def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.
 
 
 def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
-          progress: Progress = lambda message: None) -> dict:
-    """Train one version; returns the two bundles and the registry row as a dict."""
+          progress: Progress = lambda message: None) -> TrainedModel:
+    """Train one version: the two bundles and the registry row."""
     started = time.perf_counter()
     opts = resolve_options(spec, options, ROUTINE)
     _check_options(opts)
@@ -170,8 +154,8 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     preprocessing = {"features": pre.to_json(), "id_column": spec["input"]["id_column"]}
     keras_blob = artifacts.pack("churn", "model.keras", artifacts.keras_bytes(model),
                                 preprocessing)
-    onnx_model = artifacts.onnx_bytes(model)
-    parity = _parity(onnx_model, network.predict(model, x_valid), x_valid)
+    onnx_model, parity = artifacts.onnx_bytes_checked(
+        model, x_valid, network.predict(model, x_valid), PARITY_TOLERANCE)
     onnx_blob = artifacts.pack("churn", "model.onnx", onnx_model, preprocessing)
 
     all_metrics = {
@@ -187,47 +171,25 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     }
     progress(f"{ROUTINE}: validation AUC {model_metrics['auc']:.4f} "
              f"(logistic regression {baseline_metrics['auc']:.4f})")
-    return {
-        "artifact": keras_blob,
-        "onnx_artifact": onnx_blob,
-        "registration": {
-            "artifact_sha256": artifacts.sha256(keras_blob),
-            "onnx_sha256": artifacts.sha256(onnx_blob),
-            "spec": {**spec, "options": opts},
-            "metrics": all_metrics,
-            "feature_schema": {
-                "id_column": spec["input"]["id_column"],
-                "label_column": spec["input"]["label_column"],
-                "numeric": [c.name for c in pre.numeric],
-                "categorical": {c.name: c.vocabulary for c in pre.categorical},
-                "inputs": pre.output_names(),
-            },
-            "trained_rows": int(len(y)),
-            "training_seconds": round(time.perf_counter() - started, 3),
-            "device": fitted.device,
+    return TrainedModel.build(
+        keras_blob=keras_blob, onnx_blob=onnx_blob, spec=spec, options=opts,
+        metrics=all_metrics,
+        feature_schema={
+            "id_column": spec["input"]["id_column"],
+            "label_column": spec["input"]["label_column"],
+            "numeric": [c.name for c in pre.numeric],
+            "categorical": {c.name: c.vocabulary for c in pre.categorical},
+            "inputs": pre.output_names(),
         },
-    }
-
-
-def _parity(onnx_model: bytes, expected: np.ndarray, x: np.ndarray) -> float:
-    """Hold the exported graph to the Keras model it came from."""
-    got = onnx_predict(artifacts.onnx_session(onnx_model), x)
-    diff = float(np.max(np.abs(got - expected))) if len(x) else 0.0
-    if diff > PARITY_TOLERANCE:
-        raise ArtifactError(f"ONNX export differs from the Keras model by {diff:.2e}")
-    return diff
-
-
-def onnx_predict(session, x: np.ndarray) -> np.ndarray:
-    name = session.get_inputs()[0].name
-    return session.run(None, {name: x.astype(np.float32)})[0].reshape(-1).astype(np.float64)
+        trained_rows=len(y), started=started, device=fitted.device,
+    )
 
 
 def score(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:
     """Churn probability for every input row, from the ONNX bundle (no TensorFlow)."""
     bundle = artifacts.unpack(onnx_artifact, onnx_sha256, "onnx_artifact")
-    if bundle.kind != "churn" or bundle.model_name != "model.onnx":
-        raise ArtifactError(f"onnx_artifact holds a {bundle.kind} {bundle.model_name}, "
+    if bundle.kind != "churn" or bundle.member != "model.onnx":
+        raise ArtifactError(f"onnx_artifact holds a {bundle.kind} {bundle.member}, "
                             "not a churn ONNX model")
     id_col = bundle.preprocessing["id_column"]
     frame = normalise_columns(frame)
@@ -241,6 +203,7 @@ def score(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.Dat
         )
     pre = Preprocessor.from_json(bundle.preprocessing["features"])
     x = pre.transform(frame)
-    probability = onnx_predict(artifacts.onnx_session(bundle.model_bytes), x) if len(x) else []
+    session = artifacts.onnx_session(bundle.model_bytes)
+    probability = artifacts.onnx_predict(session, x).reshape(-1) if len(x) else []
     return pd.DataFrame({"customer_id": ids.to_numpy(dtype=object),
                          "churn_probability": np.asarray(probability, dtype=np.float64)})

@@ -50,6 +50,7 @@ import pandas as pd
 
 from sqlml import artifacts
 from sqlml.errors import ArtifactError, InputError
+from sqlml.kinds import TrainedModel
 from sqlml.kinds.forecaster import base as bases
 from sqlml.kinds.forecaster import frequency as fq
 from sqlml.kinds.forecaster import inputs, metrics, network
@@ -166,8 +167,8 @@ def _encoded(windows: fw.Windows, scaling: fw.Scaling):
 
 
 def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
-          progress: Progress = lambda message: None) -> dict:
-    """Train one version; returns the two bundles and the registry row as a dict."""
+          progress: Progress = lambda message: None) -> TrainedModel:
+    """Train one version: the two bundles and the registry row."""
     started = time.perf_counter()
     opts = resolve_options(spec, options, ROUTINE)
     limits = spec["limits"]
@@ -281,8 +282,8 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     expected = network.predict(final.model, x_check)
     keras_blob = artifacts.pack(KIND, "model.keras", artifacts.keras_bytes(final.model),
                                 preprocessing)
-    onnx_model = artifacts.onnx_bytes(final.model)
-    parity = _parity(onnx_model, expected, x_check)
+    onnx_model, parity = artifacts.onnx_bytes_checked(final.model, x_check, expected,
+                                                      PARITY_TOLERANCE)
     onnx_blob = artifacts.pack(KIND, "model.onnx", onnx_model, preprocessing)
 
     all_metrics = {
@@ -316,31 +317,24 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         "refit": bool(opts["refit"]),
         "onnx_max_abs_diff": parity,
     }
-    return {
-        "artifact": keras_blob,
-        "onnx_artifact": onnx_blob,
-        "registration": {
-            "artifact_sha256": artifacts.sha256(keras_blob),
-            "onnx_sha256": artifacts.sha256(onnx_blob),
-            "spec": {**spec, "options": opts},
-            "metrics": all_metrics,
-            "feature_schema": {
-                "series_id_column": "series_id",
-                "period_column": "period",
-                "value_column": "value",
-                "frequency": freq.name,
-                "season": opts["season"],
-                "seasons": seasons,
-                "lookback": lookback,
-                "horizon": horizon,
-                "channels": fw.channels(freq),
-                "series": len(series),
-            },
-            "trained_rows": int(sum(len(s.real) - s.filled for s in series)),
-            "training_seconds": round(time.perf_counter() - started, 3),
-            "device": fitted.device,
+    return TrainedModel.build(
+        keras_blob=keras_blob, onnx_blob=onnx_blob, spec=spec, options=opts,
+        metrics=all_metrics,
+        feature_schema={
+            "series_id_column": "series_id",
+            "period_column": "period",
+            "value_column": "value",
+            "frequency": freq.name,
+            "season": opts["season"],
+            "seasons": seasons,
+            "lookback": lookback,
+            "horizon": horizon,
+            "channels": fw.channels(freq),
+            "series": len(series),
         },
-    }
+        trained_rows=sum(len(s.real) - s.filled for s in series), started=started,
+        device=fitted.device,
+    )
 
 
 def _values(delta: np.ndarray, context: fw.Context, scaling: fw.Scaling,
@@ -351,20 +345,6 @@ def _values(delta: np.ndarray, context: fw.Context, scaling: fw.Scaling,
             fw.decode(delta, context, scaling, half))
 
 
-def _parity(onnx_model: bytes, expected: np.ndarray, x: np.ndarray) -> float:
-    """Hold the exported graph to the Keras model it came from."""
-    got = onnx_predict(artifacts.onnx_session(onnx_model), x)
-    diff = float(np.max(np.abs(got - expected))) if len(x) else 0.0
-    if diff > PARITY_TOLERANCE:
-        raise ArtifactError(f"ONNX export differs from the Keras model by {diff:.2e}")
-    return diff
-
-
-def onnx_predict(session, x: np.ndarray) -> np.ndarray:
-    name = session.get_inputs()[0].name
-    return session.run(None, {name: x.astype(np.float32)})[0].astype(np.float64)
-
-
 def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
              horizon: int | None = None) -> pd.DataFrame:
     """``horizon`` periods after each series' last period, from the ONNX bundle: one row
@@ -372,8 +352,8 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     see ``frequency.anchors``), step, forecast, lower, upper. Series of another
     frequency than the model's are an error naming both."""
     bundle = artifacts.unpack(onnx_artifact, onnx_sha256, "onnx_artifact")
-    if bundle.kind != KIND or bundle.model_name != "model.onnx":
-        raise ArtifactError(f"onnx_artifact holds a {bundle.kind} {bundle.model_name}, "
+    if bundle.kind != KIND or bundle.member != "model.onnx":
+        raise ArtifactError(f"onnx_artifact holds a {bundle.kind} {bundle.member}, "
                             "not a forecaster ONNX model")
     pre = bundle.preprocessing
     scaling = fw.Scaling.from_json(pre["scaling"])
@@ -393,7 +373,7 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     series = inputs.backfill(series, scaling.lookback, scaling.season)
     windows = fw.last(series, scaling.lookback, scaling.horizon, cut=0, with_targets=False)
     x, context = fw.encode(windows, scaling)
-    delta = onnx_predict(artifacts.onnx_session(bundle.model_bytes), x)[:, :steps]
+    delta = artifacts.onnx_predict(artifacts.onnx_session(bundle.model_bytes), x)[:, :steps]
     values, lower, upper = _values(delta, context, scaling, pre["interval_half_widths"])
     step = np.tile(np.arange(1, steps + 1), len(series))
     last_ordinal = np.repeat([s.last for s in series], steps)
@@ -402,9 +382,7 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
                        .reshape(-1, 2), steps, axis=0)
     periods = fq.period_stamps(last_ordinal + step, anchor, freq)
     return pd.DataFrame({
-        # object, not pandas' str dtype: SQL Server's language extension reads only
-        # NumPy dtypes.
-        "series_id": pd.Series(np.repeat([s.series_id for s in series], steps), dtype=object),
+        "series_id": np.repeat([s.series_id for s in series], steps).astype(object),
         "period": periods.astype("datetime64[ns]"),
         "step": step.astype(np.int64),
         "forecast": values.reshape(-1),

@@ -1,0 +1,101 @@
+"""How a change to a procedure ships and rolls back: `sqlml objects revision`,
+`sqlml objects freeze`, upgrade, and the downgrade that restores the old text.
+
+Each test works on a copy of the project's migrations and SQL files (SQLML_HOME
+points at it), so the revision it writes never touches the checkout.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import sqlalchemy as sa
+
+from sqlml.deploy import migrate, objects
+from sqlml.deploy.revisions import new_object_revision
+from sqlml.errors import SqlmlError
+from sqlml.paths import project_root
+
+pytestmark = pytest.mark.postgres
+
+OBJECT = "ml.runtime_info"
+MARK = "# shipped by the revision under test"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A copy of the files a deploy reads, with SQLML_HOME pointing at it."""
+    source = project_root()
+    for name in ("migrations", "procedures", "sql", "models"):
+        shutil.copytree(source / name, tmp_path / name,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(source / "alembic.ini", tmp_path / "alembic.ini")
+    monkeypatch.setenv("SQLML_HOME", str(tmp_path))
+    assert project_root() == tmp_path
+    return tmp_path
+
+
+def _edit(project, text: str) -> None:
+    path = project / "procedures" / "postgres" / f"{OBJECT}.sql"
+    body = path.read_text()
+    assert "AS $$\n" in body
+    # Inside the body: a comment outside it is not part of the stored definition.
+    path.write_text(body.replace("AS $$\n", f"AS $$\n{text}\n", 1))
+
+
+def _definition(engine: sa.Engine) -> str:
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.text("SELECT pg_get_functiondef(:name ::regproc)"), {"name": OBJECT}
+        ).scalar_one()
+
+
+def _head(project) -> str:
+    return sorted(p.name[:4] for p in (project / "migrations" / "versions").glob("[0-9]*.py"))[-1]
+
+
+def test_nothing_to_ship_is_an_error(project):
+    with pytest.raises(SqlmlError, match="nothing to ship"):
+        new_object_revision(project, "no change")
+
+
+def test_a_revision_ships_one_changed_procedure_and_its_downgrade_restores_it(
+        project, scratch_url):
+    before = _head(project)
+    _edit(project, MARK)
+    assert objects.drift(project), "an edited procedure without a revision is drift"
+
+    path = new_object_revision(project, "Mark runtime_info")
+    revision = path.name[:4]
+    assert int(revision) == int(before) + 1
+    assert f'down_revision = "{before}"' in path.read_text()
+    shipped = sorted(p.name for p in (project / "migrations" / "objects" / revision).rglob("*.sql"))
+    assert shipped == [f"{OBJECT}.sql"]
+    assert objects.drift(project) == []
+
+    engine = sa.create_engine(scratch_url)
+    try:
+        migrate(engine)
+        assert MARK in _definition(engine)
+        migrate(engine, before, downgrade=True)
+        old = _definition(engine)
+        assert MARK not in old
+        previous = objects.latest_snapshots(project, "postgres", before=revision)[OBJECT]
+        assert previous.text.split("$$")[1].strip() in old
+        migrate(engine)
+        assert MARK in _definition(engine)
+    finally:
+        engine.dispose()
+
+
+def test_freeze_refreshes_an_unreleased_snapshot(project):
+    _edit(project, MARK)
+    revision = new_object_revision(project, "Mark runtime_info").name[:4]
+    _edit(project, MARK + ", then amended")
+    assert objects.drift(project), "the amended file differs from the snapshot"
+    written = objects.freeze(project, revision)
+    assert [p.name for p in written] == [f"{OBJECT}.sql"]
+    assert objects.drift(project) == []
+    snapshot = project / "migrations" / "objects" / revision / "postgres" / f"{OBJECT}.sql"
+    assert "then amended" in snapshot.read_text()
