@@ -7,21 +7,26 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sqlml-installed
-# Debian packages: the embedded engine, its PL/Python and pg_cron, and the
-# ODBC stack (unixODBC + FreeTDS) that pyodbc needs to reach SQL Server.
+# Debian packages: the embedded engine, its PL/Python and pg_cron, the
+# ODBC stack (unixODBC + FreeTDS) that pyodbc needs to reach SQL Server, and
+# what the prebuilt Babelfish of the `babelfish` tests links against (plus the
+# en_US.UTF-8 locale, which its FORMAT() switches lc_numeric to).
 APT_PACKAGES := postgresql-15 postgresql-plpython3-15 postgresql-15-cron python3 \
-                unixodbc tdsodbc
+                unixodbc tdsodbc locales \
+                libantlr4-runtime4.9 libossp-uuid16 libicu72 libxml2 libssl3
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help setup system-packages demo test lint db-start db-stop clean
+.PHONY: help setup system-packages locale demo test lint bench db-start db-stop clean
 
 help:
 	@echo "make demo   set up, start the embedded PostgreSQL, deploy, run the demo"
 	@echo "make test   set up and run the whole test suite"
 	@echo "make setup  system packages and .venv (idempotent)"
 	@echo "make lint   ruff + sqlfluff"
+	@echo "make bench  performance figures beside their baselines (BENCH_ARGS=... for full sizes)"
 
-setup: system-packages $(STAMP)
+setup: system-packages locale $(STAMP)
 
 system-packages:
 	@missing=$$(for p in $(APT_PACKAGES); do \
@@ -34,6 +39,15 @@ system-packages:
 	    export DEBIAN_FRONTEND=noninteractive; \
 	    $$SUDO apt-get install -y --no-install-recommends $$missing \
 	      || { $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends $$missing; }; \
+	fi
+
+locale: system-packages
+	@if ! locale -a 2>/dev/null | grep -qix 'en_US.utf8'; then \
+	    echo "setup: generating the en_US.UTF-8 locale"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	    $$SUDO sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen \
+	      && $$SUDO locale-gen >/dev/null \
+	      || echo "setup: could not generate en_US.UTF-8; the babelfish tests need it" >&2; \
 	fi
 
 $(STAMP): pyproject.toml python/sqlml/requirements-runtime.txt python/sqlml/requirements-client.txt
@@ -50,9 +64,13 @@ test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/ruff check python tests migrations
+	$(BIN)/ruff check python tests migrations scripts
 	$(BIN)/sqlfluff lint --dialect tsql procedures/mssql sql/mssql
 	$(BIN)/sqlfluff lint --dialect postgres procedures/postgres sql/postgres
+
+# Not part of `make test`: timings on a shared machine; see tests/benchmarks/bench_suite.py.
+bench: setup
+	$(BIN)/python tests/benchmarks/bench_suite.py $(BENCH_ARGS)
 
 db-start: setup
 	$(BIN)/sqlml db start

@@ -1,7 +1,7 @@
 """Forecaster frequencies: forecast periods as timestamps, messages in periods.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0013
 Create Date: 2026-11-28
 
 Why: the forecaster serves hourly, daily, business-daily, weekly, monthly,
@@ -36,7 +36,7 @@ from sqlml.deploy import objects
 from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -215,9 +216,23 @@ def main(argv: list[str] | None = None) -> int:
         if diag is not None and diag.message_primary:
             hint = f"\nhint: {diag.message_hint}" if diag.message_hint else ""
             print(f"{diag.message_primary}{hint}", file=sys.stderr)
+        elif _odbc_message(exc.orig):
+            print(_odbc_message(exc.orig), file=sys.stderr)
         else:
             print(f"sqlml: database error: {exc.orig}", file=sys.stderr)
         return 2
+
+
+def _odbc_message(error) -> str | None:
+    """pyodbc's ('42000', '[42000] [driver][SQL Server]text (50401) (SQLExecDirectW)')
+    as 'text (Msg 50401)'."""
+    args = getattr(error, "args", ())
+    if len(args) < 2 or not isinstance(args[1], str):
+        return None
+    match = re.match(r"^(?:\[[^\]]*\]\s*)*(.*?)\s*(?:\((\d+)\))?\s*(?:\(SQL\w+\))?$",
+                     args[1], re.S)
+    text, number = match.group(1), match.group(2)
+    return f"{text} (Msg {number})" if number else text
 
 
 if __name__ == "__main__":

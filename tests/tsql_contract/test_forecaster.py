@@ -6,6 +6,7 @@ feed ml.forecast's @script, as the T-SQL procedures chain them.
 """
 
 import json
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -75,15 +76,17 @@ def test_forecast_returns_what_with_result_sets_declares(series, trained, profil
     assert (rows["lower"] <= rows["forecast"]).all() and (rows["forecast"] <= rows["upper"]).all()
 
 
-def test_forecast_refuses_a_wrong_hash(series, trained):
-    from sqlml.errors import ArtifactError
-
-    with pytest.raises(ArtifactError, match="sha256"):
-        run_contract(
-            "ml.forecast", profile="ml_services", engine=series, input_sql=INPUT,
-            params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64,
-                    "horizon": None},
-        )
+def test_forecast_refuses_a_wrong_hash_with_its_own_sentence(series, trained):
+    """The error leaves the script as @script_error (THROW 50602 in ml.forecast), not as
+    an exception that SQL Server would report only as the generic Msg 39004."""
+    outcome = run_contract(
+        "ml.forecast", profile="ml_services", engine=series, input_sql=INPUT,
+        params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64,
+                "horizon": None},
+    )
+    assert outcome.output_params["script_error"].startswith("sqlml: ")
+    assert "sha256" in outcome.output_params["script_error"]
+    assert outcome.output is not None and outcome.output.empty
 
 
 # --- other frequencies ---------------------------------------------------------------
@@ -125,15 +128,15 @@ def test_daily_forecasts_continue_the_calendar_as_datetime2(series, daily, profi
 
 
 def test_forecasting_monthly_series_with_a_daily_model_names_both(series, daily):
-    from sqlml.errors import InputError
-
     registration = json.loads(daily["registration"])
-    with pytest.raises(InputError, match="trained on daily series, but series .* is monthly"):
-        run_contract(
-            "ml.forecast", profile="ml_services", engine=series, input_sql=INPUT,
-            params={"onnx_artifact": daily["onnx_artifact"],
-                    "onnx_sha256": registration["onnx_sha256"], "horizon": None},
-        )
+    outcome = run_contract(
+        "ml.forecast", profile="ml_services", engine=series, input_sql=INPUT,
+        params={"onnx_artifact": daily["onnx_artifact"],
+                "onnx_sha256": registration["onnx_sha256"], "horizon": None},
+    )
+    assert re.search("trained on daily series, but series .* is monthly",
+                     outcome.output_params["script_error"])
+    assert outcome.output is not None and outcome.output.empty
 
 
 def test_hourly_periods_arrive_as_datetime2_and_forecasts_keep_their_minute(series):
