@@ -1,7 +1,7 @@
 """Forecaster frequencies: forecast periods as timestamps, messages in periods.
 
 Revision ID: 0012
-Revises: 0013
+Revises: 0011
 Create Date: 2026-11-28
 
 Why: the forecaster serves hourly, daily, business-daily, weekly, monthly,
@@ -15,7 +15,7 @@ messages speak of periods, not months. The callers' interface is unchanged.
 
 ``predictions.forecast_latest`` reads the column, so it is dropped and created
 again around the change with its current definition (PostgreSQL cannot change
-the type of a column a view uses; SQL Server refreshes the view's metadata). The
+the type of a column a view uses, nor can Babelfish). The
 view's grants come back with ``sqlml deploy``, which runs the role scripts after
 the migrations. On SQL Server the column is part of the primary key, which is
 dropped and created again around it.
@@ -32,11 +32,10 @@ Definitions: migrations/objects/0012/ (see sqlml/deploy/objects.py).
 import sqlalchemy as sa
 from alembic import op
 
-from sqlml.deploy import objects
-from sqlml.deploy.objects import apply_snapshot, revert_snapshot
+from sqlml.deploy.objects import apply_snapshot, execute, recreate_latest, revert_snapshot
 
 revision = "0012"
-down_revision = "0013"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -48,25 +47,20 @@ def _mssql() -> bool:
     return op.get_context().dialect.name == "mssql"
 
 
-def _view_text() -> str:
-    engine = "mssql" if _mssql() else "postgres"
-    return objects.latest_snapshots(objects._root(), engine, before=revision)[VIEW].text
-
-
 def _period_type(sql_type: str) -> None:
+    execute(f"DROP VIEW IF EXISTS {VIEW}")
     if _mssql():
-        op.execute("ALTER TABLE predictions.forecasts DROP CONSTRAINT pk_forecasts")
-        op.execute(f"ALTER TABLE predictions.forecasts ALTER COLUMN period {sql_type} NOT NULL")
-        op.execute("ALTER TABLE predictions.forecasts ADD CONSTRAINT pk_forecasts "
-                   "PRIMARY KEY (run_id, series_id, period)")
-        op.execute(f"EXEC sp_refreshview N'{VIEW}'")
-        return
-    op.execute(f"DROP VIEW IF EXISTS {VIEW}")
-    op.execute(f"ALTER TABLE predictions.forecasts ALTER COLUMN period TYPE {sql_type} "
-               f"USING period::{sql_type}")
-    objects._execute(_view_text())
-    # The return type of a function cannot be replaced, only dropped and created.
-    op.execute(f"DROP FUNCTION IF EXISTS {FORECAST_PY}")
+        op.drop_constraint(op.f("pk_forecasts"), "forecasts", schema="predictions",
+                           type_="primary")
+        execute(f"ALTER TABLE predictions.forecasts ALTER COLUMN period {sql_type} NOT NULL")
+        op.create_primary_key(op.f("pk_forecasts"), "forecasts",
+                              ["run_id", "series_id", "period"], schema="predictions")
+    else:
+        execute(f"ALTER TABLE predictions.forecasts ALTER COLUMN period TYPE {sql_type} "
+                f"USING period::{sql_type}")
+        # The return type of a function cannot be replaced, only dropped and created.
+        execute(f"DROP FUNCTION IF EXISTS {FORECAST_PY}")
+    recreate_latest(VIEW)
 
 
 def upgrade() -> None:
