@@ -1,7 +1,7 @@
 -- ml.forecast: forecast every series with the model's active version and write the
 -- batch to predictions.forecasts in one transaction. Called by reports, `sqlml`, and
 -- the monthly forecast job (SQL Agent); analysts then read predictions.forecast_latest.
---   @horizon      months ahead, 1 to the horizon the version was trained for; NULL: that
+--   @horizon      periods ahead, 1 to the horizon the version was trained for; NULL: that
 --   @input_query  NULL: the spec's default (features.forecast_input); runs with the
 --                 caller's rights; needs series_id, period (date), value. Each series is
 --                 forecast from its last month with a value.
@@ -34,7 +34,7 @@ BEGIN
     );
     CREATE TABLE #forecasts (
         series_id NVARCHAR(128) NOT NULL,
-        period DATE NOT NULL,
+        period DATETIME2(0) NOT NULL,
         step INT NOT NULL,
         forecast FLOAT NOT NULL,
         lower FLOAT NULL,
@@ -70,7 +70,7 @@ BEGIN
             SET @message = CONCAT(
                 N'sqlml: horizon ', @horizon, N' is beyond what model ''', @model_name,
                 N''' (version ', @version, N') was trained for: 1 to ', @trained_horizon,
-                N' months; pass a smaller horizon, or train a version with options {"horizon": N}'
+                N' periods; pass a smaller horizon, or train a version with options {"horizon": N}'
             );
             THROW 50601, @message, 1;
         END;
@@ -93,7 +93,7 @@ OutputDataSet, script_error = forecast(InputDataSet, onnx_artifact, onnx_sha256,
             @script_error = @script_error OUTPUT
         WITH RESULT SETS ((
             series_id NVARCHAR(128) NOT NULL,
-            period DATE NOT NULL,
+            period DATETIME2(0) NOT NULL,
             step INT NOT NULL,
             forecast FLOAT NOT NULL,
             lower FLOAT NULL,

@@ -2,10 +2,10 @@
 -- model's active version and write the batch to predictions.forecasts in one
 -- transaction. Called by reports, `sqlml`, and the monthly forecast job; analysts
 -- then read predictions.forecast_latest.
---   horizon      months ahead, 1 to the horizon the version was trained for; NULL: that
+--   horizon      periods ahead, 1 to the horizon the version was trained for; NULL: that
 --   input_query  NULL: the spec's default (features.forecast_input); runs with the
 --                caller's rights; needs series_id, period (date), value. Each series is
---                forecast from its last month with a value.
+--                forecast from its last period with a value.
 -- Returns one row: run_id, model_id, version, rows_written (horizon rows per series).
 -- Every call is a run in ops.runs (rows_in: series); on any error nothing is written.
 -- The work is ops.call's.

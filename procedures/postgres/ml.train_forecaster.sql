@@ -1,5 +1,5 @@
 -- ml.train_forecaster(model_name, input_query, options, activate): train the LSTM
--- forecaster on many monthly series inside the database and register it as the
+-- forecaster on many series of one frequency inside the database and register it as the
 -- model's next version. Called by ML engineers and `sqlml`.
 --   input_query  NULL: the spec's default (features.forecast_input); runs with the
 --                caller's rights; needs series_id, period (date), value

@@ -17,7 +17,7 @@ BEGIN
     SELECT (r.spec #>> '{options,horizon}')::integer INTO v_trained_horizon
     FROM models.registry AS r WHERE r.model_id = v_model.model_id;
     IF run_forecast.horizon < 1 OR run_forecast.horizon > v_trained_horizon THEN
-        RAISE EXCEPTION 'sqlml: horizon % is beyond what model % (version %) was trained for: 1 to % months',
+        RAISE EXCEPTION 'sqlml: horizon % is beyond what model % (version %) was trained for: 1 to % periods',
             run_forecast.horizon, quote_literal(run_forecast.model_name), v_model.version,
             v_trained_horizon
             USING ERRCODE = 'invalid_parameter_value',

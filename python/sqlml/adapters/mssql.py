@@ -107,6 +107,6 @@ def score_churn(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
                         forecast="float64", lower="float64", upper="float64"))
 def forecast(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
              horizon) -> tuple:
-    """OutputDataSet: series_id NVARCHAR(128), period DATE, step INT, forecast FLOAT,
+    """OutputDataSet: series_id NVARCHAR(128), period DATETIME2(0), step INT, forecast FLOAT,
     lower FLOAT, upper FLOAT; @script_error."""
     return output(entrypoints.forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon))

@@ -289,6 +289,6 @@ def forecast_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
                     horizon: int | None) -> list[tuple]:
     frame = staged(run_id)
     out = entrypoints.forecast(frame, onnx_artifact, onnx_sha256, horizon)
-    # ISO dates: PL/Python hands text to the DATE input function.
-    out["period"] = out["period"].dt.strftime("%Y-%m-%d")
+    # ISO timestamps: PL/Python hands text to the timestamp input function.
+    out["period"] = out["period"].dt.strftime("%Y-%m-%d %H:%M:%S")
     return rows(out)
