@@ -133,7 +133,7 @@ def test_sql_server_float_ids_become_integer_text():
     ({"transform": "sqrt"}, "'transform' .* out of range"),
     ({"base": "arima"}, "'base' .* out of range"),
     ({"horizon": 61}, "'horizon' .* out of range.*horizon <= 60"),
-    ({"horizon": 5000}, "'horizon' .* between 0 and 1008"),
+    ({"horizon": 5000}, "'horizon' .* between 0 and 366"),
 ])
 def test_bad_options_name_the_option(data, options, message):
     with pytest.raises(InputError, match=message):
