@@ -58,3 +58,12 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     else:
         horizon = None
     return forecaster.forecast(frame, onnx_artifact, onnx_sha256, horizon)
+
+
+def drift(frame: pd.DataFrame, profile: dict | str | None) -> pd.DataFrame:
+    """A run's input against its model's training profile (``feature_schema.profile``)
+    -> ``feature``, ``psi``, ``flagged``, ``detail``: one row per profiled feature.
+    Never raises: an unusable input or profile is a row that says so."""
+    from sqlml.kinds import drift as input_drift
+
+    return input_drift.drift(frame, profile)
