@@ -83,3 +83,33 @@ def forecast(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     """OutputDataSet: series_id NVARCHAR(128), period DATE, step INT, forecast FLOAT,
     lower FLOAT, upper FLOAT."""
     return output(entrypoints.forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon))
+
+
+def _drift_json(InputDataSet: pd.DataFrame, profile: str | None) -> str:
+    """The drift rows as JSON for the procedure's @drift OUTPUT parameter, which it
+    unpacks with OPENJSON into ops.run_drift in the transaction of the batch."""
+    from sqlml.kinds import drift
+
+    out = entrypoints.drift(InputDataSet, profile)
+    flagged = out.loc[out["flagged"], "feature"].tolist()
+    if flagged:
+        _progress(f"sqlml: input drift past PSI {drift.PSI_THRESHOLD} in: "
+                  f"{', '.join(flagged)} (see models.drift)")
+    return drift.as_json(out)
+
+
+@_report
+def score_churn_with_drift(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
+                           onnx_sha256: str, profile: str | None) -> tuple[pd.DataFrame, str]:
+    """ml.score_churn's @script once drift is wired: ``OutputDataSet, drift =``
+    (customer_id, churn_probability; and the @drift OUTPUT parameter, JSON)."""
+    scores = score_churn(InputDataSet, onnx_artifact, onnx_sha256)
+    return scores, _drift_json(InputDataSet, profile)
+
+
+@_report
+def forecast_with_drift(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+                        horizon, profile: str | None) -> tuple[pd.DataFrame, str]:
+    """ml.forecast's @script once drift is wired: ``OutputDataSet, drift =``."""
+    out = forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon)
+    return out, _drift_json(InputDataSet, profile)
