@@ -7,10 +7,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sqlml-installed
-# Debian packages: the embedded engine, its PL/Python and pg_cron, and the
-# ODBC stack (unixODBC + FreeTDS) that pyodbc needs to reach SQL Server.
+# Debian packages: the embedded engine, its PL/Python and pg_cron, the
+# ODBC stack (unixODBC + FreeTDS) that pyodbc needs to reach SQL Server, and
+# chromium, the headless browser the report's test opens it in.
 APT_PACKAGES := postgresql-15 postgresql-plpython3-15 postgresql-15-cron python3 \
-                unixodbc tdsodbc
+                unixodbc tdsodbc chromium
 PYTEST_ARGS ?=
 
 .PHONY: help setup system-packages demo test lint db-start db-stop clean
