@@ -5,8 +5,8 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from sql_helpers import call
 
+from sql_helpers import call
 from sqlml.demo import churn_data
 
 pytestmark = pytest.mark.postgres
