@@ -67,3 +67,12 @@ def test_every_analyst_view_and_column_is_described(db):
         assert rows and not missing, f"{view}: no description for {missing}"
         [about] = call(db, "SELECT obj_description(CAST(:v AS regclass), 'pg_class') AS d", v=view)
         assert about["d"], f"{view} has no description"
+
+
+def test_analysts_read_the_drift_view_but_not_the_table_behind_it(db):
+    with db.connect() as connection:
+        connection.exec_driver_sql("SET ROLE sqlml_analyst")
+        connection.exec_driver_sql("SELECT * FROM models.drift LIMIT 1").all()
+        with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+            connection.exec_driver_sql("SELECT * FROM ops.run_drift LIMIT 1")
+        connection.rollback()
