@@ -37,7 +37,9 @@ def _report(fn):
 
 
 def _progress(message: str) -> None:
-    # print() output reaches the caller as SQL Server messages (SSMS, sqlcmd, job history).
+    # print() output reaches the caller as SQL Server messages (SSMS, sqlcmd, job history),
+    # but only when the script ends: the language extension captures stdout in a
+    # StringIO for the whole script (docs/progress.md), so flushing does not stream it.
     print(message, flush=True)
 
 
