@@ -21,3 +21,14 @@ def count(engine, table, where="TRUE"):
 def runs(engine):
     return call(engine, "SELECT run_type, model_name, status, rows_in, rows_out, error "
                         "FROM ops.runs ORDER BY run_id")
+
+
+def train(engine, routine, name, query=None, options=None, activate=True):
+    """One ``ml.train_*`` call, as a user types it; returns its row."""
+    [row] = call(
+        engine,
+        f"SELECT * FROM ml.{routine}(model_name => :name, input_query => :query,"
+        " options => :options, activate => :activate)",
+        name=name, query=query, options=options, activate=activate,
+    )
+    return row

@@ -6,6 +6,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+import sql_helpers
 from sql_helpers import call, count, runs
 from sqlml.demo import churn_data
 from sqlml.demo.bulk import insert_frame
@@ -25,13 +26,7 @@ def customers(db):
 
 
 def train(engine, name="churn", query=None, options=FAST, activate=True):
-    [row] = call(
-        engine,
-        "SELECT * FROM ml.train_churn_model(model_name => :name, input_query => :query,"
-        " options => :options, activate => :activate)",
-        name=name, query=query, options=options, activate=activate,
-    )
-    return row
+    return sql_helpers.train(engine, "train_churn_model", name, query, options, activate)
 
 
 def score(engine, name="churn", query=None):

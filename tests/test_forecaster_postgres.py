@@ -6,6 +6,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+import sql_helpers
 from sql_helpers import call, count, runs
 from sqlml.demo import series_data
 
@@ -25,13 +26,7 @@ def series(db):
 
 
 def train(engine, name="forecast", query=None, options=FAST, activate=True):
-    [row] = call(
-        engine,
-        "SELECT * FROM ml.train_forecaster(model_name => :name, input_query => :query,"
-        " options => :options, activate => :activate)",
-        name=name, query=query, options=options, activate=activate,
-    )
-    return row
+    return sql_helpers.train(engine, "train_forecaster", name, query, options, activate)
 
 
 def forecast(engine, name="forecast", horizon=None, query=None):

@@ -63,3 +63,25 @@ def _number_or_text(value):
         return float(value)  # Decimal, int, numpy scalars
     except (TypeError, ValueError):
         return value
+
+
+def text_ids(values: pd.Series, column: str, max_length: int, null_hint: str = "") -> pd.Series:
+    """Ids as text, the key of the prediction tables. An integer-valued float is its
+    integer (drivers may hand a BIGINT over as float64): 1234.0 is '1234'."""
+    if values.isna().any():
+        raise InputError(f"column {column!r} has {int(values.isna().sum())} NULL value(s)"
+                         + (f"; {null_hint}" if null_hint else ""))
+
+    def text(v):
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v).strip()
+
+    ids = values.astype(object).map(text)
+    too_long = ids[ids.str.len() > max_length]
+    if not too_long.empty:
+        raise InputError(
+            f"column {column!r} values must be at most {max_length} characters; "
+            f"{too_long.iloc[0][:80]!r} is {len(too_long.iloc[0])}"
+        )
+    return ids

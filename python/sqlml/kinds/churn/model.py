@@ -22,7 +22,7 @@ from sqlml.errors import ArtifactError, InputError
 from sqlml.kinds import TrainedModel, drift
 from sqlml.kinds.churn import metrics, network
 from sqlml.kinds.churn.preprocessing import Preprocessor
-from sqlml.kinds.columns import normalise_columns
+from sqlml.kinds.columns import normalise_columns, text_ids
 from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
 
@@ -38,24 +38,7 @@ def _require(frame: pd.DataFrame, column: str, routine: str) -> None:
 
 
 def customer_ids(values: pd.Series, column: str) -> pd.Series:
-    """Ids as text (the predictions table's key). An integer-valued float is its
-    integer (drivers may hand a BIGINT over as float64): 1234.0 is '1234'."""
-    if values.isna().any():
-        raise InputError(f"column {column!r} has {int(values.isna().sum())} NULL value(s)")
-
-    def text(v):
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v).strip()
-
-    ids = values.astype(object).map(text)
-    too_long = ids[ids.str.len() > MAX_ID_LENGTH]
-    if not too_long.empty:
-        raise InputError(
-            f"column {column!r} values must be at most {MAX_ID_LENGTH} characters; "
-            f"{too_long.iloc[0][:80]!r} is {len(too_long.iloc[0])}"
-        )
-    return ids
+    return text_ids(values, column, MAX_ID_LENGTH)
 
 
 def labels(values: pd.Series, column: str) -> np.ndarray:

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from sqlml.errors import InputError
-from sqlml.kinds.columns import as_numeric, normalise_columns
+from sqlml.kinds.columns import as_numeric, normalise_columns, text_ids
 
 COLUMNS = ("series_id", "period", "value")
 SEASON = 12
@@ -80,22 +80,7 @@ def _shown(ids: list[str], limit: int = 3) -> str:
 
 
 def series_ids(values: pd.Series, column: str = "series_id") -> pd.Series:
-    """Ids as text. SQL Server hands integers over as float64: 12.0 becomes '12'."""
-    if values.isna().any():
-        raise InputError(f"column {column!r} has {int(values.isna().sum())} NULL value(s); "
-                         "every row needs its series")
-
-    def text(v):
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v).strip()
-
-    ids = values.astype(object).map(text)
-    too_long = ids[ids.str.len() > MAX_SERIES_ID_LENGTH]
-    if not too_long.empty:
-        raise InputError(f"column {column!r} values must be at most {MAX_SERIES_ID_LENGTH} "
-                         f"characters; {too_long.iloc[0][:80]!r}... is {len(too_long.iloc[0])}")
-    return ids
+    return text_ids(values, column, MAX_SERIES_ID_LENGTH, "every row needs its series")
 
 
 def month_ordinals(values: pd.Series, ids: pd.Series, column: str = "period") -> np.ndarray:
