@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 DPI = 110
 MODEL_COLOURS = {"model": "#1f5fa8", "logistic_regression": "#d9822b"}
@@ -286,6 +287,7 @@ def drift_history(history: pd.DataFrame) -> Figure | None:
         ax.plot(group["run_id"], group["psi"].astype(float), marker=".", lw=1,
                 label=f"{name}: {feature}")
     ax.axhline(PSI_THRESHOLD, color="#c0392b", ls="--")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel="run id", ylabel="PSI")
     if rows.groupby(["model_name", "feature"]).ngroups <= 12:
         ax.legend(fontsize=7, ncol=2)

@@ -48,6 +48,8 @@ window.addEventListener('load', function () {
 def esc(value) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return html.escape(value.strftime("%Y-%m-%d %H:%M"))
     return html.escape(str(value))
 
 
@@ -155,7 +157,9 @@ def _drift_note(detail) -> str:
     if "error" in detail:
         return detail["error"]
     notes = []
-    if detail.get("mean_expected") is not None and detail.get("mean_actual") is not None:
+    before, after = detail.get("mean_expected"), detail.get("mean_actual")
+    if before is not None and after is not None and \
+            abs(after - before) > 0.01 * max(abs(before), 1e-9):
         notes.append(f"mean {detail['mean_expected']:.4g} in training, "
                      f"{detail['mean_actual']:.4g} now")
     if detail.get("unseen"):
