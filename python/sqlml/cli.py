@@ -81,11 +81,24 @@ def _call(args: argparse.Namespace, routine: str, **params) -> int:
     try:
         rows = routines.call(engine, routine, progress=printer, **params)
         printer.close()
-        _print_rows(rows)
+        _print_rows([_compact(r) for r in rows])
     finally:
         printer.close()
         engine.dispose()
     return 0
+
+
+# Metrics too long for a terminal line: stored for the report, shown by `sqlml report`.
+BULKY_METRICS = ("curves", "backtest_points", "coverage_by_step")
+
+
+def _compact(row: dict) -> dict:
+    import json
+
+    if "metrics" in row and row["metrics"] is not None:
+        metrics = json.loads(row["metrics"]) if isinstance(row["metrics"], str) else row["metrics"]
+        row["metrics"] = json.dumps({k: v for k, v in metrics.items() if k not in BULKY_METRICS})
+    return row
 
 
 def _train(args: argparse.Namespace) -> int:

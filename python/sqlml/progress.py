@@ -67,3 +67,48 @@ def steps(description: str, total: int | None = None) -> Iterator[Callable[[str]
         yield advance
     finally:
         bar.close()
+
+
+@contextmanager
+def ticker(description: str, measure: Callable[[], str] | None = None) -> Iterator[None]:
+    """For one long step with nothing to count (a pip install): on a TTY, a line
+    with the elapsed time and ``measure()`` (e.g. megabytes written so far),
+    redrawn twice a second until the step ends."""
+    if not interactive():
+        yield
+        return
+    import threading
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=None, desc=description, file=sys.stderr, leave=False,
+               bar_format="{desc}: {postfix} [{elapsed}]")
+    done = threading.Event()
+
+    def tick() -> None:
+        while not done.wait(0.5):
+            if measure is not None:
+                try:
+                    bar.set_postfix_str(measure())
+                except OSError:
+                    pass  # the folder is being swapped in
+            bar.refresh()
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        bar.close()
+
+
+def folder_megabytes(path) -> str:
+    import os
+
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        total += sum(os.path.getsize(os.path.join(dirpath, f)) for f in files
+                     if os.path.isfile(os.path.join(dirpath, f)))
+    return f"{total / 1e6:.0f} MB installed"
