@@ -92,12 +92,16 @@ def _drift_json(InputDataSet: pd.DataFrame, profile: str | None) -> str:
     unpacks with OPENJSON into ops.run_drift in the transaction of the batch."""
     from sqlml.kinds import drift
 
-    out = entrypoints.drift(InputDataSet, profile)
-    flagged = out.loc[out["flagged"], "feature"].tolist()
-    if flagged:
-        _progress(f"sqlml: input drift past PSI {drift.PSI_THRESHOLD} in: "
-                  f"{', '.join(flagged)} (see models.drift)")
-    return drift.as_json(out)
+    try:
+        out = entrypoints.drift(InputDataSet, profile)
+        flagged = out.loc[out["flagged"], "feature"].tolist()
+        if flagged:
+            _progress(f"sqlml: input drift past PSI {drift.PSI_THRESHOLD} in: "
+                      f"{', '.join(flagged)} (see models.drift)")
+        return drift.as_json(out)
+    except Exception as exc:  # drift must never fail the batch it describes
+        return json.dumps([{"feature": "*", "psi": None, "flagged": False,
+                            "detail": {"error": f"drift could not be measured: {exc}"}}])
 
 
 @_report
