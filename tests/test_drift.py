@@ -115,3 +115,12 @@ def test_as_json_is_what_the_procedures_unpack():
     assert {r["feature"] for r in records} == {"tenure_months", "monthly_charges", "plan"}
     assert all(isinstance(r["detail"], dict) and isinstance(r["flagged"], bool)
                for r in records)
+
+
+def test_values_on_a_bin_edge_fall_in_the_same_bin_at_training_and_at_a_run():
+    # few values: the quantile edges are the values themselves (to many decimals)
+    values = pd.DataFrame({"x": [155.5158333333, 208.5441666667, 226.9033333333,
+                                 487.2208333333, 689.7425, 839.2341666667]})
+    profile = drift.feature_profile(values, ["x"], [])
+    rows = entrypoints.drift(values, profile)
+    assert rows["psi"].iloc[0] == pytest.approx(0.0) and not rows["flagged"].iloc[0]

@@ -68,11 +68,13 @@ def numeric_profile(values: pd.Series) -> dict:
     """Quantile bin edges (inner edges only: the outer bins are open) and shares."""
     x = pd.to_numeric(values, errors="coerce").astype("float64")
     present = x.dropna().to_numpy()
-    edges = np.unique(np.quantile(present, np.linspace(0, 1, BINS + 1)[1:-1])) \
-        if len(present) else np.array([])
+    # Rounded before the shares are counted: a run bins with the stored (rounded)
+    # edges, and quantile edges often fall exactly on a training value.
+    edges = _round(np.unique(np.quantile(present, np.linspace(0, 1, BINS + 1)[1:-1]))) \
+        if len(present) else []
     return {
         "type": "numeric",
-        "edges": _round(edges),
+        "edges": edges,
         **_numeric_shares(x, edges),
         "mean": float(present.mean()) if len(present) else None,
     }
