@@ -26,7 +26,6 @@ in ``ops.run_drift``.
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pandas as pd
@@ -89,13 +88,11 @@ def _numeric_shares(x: pd.Series, edges) -> dict:
 
 
 def _as_text(values: pd.Series) -> pd.Series:
-    def text(v):
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return None
-        s = str(v).strip()
-        return s or None
-
-    return values.astype(object).map(text)
+    """Categories as stripped text, NULL and blank as None (vectorised: this runs on
+    every column of every scoring run)."""
+    values = values.astype(object)
+    text = values.astype(str).str.strip()
+    return text.where(values.notna() & (text != ""), None).astype(object)
 
 
 def categorical_profile(values: pd.Series) -> dict:
