@@ -125,9 +125,10 @@ def forecasts(model: dict, forecast: pd.DataFrame, actuals: pd.DataFrame) -> Fig
         a = actuals[actuals["series_id"] == sid]
         periods = pd.to_datetime(f["period"])
         if len(a):
-            a_periods = pd.to_datetime(a["period"])
-            recent = a_periods >= periods.min() - pd.DateOffset(years=4)
-            ax.plot(a_periods[recent], a["value"].astype(float)[recent], color="#333",
+            # as much history as three horizons (two years at least): enough to see the
+            # season the forecast should continue, at any frequency
+            a = a.tail(max(3 * len(f), 24))
+            ax.plot(pd.to_datetime(a["period"]), a["value"].astype(float), color="#333",
                     lw=1.2, label="actual")
         ax.plot(periods, f["forecast"], color="#1f5fa8", lw=1.6, label="forecast")
         ax.fill_between(periods, f["lower"].astype(float), f["upper"].astype(float),
@@ -163,7 +164,7 @@ def backtest(model: dict) -> Figure | None:
         ax.plot(x, p["actual"], color="#333", marker=".", label="actual (held out)")
         ax.plot(x, p["forecast"], color="#1f5fa8", label="network")
         ax.plot(x, p["seasonal_naive"], color="#d9822b", ls="--", label="seasonal naive")
-        ax.set_title(f"{p['series_id']} ({p['period'][0]} to {p['period'][-1]})", fontsize=8)
+        ax.set_title(f"{p['series_id']}: last {len(x)} periods", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(points):]:
@@ -172,7 +173,8 @@ def backtest(model: dict) -> Figure | None:
     fig.tight_layout()
     m = model["metrics"]
     return Figure(
-        "Backtest: the last months held out, forecast without seeing them",
+        "Backtest: each series' last periods held out, forecast without seeing them "
+        "(x: steps ahead)",
         f"Where the blue line tracks the black one more closely than the dashed one, the "
         f"network beats seasonal naive: MASE {m.get('mase', float('nan')):.3f} against "
         f"{m.get('baseline_mase', float('nan')):.3f} over all {m.get('n_series', '?')} series.",

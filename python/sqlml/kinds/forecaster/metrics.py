@@ -55,16 +55,13 @@ BACKTEST_SERIES = 6
 
 def backtest_points(series: list, rows: np.ndarray, actual: np.ndarray, forecast: np.ndarray,
                     lower: np.ndarray, upper: np.ndarray, naive: np.ndarray) -> list[dict]:
-    """The held-out months of the first ``BACKTEST_SERIES`` series, point by point
+    """The held-out periods of the first ``BACKTEST_SERIES`` series, step by step
     (actual, forecast, interval, seasonal naive): stored with the version so that a
     report can draw the backtest without the model or the data."""
     out = []
-    horizon = actual.shape[1]
     for row, index in enumerate(rows[:BACKTEST_SERIES]):
-        s = series[int(index)]
         out.append({
-            "series_id": s.series_id,
-            "period": [str(s.start + (len(s) - horizon + k)) for k in range(horizon)],
+            "series_id": series[int(index)].series_id,
             **{name: [round(float(v), 6) for v in values[row]]
                for name, values in (("actual", actual), ("forecast", forecast),
                                     ("lower", lower), ("upper", upper),
