@@ -79,6 +79,10 @@ def table(frame: pd.DataFrame, columns: dict[str, str], numeric: tuple[str, ...]
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _count(value) -> str:
+    return f"{int(value):,}"
+
+
 def _fmt(value, digits=3) -> str:
     try:
         return f"{float(value):.{digits}f}"
@@ -242,7 +246,8 @@ def render(data: ReportData, figs: dict[str, list[Figure | None]]) -> str:
                                    "rows_out": "rows out", "started_at": "started",
                                    "error": "error"},
                        numeric=("run_id", "seconds", "rows_in", "rows_out"),
-                       formats={"seconds": lambda v: f"{v:.1f}"}))
+                       formats={"seconds": lambda v: f"{v:.1f}", "rows_in": _count,
+                                "rows_out": _count}))
 
     parts.append("<h2>Reading the numbers</h2><dl>"
                  "<dt>AUC</dt><dd>The chance that a random churner scores higher than a random "
