@@ -9,12 +9,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.sqlml-installed
 # Debian packages: the embedded engine, its PL/Python and pg_cron, the
 # ODBC stack (unixODBC + FreeTDS) that pyodbc needs to reach SQL Server, and
-# chromium, the headless browser the report's test opens it in.
+# what the prebuilt Babelfish of the `babelfish` tests links against (plus the
+# en_US.UTF-8 locale, which its FORMAT() switches lc_numeric to), and chromium,
+# the headless browser the report's test opens it in.
 APT_PACKAGES := postgresql-15 postgresql-plpython3-15 postgresql-15-cron python3 \
-                unixodbc tdsodbc chromium
+                unixodbc tdsodbc locales \
+                libantlr4-runtime4.9 libossp-uuid16 libicu72 libxml2 libssl3 chromium
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-packages demo test lint db-start db-stop clean
+.PHONY: help setup system-packages locale demo test lint db-start db-stop clean
 
 help:
 	@echo "make demo   set up, start the embedded PostgreSQL, deploy, run the demo"
@@ -22,7 +25,7 @@ help:
 	@echo "make setup  system packages and .venv (idempotent)"
 	@echo "make lint   ruff + sqlfluff"
 
-setup: system-packages $(STAMP)
+setup: system-packages locale $(STAMP)
 
 system-packages:
 	@missing=$$(for p in $(APT_PACKAGES); do \
@@ -35,6 +38,15 @@ system-packages:
 	    export DEBIAN_FRONTEND=noninteractive; \
 	    $$SUDO apt-get install -y --no-install-recommends $$missing \
 	      || { $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends $$missing; }; \
+	fi
+
+locale: system-packages
+	@if ! locale -a 2>/dev/null | grep -qix 'en_US.utf8'; then \
+	    echo "setup: generating the en_US.UTF-8 locale"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	    $$SUDO sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen \
+	      && $$SUDO locale-gen >/dev/null \
+	      || echo "setup: could not generate en_US.UTF-8; the babelfish tests need it" >&2; \
 	fi
 
 $(STAMP): pyproject.toml python/sqlml/requirements-runtime.txt python/sqlml/requirements-client.txt
@@ -51,7 +63,7 @@ test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/ruff check python tests migrations
+	$(BIN)/ruff check python tests migrations scripts
 	$(BIN)/sqlfluff lint --dialect tsql procedures/mssql sql/mssql
 	$(BIN)/sqlfluff lint --dialect postgres procedures/postgres sql/postgres
 

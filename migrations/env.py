@@ -3,7 +3,8 @@
 * URL: ``-x url=...``, else ``SQLML_DATABASE_URL``, else the embedded engine.
   ``sqlml deploy`` hands over its own connection in ``config.attributes``.
 * Offline (``--sql``) with an ``mssql+pyodbc://`` URL renders the SQL Server DDL
-  a DBA can read and run (``GO`` between batches).
+  a DBA can read and run (``GO`` between batches; ``SET ANSI_NULLS ON; SET
+  QUOTED_IDENTIFIER ON;`` first; run it with ``sqlcmd -I -x``: see README).
 * Constraint names come from the naming convention below, so no server-made
   name (``PK__registry__3213E83F...``) ever needs hard-coding in a later revision.
 * The version table lives in the engine's default schema (public / dbo), which
@@ -51,6 +52,15 @@ def options(dialect_name: str) -> dict:
     )
 
 
+# SQL Server keeps both settings with each procedure it creates, and a filtered
+# index (models.registry's one active version) refuses writes without them; sqlcmd
+# connects with QUOTED_IDENTIFIER off unless given -I.
+MSSQL_SCRIPT_HEAD = "SET ANSI_NULLS ON;\nSET QUOTED_IDENTIFIER ON;\nGO\n"
+# Offline, the mssql dialect knows no server version and renders DATE as DATETIME
+# (its SQL Server 2005 fallback): render for SQL Server 2019, sqlml's oldest target.
+OFFLINE_MSSQL_VERSION = (15,)
+
+
 def run_offline() -> None:
     url = sa.engine.make_url(database_url())
     context.configure(
@@ -59,6 +69,12 @@ def run_offline() -> None:
         dialect_opts={"paramstyle": "named"},
         **options(url.get_backend_name()),
     )
+    migration_context = context.get_context()
+    if migration_context.dialect.name == "mssql":
+        dialect = migration_context.dialect
+        dialect.server_version_info = OFFLINE_MSSQL_VERSION
+        dialect._setup_version_attributes()
+        migration_context.impl.static_output(MSSQL_SCRIPT_HEAD)
     with context.begin_transaction():
         context.run_migrations()
 

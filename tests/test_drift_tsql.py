@@ -25,9 +25,14 @@ VIEWS = {"predictions": ("churn_latest", "forecast_latest"),
 
 @pytest.fixture(scope="module")
 def ddl() -> str:
-    """What revision 0015 runs on SQL Server (from its parent, 0009)."""
+    """What revision 0015 runs on SQL Server (from its parent revision)."""
+    from alembic.script import ScriptDirectory
+
+    from sqlml.deploy import alembic_config
+
+    parent = ScriptDirectory.from_config(alembic_config()).get_revision("0015").down_revision
     env = {**os.environ, "SQLML_DATABASE_URL": MSSQL_URL}
-    proc = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "0009:0015", "--sql"],
+    proc = subprocess.run([sys.executable, "-m", "alembic", "upgrade", f"{parent}:0015", "--sql"],
                           cwd=ROOT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout

@@ -319,6 +319,34 @@ def test_operators_run_the_procedures_and_their_python(engine, member):
     assert versions["sqlml"] == sqlml.__version__
 
 
+def test_operators_cannot_run_python_of_their_own(engine, member):
+    """Only the signed procedures run external scripts (docs/trust-mssql.md)."""
+    with pytest.raises(DBAPIError, match="(?i)permission"):
+        as_user(engine, member("sqlml_operator"),
+                "EXEC sp_execute_external_script @language = N'sqlml_python', "
+                "@script = N'OutputDataSet = InputDataSet'")
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE models.registry SET status = N'active'",
+    "INSERT INTO ops.runs (run_type) VALUES (N'forged')",
+    "DELETE FROM predictions.churn_scores",
+])
+def test_operators_write_no_table_directly(engine, member, sql):
+    with pytest.raises(DBAPIError, match="(?i)permission"):
+        as_user(engine, member("sqlml_operator"), sql)
+
+
+def test_every_ml_and_ops_procedure_is_signed(engine):
+    unsigned = rows(engine, """
+        SELECT SCHEMA_NAME(p.schema_id) + '.' + p.name AS name FROM sys.procedures AS p
+        WHERE SCHEMA_NAME(p.schema_id) IN ('ml', 'ops') AND NOT EXISTS (
+            SELECT 1 FROM sys.crypt_properties AS cp
+            INNER JOIN sys.certificates AS c ON cp.thumbprint = c.thumbprint
+            WHERE cp.major_id = p.object_id AND c.name = 'sqlml_procedures')""")
+    assert unsigned == []
+
+
 def test_public_cannot_run_external_scripts(engine):
     granted = one(engine, "SELECT COUNT(*) AS n FROM sys.database_permissions WHERE "
                           "grantee_principal_id = DATABASE_PRINCIPAL_ID('public') AND "

@@ -1,6 +1,7 @@
 """The T-SQL side, held without a SQL Server: files parse, the DDL renders from Alembic."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 import sqlfluff
 from sqlfluff.api.simple import APIParsingError
 
-from sqlml.deploy import objects
+from sqlml.deploy import objects, tsql_batches
 from sqlml.paths import project_root
 
 pytestmark = pytest.mark.unit
@@ -88,3 +89,56 @@ def test_every_mssql_procedure_has_a_postgres_twin():
 def test_object_files_are_named_for_what_they_create(engine):
     # parse() raises when the file name and the CREATE statement disagree
     assert objects.live_objects(ROOT, engine)
+
+
+def test_mssql_ddl_starts_with_the_session_options(mssql_ddl):
+    """sqlcmd connects with QUOTED_IDENTIFIER off unless given -I: the filtered index then
+    fails (Msg 1934), and procedures created so fail when they write models.registry."""
+    statements = [line for line in mssql_ddl.splitlines()
+                  if line.strip() and not line.startswith("--")]
+    assert statements[:3] == ["SET ANSI_NULLS ON;", "SET QUOTED_IDENTIFIER ON;", "GO"]
+
+
+def test_mssql_ddl_gives_period_the_date_type_deploy_gives_it(mssql_ddl):
+    periods = re.findall(r"^\s*period (\w+)", mssql_ddl, re.MULTILINE)
+    assert periods and set(periods) == {"DATE"}
+
+
+class RecordingConnection:
+    """Enough of a SQLAlchemy connection for tsql_batches: records what it is sent."""
+
+    def __init__(self, version: str):
+        self.sent: list[str] = []
+        self.connection = type("Pooled", (), {"info": {}})()
+        self.version = version
+
+    def exec_driver_sql(self, sql, execution_options=None):
+        self.sent.append(sql)
+        version = self.version
+        return type("Result", (), {"scalar": staticmethod(lambda: version)})()
+
+
+PROCEDURE = "-- header\nCREATE OR ALTER PROCEDURE ml.x\nAS\nBEGIN\n    SET NOCOUNT ON;\nEND;"
+
+
+def test_deployed_batches_get_the_session_options_and_sql_server_gets_the_text_unchanged():
+    connection = RecordingConnection("Microsoft SQL Server 2022 (RTM-CU25)")
+    tsql_batches.execute(connection, PROCEDURE)
+    batches = [s for s in connection.sent if s != "SELECT @@VERSION"]
+    assert batches[0] == "SET ANSI_NULLS ON; SET QUOTED_IDENTIFIER ON;"
+    assert batches[1] == PROCEDURE
+    assert batches[2] == tsql_batches.signing_statement("ml.x")  # ALTER dropped its signature
+
+
+def test_babelfish_gets_drop_and_create_and_no_signature():
+    connection = RecordingConnection("Babelfish for PostgreSQL with SQL Server Compatibility")
+    tsql_batches.execute(connection, PROCEDURE)
+    batches = [s for s in connection.sent if s != "SELECT @@VERSION"]
+    assert batches[0] == "SET ANSI_NULLS ON; SET QUOTED_IDENTIFIER ON;"
+    assert batches[1] == "DROP PROCEDURE IF EXISTS ml.x"
+    assert batches[2] == PROCEDURE.replace("CREATE OR ALTER PROCEDURE", "CREATE PROCEDURE")
+    assert len(batches) == 3
+
+
+def test_views_are_not_signed():
+    assert tsql_batches.signed_procedure("CREATE OR ALTER VIEW ml.v AS SELECT 1") is None

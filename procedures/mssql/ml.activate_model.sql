@@ -3,7 +3,7 @@
 -- `sqlml`. Returns one row: model_id, model_name, version, status. Recorded in
 -- ops.runs and in the versions' status_reason.
 CREATE OR ALTER PROCEDURE ml.activate_model
-    @model_name NVARCHAR(128),
+    @model_name NVARCHAR(4000),
     @version INT
 AS
 BEGIN
@@ -14,11 +14,18 @@ BEGIN
     DECLARE @status NVARCHAR(16);
     DECLARE @versions INT;
     DECLARE @message NVARCHAR(2048);
-    DECLARE @error NVARCHAR(MAX);
     DECLARE @params NVARCHAR(MAX) = (
         SELECT @version AS version FOR JSON PATH, WITHOUT_ARRAY_WRAPPER
     );
     BEGIN TRY
+        IF @model_name IS NULL OR LEN(@model_name) NOT BETWEEN 1 AND 128
+        BEGIN
+            SET @message = CONCAT(
+                N'sqlml: model_name must be 1 to 128 characters (got ',
+                ISNULL(LEN(@model_name), 0), N')'
+            );
+            THROW 50010, @message, 1;
+        END;
         EXEC ops.begin_run
             @run_type = N'activate_model',
             @model_name = @model_name,
@@ -64,13 +71,12 @@ BEGIN
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        SET @error = ERROR_MESSAGE();
         EXEC ops.fail_run
             @run_id = @run_id,
             @run_type = N'activate_model',
             @model_name = @model_name,
-            @params = @params,
-            @error = @error;
+            @model_id = @model_id,
+            @params = @params;
         THROW;
     END CATCH;
 END;

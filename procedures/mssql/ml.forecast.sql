@@ -8,7 +8,7 @@
 -- Returns one row: run_id, model_id, version, rows_written (horizon rows per series).
 -- Every call is a run in ops.runs (rows_in: series); on any error nothing is written.
 CREATE OR ALTER PROCEDURE ml.forecast
-    @model_name NVARCHAR(128),
+    @model_name NVARCHAR(4000),
     @horizon INT = NULL,
     @input_query NVARCHAR(MAX) = NULL
 AS
@@ -24,8 +24,8 @@ BEGIN
     DECLARE @query NVARCHAR(MAX);
     DECLARE @rows BIGINT;
     DECLARE @series BIGINT;
+    DECLARE @script_error NVARCHAR(MAX);
     DECLARE @message NVARCHAR(2048);
-    DECLARE @error NVARCHAR(MAX);
     DECLARE @params NVARCHAR(MAX) = (
         SELECT
             @horizon AS horizon,
@@ -42,6 +42,14 @@ BEGIN
         PRIMARY KEY (series_id, period)
     );
     BEGIN TRY
+        IF @model_name IS NULL OR LEN(@model_name) NOT BETWEEN 1 AND 128
+        BEGIN
+            SET @message = CONCAT(
+                N'sqlml: model_name must be 1 to 128 characters (got ',
+                ISNULL(LEN(@model_name), 0), N')'
+            );
+            THROW 50010, @message, 1;
+        END;
         EXEC ops.begin_run
             @run_type = N'forecast',
             @model_name = @model_name,
@@ -74,14 +82,15 @@ BEGIN
         EXEC sp_execute_external_script
             @language = N'sqlml_python',
             @script = N'from sqlml.adapters.mssql import forecast
-OutputDataSet = forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon)',
+OutputDataSet, script_error = forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon)',
             @input_data_1 = @query,
             @input_data_1_name = N'InputDataSet',
             @output_data_1_name = N'OutputDataSet',
-            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @horizon INT',
+            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @horizon INT, @script_error NVARCHAR(MAX) OUTPUT',
             @onnx_artifact = @onnx_artifact,
             @onnx_sha256 = @onnx_sha256,
-            @horizon = @horizon
+            @horizon = @horizon,
+            @script_error = @script_error OUTPUT
         WITH RESULT SETS ((
             series_id NVARCHAR(128) NOT NULL,
             period DATE NOT NULL,
@@ -90,6 +99,11 @@ OutputDataSet = forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon)',
             lower FLOAT NULL,
             upper FLOAT NULL
         ));
+        IF @script_error IS NOT NULL
+        BEGIN
+            SET @message = LEFT(@script_error, 2047);
+            THROW 50602, @message, 1;
+        END;
 
         BEGIN TRANSACTION;
         INSERT INTO predictions.forecasts (
@@ -111,14 +125,12 @@ OutputDataSet = forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon)',
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        SET @error = ERROR_MESSAGE();
         EXEC ops.fail_run
             @run_id = @run_id,
             @run_type = N'forecast',
             @model_name = @model_name,
             @model_id = @model_id,
-            @params = @params,
-            @error = @error;
+            @params = @params;
         THROW;
     END CATCH;
 END;

@@ -7,7 +7,7 @@
 -- Returns one row: run_id, model_id, version, rows_scored. Every call is a run in
 -- ops.runs; on any error no score of the batch is written.
 CREATE OR ALTER PROCEDURE ml.score_churn
-    @model_name NVARCHAR(128),
+    @model_name NVARCHAR(4000),
     @input_query NVARCHAR(MAX) = NULL
 AS
 BEGIN
@@ -20,7 +20,8 @@ BEGIN
     DECLARE @onnx_sha256 CHAR(64);
     DECLARE @query NVARCHAR(MAX);
     DECLARE @rows BIGINT;
-    DECLARE @error NVARCHAR(MAX);
+    DECLARE @script_error NVARCHAR(MAX);
+    DECLARE @message NVARCHAR(2048);
     DECLARE @params NVARCHAR(MAX) = (
         SELECT @input_query AS input_query
         FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
@@ -30,6 +31,14 @@ BEGIN
         churn_probability FLOAT NOT NULL
     );
     BEGIN TRY
+        IF @model_name IS NULL OR LEN(@model_name) NOT BETWEEN 1 AND 128
+        BEGIN
+            SET @message = CONCAT(
+                N'sqlml: model_name must be 1 to 128 characters (got ',
+                ISNULL(LEN(@model_name), 0), N')'
+            );
+            THROW 50010, @message, 1;
+        END;
         EXEC ops.begin_run
             @run_type = N'score_churn',
             @model_name = @model_name,
@@ -50,14 +59,20 @@ BEGIN
         EXEC sp_execute_external_script
             @language = N'sqlml_python',
             @script = N'from sqlml.adapters.mssql import score_churn
-OutputDataSet = score_churn(InputDataSet, onnx_artifact, onnx_sha256)',
+OutputDataSet, script_error = score_churn(InputDataSet, onnx_artifact, onnx_sha256)',
             @input_data_1 = @query,
             @input_data_1_name = N'InputDataSet',
             @output_data_1_name = N'OutputDataSet',
-            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64)',
+            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @script_error NVARCHAR(MAX) OUTPUT',
             @onnx_artifact = @onnx_artifact,
-            @onnx_sha256 = @onnx_sha256
+            @onnx_sha256 = @onnx_sha256,
+            @script_error = @script_error OUTPUT
         WITH RESULT SETS ((customer_id NVARCHAR(64) NOT NULL, churn_probability FLOAT NOT NULL));
+        IF @script_error IS NOT NULL
+        BEGIN
+            SET @message = LEFT(@script_error, 2047);
+            THROW 50501, @message, 1;
+        END;
 
         BEGIN TRANSACTION;
         INSERT INTO predictions.churn_scores (run_id, model_id, customer_id, churn_probability)
@@ -76,14 +91,12 @@ OutputDataSet = score_churn(InputDataSet, onnx_artifact, onnx_sha256)',
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        SET @error = ERROR_MESSAGE();
         EXEC ops.fail_run
             @run_id = @run_id,
             @run_type = N'score_churn',
             @model_name = @model_name,
             @model_id = @model_id,
-            @params = @params,
-            @error = @error;
+            @params = @params;
         THROW;
     END CATCH;
 END;

@@ -12,7 +12,7 @@
 -- Every call is a run in ops.runs; on any error nothing is registered. The work is
 -- ops.train_model's, shared by every model kind.
 CREATE OR ALTER PROCEDURE ml.train_forecaster
-    @model_name NVARCHAR(128),
+    @model_name NVARCHAR(4000),
     @input_query NVARCHAR(MAX) = NULL,
     @options NVARCHAR(MAX) = NULL,
     @activate BIT = 1
@@ -20,16 +20,11 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
-    BEGIN TRY
-        EXEC ops.train_model
-            @kind = N'forecaster',
-            @run_type = N'train_forecaster',
-            @model_name = @model_name,
-            @input_query = @input_query,
-            @options = @options,
-            @activate = @activate;
-    END TRY
-    BEGIN CATCH
-        THROW;
-    END CATCH;
+    EXEC ops.train_model
+        @kind = N'forecaster',
+        @run_type = N'train_forecaster',
+        @model_name = @model_name,
+        @input_query = @input_query,
+        @options = @options,
+        @activate = @activate;
 END;

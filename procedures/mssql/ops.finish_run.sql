@@ -10,17 +10,12 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
-    BEGIN TRY
-        UPDATE ops.runs
-        SET
-            status = N'succeeded',
-            model_id = @model_id,
-            rows_in = @rows_in,
-            rows_out = @rows_out,
-            finished_at = SYSDATETIMEOFFSET()
-        WHERE run_id = @run_id;
-    END TRY
-    BEGIN CATCH
-        THROW;
-    END CATCH;
+    UPDATE ops.runs
+    SET
+        status = N'succeeded',
+        model_id = @model_id,
+        rows_in = @rows_in,
+        rows_out = @rows_out,
+        finished_at = SYSDATETIMEOFFSET()
+    WHERE run_id = @run_id;
 END;

@@ -8,7 +8,7 @@
 CREATE OR ALTER PROCEDURE ops.train_model
     @kind NVARCHAR(32),
     @run_type NVARCHAR(64),
-    @model_name NVARCHAR(128),
+    @model_name NVARCHAR(4000),
     @input_query NVARCHAR(MAX),
     @options NVARCHAR(MAX),
     @activate BIT
@@ -27,7 +27,7 @@ BEGIN
     DECLARE @status NVARCHAR(16);
     DECLARE @status_reason NVARCHAR(MAX);
     DECLARE @trained_rows BIGINT;
-    DECLARE @error NVARCHAR(MAX);
+    DECLARE @script_error NVARCHAR(MAX);
     DECLARE @message NVARCHAR(2048);
     DECLARE @params NVARCHAR(MAX) = (
         SELECT
@@ -37,6 +37,14 @@ BEGIN
         FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
     );
     BEGIN TRY
+        IF @model_name IS NULL OR LEN(@model_name) NOT BETWEEN 1 AND 128
+        BEGIN
+            SET @message = CONCAT(
+                N'sqlml: model_name must be 1 to 128 characters (got ',
+                ISNULL(LEN(@model_name), 0), N')'
+            );
+            THROW 50010, @message, 1;
+        END;
         EXEC ops.begin_run
             @run_type = @run_type,
             @model_name = @model_name,
@@ -53,17 +61,25 @@ BEGIN
         EXEC sp_execute_external_script
             @language = N'sqlml_python',
             @script = N'from sqlml.adapters.mssql import train_model
-artifact, onnx_artifact, registration = train_model(kind, InputDataSet, spec, options)',
+artifact, onnx_artifact, registration, script_error = train_model(kind, InputDataSet, spec, options)',
             @input_data_1 = @query,
             @input_data_1_name = N'InputDataSet',
-            @params = N'@kind NVARCHAR(32), @spec NVARCHAR(MAX), @options NVARCHAR(MAX), @artifact VARBINARY(MAX) OUTPUT, @onnx_artifact VARBINARY(MAX) OUTPUT, @registration NVARCHAR(MAX) OUTPUT',
+            @params = N'@kind NVARCHAR(32), @spec NVARCHAR(MAX), @options NVARCHAR(MAX), @artifact VARBINARY(MAX) OUTPUT, @onnx_artifact VARBINARY(MAX) OUTPUT, @registration NVARCHAR(MAX) OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
             @kind = @kind,
             @spec = @spec,
             @options = @options,
             @artifact = @artifact OUTPUT,
             @onnx_artifact = @onnx_artifact OUTPUT,
-            @registration = @registration OUTPUT
+            @registration = @registration OUTPUT,
+            @script_error = @script_error OUTPUT
         WITH RESULT SETS NONE;
+        IF @script_error IS NOT NULL
+        BEGIN
+            -- e.g. an option out of its bounds or a duplicate id: a parameter error
+            -- naming the option or column, in ERROR_MESSAGE() and ops.runs.error.
+            SET @message = LEFT(@script_error, 2047);
+            THROW 50302, @message, 1;
+        END;
 
         BEGIN TRANSACTION;
         EXEC ops.register_model
@@ -91,13 +107,11 @@ artifact, onnx_artifact, registration = train_model(kind, InputDataSet, spec, op
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        SET @error = ERROR_MESSAGE();
         EXEC ops.fail_run
             @run_id = @run_id,
             @run_type = @run_type,
             @model_name = @model_name,
-            @params = @params,
-            @error = @error;
+            @params = @params;
         THROW;
     END CATCH;
 END;

@@ -21,6 +21,7 @@ one line and a hint; ``sqlml --debug COMMAND`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -370,12 +371,25 @@ def main(argv: list[str] | None = None) -> int:
             diag = getattr(exc.orig, "diag", None)  # psycopg: the error's fields
             if diag is not None and diag.message_primary:
                 return _fail(diag.message_primary, diag.message_hint)
-            return _fail(f"database error: {exc.orig}", None)
+            odbc = _odbc_message(exc.orig)  # SQL Server: the sentence and its Msg number
+            return _fail(odbc or f"database error: {exc.orig}", None)
         if isinstance(exc, SqlmlError):
             return _fail(str(exc), None)
         failed = _fail(f"{type(exc).__name__}: {exc}", None)
         print("run `sqlml --debug ...` for the traceback", file=sys.stderr)
         return failed
+
+
+def _odbc_message(error) -> str | None:
+    """pyodbc's ('42000', '[42000] [driver][SQL Server]text (50401) (SQLExecDirectW)')
+    as 'text (Msg 50401)'."""
+    args = getattr(error, "args", ())
+    if len(args) < 2 or not isinstance(args[1], str):
+        return None
+    match = re.match(r"^(?:\[[^\]]*\]\s*)*(.*?)\s*(?:\((\d+)\))?\s*(?:\(SQL\w+\))?$",
+                     args[1], re.S)
+    text, number = match.group(1), match.group(2)
+    return f"{text} (Msg {number})" if number else text
 
 
 if __name__ == "__main__":

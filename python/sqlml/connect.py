@@ -9,9 +9,10 @@ ODBC Driver 18, its Driver 17, and FreeTDS (Debian's ``tdsodbc``, which ``make
 setup`` installs) is used. sqlml adds two connection options unless the URL sets
 them: ``TDS_Version=7.4`` for FreeTDS (older protocol versions cannot carry
 NVARCHAR(MAX), VARBINARY(MAX) or DATETIME2 faithfully) and ``APP=sqlml``, the
-application name sql/mssql/20_resource_pool.sql's classifier routes to workload
-group ``sqlml``. Driver 18 encrypts by default: a server with a self-signed
-certificate (a container) needs ``TrustServerCertificate=yes`` in the URL.
+application name that monitoring shows (sql/mssql/20_resource_pool.sql classifies
+by login, never by this name, which any client can set). Driver 18 encrypts by
+default: a server with a self-signed certificate (a container) needs
+``TrustServerCertificate=yes`` in the URL.
 
 The first connection to SQL Server is retried with exponential backoff while the
 failure looks transient (the server starting, a network blip), and fails at once,
@@ -69,6 +70,11 @@ def create_engine(url: str | URL, connect_attempts: int = CONNECT_ATTEMPTS,
         return sa.create_engine(url, pool_pre_ping=True)
     engine = sa.create_engine(mssql_url(url), pool_pre_ping=True)
     wait_for_mssql(engine, connect_attempts, sleep)
+    if engine.dialect.default_isolation_level is None:
+        # SQLAlchemy reads it through sys.system_views, which Babelfish (the T-SQL
+        # engine of the babelfish tests) does not list; without it a connection
+        # used in autocommit cannot be returned to the pool.
+        engine.dialect.default_isolation_level = "READ COMMITTED"
     return engine
 
 

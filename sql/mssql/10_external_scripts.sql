@@ -6,7 +6,9 @@
 -- 'external scripts enabled' is an instance-wide option that needs ALTER SETTINGS
 -- (sysadmin or serveradmin). On SQL Server 2019 and later RECONFIGURE applies it at
 -- once; if value_in_use stays 0 the instance (and its Launchpad) needs a restart.
--- Azure SQL Database has no external scripts at all; Managed Instance does.
+-- Azure SQL Database has no external scripts at all, and Azure SQL Managed Instance
+-- runs only ML Services' own Python and R (no CREATE EXTERNAL LANGUAGE): both are
+-- refused with that reason.
 SET NOCOUNT ON;
 
 DECLARE @engine_edition INT = CAST(SERVERPROPERTY('EngineEdition') AS INT);
@@ -14,7 +16,9 @@ DECLARE @in_use INT;
 DECLARE @message NVARCHAR(2048);
 
 IF @engine_edition = 5
-    THROW 50000, N'sqlml: Azure SQL Database cannot run sp_execute_external_script; deploy sqlml to SQL Server 2019+ or Azure SQL Managed Instance', 1;
+    THROW 50000, N'sqlml: Azure SQL Database cannot run sp_execute_external_script; deploy sqlml to SQL Server 2019 CU3+ or 2022', 1;
+IF @engine_edition = 8
+    THROW 50000, N'sqlml: Azure SQL Managed Instance runs only ML Services'' Python and R, not a language extension (CREATE EXTERNAL LANGUAGE), and its Python cannot import sqlml''s pins; deploy sqlml to SQL Server 2019 CU3+ or 2022', 1;
 
 SELECT @in_use = CAST(c.value_in_use AS INT)
 FROM sys.configurations AS c

@@ -13,12 +13,15 @@
 --                            callers (jobs run one at a time), not by failing calls
 --
 -- Which sessions land in workload group sqlml: if the instance has no classifier
--- function yet, this script installs master.dbo.sqlml_classifier, which sends
--- sessions of the sqlml client (APP_NAME() = 'sqlml', set by sqlml's connections)
--- and SQL Agent T-SQL job steps there. Group sqlml uses the default internal pool
--- with default settings, so for a job step that runs no external script nothing
--- changes. Where a classifier exists already, it is left alone: return N'sqlml'
--- from it for the sessions to govern.
+-- function yet (or has sqlml's), this script installs master.dbo.sqlml_classifier,
+-- which sends there the sessions of logins in server role sqlml_governed (created
+-- here; a DBA adds the logins of operators and of the SQL Agent jobs' owner:
+-- ALTER SERVER ROLE sqlml_governed ADD MEMBER [login]). Not by APP_NAME(): any
+-- client sets its application name, so a session could leave the limits by
+-- naming itself. Group sqlml uses the default internal pool with default settings,
+-- so for a session that runs no external script nothing changes. Where another
+-- classifier exists already, it is left alone: return N'sqlml' from it for the
+-- sessions to govern.
 --
 -- Resource Governor is an Enterprise feature (EngineEdition 3: Enterprise,
 -- Developer, Evaluation); elsewhere this script only says so. Statements that the
@@ -55,11 +58,21 @@ BEGIN TRY
         EXEC sys.sp_executesql
             N'CREATE WORKLOAD GROUP sqlml USING [default], EXTERNAL sqlml_external;';
 
+    IF NOT EXISTS (
+        SELECT 1 FROM sys.server_principals AS sp
+        WHERE sp.name = N'sqlml_governed' AND sp.type = 'R'
+    )
+        EXEC sys.sp_executesql N'CREATE SERVER ROLE sqlml_governed;';
+
     SELECT @classifier = c.classifier_function_id
     FROM sys.resource_governor_configuration AS c;
 
-    IF @classifier = 0
+    IF @classifier = 0 OR @classifier = OBJECT_ID(N'master.dbo.sqlml_classifier')
     BEGIN
+        -- The classifier in use cannot be altered: unset it while it changes.
+        EXEC master.sys.sp_executesql
+            N'ALTER RESOURCE GOVERNOR WITH (CLASSIFIER_FUNCTION = NULL);';
+        EXEC master.sys.sp_executesql N'ALTER RESOURCE GOVERNOR RECONFIGURE;';
         EXEC master.sys.sp_executesql
             N'CREATE OR ALTER FUNCTION dbo.sqlml_classifier()
               RETURNS SYSNAME
@@ -67,14 +80,14 @@ BEGIN TRY
               AS
               BEGIN
                   RETURN CASE
-                      WHEN APP_NAME() = N''sqlml'' THEN N''sqlml''
-                      WHEN APP_NAME() LIKE N''SQLAgent - TSQL JobStep%'' THEN N''sqlml''
+                      WHEN IS_SRVROLEMEMBER(N''sqlml_governed'') = 1 THEN N''sqlml''
                       ELSE N''default''
                   END;
               END;';
         EXEC master.sys.sp_executesql
             N'ALTER RESOURCE GOVERNOR WITH (CLASSIFIER_FUNCTION = dbo.sqlml_classifier);';
-        PRINT N'sqlml: installed classifier master.dbo.sqlml_classifier';
+        PRINT N'sqlml: classifier master.dbo.sqlml_classifier: members of server role '
+            + N'sqlml_governed use workload group sqlml';
     END;
     ELSE IF @classifier <> ISNULL(OBJECT_ID(N'master.dbo.sqlml_classifier'), -1)
         PRINT N'sqlml: a Resource Governor classifier exists already; it decides which sessions '

@@ -1,25 +1,31 @@
 -- 30_roles: the two database roles sqlml's users are added to, and what each may do.
 -- Run by `sqlml deploy` after the migrations, on every deploy; idempotent.
--- Returns nothing.
+-- Returns nothing; PRINTs what it revoked.
 --
 --   sqlml_analyst   SELECT on the three analyst views (predictions.churn_latest,
 --                   predictions.forecast_latest, models.active_models) and nothing
 --                   else: no features, no models.registry (model blobs), no procedures.
---   sqlml_operator  EXECUTE on schema ml (train, score, forecast, activate), SELECT on
---                   schema features, and the right to run external scripts.
+--   sqlml_operator  EXECUTE on schema ml (train, score, forecast, activate); SELECT on
+--                   features (what the default input queries read, with the caller's
+--                   rights), models and predictions, and ops.runs. No INSERT, UPDATE
+--                   or DELETE anywhere, no EXECUTE on ops, no external scripts.
+--   public          nothing in ml, ops, models, predictions or features.
 --
--- Why this is enough: every sqlml object is owned by dbo, so ownership chaining
--- lets the views read their tables and the ml procedures write registry, runs and
--- predictions without any grant on those tables. What chaining does not cover is
--- run with the caller's own rights, on purpose: an input_query (dynamic SQL handed
--- to sp_execute_external_script, hence SELECT on features for the default query)
--- and the external script itself (EXECUTE ANY EXTERNAL SCRIPT, and EXECUTE EXTERNAL
--- SCRIPT on the sqlml_python language where the Python language extension is used).
--- Neither is ever granted to public; this script warns if a DBA did.
+-- Who writes, then: every sqlml object is owned by dbo, so ownership chaining lets the
+-- ml procedures' static INSERT/UPDATE statements write models.registry, ops.runs and
+-- predictions, and the views read their tables, without a grant to the caller.
+-- Running Python is the one thing chaining does not cover: 35_signing.sql signs the
+-- procedures with a certificate whose user alone holds EXECUTE ANY EXTERNAL SCRIPT.
+-- What chaining also does not cover runs with the caller's own rights, on purpose: an
+-- input_query is dynamic SQL handed to sp_execute_external_script, so a caller reads
+-- through a procedure only what it may read directly.
 --
--- Add users with ALTER ROLE sqlml_analyst ADD MEMBER [user]. Statements the T-SQL
+-- Add users with ALTER ROLE sqlml_operator ADD MEMBER [user]. Statements the T-SQL
 -- grammar of our linters does not know go through sp_executesql.
 SET NOCOUNT ON;
+
+DECLARE @principal SYSNAME;
+DECLARE @statement NVARCHAR(MAX);
 
 IF DATABASE_PRINCIPAL_ID(N'sqlml_analyst') IS NULL
     CREATE ROLE sqlml_analyst;
@@ -33,20 +39,52 @@ GRANT SELECT ON OBJECT::models.drift TO sqlml_analyst;
 
 GRANT EXECUTE ON SCHEMA::ml TO sqlml_operator;
 GRANT SELECT ON SCHEMA::features TO sqlml_operator;
-GRANT EXECUTE ANY EXTERNAL SCRIPT TO sqlml_operator;
+GRANT SELECT ON SCHEMA::models TO sqlml_operator;
+GRANT SELECT ON SCHEMA::predictions TO sqlml_operator;
+GRANT SELECT ON OBJECT::ops.runs TO sqlml_operator;
 
-IF EXISTS (SELECT 1 FROM sys.external_languages AS l WHERE l.language = N'sqlml_python')
-    EXEC sys.sp_executesql
-        N'GRANT EXECUTE EXTERNAL SCRIPT ON EXTERNAL LANGUAGE::sqlml_python TO sqlml_operator;';
+-- What earlier releases granted and this one takes back: writes and ops for the
+-- operator, and running external scripts directly (any Python, as any role).
+REVOKE INSERT, UPDATE, DELETE ON SCHEMA::models FROM sqlml_operator;
+REVOKE INSERT, UPDATE, DELETE ON SCHEMA::ops FROM sqlml_operator;
+REVOKE INSERT, UPDATE, DELETE ON SCHEMA::predictions FROM sqlml_operator;
+REVOKE EXECUTE ON SCHEMA::ops FROM sqlml_operator;
+REVOKE EXECUTE, SELECT, INSERT, UPDATE, DELETE ON SCHEMA::ml FROM public;
+REVOKE EXECUTE, SELECT, INSERT, UPDATE, DELETE ON SCHEMA::ops FROM public;
+REVOKE SELECT, INSERT, UPDATE, DELETE ON SCHEMA::models FROM public;
+REVOKE SELECT, INSERT, UPDATE, DELETE ON SCHEMA::predictions FROM public;
+REVOKE SELECT, INSERT, UPDATE, DELETE ON SCHEMA::features FROM public;
 
-IF EXISTS (
-    SELECT 1
-    FROM sys.database_permissions AS p
-    WHERE
-        p.grantee_principal_id = DATABASE_PRINCIPAL_ID(N'public')
-        AND p.permission_name = N'EXECUTE ANY EXTERNAL SCRIPT'
-        AND p.state IN ('G', 'W')
-)
-    PRINT N'sqlml: warning: public holds EXECUTE ANY EXTERNAL SCRIPT in database '
-        + QUOTENAME(DB_NAME()) + N', so every user can run Python here; sqlml needs only '
-        + N'sqlml_operator to hold it: REVOKE EXECUTE ANY EXTERNAL SCRIPT FROM public;';
+IF OBJECT_ID(N'sys.external_languages') IS NOT NULL
+BEGIN
+    SET @principal = (
+        SELECT MIN(pr.name)
+        FROM sys.database_permissions AS p
+        INNER JOIN sys.database_principals AS pr ON p.grantee_principal_id = pr.principal_id
+        WHERE
+            p.permission_name IN (N'EXECUTE ANY EXTERNAL SCRIPT', N'EXECUTE EXTERNAL SCRIPT')
+            AND pr.type = 'R'
+            AND p.state IN ('G', 'W')
+    );
+    WHILE @principal IS NOT NULL
+    BEGIN
+        SET @statement = N'REVOKE EXECUTE ANY EXTERNAL SCRIPT FROM ' + QUOTENAME(@principal) + N';';
+        IF EXISTS (SELECT 1 FROM sys.external_languages AS l WHERE l.language = N'sqlml_python')
+            SET @statement = @statement + N' REVOKE EXECUTE EXTERNAL SCRIPT ON EXTERNAL LANGUAGE::'
+                + N'sqlml_python FROM ' + QUOTENAME(@principal) + N';';
+        EXEC sys.sp_executesql @statement;
+        PRINT N'sqlml: revoked external scripts from role ' + QUOTENAME(@principal)
+            + N': only the signed procedures run Python (35_signing.sql)';
+        SET @principal = (
+            SELECT MIN(pr.name)
+            FROM sys.database_permissions AS p
+            INNER JOIN sys.database_principals AS pr
+                ON p.grantee_principal_id = pr.principal_id
+            WHERE
+                p.permission_name IN (N'EXECUTE ANY EXTERNAL SCRIPT', N'EXECUTE EXTERNAL SCRIPT')
+                AND pr.type = 'R'
+                AND p.state IN ('G', 'W')
+                AND pr.name > @principal
+        );
+    END;
+END;

@@ -16,6 +16,9 @@
 -- inserts a 'failed' run with the job history's message, closes runs this job's
 -- login left 'running', and ends the job as failed so Agent alerts fire.
 --
+-- Run by hand with sqlcmd, give it -x: otherwise sqlcmd reads the SQL Agent token
+-- $(ESCAPE_NONE(JOBID)) below as a sqlcmd variable and stops.
+--
 -- Re-deploying updates the jobs in place: job ids and history stay, the DBA's
 -- enabled/disabled choice stays, steps and schedules are replaced by these.
 SET NOCOUNT ON;

@@ -87,12 +87,27 @@ def test_score_churn_returns_what_with_result_sets_declares(customers, trained, 
     assert scores["churn_probability"].between(0, 1).all()
 
 
-def test_score_churn_refuses_a_wrong_hash(customers, trained):
-    from sqlml.errors import ArtifactError
+def test_score_churn_refuses_a_wrong_hash_with_its_own_sentence(customers, trained):
+    """The error leaves the script as @script_error (THROW 50501 in ml.score_churn), not
+    as an exception that SQL Server would report only as the generic Msg 39004."""
+    outcome = run_contract(
+        "ml.score_churn", profile="ml_services", engine=customers,
+        input_sql="SELECT * FROM features.churn_features",
+        params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64},
+    )
+    assert outcome.output_params["script_error"].startswith("sqlml: ")
+    assert "sha256" in outcome.output_params["script_error"]
+    assert outcome.output is not None and outcome.output.empty
 
-    with pytest.raises(ArtifactError, match="sha256"):
-        run_contract(
-            "ml.score_churn", profile="ml_services", engine=customers,
-            input_sql="SELECT * FROM features.churn_features",
-            params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64},
-        )
+
+def test_train_model_carries_a_parameter_error_out(customers):
+    """A bad option is a parameter error naming the option, in @script_error (THROW
+    50302 in ops.train_model, so in ERROR_MESSAGE() and ops.runs.error)."""
+    outcome = run_contract(
+        "ops.train_model", profile="ml_services", engine=customers,
+        input_sql="SELECT * FROM features.churn_features",
+        params={"kind": "churn", "spec": _spec(customers),
+                "options": json.dumps({"no_such_option": 1})},
+    )
+    assert "no_such_option" in outcome.output_params["script_error"]
+    assert outcome.output_params["artifact"] is None

@@ -3,9 +3,14 @@
 One test per file under procedures/mssql (the Python-bearing ones also have their
 embedded-Python contracts in test_churn.py, test_runtime_info.py, ...):
 
-* the template: CREATE OR ALTER, SET NOCOUNT ON, SET XACT_ABORT ON, TRY/CATCH
-  that ends in THROW, a header comment saying what it is for;
-* sp_execute_external_script calls: WITH RESULT SETS, typed @params;
+* the template: CREATE OR ALTER, SET NOCOUNT ON, SET XACT_ABORT ON, a header
+  comment saying what it is for;
+* a procedure that keeps a run (calls ops.begin_run) handles errors with the one
+  CATCH idiom (rollback, ops.fail_run, THROW); no other procedure has a TRY/CATCH
+  that only re-throws;
+* sp_execute_external_script calls: WITH RESULT SETS, typed @params, and the
+  embedded Python's error carried out as ``@script_error NVARCHAR(MAX) OUTPUT`` and
+  raised right after the call with THROW 50xxx (never the generic Msg 39004);
 * no dynamic SQL built by concatenation;
 * every ``EXEC ops.x @a = ...`` names only parameters ops.x declares, and passes
   every parameter ops.x has no default for: the contract between procedures that
@@ -38,7 +43,8 @@ def _code(path: Path) -> str:
 
 
 def declared_params(path: Path) -> dict[str, bool]:
-    """``{@name: has_default}`` from the procedure's header (up to AS)."""
+    """``{@name: has_default}`` from the procedure's header (up to AS). An OUTPUT
+    parameter without a default must still be passed (Msg 201 otherwise)."""
     text = path.read_text()
     header = text[re.search(r"CREATE OR ALTER PROCEDURE", text).end():re.search(
         r"^AS\s*$", text, re.MULTILINE).start()]
@@ -46,7 +52,7 @@ def declared_params(path: Path) -> dict[str, bool]:
     for line in header.splitlines()[1:]:
         match = _HEADER_PARAM.match(line)
         if match:
-            params[match.group(1).lower()] = bool(match.group(2)) or bool(match.group(3))
+            params[match.group(1).lower()] = bool(match.group(2))
     return params
 
 
@@ -80,15 +86,28 @@ def test_procedure_keeps_the_template_and_its_contracts(path: Path):
     assert text.lstrip().startswith("--"), "a header comment says what it is for"
     assert "CREATE OR ALTER PROCEDURE" in code
     assert "SET NOCOUNT ON ;" in code and "SET XACT_ABORT ON ;" in code
-    assert "BEGIN TRY" in code and "BEGIN CATCH" in code
-    catch = code[code.rindex("BEGIN CATCH"):]
-    assert "THROW ;" in catch, "the CATCH block re-throws"
+    if "EXEC OPS . BEGIN_RUN" in code:
+        assert "BEGIN TRY" in code, "a procedure that keeps a run handles its errors"
+        catch = code[code.rindex("BEGIN CATCH"):]
+        assert re.fullmatch(
+            r"BEGIN CATCH IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION ; EXEC OPS \. FAIL_RUN "
+            r"[^;]* ; THROW ; END CATCH ; END ;", catch.strip()), "the one CATCH idiom"
+    else:
+        assert not re.search(r"BEGIN CATCH THROW ; END CATCH", code), (
+            "a CATCH block that only re-throws changes nothing: leave it out")
     assert not re.search(r"EXEC\s*\(\s*@|SP_EXECUTESQL", code), "no dynamic SQL"
 
     for call in read_calls(path):
         assert call.result_sets is not None, "sp_execute_external_script needs WITH RESULT SETS"
         for param in call.params:
             assert param.type is not None, f"@{param.name} is typed in @params"
+        error = {p.name: p for p in call.params}.get("script_error")
+        assert error is not None and error.output and error.type.name == "NVARCHAR", (
+            "the embedded Python's error comes back as @script_error NVARCHAR(MAX) OUTPUT")
+        after = code[code.index("WITH RESULT SETS", code.index("SP_EXECUTE_EXTERNAL_SCRIPT")):]
+        assert re.search(r"IF @SCRIPT_ERROR IS NOT NULL BEGIN SET @MESSAGE = LEFT \( "
+                         r"@SCRIPT_ERROR , 2047 \) ; THROW 50\d\d\d , @MESSAGE , 1 ;", after), (
+            "raised with THROW right after the call")
 
     for name, named in exec_calls(path):
         callee = ROOT / "procedures" / "mssql" / f"{name}.sql"
@@ -106,6 +125,7 @@ def test_the_contract_reader_sees_calls_and_parameters():
     """The checks above are only as good as these readers: hold them to known facts."""
     register = ROOT / "procedures" / "mssql" / "ops.register_model.sql"
     params = declared_params(register)
-    assert params["@kind"] is False and params["@model_id"] is True  # OUTPUT counts as optional
+    assert params["@kind"] is False and params["@model_id"] is False  # OUTPUT: still required
+    assert declared_params(ROOT / "procedures" / "mssql" / "ops.fail_run.sql")["@run_id"] is True
     calls = dict(exec_calls(ROOT / "procedures" / "mssql" / "ops.train_model.sql"))
     assert {"@kind", "@model_name", "@registration", "@model_id"} <= calls["ops.register_model"]

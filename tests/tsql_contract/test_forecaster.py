@@ -75,12 +75,14 @@ def test_forecast_returns_what_with_result_sets_declares(series, trained, profil
     assert (rows["lower"] <= rows["forecast"]).all() and (rows["forecast"] <= rows["upper"]).all()
 
 
-def test_forecast_refuses_a_wrong_hash(series, trained):
-    from sqlml.errors import ArtifactError
-
-    with pytest.raises(ArtifactError, match="sha256"):
-        run_contract(
-            "ml.forecast", profile="ml_services", engine=series, input_sql=INPUT,
-            params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64,
-                    "horizon": None},
-        )
+def test_forecast_refuses_a_wrong_hash_with_its_own_sentence(series, trained):
+    """The error leaves the script as @script_error (THROW 50602 in ml.forecast), not as
+    an exception that SQL Server would report only as the generic Msg 39004."""
+    outcome = run_contract(
+        "ml.forecast", profile="ml_services", engine=series, input_sql=INPUT,
+        params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64,
+                "horizon": None},
+    )
+    assert outcome.output_params["script_error"].startswith("sqlml: ")
+    assert "sha256" in outcome.output_params["script_error"]
+    assert outcome.output is not None and outcome.output.empty

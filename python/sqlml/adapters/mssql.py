@@ -7,9 +7,13 @@ single call into a function here, which takes those variables as arguments and
 returns either ``OutputDataSet`` (with the exact columns of the procedure's
 ``WITH RESULT SETS``) or the values of its OUTPUT parameters.
 
-A Python exception surfaces in SQL Server as error 39004 with the script's
-stderr in the messages; our errors print one ``sqlml: ...`` line there first,
-so the cause reads plainly above the traceback.
+Errors come back as a value, not an exception: an exception would surface in
+SQL Server as the generic Msg 39004 ("A 'sqlml_python' script error occurred"),
+with our sentence only in the stderr messages, so ``ERROR_MESSAGE()``,
+``ops.runs.error`` and the caller would never see it. So each function here
+returns, besides its results, ``script_error``: None, or the error's sentence,
+which the procedure receives as ``@script_error NVARCHAR(MAX) OUTPUT`` and raises
+with ``THROW 50xxx`` (procedures/mssql/*.sql); the traceback still goes to stderr.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import traceback
 
 import pandas as pd
 
@@ -24,16 +29,35 @@ from sqlml import entrypoints
 from sqlml.errors import SqlmlError
 
 
-def _report(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except SqlmlError as exc:
-            print(f"sqlml: {exc}", file=sys.stderr)
-            raise
+def script_error(exc: BaseException) -> str:
+    """The sentence the procedure THROWs: ours as raised, anything else with its type."""
+    traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, SqlmlError):
+        return f"sqlml: {exc}"
+    return f"sqlml: {type(exc).__name__} in the in-database Python: {exc}"
 
-    return wrapper
+
+def _returns_error(empty):
+    """Run fn; on an exception return ``empty`` plus the error's sentence, so that
+    the @script ends normally and its OUTPUT parameter carries the error."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as exc:  # every error must reach THROW
+                return (*empty(), script_error(exc))
+            return (*(result if isinstance(result, tuple) else (result,)), None)
+
+        return wrapper
+
+    return decorate
+
+
+def _empty(**dtypes: str):
+    """An OutputDataSet of no rows with the columns WITH RESULT SETS declares."""
+    return lambda: (pd.DataFrame({c: pd.Series([], dtype=d) for c, d in dtypes.items()}),)
 
 
 def _progress(message: str) -> None:
@@ -57,33 +81,36 @@ def output(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def runtime_info() -> pd.DataFrame:
+@_returns_error(_empty(component="object", version="object"))
+def runtime_info() -> tuple:
+    """OutputDataSet: component NVARCHAR(64), version NVARCHAR(256); @script_error."""
     return output(entrypoints.runtime_info())
 
 
-@_report
+@_returns_error(lambda: (None, None, None))
 def train_model(kind: str, InputDataSet: pd.DataFrame, spec: str,
-                options: str | None) -> tuple[bytes, bytes, str]:
+                options: str | None) -> tuple:
     """ops.train_model's @script: the OUTPUT parameters @artifact, @onnx_artifact,
-    @registration."""
+    @registration, @script_error."""
     _progress(f"sqlml: read {len(InputDataSet)} training rows")
     trained = entrypoints.train_model(kind, InputDataSet, json.loads(spec), options,
                                       progress=_progress)
     return trained.artifact, trained.onnx_artifact, trained.registration_json()
 
 
-@_report
+@_returns_error(_empty(customer_id="object", churn_probability="float64"))
 def score_churn(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
-                onnx_sha256: str) -> pd.DataFrame:
-    """OutputDataSet: customer_id NVARCHAR(64), churn_probability FLOAT."""
+                onnx_sha256: str) -> tuple:
+    """OutputDataSet: customer_id NVARCHAR(64), churn_probability FLOAT; @script_error."""
     return output(entrypoints.score_churn(InputDataSet, onnx_artifact, onnx_sha256))
 
 
-@_report
+@_returns_error(_empty(series_id="object", period="datetime64[ns]", step="int64",
+                        forecast="float64", lower="float64", upper="float64"))
 def forecast(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
-             horizon) -> pd.DataFrame:
+             horizon) -> tuple:
     """OutputDataSet: series_id NVARCHAR(128), period DATE, step INT, forecast FLOAT,
-    lower FLOAT, upper FLOAT."""
+    lower FLOAT, upper FLOAT; @script_error."""
     return output(entrypoints.forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon))
 
 
@@ -104,18 +131,22 @@ def _drift_json(InputDataSet: pd.DataFrame, profile: str | None) -> str:
                             "detail": {"error": f"drift could not be measured: {exc}"}}])
 
 
-@_report
+@_returns_error(lambda: (*_empty(customer_id="object", churn_probability="float64")(), None))
 def score_churn_with_drift(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
-                           onnx_sha256: str, profile: str | None) -> tuple[pd.DataFrame, str]:
-    """ml.score_churn's @script once drift is wired: ``OutputDataSet, drift =``
-    (customer_id, churn_probability; and the @drift OUTPUT parameter, JSON)."""
-    scores = score_churn(InputDataSet, onnx_artifact, onnx_sha256)
+                           onnx_sha256: str, profile: str | None) -> tuple:
+    """ml.score_churn's @script once drift is wired:
+    ``OutputDataSet, drift, script_error =``: the scores (customer_id,
+    churn_probability), the @drift OUTPUT parameter (JSON rows for ops.run_drift)
+    and @script_error. Drift never produces the error."""
+    scores = output(entrypoints.score_churn(InputDataSet, onnx_artifact, onnx_sha256))
     return scores, _drift_json(InputDataSet, profile)
 
 
-@_report
+@_returns_error(lambda: (*_empty(series_id="object", period="datetime64[ns]", step="int64",
+                                 forecast="float64", lower="float64", upper="float64")(),
+                         None))
 def forecast_with_drift(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
-                        horizon, profile: str | None) -> tuple[pd.DataFrame, str]:
-    """ml.forecast's @script once drift is wired: ``OutputDataSet, drift =``."""
-    out = forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon)
+                        horizon, profile: str | None) -> tuple:
+    """ml.forecast's @script once drift is wired: ``OutputDataSet, drift, script_error =``."""
+    out = output(entrypoints.forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon))
     return out, _drift_json(InputDataSet, profile)

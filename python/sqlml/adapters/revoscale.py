@@ -2,7 +2,9 @@
 
 revoscalepy is Microsoft's client and server library of Machine Learning Services
 (SQL Server 2017-2022). It is not on PyPI, so sqlml never requires it: this module
-imports it when called and says plainly when it is missing. ``RxInSqlServer`` is a
+imports it when called and says plainly when it is missing. Platform: revoscalepy
+documents remote compute contexts (``RxInSqlServer`` from a client) for Windows
+clients only; on Linux, call the procedures. ``RxInSqlServer`` is a
 compute context that sends a Python function to run inside SQL Server, and
 ``rx_exec`` runs it there and brings back its return value; the data stays on the
 server, read there by ``RxSqlServerData``.
@@ -77,7 +79,8 @@ def odbc_connection_string(url: str | URL) -> str:
 
 def compute_context(url: str | URL, num_tasks: int = 1, timeout_seconds: int | None = None,
                     console_output: bool = True, packages_to_load: list[str] | None = None):
-    """An ``RxInSqlServer`` compute context for the database of ``url``."""
+    """An ``RxInSqlServer`` compute context for the database of ``url`` (revoscalepy
+    supports remote compute contexts from Windows clients only)."""
     return revoscalepy().RxInSqlServer(
         connection_string=odbc_connection_string(url),
         num_tasks=num_tasks,

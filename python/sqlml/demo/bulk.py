@@ -1,7 +1,7 @@
 """Fast bulk loads of a DataFrame into a table, on either engine (demo and benchmarks).
 
 PostgreSQL: COPY through psycopg, a million rows in seconds. SQL Server:
-pyodbc's ``fast_executemany``, the driver's array binding.
+pyodbc's ``fast_executemany``, the driver's array binding (row by row with FreeTDS).
 """
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ def insert_frame(engine: sa.Engine, table: str, frame: pd.DataFrame, replace: bo
                         copy.write_row(row)
         else:
             cursor = raw.cursor()
-            cursor.fast_executemany = True
+            # Array binding crashes the process with FreeTDS (pyodbc + libtdsodbc);
+            # with Microsoft's drivers it is the fast path.
+            driver = raw.getinfo(engine.dialect.loaded_dbapi.SQL_DRIVER_NAME) or ""
+            cursor.fast_executemany = "tds" not in driver.lower()
             marks = ", ".join("?" for _ in columns)
             cursor.executemany(f"INSERT INTO {target} ({column_list}) VALUES ({marks})",
                                _python_rows(frame))

@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from sqlml import embedded_pg
 from sqlml.connect import create_engine, engine_name, redact
-from sqlml.deploy import objects, pg_runtime
+from sqlml.deploy import objects, pg_runtime, tsql_batches
 from sqlml.errors import EngineError
 from sqlml.paths import project_root
 
@@ -71,13 +71,20 @@ def load_specs(engine: sa.Engine, log=print) -> None:
             log(f"specs: {kind} from {path.relative_to(project_root())}")
 
 
-def run_setup_scripts(engine: sa.Engine, engine_kind: str, log=print) -> None:
+def run_setup_scripts(engine: sa.Engine, engine_kind: str, log=print,
+                      skip: dict[str, str] | None = None) -> None:
+    """sql/<engine>/NN_*.sql; ``skip`` names scripts not to run, with why (logged)."""
     for path in objects.setup_scripts(project_root(), engine_kind):
         log(f"setup: {path.relative_to(project_root())}")
+        if skip and path.name in skip:
+            log(f"setup: skipped {path.name}: {skip[path.name]}")
+            continue
         with engine.begin() as connection:
-            connection.exec_driver_sql(
-                path.read_text(encoding="utf-8"), execution_options={"no_parameters": True}
-            )
+            text = path.read_text(encoding="utf-8")
+            if engine_kind != "mssql":
+                connection.exec_driver_sql(text, execution_options={"no_parameters": True})
+                continue
+            tsql_batches.run_script(connection, text, log)
 
 
 def _is_local(url: str) -> bool:
@@ -129,19 +136,32 @@ def deploy(url: str, runtime_path: str | None = None, log=print) -> dict[str, st
     try:
         log(f"deploy: {redact(url)} ({kind})")
         migrate(engine)
+        # Fresh connections after the migrations: on Babelfish a connection that ran
+        # them fails later schema-level GRANTs ("cannot fetch toast data without an
+        # active snapshot", a defect of Babelfish 4.3); SQL Server does not mind.
+        engine.dispose()
         load_specs(engine, log)
-        setup_engine = engine
+        setup_engine, skip = engine, None
         if kind == "postgres":
             install_postgres_runtime(engine, url, runtime_path, log)
         else:
             from sqlml.deploy import mssql_runtime
 
-            mssql_runtime.install(engine, runtime_path, log)
+            with engine.connect() as connection:
+                babelfish = tsql_batches.is_babelfish(connection)
+            if babelfish:
+                skip = tsql_batches.BABELFISH_SKIPS
+                log(f"runtime: skipped on Babelfish: {tsql_batches.BABELFISH_GAPS[4]}")
+            else:
+                mssql_runtime.install(engine, runtime_path, log)
             # sp_configure/RECONFIGURE and ALTER RESOURCE GOVERNOR refuse to run inside a
             # user transaction, so the T-SQL setup scripts run in autocommit; each one is
             # idempotent and opens its own transaction where it needs one.
             setup_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        run_setup_scripts(setup_engine, kind, log)
+        run_setup_scripts(setup_engine, kind, log, skip=skip)
+        if skip is not None:
+            log(f"deploy: ml.runtime_info not run: {tsql_batches.BABELFISH_GAPS[4]}")
+            return {}
         components = verify(engine, kind)
         log("deploy: in-database runtime " + ", ".join(f"{k} {v}" for k, v in components.items()))
         return components

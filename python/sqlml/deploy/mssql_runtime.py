@@ -46,6 +46,10 @@ from sqlml.paths import project_root
 
 LANGUAGE = "sqlml_python"
 LANGUAGE_ZIP_ENV = "SQLML_MSSQL_LANGUAGE_ZIP"
+# PYTHONHOME of the language's Python, on the server: given to the language itself
+# (ENVIRONMENT_VARIABLES), so that Launchpad's process environment, which may hold
+# secrets, need not carry it.
+PYTHONHOME_ENV = "SQLML_MSSQL_PYTHONHOME"
 EXTENSION_FILES = {"Linux": "libPythonExtension.so.1.2", "Windows": "pythonextension.dll"}
 MIN_PYTHON = (3, 11)
 # Imported by the language extension itself when it starts, before any external
@@ -184,8 +188,9 @@ class Server:
         ).scalar_one() > 0
 
     def create_language(self, zip_path: str, file_name: str) -> None:
-        self.connection.exec_driver_sql(create_language_sql(zip_path, file_name),
-                                        execution_options={"no_parameters": True})
+        self.connection.exec_driver_sql(
+            create_language_sql(zip_path, file_name, os.environ.get(PYTHONHOME_ENV)),
+            execution_options={"no_parameters": True})
 
     def probe(self) -> Probe:
         try:
@@ -226,10 +231,15 @@ def _quote_name(name: str) -> str:
     return "[" + name.replace("]", "]]") + "]"
 
 
-def create_language_sql(zip_path: str, file_name: str) -> str:
+def create_language_sql(zip_path: str, file_name: str, python_home: str | None = None) -> str:
+    environment = ""
+    if python_home:
+        environment = (", ENVIRONMENT_VARIABLES = "
+                       + _quote_literal(json.dumps({"PYTHONHOME": python_home})))
     return (
         f"CREATE EXTERNAL LANGUAGE {_quote_name(LANGUAGE)} "
-        f"FROM (CONTENT = {_quote_literal(zip_path)}, FILE_NAME = {_quote_literal(file_name)})"
+        f"FROM (CONTENT = {_quote_literal(zip_path)}, FILE_NAME = {_quote_literal(file_name)}"
+        f"{environment})"
     )
 
 

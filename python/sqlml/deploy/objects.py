@@ -163,7 +163,24 @@ def _execute(sql: str) -> None:
         ctx.impl.static_output(text if text.endswith(";") else text + ctx.impl.command_terminator)
         _end_batch()
         return
-    op.get_bind().exec_driver_sql(sql, execution_options={"no_parameters": True})
+    bind = op.get_bind()
+    if bind.dialect.name == "mssql":
+        from sqlml.deploy import tsql_batches
+
+        tsql_batches.execute(bind, sql)  # session options; Babelfish's CREATE OR ALTER
+        return
+    bind.exec_driver_sql(sql, execution_options={"no_parameters": True})
+
+
+def execute(sql: str) -> None:
+    """For revisions: one statement run as deploy runs objects (on SQL Server: the
+    session options, and the translations Babelfish needs; offline: its own batch)."""
+    _execute(sql)
+
+
+def recreate_latest(name: str) -> None:
+    """For revisions: create object ``name`` again from its newest snapshot."""
+    _execute(latest_snapshots(_root(), _engine())[name].text)
 
 
 def _end_batch() -> None:

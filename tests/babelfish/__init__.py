@@ -1,0 +1,1 @@
+"""Tests on Babelfish for PostgreSQL: the T-SQL side executed on a real T-SQL engine."""
