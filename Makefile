@@ -16,14 +16,16 @@ APT_PACKAGES := postgresql-15 postgresql-plpython3-15 postgresql-15-cron python3
                 unixodbc tdsodbc locales \
                 libantlr4-runtime4.9 libossp-uuid16 libicu72 libxml2 libssl3 chromium
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help setup system-packages locale demo test lint db-start db-stop clean
+.PHONY: help setup system-packages locale demo test lint bench db-start db-stop clean
 
 help:
 	@echo "make demo   set up, start the embedded PostgreSQL, deploy, run the demo"
 	@echo "make test   set up and run the whole test suite"
 	@echo "make setup  system packages and .venv (idempotent)"
 	@echo "make lint   ruff + sqlfluff"
+	@echo "make bench  performance figures beside their baselines (BENCH_ARGS=... for full sizes)"
 
 setup: system-packages locale $(STAMP)
 
@@ -66,6 +68,10 @@ lint: setup
 	$(BIN)/ruff check python tests migrations scripts
 	$(BIN)/sqlfluff lint --dialect tsql procedures/mssql sql/mssql
 	$(BIN)/sqlfluff lint --dialect postgres procedures/postgres sql/postgres
+
+# Not part of `make test`: timings on a shared machine; see tests/benchmarks/bench_suite.py.
+bench: setup
+	$(BIN)/python tests/benchmarks/bench_suite.py $(BENCH_ARGS)
 
 db-start: setup
 	$(BIN)/sqlml db start

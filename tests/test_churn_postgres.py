@@ -161,3 +161,34 @@ def test_a_forecaster_name_cannot_be_scored_as_churn(customers):
         connection.exec_driver_sql("UPDATE models.registry SET kind = 'forecaster'")
     with pytest.raises(sa.exc.DBAPIError, match="is a forecaster model, not a churn model"):
         score(customers)
+
+
+def test_scores_in_the_database_equal_the_pandas_implementation(customers):
+    """Issue 11's parity rule, through the lean reader: NULL, padded and blank text,
+    a value holding the reader's separator, booleans and dates."""
+    import pandas as pd
+
+    from test_churn_scoring import PARITY, legacy_scores
+
+    query = ("SELECT customer_id, CASE customer_id % 5 WHEN 0 THEN NULL"
+             " WHEN 1 THEN ' ' || contract || ' ' WHEN 2 THEN contract || chr(31) || 'x'"
+             " WHEN 3 THEN '' ELSE contract END AS contract, region, tenure_months,"
+             " CASE WHEN customer_id % 3 = 0 THEN NULL ELSE total_charges END AS total_charges,"
+             " paperless_billing, DATE '2020-01-01' + tenure_months * 30 AS signup, churned"
+             " FROM features.customers")
+    train(customers, name="parity", query=query)
+    scoring_query = query.replace(", churned", "")
+    result = score(customers, name="parity", query=scoring_query)
+    with customers.connect() as c:
+        frame = pd.read_sql(sa.text(scoring_query), c)
+        got = pd.read_sql(sa.text("SELECT customer_id, churn_probability FROM "
+                                  "predictions.churn_scores WHERE run_id = :r"),
+                          c, params={"r": result["run_id"]})
+        blob, sha = c.execute(sa.text("SELECT onnx_artifact, onnx_sha256 FROM models.registry"
+                                      " WHERE model_name = 'parity'")).one()
+    frame["signup"] = pd.to_datetime(frame["signup"], utc=True)  # as PL/Python handed dates
+    want = pd.Series(legacy_scores(frame, bytes(blob), sha),
+                     index=frame["customer_id"].astype(str))
+    got = got.set_index("customer_id")["churn_probability"]
+    assert len(got) == len(want) == CUSTOMERS
+    assert (got - want.reindex(got.index)).abs().max() <= PARITY

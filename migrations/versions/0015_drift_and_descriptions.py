@@ -1,7 +1,7 @@
 """Input drift per run (ops.run_drift, models.drift) and descriptions of the analyst views.
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0013
 Create Date: 2026-11-28
 
 Why: a model is only as good as the resemblance of today's data to its training
@@ -22,7 +22,7 @@ from sqlml.deploy.ddl import is_mssql, json_checks, json_text
 from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0015"
-down_revision = "0011"
+down_revision = "0013"
 
 # view -> (what it is, {column: what it holds}); kept in this revision so that a
 # later change of wording is a later revision.

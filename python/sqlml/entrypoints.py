@@ -1,5 +1,8 @@
 """What the database calls: plain functions ``DataFrame (+ params) -> DataFrame``.
 
+One exception, for speed: :func:`score_churn_columns` takes one NumPy array per
+column, so the PostgreSQL adapter scores without importing pandas at all.
+
 These know nothing of PL/Python or ``sp_execute_external_script``; the engine
 adapters (``sqlml.adapters.postgres``, ``sqlml.adapters.mssql``) read the
 caller's data, call one of these, and hand the frame back to SQL.
@@ -8,13 +11,17 @@ caller's data, call one of these, and hand the frame back to SQL.
 from __future__ import annotations
 
 import platform
-from importlib import metadata
-
-import pandas as pd
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import sqlml
 from sqlml import kinds
-from sqlml.kinds import TrainedModel
+
+if TYPE_CHECKING:  # pandas costs a third of a second to import; the lean path never needs it
+    import numpy as np
+    import pandas as pd
+
+    from sqlml.kinds import TrainedModel
 
 # What the in-database code imports; reported without importing (TensorFlow
 # alone takes seconds to import).
@@ -23,6 +30,10 @@ RUNTIME_PACKAGES = ("numpy", "pandas", "onnxruntime", "onnx", "tensorflow", "ker
 
 
 def runtime_info() -> pd.DataFrame:
+    from importlib import metadata
+
+    import pandas as pd
+
     rows = [("python", platform.python_version()), ("sqlml", sqlml.__version__)]
     for package in RUNTIME_PACKAGES:
         try:
@@ -47,10 +58,23 @@ def score_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> 
     return churn.score(frame, onnx_artifact, onnx_sha256)
 
 
+def score_churn_columns(columns: Mapping[str, np.ndarray], n: int, onnx_artifact: bytes,
+                        onnx_sha256: str) -> tuple[list[str], np.ndarray]:
+    """The lean form of :func:`score_churn` for adapters that read columns, not frames:
+    ``n`` rows as one NumPy array per column -> customer ids and churn probabilities,
+    in input order. Imports NumPy and ONNX Runtime only (no pandas); the model
+    version is loaded once per process and found again by its sha256."""
+    from sqlml.kinds.churn import scoring
+
+    return scoring.score_columns(columns, n, scoring.scorer(onnx_artifact, onnx_sha256))
+
+
 def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
              horizon: int | None = None) -> pd.DataFrame:
     """Series rows -> ``series_id``, ``period``, ``step``, ``forecast``, ``lower``,
     ``upper``: ``horizon`` rows per series (NULL: the model's horizon)."""
+    import pandas as pd
+
     from sqlml.kinds.forecaster import model as forecaster
 
     if horizon is not None and not pd.isna(horizon):

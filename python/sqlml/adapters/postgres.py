@@ -6,6 +6,11 @@ input query into a DataFrame (with the caller's rights: the functions are
 SECURITY INVOKER), calls ``sqlml.entrypoints``, and turns the result back into
 rows PL/Python can return. Our own errors become PostgreSQL errors with a
 SQLSTATE and no Python traceback.
+
+Scoring takes a lean path (``read_columns``, then ``entrypoints.score_churn_columns``):
+no pandas is imported, numbers cross as one binary float8 payload per column and
+text as one delimited string per column, so a session's first call pays for
+NumPy and ONNX Runtime only, and 200,000 rows cross in a few hundred milliseconds.
 """
 
 from __future__ import annotations
@@ -14,9 +19,9 @@ import functools
 import json
 import re
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from sqlml import entrypoints
 from sqlml.errors import ArtifactError, InputError, ModelNotFoundError, SqlmlError
@@ -31,6 +36,10 @@ NUMERIC_OID = 1700
 FLOAT_OIDS = {700, 701, NUMERIC_OID}
 INT_OIDS = {20, 21, 23}
 TIME_OIDS = {1082, 1114, 1184}  # date, timestamp, timestamptz: PL/Python hands over text
+BOOL_OID = 16
+
+if TYPE_CHECKING:  # pandas is for training and forecasting; scoring never imports it
+    import pandas as pd
 
 
 def database_errors(fn):
@@ -56,8 +65,7 @@ def wrap_query(query: str) -> str:
     return f"SELECT * FROM (\n{body}\n) AS sqlml_input"
 
 
-def read_query(plpy, query: str) -> pd.DataFrame:
-    wrapped = wrap_query(query)
+def _describe(plpy, wrapped: str) -> tuple[list[str], list[int]]:
     # A LIMIT 0 run gives the column names and types (and plans the query)
     # without reading a row.
     meta = plpy.execute(f"{wrapped} LIMIT 0")
@@ -68,6 +76,14 @@ def read_query(plpy, query: str) -> pd.DataFrame:
                          "alias one of them")
     if not names:
         raise InputError("input_query returns no columns")
+    return names, types
+
+
+def read_query(plpy, query: str) -> pd.DataFrame:
+    import pandas as pd
+
+    wrapped = wrap_query(query)
+    names, types = _describe(plpy, wrapped)
     # One row of one array per column: PL/Python converts arrays to lists in C,
     # about five times faster than building a dict per row (100k rows: 0.15 s
     # against 0.7 s). All aggregates of one scan see the rows in the same order.
@@ -81,6 +97,8 @@ def read_query(plpy, query: str) -> pd.DataFrame:
 
 
 def _column(values: list, oid: int) -> pd.Series:
+    import pandas as pd
+
     if oid in FLOAT_OIDS:
         return pd.Series([np.nan if v is None else float(v) for v in values], dtype="float64")
     if oid in INT_OIDS:
@@ -93,6 +111,82 @@ def _column(values: list, oid: int) -> pd.Series:
     if values and any(isinstance(v, Decimal) for v in values[:100]):
         return pd.Series([None if v is None else float(v) for v in values], dtype="float64")
     return pd.Series(values, dtype=object)
+
+
+# --- the lean reader: one payload per column -----------------------------------
+
+# Text values are joined with a unit separator; NULL travels as a record
+# separator. Both are control characters no real key or category holds; a
+# column that does hold one is read again the plain way, so the rule is a
+# speed-up, never a change of values.
+SEPARATOR, NULL_MARK = "\x1f", "\x1e"
+NAN_FLOAT8 = "decode('7ff8000000000000', 'hex')"  # a NaN, read back as NULL
+SECONDS_PER_DAY = 86400.0
+
+
+def _float8_payload(expr: str) -> str:
+    return f"string_agg(coalesce(float8send(({expr})::float8), {NAN_FLOAT8}), ''::bytea)"
+
+
+def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
+                 ) -> tuple[dict[str, np.ndarray], int]:
+    """The caller's query as one NumPy array per column, and the row count.
+
+    Numbers, booleans (0/1) and dates or timestamps (days since 1970, UTC) come
+    back as float64 with NaN for NULL; every other type as an object array of
+    ``str`` with None for NULL. Integer columns named in ``exact`` (lower-case;
+    the id column) come back as text, so a BIGINT key keeps all its digits.
+    """
+    wrapped = wrap_query(query)
+    names, types = _describe(plpy, wrapped)
+    quote = plpy.quote_ident
+    select, kinds = ["count(*) AS n"], []
+    for i, (name, oid) in enumerate(zip(names, types, strict=True)):
+        col = f"q.{quote(name)}"
+        if oid in INT_OIDS and name.lower() in exact:
+            kind = "text"
+        elif oid in FLOAT_OIDS | INT_OIDS:
+            kind, expr = "float", col
+        elif oid == BOOL_OID:
+            kind, expr = "float", f"{col}::int"
+        elif oid in TIME_OIDS:
+            kind, expr = "days", f"extract(epoch FROM {col})"
+        else:
+            kind = "text"
+        if kind == "text":
+            select.append(f"string_agg(coalesce({col}::text, E'\\x1e'), E'\\x1f') AS c{i}")
+            select.append(f"count({col}) AS nn{i}")
+        else:
+            select.append(f"{_float8_payload(expr)} AS c{i}")
+        kinds.append(kind)
+    [row] = plpy.execute(f"SELECT {', '.join(select)} FROM ({wrapped}) AS q")
+    n = int(row["n"])
+    columns: dict[str, np.ndarray] = {}
+    for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+        payload = row[f"c{i}"]
+        if kind != "text":
+            values = np.frombuffer(payload or b"", dtype=">f8").astype(np.float64)
+            columns[name] = values / SECONDS_PER_DAY if kind == "days" else values
+            continue
+        items = payload.split(SEPARATOR) if n else []
+        nulls = n - int(row[f"nn{i}"])
+        if len(items) != n or items.count(NULL_MARK) != nulls:
+            columns[name] = _plain_column(plpy, wrapped, name)
+            continue
+        values = np.array(items, dtype=object)
+        if nulls:
+            values[values == NULL_MARK] = None
+        columns[name] = values
+    return columns, n
+
+
+def _plain_column(plpy, wrapped: str, name: str) -> np.ndarray:
+    """One text column as PL/Python converts it (for values holding a separator)."""
+    col = plpy.quote_ident(name)
+    [row] = plpy.execute(f"SELECT array_agg(q.{col}::text) AS c FROM ({wrapped}) AS q")
+    values = np.empty(len(row["c"] or []), dtype=object)
+    values[:] = row["c"] or []
+    return values
 
 
 def rows(frame: pd.DataFrame) -> list[tuple]:
@@ -117,9 +211,15 @@ def train_model(plpy, kind: str, input_query: str, spec: str, options: str | Non
 
 @database_errors
 def score_churn(plpy, input_query: str, onnx_artifact: bytes, onnx_sha256: str) -> list[tuple]:
-    frame = read_query(plpy, input_query)
-    scores = entrypoints.score_churn(frame, onnx_artifact, onnx_sha256)
-    return [(scores["customer_id"].tolist(), scores["churn_probability"].tolist())]
+    """ops.churn_score_py: one row of two parallel arrays, ids and probabilities."""
+    from sqlml.kinds.churn import scoring
+
+    # The model first: its id column is read as exact text, and a bad blob fails
+    # before a row is read. Cached per session, so this is a hash check after the first call.
+    model = scoring.scorer(onnx_artifact, onnx_sha256)
+    columns, n = read_columns(plpy, input_query, exact=frozenset({model.id_column}))
+    ids, probability = entrypoints.score_churn_columns(columns, n, onnx_artifact, onnx_sha256)
+    return [(ids, probability.tolist())]
 
 
 @database_errors

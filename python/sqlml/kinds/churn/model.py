@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 
 from sqlml import artifacts
-from sqlml.errors import ArtifactError, InputError
-from sqlml.kinds import TrainedModel, drift
-from sqlml.kinds.churn import metrics, network
+from sqlml.errors import InputError
+from sqlml.kinds import TrainedModel
+from sqlml.kinds.churn import scoring
 from sqlml.kinds.churn.preprocessing import Preprocessor
-from sqlml.kinds.columns import normalise_columns, text_ids
+from sqlml.kinds.columns import as_numeric, normalise_columns, text_ids
 from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
 
@@ -126,6 +126,10 @@ def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.
 def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
           progress: Progress = lambda message: None) -> TrainedModel:
     """Train one version: the two bundles and the registry row."""
+    # scikit-learn and TensorFlow are for training only: scoring must not import them.
+    from sqlml.kinds import drift
+    from sqlml.kinds.churn import metrics, network
+
     started = time.perf_counter()
     opts = resolve_options(spec, options, ROUTINE)
     _check_options(opts)
@@ -190,24 +194,20 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
 
 
 def score(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:
-    """Churn probability for every input row, from the ONNX bundle (no TensorFlow)."""
-    bundle = artifacts.unpack(onnx_artifact, onnx_sha256, "onnx_artifact")
-    if bundle.kind != "churn" or bundle.member != "model.onnx":
-        raise ArtifactError(f"onnx_artifact holds a {bundle.kind} {bundle.member}, "
-                            "not a churn ONNX model")
-    id_col = bundle.preprocessing["id_column"]
+    """Churn probability for every input row, from the ONNX bundle (no TensorFlow).
+    The work is ``scoring.score_columns``'s; this is its DataFrame face."""
+    model = scoring.scorer(onnx_artifact, onnx_sha256)
     frame = normalise_columns(frame)
-    _require(frame, id_col, "ml.score_churn")
-    ids = customer_ids(frame[id_col], id_col)
-    duplicated = ids[ids.duplicated()]
-    if not duplicated.empty:
-        raise InputError(
-            f"ml.score_churn: column {id_col!r} has duplicates ({duplicated.iloc[0]!r} and "
-            f"{len(duplicated) - 1} more); each customer is scored once per run"
-        )
-    pre = Preprocessor.from_json(bundle.preprocessing["features"])
-    x = pre.transform(frame)
-    session = artifacts.onnx_session(bundle.model_bytes)
-    probability = artifacts.onnx_predict(session, x).reshape(-1) if len(x) else []
-    return pd.DataFrame({"customer_id": ids.to_numpy(dtype=object),
-                         "churn_probability": np.asarray(probability, dtype=np.float64)})
+    columns = {}
+    for name in frame.columns:
+        values = frame[name]
+        if name == model.id_column:
+            columns[name] = values.astype(object).where(values.notna(), None).to_numpy()
+        elif (pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values)
+              or pd.api.types.is_datetime64_any_dtype(values)):
+            columns[name] = as_numeric(values, name, strict=True).to_numpy()
+        else:
+            columns[name] = values.to_numpy(dtype=object)
+    ids, probability = scoring.score_columns(columns, len(frame), model)
+    return pd.DataFrame({"customer_id": np.asarray(ids, dtype=object),
+                         "churn_probability": probability})

@@ -14,29 +14,26 @@ network (and its ONNX export) sees nothing but a float32 matrix.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from sqlml.errors import InputError
+from sqlml.kinds.churn import encode
 from sqlml.kinds.columns import as_numeric
 
-CLIP = 10.0
+CLIP = encode.CLIP
 MISSING, UNSEEN = "__missing__", "__unseen__"
 
 
 def as_category(values: pd.Series) -> pd.Series:
-    """Text form of each value, NaN for NULL or blank; 3.0 and 3 are the same category."""
+    """Text form of each value, NaN for NULL or blank; 3.0 and 3 are the same category
+    (the rule of ``encode.category_text``, which scoring uses)."""
 
     def text(v):
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return np.nan
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        s = str(v).strip()
-        return s if s else np.nan
+        t = encode.category_text(v)
+        return np.nan if t is None else t
 
     return values.astype(object).map(text)
 
@@ -109,24 +106,10 @@ class Preprocessor:
             raise InputError(
                 f"input lacks feature column(s) the model needs: {', '.join(missing)}"
             )
-        n = len(frame)
-        out = np.zeros((n, self.width), dtype=np.float32)
-        pos = 0
-        for col in self.numeric:
-            values = as_numeric(frame[col.name], col.name, strict=True).to_numpy()
-            nan = np.isnan(values)
-            filled = np.where(nan, col.median, values)
-            out[:, pos] = np.clip((filled - col.mean) / col.std, -CLIP, CLIP)
-            if col.indicator:
-                out[:, pos + 1] = nan
-            pos += col.width
-        for col in self.categorical:
-            values = as_category(frame[col.name])
-            codes = pd.Index(col.vocabulary, dtype=object).get_indexer(values)  # -1: NULL, unseen
-            slots = np.where(codes >= 0, codes + 2, np.where(values.isna(), 0, 1))
-            out[np.arange(n), pos + slots] = 1.0
-            pos += col.width
-        return out
+        columns = {c.name: as_numeric(frame[c.name], c.name, strict=True).to_numpy()
+                   for c in self.numeric}
+        columns.update({c.name: frame[c.name].to_numpy(dtype=object) for c in self.categorical})
+        return encode.transform(self.to_json(), columns, len(frame), numeric_ready=True)
 
     def to_json(self) -> dict:
         return {

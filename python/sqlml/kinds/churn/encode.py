@@ -1,0 +1,119 @@
+"""The churn features as the network's float32 matrix, on NumPy alone.
+
+This is the one implementation of the transform that training and scoring
+share (``Preprocessor.transform`` calls it), kept free of pandas so the scoring
+path imports in a fraction of a second: on SQL Server every call is a fresh
+process, and on PostgreSQL the first call of every session pays the imports.
+
+Columns arrive as NumPy arrays: float64 for numbers (NaN for NULL), or object
+arrays holding ``str``, ``int``, ``float``, ``Decimal``, ``bool`` or ``None``, as
+drivers and PL/Python hand them over. Categories are matched per distinct value,
+not per row: a column of 200,000 rows and a dozen values costs a dozen Python
+calls and one C-level pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from sqlml.errors import InputError
+
+CLIP = 10.0
+# Category slots: 0 for NULL or blank, 1 for a value outside the vocabulary,
+# then the vocabulary in order.
+MISSING_SLOT, UNSEEN_SLOT = 0, 1
+
+
+def category_text(v):
+    """Text form of one value, None for NULL or blank; 3.0 and 3 are the same category."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    s = str(v).strip()
+    return s if s else None
+
+
+def category_slots(values: np.ndarray, vocabulary: list[str]) -> np.ndarray:
+    """Each value's one-hot slot (see MISSING_SLOT, UNSEEN_SLOT), as intp."""
+    index = {v: i + 2 for i, v in enumerate(vocabulary)}
+    items = values.tolist()
+    slot_of = {}
+    for v in set(items):
+        text = category_text(v)
+        slot_of[v] = MISSING_SLOT if text is None else index.get(text, UNSEEN_SLOT)
+    # NaN objects hash by identity, and the list holds the very objects the set saw.
+    return np.fromiter(map(slot_of.__getitem__, items), dtype=np.intp, count=len(items))
+
+
+def _number(v):
+    if v is None:
+        return math.nan
+    if isinstance(v, str):
+        s = v.strip()
+        if not s:
+            return math.nan
+        if "_" in s:  # float() reads "1_000"; SQL and pandas do not
+            raise ValueError(s)
+        return float(s)
+    return float(v)  # bool, int, float, Decimal, NumPy scalars
+
+
+def numeric_values(values: np.ndarray, column: str) -> np.ndarray:
+    """A numeric feature as float64, NaN for NULL or blank; text that is no number
+    is an error naming the column (the model learned it as numeric)."""
+    if values.dtype.kind in "fiub":
+        return values.astype(np.float64)
+    items = values.tolist()
+    out = np.empty(len(items), dtype=np.float64)
+    bad = []
+    for i, v in enumerate(items):
+        try:
+            out[i] = _number(v)
+        except (TypeError, ValueError):
+            bad.append(v)
+            out[i] = math.nan
+    if bad:
+        examples = ", ".join(repr(v) for v in list(dict.fromkeys(bad))[:3])
+        raise InputError(
+            f"column {column!r} must be numeric, as it was in training; "
+            f"found {examples} in {len(bad)} row(s)"
+        )
+    return out
+
+
+def transform(preprocessing: dict, columns: Mapping[str, np.ndarray], n: int,
+              numeric_ready: bool = False) -> np.ndarray:
+    """The float32 input matrix of ``n`` rows. ``preprocessing`` is the bundle's
+    ``features`` JSON (``Preprocessor.to_json``); ``columns`` maps lower-case names
+    to arrays. ``numeric_ready``: numeric columns are already float64 (training
+    converts them with its own rules first)."""
+    numeric, categorical = preprocessing["numeric"], preprocessing["categorical"]
+    needed = [c["name"] for c in numeric] + [c["name"] for c in categorical]
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise InputError(f"input lacks feature column(s) the model needs: {', '.join(missing)}")
+    width = (sum(2 if c["indicator"] else 1 for c in numeric)
+             + sum(len(c["vocabulary"]) + 2 for c in categorical))
+    out = np.zeros((n, width), dtype=np.float32)
+    pos = 0
+    for col in numeric:
+        values = columns[col["name"]]
+        values = values if numeric_ready else numeric_values(values, col["name"])
+        nan = np.isnan(values)
+        filled = np.where(nan, col["median"], values)
+        out[:, pos] = np.clip((filled - col["mean"]) / col["std"], -CLIP, CLIP)
+        if col["indicator"]:
+            out[:, pos + 1] = nan
+            pos += 2
+        else:
+            pos += 1
+    rows = np.arange(n)
+    for col in categorical:
+        slots = category_slots(columns[col["name"]], col["vocabulary"])
+        out[rows, pos + slots] = 1.0
+        pos += len(col["vocabulary"]) + 2
+    return out

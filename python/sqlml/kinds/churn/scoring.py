@@ -1,0 +1,136 @@
+"""Churn scoring on NumPy and ONNX Runtime alone: no pandas, no scikit-learn, no TensorFlow.
+
+What a scoring call imports is its cold-start latency (SQL Server starts a new
+Python process for every ``sp_execute_external_script``; PostgreSQL pays it once
+per session), so this module and what it imports stay lean; a test holds the
+module names to that.
+
+A model version is loaded once per process: the blob's sha256 is checked on
+every call (a fraction of a millisecond), and the unpacked preprocessing and
+the ONNX Runtime session are kept under that hash, so a changed or tampered
+blob can never be served from the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from sqlml import artifacts
+from sqlml.errors import ArtifactError, InputError
+from sqlml.kinds.churn import encode
+
+ROUTINE = "ml.score_churn"
+MAX_ID_LENGTH = 64
+# Model versions kept per process; a session rarely scores with more than one or two.
+CACHE_SIZE = 8
+# Rows encoded and run through the network at a time: the float32 matrix and the
+# network's activations stay a few tens of MB however large the batch.
+CHUNK_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """One churn model version, ready to score."""
+
+    sha256: str
+    id_column: str
+    features: dict  # Preprocessor.to_json()
+    session: object  # onnxruntime.InferenceSession
+    input_name: str
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if not len(x):
+            return np.zeros(0, dtype=np.float64)
+        out = self.session.run(None, {self.input_name: x.astype(np.float32, copy=False)})[0]
+        return out.astype(np.float64).reshape(-1)
+
+
+_scorers: dict[str, Scorer] = {}
+
+
+def scorer(onnx_artifact: bytes, onnx_sha256: str) -> Scorer:
+    """The scorer of a churn ONNX bundle, from this process's cache when its hash is there."""
+    if onnx_artifact is None:
+        raise ArtifactError("onnx_artifact is missing")
+    blob = bytes(onnx_artifact)
+    recorded = (onnx_sha256 or "").strip().lower()
+    cached = _scorers.get(recorded)
+    if cached is not None and artifacts.sha256(blob) == recorded:
+        return cached
+    bundle = artifacts.unpack(blob, onnx_sha256, "onnx_artifact")  # checks the hash
+    if bundle.kind != "churn" or bundle.member != "model.onnx":
+        raise ArtifactError(f"onnx_artifact holds a {bundle.kind} {bundle.member}, "
+                            "not a churn ONNX model")
+    session = artifacts.onnx_session(bundle.model_bytes)
+    loaded = Scorer(recorded, bundle.preprocessing["id_column"],
+                    bundle.preprocessing["features"], session, session.get_inputs()[0].name)
+    while len(_scorers) >= CACHE_SIZE:
+        _scorers.pop(next(iter(_scorers)))
+    _scorers[recorded] = loaded
+    return loaded
+
+
+def _id_text(v) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def customer_ids(values: np.ndarray, column: str) -> list[str]:
+    """Ids as text, the key of ``predictions.churn_scores`` (the rule of
+    ``kinds.columns.text_ids``): no NULLs, at most 64 characters, each once."""
+    items = values.tolist()
+    nulls = sum(1 for v in items if v is None or (isinstance(v, float) and v != v))
+    if nulls:
+        raise InputError(f"column {column!r} has {nulls} NULL value(s)")
+    if all(type(v) is str for v in items):
+        ids = list(map(str.strip, items))
+    else:
+        ids = list(map(_id_text, items))
+    longest = max(ids, key=len, default="")
+    if len(longest) > MAX_ID_LENGTH:
+        first = next(i for i in ids if len(i) > MAX_ID_LENGTH)
+        raise InputError(
+            f"column {column!r} values must be at most {MAX_ID_LENGTH} characters; "
+            f"{first[:80]!r} is {len(first)}"
+        )
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        duplicated = [i for i in ids if i in seen or seen.add(i)]
+        raise InputError(
+            f"{ROUTINE}: column {column!r} has duplicates ({duplicated[0]!r} and "
+            f"{len(duplicated) - 1} more); each customer is scored once per run"
+        )
+    return ids
+
+
+def score_columns(columns: Mapping[str, np.ndarray], n: int,
+                  model: Scorer) -> tuple[list[str], np.ndarray]:
+    """Scoring rows as columns (names in any case) -> ids and churn probabilities."""
+    lowered: dict[str, np.ndarray] = {}
+    for name, values in columns.items():
+        low = str(name).strip().lower()
+        if low in lowered:
+            raise InputError(f"input has two columns named {low!r}: "
+                             "alias one of them in the input query")
+        lowered[low] = values
+    if model.id_column not in lowered:
+        shown = ", ".join(list(lowered)[:20]) or "none"
+        raise InputError(f"{ROUTINE}: input has no {model.id_column!r} column "
+                         f"(columns: {shown})")
+    ids = customer_ids(lowered[model.id_column], model.id_column)
+    for col in model.features["numeric"]:  # whole columns, so an error counts every row
+        if col["name"] in lowered:
+            lowered[col["name"]] = encode.numeric_values(lowered[col["name"]], col["name"])
+    probability = np.empty(n, dtype=np.float64)
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(n, start + CHUNK_ROWS)
+        chunk = {name: values[start:stop] for name, values in lowered.items()}
+        x = encode.transform(model.features, chunk, stop - start, numeric_ready=True)
+        probability[start:stop] = model.predict(x)
+    if n == 0:  # still checks that the input has the model's columns
+        encode.transform(model.features, lowered, 0, numeric_ready=True)
+    return ids, probability
