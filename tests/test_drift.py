@@ -124,3 +124,17 @@ def test_values_on_a_bin_edge_fall_in_the_same_bin_at_training_and_at_a_run():
     profile = drift.feature_profile(values, ["x"], [])
     rows = entrypoints.drift(values, profile)
     assert rows["psi"].iloc[0] == pytest.approx(0.0) and not rows["flagged"].iloc[0]
+
+
+def test_columns_as_the_postgres_adapter_reads_them_give_the_same_drift():
+    base, other = customers(seed=0), customers(seed=1, tenure_shift=30.0)
+    profile = churn_profile(base)
+    other.loc[:10, "plan"] = None
+    columns = {"customer_id": other["customer_id"].astype(str).to_numpy(dtype=object),
+               "tenure_months": other["tenure_months"].to_numpy(),
+               "monthly_charges": other["monthly_charges"].to_numpy(),
+               "plan": other["plan"].to_numpy(dtype=object)}
+    from_columns = entrypoints.drift_columns(columns, len(other), profile)
+    from_frame = entrypoints.drift(other, profile)
+    pd.testing.assert_frame_equal(from_columns, from_frame)
+    assert from_columns.set_index("feature").loc["tenure_months", "flagged"]

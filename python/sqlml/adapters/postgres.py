@@ -236,9 +236,10 @@ def drift(plpy, input_query: str, profile: str | None) -> list[tuple]:
     """ops.drift_py: the run's input (read with the caller's rights, as scoring read
     it) against the version's training profile; rows of feature, psi, flagged,
     detail (JSON text). Never raises for drift itself: a run is not failed by it;
-    an unreadable input has already failed the scoring that reads it first."""
-    frame = read_query(plpy, input_query)
-    out = entrypoints.drift(frame, profile)
+    an unreadable input has already failed the scoring that reads it first.
+    Read as scoring reads it, one payload per column (``read_columns``)."""
+    columns, n = read_columns(plpy, input_query)
+    out = entrypoints.drift_columns(columns, n, profile)
     flagged = out.loc[out["flagged"], "feature"].tolist()
     if flagged:
         plpy.notice(f"sqlml: input drift past PSI {_threshold(profile)} in: "
