@@ -79,8 +79,14 @@ def test_every_object_file_is_shipped_by_a_revision():
     assert objects.drift(ROOT) == []
 
 
+# PostgreSQL splits each call into the caller's half and the owner's half (issue 8,
+# docs/trust.md), so these have twins of other names there.
+RENAMED_TWINS = {"ops.fail_run.sql": "ops.fail_call.sql",
+                 "ops.train_model.sql": "ops.run_train.sql"}
+
+
 def test_every_mssql_procedure_has_a_postgres_twin():
-    mssql = {p.name for p in ROOT.glob("procedures/mssql/*.sql")}
+    mssql = {RENAMED_TWINS.get(p.name, p.name) for p in ROOT.glob("procedures/mssql/*.sql")}
     postgres = {p.name for p in ROOT.glob("procedures/postgres/*.sql")}
     assert mssql and mssql <= postgres, sorted(mssql - postgres)
 

@@ -22,7 +22,13 @@ from sqlml.errors import InputError
 from sqlml.kinds import TrainedModel
 from sqlml.kinds.churn import scoring
 from sqlml.kinds.churn.preprocessing import Preprocessor
-from sqlml.kinds.columns import as_numeric, normalise_columns, text_ids
+from sqlml.kinds.columns import (
+    as_numeric,
+    normalise_columns,
+    refuse_duplicates,
+    refuse_infinite,
+    text_ids,
+)
 from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
 
@@ -101,7 +107,8 @@ def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.
     frame = normalise_columns(frame)
     _require(frame, id_col, ROUTINE)
     _require(frame, label_col, ROUTINE)
-    customer_ids(frame[id_col], id_col)
+    refuse_duplicates(customer_ids(frame[id_col], id_col), id_col, ROUTINE,
+                      "each customer must appear once in the training rows")
     y = labels(frame[label_col], label_col)
     limits = spec["limits"]
     if len(y) < limits["min_rows"]:
@@ -120,7 +127,9 @@ def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.
             f"{ROUTINE}: column {label_col!r} has {counts.min()} row(s) of class "
             f"{int(np.argmin(counts))}; at least {limits['min_rows_per_class']} of each needed"
         )
-    return frame.drop(columns=[id_col, label_col]), y
+    features = frame.drop(columns=[id_col, label_col])
+    refuse_infinite(features, ROUTINE)
+    return features, y
 
 
 def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
