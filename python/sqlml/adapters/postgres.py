@@ -292,3 +292,27 @@ def forecast_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
     # ISO dates: PL/Python hands text to the DATE input function.
     out["period"] = out["period"].dt.strftime("%Y-%m-%d")
     return rows(out)
+
+
+def drift(plpy, input_query: str, profile: str | None) -> list[tuple]:
+    """ops.drift_py: the run's input (read with the caller's rights, as scoring read
+    it) against the version's training profile; rows of feature, psi, flagged,
+    detail (JSON text). Never raises for drift itself: a run is not failed by it;
+    an unreadable input has already failed the scoring that reads it first.
+    Read as scoring reads it, one payload per column (``read_columns``)."""
+    columns, n = read_columns(plpy, input_query)
+    out = entrypoints.drift_columns(columns, n, profile)
+    flagged = out.loc[out["flagged"], "feature"].tolist()
+    if flagged:
+        plpy.notice(f"sqlml: input drift past PSI {_threshold(profile)} in: "
+                    f"{', '.join(flagged)} (see models.drift)")
+    return rows(out)
+
+
+def _threshold(profile: str | None) -> float:
+    from sqlml.kinds.drift import PSI_THRESHOLD
+
+    try:
+        return float(json.loads(profile or "{}").get("threshold", PSI_THRESHOLD))
+    except (TypeError, ValueError, AttributeError):
+        return PSI_THRESHOLD

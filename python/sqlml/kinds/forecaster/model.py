@@ -42,7 +42,7 @@ import pandas as pd
 
 from sqlml import artifacts
 from sqlml.errors import ArtifactError, InputError
-from sqlml.kinds import TrainedModel
+from sqlml.kinds import TrainedModel, drift
 from sqlml.kinds.forecaster import inputs, metrics, network
 from sqlml.kinds.forecaster import windows as fw
 from sqlml.kinds.forecaster.base import BASES
@@ -231,6 +231,8 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         "epochs_run": fitted.epochs_run,
         "refit": bool(opts["refit"]),
         "onnx_max_abs_diff": parity,
+        "backtest_points": metrics.backtest_points(series, test_w.series, test_w.targets,
+                                                   forecast, lower, upper, naive),
     }
     return TrainedModel.build(
         keras_blob=keras_blob, onnx_blob=onnx_blob, spec=spec, options=opts,
@@ -244,6 +246,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
             "horizon": horizon,
             "channels": ["z", "month_sin", "month_cos", "log_scale"],
             "series": len(series),
+            "profile": drift.series_profile(frame),
         },
         trained_rows=sum(len(s.real) - s.filled for s in series), started=started,
         device=fitted.device,
