@@ -294,14 +294,18 @@ def forecast_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
     return rows(out)
 
 
-def drift(plpy, input_query: str, profile: str | None) -> list[tuple]:
-    """ops.drift_py: the run's input (read with the caller's rights, as scoring read
-    it) against the version's training profile; rows of feature, psi, flagged,
-    detail (JSON text). Never raises for drift itself: a run is not failed by it;
-    an unreadable input has already failed the scoring that reads it first.
-    Read as scoring reads it, one payload per column (``read_columns``)."""
-    columns, n = read_columns(plpy, input_query)
-    out = entrypoints.drift_columns(columns, n, profile)
+def drift_staged(plpy, run_id: int, profile: str | None) -> list[tuple]:
+    """ops.drift_staged: the rows staged for the run (read once, with the caller's
+    rights, for scoring or forecasting too) against the version's training profile;
+    rows of feature, psi, flagged, detail (JSON text). Leaves the rows staged for the
+    owner's half that follows. Never raises: a run is not failed by its drift."""
+    data = _STAGED.get(run_id)
+    if data is None:
+        return [("*", None, False, json.dumps({"error": f"run {run_id} has no staged input"}))]
+    if isinstance(data, tuple):
+        out = entrypoints.drift_columns(*data, profile)
+    else:
+        out = entrypoints.drift(data, profile)
     flagged = out.loc[out["flagged"], "feature"].tolist()
     if flagged:
         plpy.notice(f"sqlml: input drift past PSI {_threshold(profile)} in: "
