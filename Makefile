@@ -10,10 +10,11 @@ STAMP := $(VENV)/.sqlml-installed
 # Debian packages: the embedded engine, its PL/Python and pg_cron, the
 # ODBC stack (unixODBC + FreeTDS) that pyodbc needs to reach SQL Server, and
 # what the prebuilt Babelfish of the `babelfish` tests links against (plus the
-# en_US.UTF-8 locale, which its FORMAT() switches lc_numeric to).
+# en_US.UTF-8 locale, which its FORMAT() switches lc_numeric to), and chromium,
+# the headless browser the report's test opens it in.
 APT_PACKAGES := postgresql-15 postgresql-plpython3-15 postgresql-15-cron python3 \
                 unixodbc tdsodbc locales \
-                libantlr4-runtime4.9 libossp-uuid16 libicu72 libxml2 libssl3
+                libantlr4-runtime4.9 libossp-uuid16 libicu72 libxml2 libssl3 chromium
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 

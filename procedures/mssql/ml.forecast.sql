@@ -24,6 +24,8 @@ BEGIN
     DECLARE @query NVARCHAR(MAX);
     DECLARE @rows BIGINT;
     DECLARE @series BIGINT;
+    DECLARE @profile NVARCHAR(MAX);
+    DECLARE @drift NVARCHAR(MAX);
     DECLARE @script_error NVARCHAR(MAX);
     DECLARE @message NVARCHAR(2048);
     DECLARE @params NVARCHAR(MAX) = (
@@ -62,7 +64,9 @@ BEGIN
             @version = @version OUTPUT,
             @onnx_artifact = @onnx_artifact OUTPUT,
             @onnx_sha256 = @onnx_sha256 OUTPUT;
-        SELECT @trained_horizon = CAST(JSON_VALUE(r.spec, '$.options.horizon') AS INT)
+        SELECT
+            @trained_horizon = CAST(JSON_VALUE(r.spec, '$.options.horizon') AS INT),
+            @profile = JSON_QUERY(r.feature_schema, '$.profile')
         FROM models.registry AS r
         WHERE r.model_id = @model_id;
         IF @horizon < 1 OR @horizon > @trained_horizon
@@ -81,15 +85,17 @@ BEGIN
         INSERT INTO #forecasts (series_id, period, step, forecast, lower, upper)
         EXEC sp_execute_external_script
             @language = N'sqlml_python',
-            @script = N'from sqlml.adapters.mssql import forecast
-OutputDataSet, script_error = forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon)',
+            @script = N'from sqlml.adapters.mssql import forecast_with_drift
+OutputDataSet, drift, script_error = forecast_with_drift(InputDataSet, onnx_artifact, onnx_sha256, horizon, profile)',
             @input_data_1 = @query,
             @input_data_1_name = N'InputDataSet',
             @output_data_1_name = N'OutputDataSet',
-            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @horizon INT, @script_error NVARCHAR(MAX) OUTPUT',
+            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @horizon INT, @profile NVARCHAR(MAX), @drift NVARCHAR(MAX) OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
             @onnx_artifact = @onnx_artifact,
             @onnx_sha256 = @onnx_sha256,
             @horizon = @horizon,
+            @profile = @profile,
+            @drift = @drift OUTPUT,
             @script_error = @script_error OUTPUT
         WITH RESULT SETS ((
             series_id NVARCHAR(128) NOT NULL,
@@ -113,6 +119,14 @@ OutputDataSet, script_error = forecast(InputDataSet, onnx_artifact, onnx_sha256,
         FROM #forecasts AS f;
         SET @rows = @@ROWCOUNT;
         SELECT @series = COUNT(DISTINCT f.series_id) FROM #forecasts AS f;
+        INSERT INTO ops.run_drift (run_id, model_id, feature, psi, flagged, detail)
+        SELECT @run_id, @model_id, d.feature, d.psi, d.flagged, d.detail
+        FROM OPENJSON(@drift) WITH (
+            feature NVARCHAR(256) '$.feature',
+            psi FLOAT '$.psi',
+            flagged BIT '$.flagged',
+            detail NVARCHAR(MAX) '$.detail' AS JSON
+        ) AS d;
         EXEC ops.finish_run
             @run_id = @run_id, @model_id = @model_id, @rows_in = @series, @rows_out = @rows;
         COMMIT TRANSACTION;

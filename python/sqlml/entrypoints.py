@@ -91,3 +91,23 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     else:
         horizon = None
     return forecaster.forecast(frame, onnx_artifact, onnx_sha256, horizon)
+
+
+def drift(frame: pd.DataFrame, profile: dict | str | None) -> pd.DataFrame:
+    """A run's input against its model's training profile (``feature_schema.profile``)
+    -> ``feature``, ``psi``, ``flagged``, ``detail``: one row per profiled feature.
+    Never raises: an unusable input or profile is a row that says so."""
+    from sqlml.kinds import drift as input_drift
+
+    return input_drift.drift(frame, profile)
+
+
+def drift_columns(columns: Mapping[str, np.ndarray], n: int,
+                  profile: dict | str | None) -> pd.DataFrame:
+    """:func:`drift` for adapters that read columns (``n`` rows, one NumPy array per
+    column, as :func:`score_churn_columns` takes them), so that one read of the
+    input can serve scoring and drift."""
+    import pandas as pd
+
+    frame = pd.DataFrame({name: values for name, values in columns.items()}, index=range(n))
+    return drift(frame, profile)

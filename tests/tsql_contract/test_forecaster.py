@@ -67,9 +67,13 @@ def test_forecast_returns_what_with_result_sets_declares(series, trained, profil
     outcome = run_contract(
         "ml.forecast", profile=profile, engine=series, input_sql=INPUT,
         params={"onnx_artifact": trained["onnx_artifact"],
-                "onnx_sha256": registration["onnx_sha256"], "horizon": horizon},
+                "onnx_sha256": registration["onnx_sha256"], "horizon": horizon,
+                "profile": json.dumps(registration["feature_schema"]["profile"])},
     )
     rows = outcome.output
+    drift = {d["feature"]: d for d in json.loads(outcome.output_params["drift"])}
+    assert set(drift) == {"series_level", "series_scale"}
+    assert not drift["series_level"]["flagged"]
     steps = horizon or 12
     assert len(rows) == SERIES * steps
     assert sorted(rows["step"].unique()) == list(range(1, steps + 1))
@@ -82,7 +86,7 @@ def test_forecast_refuses_a_wrong_hash_with_its_own_sentence(series, trained):
     outcome = run_contract(
         "ml.forecast", profile="ml_services", engine=series, input_sql=INPUT,
         params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64,
-                "horizon": None},
+                "horizon": None, "profile": None},
     )
     assert outcome.output_params["script_error"].startswith("sqlml: ")
     assert "sha256" in outcome.output_params["script_error"]

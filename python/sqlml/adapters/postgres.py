@@ -292,3 +292,31 @@ def forecast_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
     # ISO timestamps: PL/Python hands text to the timestamp input function.
     out["period"] = out["period"].dt.strftime("%Y-%m-%d %H:%M:%S")
     return rows(out)
+
+
+def drift_staged(plpy, run_id: int, profile: str | None) -> list[tuple]:
+    """ops.drift_staged: the rows staged for the run (read once, with the caller's
+    rights, for scoring or forecasting too) against the version's training profile;
+    rows of feature, psi, flagged, detail (JSON text). Leaves the rows staged for the
+    owner's half that follows. Never raises: a run is not failed by its drift."""
+    data = _STAGED.get(run_id)
+    if data is None:
+        return [("*", None, False, json.dumps({"error": f"run {run_id} has no staged input"}))]
+    if isinstance(data, tuple):
+        out = entrypoints.drift_columns(*data, profile)
+    else:
+        out = entrypoints.drift(data, profile)
+    flagged = out.loc[out["flagged"], "feature"].tolist()
+    if flagged:
+        plpy.notice(f"sqlml: input drift past PSI {_threshold(profile)} in: "
+                    f"{', '.join(flagged)} (see models.drift)")
+    return rows(out)
+
+
+def _threshold(profile: str | None) -> float:
+    from sqlml.kinds.drift import PSI_THRESHOLD
+
+    try:
+        return float(json.loads(profile or "{}").get("threshold", PSI_THRESHOLD))
+    except (TypeError, ValueError, AttributeError):
+        return PSI_THRESHOLD

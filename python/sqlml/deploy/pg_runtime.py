@@ -23,6 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from sqlml import progress
 from sqlml.errors import EngineError
 from sqlml.paths import package_dir
 
@@ -69,7 +70,8 @@ def _install_requirements(target: Path, version: str, log) -> None:
         "--target", str(staging), "--python-version", major_minor, "--only-binary=:all:",
         "-r", str(REQUIREMENTS),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    with progress.ticker("runtime: pip install", lambda: progress.folder_megabytes(staging)):
+        proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         raise EngineError(

@@ -136,6 +136,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
           progress: Progress = lambda message: None) -> TrainedModel:
     """Train one version: the two bundles and the registry row."""
     # scikit-learn and TensorFlow are for training only: scoring must not import them.
+    from sqlml.kinds import drift
     from sqlml.kinds.churn import metrics, network
 
     started = time.perf_counter()
@@ -151,7 +152,8 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
              f"{len(pre.columns)} features -> {pre.width} inputs, churn rate {y.mean():.3f}")
 
     baseline = network.logistic_regression(x_train, y_train, opts, balanced=False)
-    baseline_metrics = metrics.classification(y_valid, baseline.predict_proba(x_valid)[:, 1])
+    p_baseline = baseline.predict_proba(x_valid)[:, 1]
+    baseline_metrics = metrics.classification(y_valid, p_baseline)
 
     fitted = network.fit(x_train, y_train, x_valid, y_valid, opts, progress)
     p_valid = network.predict(fitted.model, x_valid)
@@ -180,6 +182,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         "epochs_run": fitted.epochs_run,
         "refit_on_all_rows": bool(opts["refit"]),
         "onnx_max_abs_diff": parity,
+        "curves": metrics.curves(y_valid, {"model": p_valid, "logistic_regression": p_baseline}),
     }
     progress(f"{ROUTINE}: validation AUC {model_metrics['auc']:.4f} "
              f"(logistic regression {baseline_metrics['auc']:.4f})")
@@ -192,6 +195,8 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
             "numeric": [c.name for c in pre.numeric],
             "categorical": {c.name: c.vocabulary for c in pre.categorical},
             "inputs": pre.output_names(),
+            "profile": drift.feature_profile(features, [c.name for c in pre.numeric],
+                                             [c.name for c in pre.categorical]),
         },
         trained_rows=len(y), started=started, device=fitted.device,
     )

@@ -44,3 +44,23 @@ def backtest(actual: np.ndarray, forecast: np.ndarray, scales: np.ndarray,
         out["coverage"] = float(np.mean(inside))
         out["coverage_by_step"] = [round(float(c), 4) for c in inside.mean(axis=0)]
     return out
+
+
+BACKTEST_SERIES = 6
+
+
+def backtest_points(series: list, rows: np.ndarray, actual: np.ndarray, forecast: np.ndarray,
+                    lower: np.ndarray, upper: np.ndarray, naive: np.ndarray) -> list[dict]:
+    """The held-out periods of the first ``BACKTEST_SERIES`` series, step by step
+    (actual, forecast, interval, seasonal naive): stored with the version so that a
+    report can draw the backtest without the model or the data."""
+    out = []
+    for row, index in enumerate(rows[:BACKTEST_SERIES]):
+        out.append({
+            "series_id": series[int(index)].series_id,
+            **{name: [round(float(v), 6) for v in values[row]]
+               for name, values in (("actual", actual), ("forecast", forecast),
+                                    ("lower", lower), ("upper", upper),
+                                    ("seasonal_naive", naive))},
+        })
+    return out

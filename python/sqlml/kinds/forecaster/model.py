@@ -50,7 +50,7 @@ import pandas as pd
 
 from sqlml import artifacts
 from sqlml.errors import ArtifactError, InputError
-from sqlml.kinds import TrainedModel
+from sqlml.kinds import TrainedModel, drift
 from sqlml.kinds.forecaster import base as bases
 from sqlml.kinds.forecaster import frequency as fq
 from sqlml.kinds.forecaster import inputs, metrics, network
@@ -316,6 +316,8 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         "epochs_run": fitted.epochs_run,
         "refit": bool(opts["refit"]),
         "onnx_max_abs_diff": parity,
+        "backtest_points": metrics.backtest_points(series, test_w.series, test_w.targets,
+                                                   forecast, lower, upper, naive),
     }
     return TrainedModel.build(
         keras_blob=keras_blob, onnx_blob=onnx_blob, spec=spec, options=opts,
@@ -331,6 +333,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
             "horizon": horizon,
             "channels": fw.channels(freq),
             "series": len(series),
+            "profile": drift.series_profile(frame),
         },
         trained_rows=sum(len(s.real) - s.filled for s in series), started=started,
         device=fitted.device,
