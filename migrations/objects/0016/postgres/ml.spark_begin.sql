@@ -1,0 +1,88 @@
+-- ml.spark_begin(kind, model_name, model_version, horizon, params): open a stage for a
+-- Spark scoring or forecasting job (`sqlml spark score|forecast`, sqlml.spark).
+-- Resolves the model exactly as ml.score_churn / ml.forecast do (the active
+-- version, or model_version when given; its kind; a horizon it was trained for) and creates
+-- the stage's partition of staging.churn_scores or staging.forecasts, which the
+-- job's executors append to with stage_id set. Owner's rights: the job's role
+-- (sqlml_spark) reads no registry table and writes no table but its stage.
+-- Returns one row: stage_id, model_id, version, onnx_artifact, onnx_sha256.
+-- Nothing reaches ops.runs until ml.spark_publish or ml.spark_fail closes the stage.
+CREATE OR REPLACE FUNCTION ml.spark_begin(
+    kind text,
+    model_name text,
+    model_version integer DEFAULT NULL,
+    horizon integer DEFAULT NULL,
+    params jsonb DEFAULT NULL
+)
+RETURNS TABLE (
+    stage_id bigint, model_id bigint, version integer, onnx_artifact bytea, onnx_sha256 text
+)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_stage_id bigint;
+    v_model_id bigint;
+    v_version integer;
+    v_onnx bytea;
+    v_sha text;
+    v_found_kind text;
+    v_trained_horizon integer;
+    v_table text;
+BEGIN
+    IF spark_begin.kind NOT IN ('churn', 'forecaster') THEN
+        RAISE EXCEPTION 'sqlml: kind % is not one Spark scores (churn or forecaster)',
+            quote_literal(spark_begin.kind) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF spark_begin.model_version IS NULL THEN
+        SELECT a.model_id, a.version, a.onnx_artifact, a.onnx_sha256
+        INTO v_model_id, v_version, v_onnx, v_sha
+        FROM ops.active_model(spark_begin.kind, spark_begin.model_name) AS a;
+    ELSE
+        SELECT r.model_id, r.version, r.onnx_artifact, r.onnx_sha256::text, r.kind
+        INTO v_model_id, v_version, v_onnx, v_sha, v_found_kind
+        FROM models.registry AS r
+        WHERE r.model_name = spark_begin.model_name AND r.version = spark_begin.model_version;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'sqlml: model % has no version %',
+                quote_literal(spark_begin.model_name), spark_begin.model_version
+                USING ERRCODE = 'undefined_object',
+                    HINT = 'list its versions: SELECT version, status FROM models.registry WHERE model_name = ...';
+        END IF;
+        IF v_found_kind <> spark_begin.kind THEN
+            RAISE EXCEPTION 'sqlml: model % is a % model, not a % model',
+                quote_literal(spark_begin.model_name), v_found_kind, spark_begin.kind
+                USING ERRCODE = 'wrong_object_type';
+        END IF;
+    END IF;
+    IF spark_begin.horizon IS NOT NULL THEN
+        SELECT (r.spec #>> '{options,horizon}')::integer INTO v_trained_horizon
+        FROM models.registry AS r WHERE r.model_id = v_model_id;
+        IF spark_begin.kind <> 'forecaster'
+            OR spark_begin.horizon < 1 OR spark_begin.horizon > v_trained_horizon THEN
+            RAISE EXCEPTION 'sqlml: horizon % is beyond what model % (version %) was trained for: 1 to % months',
+                spark_begin.horizon, quote_literal(spark_begin.model_name), v_version,
+                coalesce(v_trained_horizon::text, '(no horizon: not a forecaster)')
+                USING ERRCODE = 'invalid_parameter_value',
+                    HINT = 'pass a smaller horizon, or train a version with options {"horizon": N}';
+        END IF;
+    END IF;
+
+    INSERT INTO ops.spark_stages (kind, run_type, model_name, model_id, horizon, params, created_by)
+    VALUES (
+        spark_begin.kind,
+        CASE spark_begin.kind WHEN 'churn' THEN 'spark_score_churn' ELSE 'spark_forecast' END,
+        spark_begin.model_name, v_model_id, spark_begin.horizon,
+        spark_begin.params, session_user
+    )
+    RETURNING ops.spark_stages.stage_id INTO v_stage_id;
+    v_table := CASE spark_begin.kind WHEN 'churn' THEN 'churn_scores' ELSE 'forecasts' END;
+    EXECUTE format(
+        'CREATE TABLE staging.%I PARTITION OF staging.%I FOR VALUES IN (%s)',
+        v_table || '_' || v_stage_id, v_table, v_stage_id
+    );
+    RETURN QUERY SELECT v_stage_id, v_model_id, v_version, v_onnx, v_sha;
+END;
+$$;
