@@ -8,9 +8,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sqlml-installed
 # Debian packages: the embedded engine, its PL/Python and pg_cron, and the
-# ODBC stack (unixODBC + FreeTDS) that pyodbc needs to reach SQL Server.
+# ODBC stack (unixODBC + FreeTDS) that pyodbc needs to reach SQL Server; for
+# sqlml spark, Java 17 and PostgreSQL's JDBC driver (junixsocket: JDBC over the
+# embedded engine's Unix socket).
 APT_PACKAGES := postgresql-15 postgresql-plpython3-15 postgresql-15-cron python3 \
-                unixodbc tdsodbc
+                unixodbc tdsodbc \
+                openjdk-17-jre-headless libpostgresql-jdbc-java libjunixsocket-java libjunixsocket-jni
 PYTEST_ARGS ?=
 
 .PHONY: help setup system-packages demo test lint db-start db-stop clean
@@ -40,7 +43,7 @@ $(STAMP): pyproject.toml python/sqlml/requirements-runtime.txt python/sqlml/requ
 	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found (Python 3.11 is required)" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,spark]"
 	touch $@
 
 demo: setup

@@ -10,6 +10,7 @@ jars the URL needs on the driver's and executors' class path.
   socket (``?host=/dir``, as the embedded engine's) goes through junixsocket's
   socket factory (``libjunixsocket-java``), which PgJDBC documents for sockets.
   ``reWriteBatchedInserts`` makes the executors' appends multi-row INSERTs.
+  PgJDBC's settings travel in the URL, the credentials in the properties.
 * SQL Server: Microsoft's JDBC driver (``com.microsoft.sqlserver:mssql-jdbc``,
   which Databricks runtimes ship). ODBC keywords of the URL are carried over
   (``Encrypt``, ``TrustServerCertificate``, ``Authentication``), the application
@@ -107,24 +108,27 @@ def _from_sqlalchemy(url: str) -> JdbcTarget:
 
 
 def _postgres(parsed, query: dict[str, str], props: dict[str, str]) -> JdbcTarget:
+    # PgJDBC's own settings go in the URL: its property names are case-sensitive, and
+    # Spark's predicate-list reader lower-cases the keys of the properties it is given.
     props["driver"] = POSTGRES_DRIVER
-    props["reWriteBatchedInserts"] = "true"
-    props["ApplicationName"] = "sqlml-spark"
+    settings = {"reWriteBatchedInserts": "true", "ApplicationName": "sqlml-spark"}
     if query.get("sslmode"):
-        props["sslmode"] = query["sslmode"]
+        settings["sslmode"] = query["sslmode"]
     database = quote(parsed.database or "postgres")
     host = query.get("host") or parsed.host or "localhost"
     port = query.get("port") or parsed.port or 5432
+    jars = POSTGRES_JARS
     if host.startswith("/"):
         # A Unix socket: PgJDBC speaks TCP unless a socket factory is named.
-        socket = f"{host.rstrip('/')}/.s.PGSQL.{port}"
-        props["socketFactory"] = UNIX_SOCKET_FACTORY
-        props["socketFactoryArg"] = socket
+        settings["socketFactory"] = UNIX_SOCKET_FACTORY
+        settings["socketFactoryArg"] = f"{host.rstrip('/')}/.s.PGSQL.{port}"
         jars = POSTGRES_JARS + UNIX_SOCKET_JARS
-        return JdbcTarget("postgres", f"jdbc:postgresql://localhost/{database}", props,
-                          _existing(jars))
-    return JdbcTarget("postgres", f"jdbc:postgresql://{host}:{port}/{database}", props,
-                      _existing(POSTGRES_JARS))
+        address = "localhost"
+    else:
+        address = f"{host}:{port}"
+    url = f"jdbc:postgresql://{address}/{database}?" + "&".join(
+        f"{k}={quote(v, safe='/$')}" for k, v in settings.items())
+    return JdbcTarget("postgres", url, props, _existing(jars))
 
 
 def _mssql(parsed, query: dict[str, str], props: dict[str, str]) -> JdbcTarget:
