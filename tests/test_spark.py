@@ -40,8 +40,22 @@ def spark(pg_url):
     session.stop()
 
 
+def execute(engine, sql, rows=None):
+    with engine.begin() as connection:
+        connection.execute(sa.text(sql), rows or {})
+
+
 @pytest.fixture
-def churn_model(db):
+def clean(db):
+    """The db fixture empties ops.spark_stages (it cascades from models.registry);
+    ml.spark_abandon drops the partitions it leaves behind."""
+    call(db, "SELECT * FROM ml.spark_abandon(older_than_minutes => 0)")
+    return db
+
+
+@pytest.fixture
+def churn_model(clean):
+    db = clean
     frame, _ = churn_data.customers(CUSTOMERS, seed=23)
     insert_frame(db, "features.customers", frame)
     sql_helpers.train(db, "train_churn_model", "churn", None, CHURN_FAST, True)
@@ -95,9 +109,8 @@ def test_rows_a_retried_task_wrote_twice_are_published_once(churn_model):
     rows = [{"s": stage["stage_id"], "c": str(i), "p": i / 10} for i in range(5)]
     insert = ("INSERT INTO staging.churn_scores (stage_id, customer_id, churn_probability) "
               "VALUES (:s, :c, :p)")
-    with churn_model.begin() as connection:
-        connection.execute(sa.text(insert), rows)
-        connection.execute(sa.text(insert), rows[:3])  # the retried task's copy
+    execute(churn_model, insert, rows)
+    execute(churn_model, insert, rows[:3])  # the retried task's copy
     [published] = call(churn_model, "SELECT * FROM ml.spark_publish(stage_id => :s, "
                                     "rows_in => 5, rows_expected => 5)", s=stage["stage_id"])
     assert published["rows_written"] == 5
@@ -115,7 +128,7 @@ def test_a_stage_that_does_not_add_up_is_refused_then_failed(churn_model, rows, 
                                                              message):
     [stage] = call(churn_model, "SELECT * FROM ml.spark_begin(kind => 'churn', "
                                 "model_name => 'churn')")
-    call(churn_model, "INSERT INTO staging.churn_scores VALUES " + ", ".join(
+    execute(churn_model, "INSERT INTO staging.churn_scores VALUES " + ", ".join(
         f"({stage['stage_id']}, '{c}', {p})" for c, p in rows))
     with pytest.raises(sa.exc.DBAPIError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call(churn_model, "SELECT * FROM ml.spark_publish(stage_id => :s, rows_in => :n, "
@@ -149,7 +162,7 @@ def test_unknown_model_and_wrong_kind_fail_before_any_stage(spark, pg_url, churn
 
 
 def test_a_tampered_blob_is_refused_before_scoring(spark, pg_url, churn_model):
-    call(churn_model, "UPDATE models.registry SET onnx_artifact = "
+    execute(churn_model, "UPDATE models.registry SET onnx_artifact = "
                       "overlay(onnx_artifact PLACING '\\x00'::bytea FROM 200)")
     with pytest.raises(SqlmlError, match="does not match its recorded sha256"):
         sqlml_spark.score(spark, pg_url, "churn", QUERY)
@@ -158,7 +171,8 @@ def test_a_tampered_blob_is_refused_before_scoring(spark, pg_url, churn_model):
             if r["run_type"] == "spark_score_churn"] == ["failed"]
 
 
-def test_spark_forecasts_equal_ml_forecast(spark, pg_url, db):
+def test_spark_forecasts_equal_ml_forecast(spark, pg_url, clean):
+    db = clean
     series_data.load_series(db, n_series=10, length=84, min_length=72, seed=4)
     sql_helpers.train(db, "train_forecaster", "fc", None, FORECAST_FAST, True)
     [in_db] = call(db, "SELECT * FROM ml.forecast(model_name => 'fc', horizon => 6)")

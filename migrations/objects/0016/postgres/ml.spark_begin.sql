@@ -79,6 +79,9 @@ BEGIN
     )
     RETURNING ops.spark_stages.stage_id INTO v_stage_id;
     v_table := CASE spark_begin.kind WHEN 'churn' THEN 'churn_scores' ELSE 'forecasts' END;
+    -- A partition of this name with no stage row is an orphan (the stage table was
+    -- emptied and its identity restarted): its rows belong to no open stage.
+    EXECUTE format('DROP TABLE IF EXISTS staging.%I', v_table || '_' || v_stage_id);
     EXECUTE format(
         'CREATE TABLE staging.%I PARTITION OF staging.%I FOR VALUES IN (%s)',
         v_table || '_' || v_stage_id, v_table, v_stage_id
