@@ -63,9 +63,10 @@ def churn_model(clean):
 
 
 def stages_left(engine) -> int:
+    partitions = ("pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n "
+                  "ON n.oid = c.relnamespace")
     return count(engine, "ops.spark_stages") + count(
-        engine, "pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace",
-        "n.nspname = 'staging' AND c.relispartition")
+        engine, partitions, "n.nspname = 'staging' AND c.relispartition")
 
 
 def test_spark_scores_equal_the_procedures_and_publish_one_succeeded_run(spark, pg_url,
@@ -180,7 +181,8 @@ def test_spark_forecasts_equal_ml_forecast(spark, pg_url, clean):
                                partitioning=sqlml_spark.Partitioning(partitions=3))
     assert (run.rows_in, run.rows_out) == (10, 60) == (10, in_db["rows_written"])
     pairs = call(db, """
-        SELECT d.forecast AS a, s.forecast AS b, d.lower AS al, s.lower AS bl, d.step = s.step AS same
+        SELECT d.forecast AS a, s.forecast AS b, d.lower AS al, s.lower AS bl,
+            d.step = s.step AS same
         FROM predictions.forecasts AS d
         JOIN predictions.forecasts AS s
             ON s.series_id = d.series_id AND s.period = d.period AND s.run_id = :spark_run

@@ -147,7 +147,10 @@ def _spark(args: argparse.Namespace) -> int:
     partitioning = sqlml_spark.Partitioning(
         column=args.partition_column, lower=args.lower_bound, upper=args.upper_bound,
         partitions=args.partitions, predicates=args.predicate or None)
-    progress = (lambda message: print(message, file=sys.stderr))
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr)
+
     if args.action == "score":
         run = sqlml_spark.score(session, url, args.model, args.query, args.version,
                                 partitioning, progress=progress)

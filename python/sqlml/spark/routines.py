@@ -26,7 +26,8 @@ STATEMENTS = {
     ),
     "publish": (
         "SELECT run_id, model_id, version, rows_written "
-        "FROM ml.spark_publish(stage_id => ?::bigint, rows_in => ?::bigint, rows_expected => ?::bigint)",
+        "FROM ml.spark_publish(stage_id => ?::bigint, rows_in => ?::bigint, "
+        "rows_expected => ?::bigint)",
         "EXEC ml.spark_publish @stage_id = ?, @rows_in = ?, @rows_expected = ?",
     ),
     "fail": (
