@@ -33,7 +33,7 @@ ml.spark_publish(bigint, bigint, bigint),
 ml.spark_fail(bigint, text),
 ml.spark_abandon(integer),
 ops.close_spark_stage(ops.spark_stages, text)
-FROM PUBLIC, sqlml_operator;
+FROM public, sqlml_operator;
 
 GRANT USAGE ON SCHEMA ml, staging, features TO sqlml_spark;
 GRANT EXECUTE ON FUNCTION
