@@ -53,12 +53,26 @@ def clean(db):
     return db
 
 
-@pytest.fixture
-def churn_model(clean):
-    db = clean
+@pytest.fixture(scope="module")
+def trained_churn(pg_engine):
+    """One churn version for the module, trained through the procedure once and kept
+    aside; each test gets it back in a freshly emptied database."""
     frame, _ = churn_data.customers(CUSTOMERS, seed=23)
-    insert_frame(db, "features.customers", frame)
-    sql_helpers.train(db, "train_churn_model", "churn", None, CHURN_FAST, True)
+    with pg_engine.begin() as connection:
+        connection.exec_driver_sql("TRUNCATE models.registry RESTART IDENTITY CASCADE")
+    insert_frame(pg_engine, "features.customers", frame)
+    sql_helpers.train(pg_engine, "train_churn_model", "churn", None, CHURN_FAST, True)
+    execute(pg_engine, "DROP TABLE IF EXISTS public.spark_test_registry; "
+                       "CREATE TABLE public.spark_test_registry AS TABLE models.registry")
+    yield frame
+    execute(pg_engine, "DROP TABLE public.spark_test_registry")
+
+
+@pytest.fixture
+def churn_model(clean, trained_churn):
+    db = clean
+    insert_frame(db, "features.customers", trained_churn)
+    execute(db, "INSERT INTO models.registry SELECT * FROM public.spark_test_registry")
     return db
 
 

@@ -89,6 +89,7 @@ def main() -> None:
                                                partitioning=partitioning))
         assert (run.rows_in, run.rows_out) == (n, n), run
         results.append((f"Spark local[{cores}] sqlml.spark.score", seconds))
+        results.append(("  of which ml.spark_publish (serial)", run.publish_seconds))
         session.stop()
 
     print(f"rows: {n:,}; bulk load {load_s:.1f} s; cores on this host: {os.cpu_count()}")

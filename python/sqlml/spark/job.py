@@ -52,7 +52,8 @@ class SparkRun:
     version: int
     rows_in: int
     rows_out: int
-    seconds: float
+    seconds: float  # end to end, begin to publish
+    publish_seconds: float  # ml.spark_publish alone: the serial part of a run
 
 
 def score(spark, url: str, model_name: str, query: str, version: int | None = None,
@@ -108,7 +109,9 @@ def _run(spark, kind, url, model_name, query, version, horizon, partitioning, us
             (out.write.format("jdbc").mode("append")
              .option("url", found.url).option("dbtable", STAGE_TABLES[kind])
              .options(**found.properties).save())
+            publish_started = time.perf_counter()
             published = session.publish(stage.stage_id, rows_in, rows_expected)
+            publish_seconds = time.perf_counter() - publish_started
         except Exception as exc:
             error = database_error(exc) if _is_java(exc) else exc
             try:
@@ -122,7 +125,7 @@ def _run(spark, kind, url, model_name, query, version, horizon, partitioning, us
     progress(f"sqlml spark: run {published.run_id} wrote {published.rows_written} rows "
              f"in {seconds:.1f} s")
     return SparkRun(published.run_id, published.model_id, published.version, rows_in,
-                    published.rows_written, seconds)
+                    published.rows_written, seconds, publish_seconds)
 
 
 def verify_model(stage: Stage, kind: str, horizon: int | None) -> int:
