@@ -102,7 +102,7 @@ def test_spark_scores_equal_the_procedures_and_publish_one_succeeded_run(spark, 
 
     [logged] = call(churn_model, "SELECT run_type, status, model_id, rows_in, rows_out, params "
                                  "FROM ops.runs WHERE run_id = :r", r=run.run_id)
-    assert logged["run_type"] == "spark_score_churn" and logged["status"] == "succeeded"
+    assert logged["run_type"] == "score_churn" and logged["status"] == "succeeded"
     assert (logged["rows_in"], logged["rows_out"]) == (CUSTOMERS, CUSTOMERS)
     assert logged["model_id"] == in_db["model_id"]
     assert logged["params"]["input_query"] == QUERY and logged["params"]["engine"] == "spark"
@@ -121,13 +121,14 @@ def test_rows_a_retried_task_wrote_twice_are_published_once(churn_model):
     """What Spark's JDBC writer does when a task is retried after its commit."""
     [stage] = call(churn_model, "SELECT * FROM ml.spark_begin(kind => 'churn', "
                                 "model_name => 'churn')")
-    rows = [{"s": stage["stage_id"], "c": str(i), "p": i / 10} for i in range(5)]
-    insert = ("INSERT INTO staging.churn_scores (stage_id, customer_id, churn_probability) "
+    rows = [{"s": stage["run_id"], "c": str(i), "p": i / 10} for i in range(5)]
+    insert = ("INSERT INTO staging.churn_scores (run_id, customer_id, churn_probability) "
               "VALUES (:s, :c, :p)")
     execute(churn_model, insert, rows)
     execute(churn_model, insert, rows[:3])  # the retried task's copy
-    [published] = call(churn_model, "SELECT * FROM ml.spark_publish(stage_id => :s, "
-                                    "rows_in => 5, rows_expected => 5)", s=stage["stage_id"])
+    [published] = call(churn_model, "SELECT * FROM ml.spark_publish(spark_run_id => :s, "
+                                    "rows_in => 5, rows_expected => 5)", s=stage["run_id"])
+    assert published["run_id"] == stage["run_id"]
     assert published["rows_written"] == 5
     assert count(churn_model, "predictions.churn_scores",
                  f"run_id = {published['run_id']}") == 5
@@ -136,7 +137,7 @@ def test_rows_a_retried_task_wrote_twice_are_published_once(churn_model):
 
 @pytest.mark.parametrize("rows, expected, message", [
     ([("1", 0.1), ("1", 0.2)], 1, "two different predictions"),
-    ([("1", 0.1), ("2", 0.2)], 3, "holds 2 distinct key(s), but the job expected 3"),
+    ([("1", 0.1), ("2", 0.2)], 3, "staged 2 distinct key(s), but the job expected 3"),
     ([("1", 1.5)], 1, "probability outside 0..1"),
 ])
 def test_a_stage_that_does_not_add_up_is_refused_then_failed(churn_model, rows, expected,
@@ -144,17 +145,18 @@ def test_a_stage_that_does_not_add_up_is_refused_then_failed(churn_model, rows, 
     [stage] = call(churn_model, "SELECT * FROM ml.spark_begin(kind => 'churn', "
                                 "model_name => 'churn')")
     execute(churn_model, "INSERT INTO staging.churn_scores VALUES " + ", ".join(
-        f"({stage['stage_id']}, '{c}', {p})" for c, p in rows))
+        f"({stage['run_id']}, '{c}', {p})" for c, p in rows))
     with pytest.raises(sa.exc.DBAPIError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        call(churn_model, "SELECT * FROM ml.spark_publish(stage_id => :s, rows_in => :n, "
-                          "rows_expected => :n)", s=stage["stage_id"], n=expected)
+        call(churn_model, "SELECT * FROM ml.spark_publish(spark_run_id => :s, rows_in => :n, "
+                          "rows_expected => :n)", s=stage["run_id"], n=expected)
     assert count(churn_model, "predictions.churn_scores") == 0
-    [failed] = call(churn_model, "SELECT ml.spark_fail(stage_id => :s, error => 'refused') AS r",
-                    s=stage["stage_id"])
-    [run] = call(churn_model, "SELECT status, run_type, error FROM ops.runs WHERE run_id = :r",
-                 r=failed["r"])
-    assert (run["status"], run["run_type"], run["error"]) == ("failed", "spark_score_churn",
-                                                              "refused")
+    [failed] = call(churn_model, "SELECT ml.spark_fail(run_id => :s, error => 'refused') AS r",
+                    s=stage["run_id"])
+    assert failed["r"] is True
+    [run] = call(churn_model, "SELECT status, run_type, error, params FROM ops.runs "
+                              "WHERE run_id = :r", r=stage["run_id"])
+    assert (run["status"], run["run_type"], run["error"]) == ("failed", "score_churn", "refused")
+    assert run["params"]["engine"] == "spark"
     assert stages_left(churn_model) == 0
 
 
@@ -162,8 +164,8 @@ def test_a_failing_job_leaves_a_failed_run_and_no_scores(spark, pg_url, churn_mo
     with pytest.raises(SqlmlError, match="tenure_months|column"):
         sqlml_spark.score(spark, pg_url, "churn",
                           "SELECT customer_id, plan FROM features.churn_features")
-    [run] = [r for r in sql_helpers.runs(churn_model) if r["run_type"] == "spark_score_churn"]
-    assert run["status"] == "failed" and run["error"]
+    [run] = sql_helpers.runs(churn_model)
+    assert run["run_type"] == "score_churn" and run["status"] == "failed" and run["error"]
     assert count(churn_model, "predictions.churn_scores") == 0
     assert stages_left(churn_model) == 0
 
@@ -173,6 +175,22 @@ def test_unknown_model_and_wrong_kind_fail_before_any_stage(spark, pg_url, churn
         sqlml_spark.score(spark, pg_url, "nope", QUERY)
     with pytest.raises(SqlmlError, match="is a churn model, not a forecaster model"):
         sqlml_spark.forecast(spark, pg_url, "churn", SERIES_QUERY)
+    assert stages_left(churn_model) == 0 and sql_helpers.runs(churn_model) == []
+
+
+def test_a_run_whose_job_never_publishes_is_abandoned_as_failed(churn_model):
+    [stage] = call(churn_model, "SELECT * FROM ml.spark_begin(kind => 'churn', "
+                                "model_name => 'churn')")
+    [running] = sql_helpers.runs(churn_model)
+    assert running["status"] == "running"
+    assert call(churn_model, "SELECT * FROM ml.spark_abandon()") == []  # not a day old
+    [closed] = call(churn_model, "SELECT * FROM ml.spark_abandon(older_than_minutes => 0)")
+    assert (closed["run_id"], closed["status"]) == (stage["run_id"], "failed")
+    [run] = sql_helpers.runs(churn_model)
+    assert run["error"].startswith("sqlml: abandoned: Spark run")
+    with pytest.raises(sa.exc.DBAPIError, match="has no open stage"):
+        call(churn_model, "SELECT * FROM ml.spark_publish(spark_run_id => :r, rows_in => 0, "
+                          "rows_expected => 0)", r=stage["run_id"])
     assert stages_left(churn_model) == 0
 
 
@@ -182,8 +200,7 @@ def test_a_tampered_blob_is_refused_before_scoring(spark, pg_url, churn_model):
     with pytest.raises(SqlmlError, match="does not match its recorded sha256"):
         sqlml_spark.score(spark, pg_url, "churn", QUERY)
     assert count(churn_model, "predictions.churn_scores") == 0
-    assert [r["status"] for r in sql_helpers.runs(churn_model)
-            if r["run_type"] == "spark_score_churn"] == ["failed"]
+    assert [r["status"] for r in sql_helpers.runs(churn_model)] == ["failed"]
 
 
 def test_spark_forecasts_equal_ml_forecast(spark, pg_url, clean):
@@ -216,7 +233,7 @@ def test_the_cli_scores_and_prints_its_run(pg_url, churn_model, capsys, spark):
     out = capsys.readouterr().out
     assert "rows_out" in out and str(CUSTOMERS) in out
     [run] = call(churn_model, "SELECT status, rows_out FROM ops.runs "
-                              "WHERE run_type = 'spark_score_churn'")
+                              "WHERE run_type = 'score_churn'")
     assert dict(run) == {"status": "succeeded", "rows_out": CUSTOMERS}
 
 

@@ -60,3 +60,21 @@ def test_the_publishing_calls_bind_every_value_on_both_engines():
         assert postgres.count("?") == mssql.count("?")
         assert mssql.startswith(f"EXEC ml.spark_{name} @")
         assert f"ml.spark_{name}(" in postgres
+
+
+def test_the_sql_server_calls_name_only_parameters_the_procedures_declare():
+    """SQL Server checks EXEC's parameter names only when the call runs: hold the
+    driver's calls to procedures/mssql here, as the contract tests do between procedures."""
+    import re
+
+    from sqlml.paths import project_root
+
+    for name in ("begin", "publish", "fail"):
+        text = (project_root() / "procedures" / "mssql" / f"ml.spark_{name}.sql").read_text()
+        header = text[text.index("CREATE OR ALTER PROCEDURE"):re.search(r"^AS\s*$", text,
+                                                                        re.M).start()]
+        declared = set(re.findall(r"^\s*(@\w+)\s", header, re.M))
+        required = {p for p in declared if not re.search(
+            rf"^\s*{p}\s[^\n]*(=|OUTPUT)", header, re.M)}
+        passed = set(re.findall(r"(@\w+) = \?", routines.statement("mssql", name)))
+        assert passed <= declared and required <= passed, (name, passed, declared)

@@ -1,13 +1,15 @@
--- ml.spark_begin: open a stage for a Spark scoring or forecasting job (`sqlml spark
--- score|forecast`, sqlml.spark). Resolves the model exactly as ml.score_churn /
--- ml.forecast do (the active version through ops.active_model, or @model_version
--- when given; its kind; a horizon it was trained for) and records the stage in
--- ops.spark_stages; the job's executors then append to staging.churn_scores or
--- staging.forecasts with its stage_id. The job's role (sqlml_spark) reads no
--- registry table: this procedure hands it the version (ownership chaining).
--- Callers must be members of sqlml_spark (sql/mssql/35_spark.sql says why).
--- Returns one row: stage_id, model_id, version, onnx_artifact, onnx_sha256.
--- Nothing reaches ops.runs until ml.spark_publish or ml.spark_fail closes the stage.
+-- ml.spark_begin: open a run and its stage for a Spark scoring or forecasting job
+-- (`sqlml spark score|forecast`, sqlml.spark). Resolves the model exactly as
+-- ml.score_churn / ml.forecast do (the active version through ops.active_model, or
+-- @model_version when given; its kind; a horizon it was trained for), opens the run
+-- through ops.begin_run (run type score_churn or forecast, params.engine "spark")
+-- and records the stage in ops.spark_stages; the job's executors then append to
+-- staging.churn_scores or staging.forecasts with its run_id. The job's role
+-- (sqlml_spark) reads no registry table: this procedure hands it the version
+-- (ownership chaining). Callers must be members of sqlml_spark (sql/mssql/35_spark.sql
+-- says why). Returns one row: run_id, model_id, version, onnx_artifact, onnx_sha256.
+-- The run then ends through ml.spark_publish (succeeded), ml.spark_fail or
+-- ml.spark_abandon (failed).
 CREATE OR ALTER PROCEDURE ml.spark_begin
     @kind NVARCHAR(32),
     @model_name NVARCHAR(128),
@@ -24,8 +26,10 @@ BEGIN
     DECLARE @onnx_sha256 CHAR(64);
     DECLARE @found_kind NVARCHAR(32);
     DECLARE @trained_horizon INT;
-    DECLARE @stage_id BIGINT;
+    DECLARE @run_id BIGINT;
+    DECLARE @run_params NVARCHAR(MAX);
     DECLARE @message NVARCHAR(2048);
+    DECLARE @run_type NVARCHAR(64) = IIF(@kind = N'churn', N'score_churn', N'forecast');
     BEGIN TRY
         IF COALESCE(IS_ROLEMEMBER(N'sqlml_spark'), 0) = 0
             AND COALESCE(IS_ROLEMEMBER(N'db_owner'), 0) = 0
@@ -88,18 +92,19 @@ BEGIN
             END;
         END;
 
-        INSERT INTO ops.spark_stages (
-            kind, run_type, model_name, model_id, horizon, params, created_by
-        )
-        VALUES (
-            @kind,
-            CASE @kind WHEN N'churn' THEN N'spark_score_churn' ELSE N'spark_forecast' END,
-            @model_name, @model_id, @horizon, @params, ORIGINAL_LOGIN()
-        );
-        SET @stage_id = SCOPE_IDENTITY();
+        SET @run_params = JSON_MODIFY(JSON_MODIFY(JSON_MODIFY(
+            COALESCE(@params, N'{}'), '$.engine', N'spark'), '$.version', @version),
+            '$.horizon', @horizon);
+        EXEC ops.begin_run
+            @run_type = @run_type,
+            @model_name = @model_name,
+            @params = @run_params,
+            @run_id = @run_id OUTPUT;
+        INSERT INTO ops.spark_stages (run_id, kind, model_id, horizon, created_by)
+        VALUES (@run_id, @kind, @model_id, @horizon, ORIGINAL_LOGIN());
 
         SELECT
-            @stage_id AS stage_id,
+            @run_id AS run_id,
             @model_id AS model_id,
             @version AS version,
             @onnx_artifact AS onnx_artifact,

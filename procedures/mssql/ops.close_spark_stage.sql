@@ -1,30 +1,31 @@
--- ops.close_spark_stage: record a Spark stage as a failed run and delete its rows,
--- in one transaction. Called by ml.spark_fail and ml.spark_abandon. Returns
--- @run_id (OUTPUT), the failed run's; NULL when the stage was closed meanwhile.
+-- ops.close_spark_stage: delete a Spark run's stage and, when @error is given, mark
+-- the run failed with it if it is still running. Called by ml.spark_publish (no
+-- error: the run was just finished, in the caller's transaction), ml.spark_fail and
+-- ml.spark_abandon. Returns nothing.
 CREATE OR ALTER PROCEDURE ops.close_spark_stage
-    @stage_id BIGINT,
-    @error NVARCHAR(MAX),
-    @run_id BIGINT OUTPUT
+    @run_id BIGINT,
+    @error NVARCHAR(MAX) = NULL
 AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    DECLARE @model_id BIGINT;
     BEGIN TRY
         BEGIN TRANSACTION;
-        INSERT INTO ops.runs (
-            run_type, model_name, model_id, status, params, started_at, finished_at, error,
-            created_by
-        )
-        SELECT
-            s.run_type, s.model_name, s.model_id, N'failed',
-            JSON_MODIFY(COALESCE(s.params, N'{}'), '$.stage_id', s.stage_id),
-            s.started_at, SYSDATETIMEOFFSET(), @error, s.created_by
+        SELECT @model_id = s.model_id
         FROM ops.spark_stages AS s WITH (UPDLOCK, HOLDLOCK)
-        WHERE s.stage_id = @stage_id;
-        SET @run_id = IIF(@@ROWCOUNT = 1, SCOPE_IDENTITY(), NULL);
-        DELETE FROM staging.churn_scores WHERE stage_id = @stage_id;
-        DELETE FROM staging.forecasts WHERE stage_id = @stage_id;
-        DELETE FROM ops.spark_stages WHERE stage_id = @stage_id;
+        WHERE s.run_id = @run_id;
+        IF @error IS NOT NULL
+            UPDATE ops.runs
+            SET
+                status = N'failed',
+                model_id = @model_id,
+                finished_at = SYSDATETIMEOFFSET(),
+                error = @error
+            WHERE run_id = @run_id AND status = N'running';
+        DELETE FROM staging.churn_scores WHERE run_id = @run_id;
+        DELETE FROM staging.forecasts WHERE run_id = @run_id;
+        DELETE FROM ops.spark_stages WHERE run_id = @run_id;
         COMMIT TRANSACTION;
     END TRY
     BEGIN CATCH

@@ -1,12 +1,15 @@
--- ml.spark_begin(kind, model_name, model_version, horizon, params): open a stage for a
--- Spark scoring or forecasting job (`sqlml spark score|forecast`, sqlml.spark).
--- Resolves the model exactly as ml.score_churn / ml.forecast do (the active
--- version, or model_version when given; its kind; a horizon it was trained for) and creates
--- the stage's partition of staging.churn_scores or staging.forecasts, which the
--- job's executors append to with stage_id set. Owner's rights: the job's role
--- (sqlml_spark) reads no registry table and writes no table but its stage.
--- Returns one row: stage_id, model_id, version, onnx_artifact, onnx_sha256.
--- Nothing reaches ops.runs until ml.spark_publish or ml.spark_fail closes the stage.
+-- ml.spark_begin(kind, model_name, model_version, horizon, params): open a run and its
+-- stage for a Spark scoring or forecasting job (`sqlml spark score|forecast`,
+-- sqlml.spark). Resolves the model exactly as ml.score_churn / ml.forecast do (the
+-- active version through ops.active_model, or model_version when given; its kind; a
+-- horizon it was trained for), opens the run through ops.begin_run (run type
+-- score_churn or forecast, params.engine 'spark') and creates the stage: the run's
+-- partition of staging.churn_scores or staging.forecasts, which the job's executors
+-- append to with run_id set. Owner's rights: the job's role (sqlml_spark) reads no
+-- registry table and writes no table but the stage.
+-- Returns one row: run_id, model_id, version, onnx_artifact, onnx_sha256.
+-- The run then ends through ml.spark_publish (succeeded), ml.spark_fail or
+-- ml.spark_abandon (failed).
 CREATE OR REPLACE FUNCTION ml.spark_begin(
     kind text,
     model_name text,
@@ -15,7 +18,7 @@ CREATE OR REPLACE FUNCTION ml.spark_begin(
     params jsonb DEFAULT NULL
 )
 RETURNS TABLE (
-    stage_id bigint, model_id bigint, version integer, onnx_artifact bytea, onnx_sha256 text
+    run_id bigint, model_id bigint, version integer, onnx_artifact bytea, onnx_sha256 text
 )
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -23,7 +26,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_stage_id bigint;
+    v_run_id bigint;
     v_model_id bigint;
     v_version integer;
     v_onnx bytea;
@@ -32,9 +35,9 @@ DECLARE
     v_trained_horizon integer;
     v_table text;
 BEGIN
-    IF spark_begin.kind NOT IN ('churn', 'forecaster') THEN
+    IF spark_begin.kind IS NULL OR spark_begin.kind NOT IN ('churn', 'forecaster') THEN
         RAISE EXCEPTION 'sqlml: kind % is not one Spark scores (churn or forecaster)',
-            quote_literal(spark_begin.kind) USING ERRCODE = 'invalid_parameter_value';
+            quote_nullable(spark_begin.kind) USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF spark_begin.model_version IS NULL THEN
         SELECT a.model_id, a.version, a.onnx_artifact, a.onnx_sha256
@@ -70,22 +73,23 @@ BEGIN
         END IF;
     END IF;
 
-    INSERT INTO ops.spark_stages (kind, run_type, model_name, model_id, horizon, params, created_by)
-    VALUES (
-        spark_begin.kind,
-        CASE spark_begin.kind WHEN 'churn' THEN 'spark_score_churn' ELSE 'spark_forecast' END,
-        spark_begin.model_name, v_model_id, spark_begin.horizon,
-        spark_begin.params, session_user
-    )
-    RETURNING ops.spark_stages.stage_id INTO v_stage_id;
+    v_run_id := ops.begin_run(
+        CASE spark_begin.kind WHEN 'churn' THEN 'score_churn' ELSE 'forecast' END,
+        spark_begin.model_name,
+        coalesce(spark_begin.params, '{}'::jsonb) || jsonb_build_object(
+            'engine', 'spark', 'version', v_version, 'horizon', spark_begin.horizon
+        )
+    );
+    INSERT INTO ops.spark_stages (run_id, kind, model_id, horizon, created_by)
+    VALUES (v_run_id, spark_begin.kind, v_model_id, spark_begin.horizon, session_user);
     v_table := CASE spark_begin.kind WHEN 'churn' THEN 'churn_scores' ELSE 'forecasts' END;
-    -- A partition of this name with no stage row is an orphan (the stage table was
-    -- emptied and its identity restarted): its rows belong to no open stage.
-    EXECUTE format('DROP TABLE IF EXISTS staging.%I', v_table || '_' || v_stage_id);
+    -- A partition of this name without a stage row is an orphan (the run log was
+    -- emptied and its identity restarted): its rows belong to no open run.
+    EXECUTE format('DROP TABLE IF EXISTS staging.%I', v_table || '_' || v_run_id);
     EXECUTE format(
         'CREATE TABLE staging.%I PARTITION OF staging.%I FOR VALUES IN (%s)',
-        v_table || '_' || v_stage_id, v_table, v_stage_id
+        v_table || '_' || v_run_id, v_table, v_run_id
     );
-    RETURN QUERY SELECT v_stage_id, v_model_id, v_version, v_onnx, v_sha;
+    RETURN QUERY SELECT v_run_id, v_model_id, v_version, v_onnx, v_sha;
 END;
 $$;

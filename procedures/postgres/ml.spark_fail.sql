@@ -1,10 +1,10 @@
--- ml.spark_fail(stage_id, error): close a Spark job's stage as a failed run.
--- Called by sqlml.spark when the job fails after ml.spark_begin (reading, scoring,
--- writing or publishing), so the failure is in ops.runs and the stage's rows are
--- gone. Only the login that opened the stage may fail it. Returns the run_id of
--- the failed run, or NULL when the stage is not open (already closed).
-CREATE OR REPLACE FUNCTION ml.spark_fail(stage_id bigint, error text)
-RETURNS bigint
+-- ml.spark_fail(run_id, error): fail a Spark job's run and drop its stage. Called by
+-- sqlml.spark when the job fails after ml.spark_begin (reading, scoring, writing or
+-- publishing), so the failure is in ops.runs and the staged rows are gone. Only the
+-- login that began the run may fail it. Returns true when it closed an open stage,
+-- false when there was none (closed already).
+CREATE OR REPLACE FUNCTION ml.spark_fail(run_id bigint, error text)
+RETURNS boolean
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -12,17 +12,18 @@ AS $$
 DECLARE
     v_stage ops.spark_stages;
 BEGIN
-    SELECT * INTO v_stage FROM ops.spark_stages AS s
-    WHERE s.stage_id = spark_fail.stage_id
+    SELECT s.* INTO v_stage FROM ops.spark_stages AS s
+    WHERE s.run_id = spark_fail.run_id
     FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN NULL;
+        RETURN false;
     END IF;
     IF v_stage.created_by <> session_user THEN
-        RAISE EXCEPTION 'sqlml: Spark stage % belongs to %, not to %',
-            spark_fail.stage_id, quote_ident(v_stage.created_by), quote_ident(session_user)
+        RAISE EXCEPTION 'sqlml: Spark run % belongs to %, not to %',
+            spark_fail.run_id, quote_ident(v_stage.created_by), quote_ident(session_user)
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    RETURN ops.close_spark_stage(v_stage, spark_fail.error);
+    PERFORM ops.close_spark_stage(v_stage.run_id, coalesce(spark_fail.error, 'failed'));
+    RETURN true;
 END;
 $$;

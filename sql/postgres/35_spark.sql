@@ -32,7 +32,7 @@ ml.spark_begin(text, text, integer, integer, jsonb),
 ml.spark_publish(bigint, bigint, bigint),
 ml.spark_fail(bigint, text),
 ml.spark_abandon(integer),
-ops.close_spark_stage(ops.spark_stages, text)
+ops.close_spark_stage(bigint, text)
 FROM public, sqlml_operator;
 
 GRANT USAGE ON SCHEMA ml, staging, features TO sqlml_spark;

@@ -2,17 +2,18 @@
 the procedures use, publishing one run atomically.
 
 1. ``ml.spark_begin`` (owner's rights) resolves the model version as the procedures
-   do and opens a stage; the driver checks the blob's hash and identity before any
-   executor starts, and every executor checks them again inside the entry point.
+   do and opens the run (``ops.begin_run``) and its stage; the driver checks the
+   blob's hash and identity before any executor starts, and every executor checks
+   them again inside the entry point.
 2. The input query is read through Spark's JDBC source in parallel partitions
    (a numeric/date partition column with bounds, or a list of predicates).
 3. Executors score Arrow batches with ``mapInPandas`` (churn: any batch of rows) or
    whole series per group with ``applyInPandas`` (forecasts), calling
    ``sqlml.entrypoints.score_churn`` / ``forecast``, and append to the stage.
 4. ``ml.spark_publish`` dedupes what retried tasks wrote twice, checks the counts
-   against the job's own, and in one transaction writes the predictions, records
-   one succeeded run and drops the stage. Any failure after step 1 closes the
-   stage with ``ml.spark_fail``: the run is then in ``ops.runs`` as failed.
+   against the job's own, and in one transaction writes the predictions, finishes
+   the run (``ops.finish_run``) and drops the stage. Any failure after step 1 fails
+   the run and drops the stage with ``ml.spark_fail``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from sqlml.spark import jdbc
 from sqlml.spark.routines import JdbcSession, Stage, database_error
 
 STAGE_TABLES = {"churn": "staging.churn_scores", "forecaster": "staging.forecasts"}
-CHURN_SCHEMA = "stage_id long, customer_id string, churn_probability double"
-FORECAST_SCHEMA = ("stage_id long, series_id string, period date, step int, forecast double, "
+CHURN_SCHEMA = "run_id long, customer_id string, churn_probability double"
+FORECAST_SCHEMA = ("run_id long, series_id string, period date, step int, forecast double, "
                    "lower double, upper double")
 
 
@@ -89,9 +90,9 @@ def _run(spark, kind, url, model_name, query, version, horizon, partitioning, us
     with JdbcSession(spark, found) as session:
         try:
             stage = session.begin(kind, model_name, version, horizon, params)
-        except Exception as exc:  # nothing to close: no stage was opened
+        except Exception as exc:  # nothing to close: no run was opened
             raise database_error(exc) from exc
-        progress(f"sqlml spark: stage {stage.stage_id} for {model_name!r} version "
+        progress(f"sqlml spark: run {stage.run_id} for {model_name!r} version "
                  f"{stage.version} ({found.engine})")
         try:
             steps = verify_model(stage, kind, horizon)
@@ -110,14 +111,14 @@ def _run(spark, kind, url, model_name, query, version, horizon, partitioning, us
              .option("url", found.url).option("dbtable", STAGE_TABLES[kind])
              .options(**found.properties).save())
             publish_started = time.perf_counter()
-            published = session.publish(stage.stage_id, rows_in, rows_expected)
+            published = session.publish(stage.run_id, rows_in, rows_expected)
             publish_seconds = time.perf_counter() - publish_started
         except Exception as exc:
             error = database_error(exc) if _is_java(exc) else exc
             try:
-                session.fail(stage.stage_id, f"{type(error).__name__}: {error}")
+                session.fail(stage.run_id, _failure(error))
             except Exception as closing:  # keep the first error; ml.spark_abandon cleans up
-                progress(f"sqlml spark: could not close stage {stage.stage_id}: {closing}")
+                progress(f"sqlml spark: could not fail run {stage.run_id}: {closing}")
             if isinstance(error, SqlmlError):
                 raise error from exc
             raise SqlmlError(f"sqlml spark: {type(exc).__name__}: {exc}") from exc
@@ -178,14 +179,14 @@ def _as_the_procedures_read(frame):
 
 def _score_churn(spark, frame, stage: Stage):
     blob = spark.sparkContext.broadcast(stage.onnx_artifact)
-    sha, stage_id = stage.onnx_sha256, stage.stage_id
+    sha, run_id = stage.onnx_sha256, stage.run_id
 
     def score_batches(batches):
         from sqlml import entrypoints
 
         for batch in batches:
             scores = entrypoints.score_churn(batch, blob.value, sha)
-            scores.insert(0, "stage_id", stage_id)
+            scores.insert(0, "run_id", run_id)
             yield scores
 
     return frame.mapInPandas(score_batches, CHURN_SCHEMA)
@@ -197,7 +198,7 @@ def _forecast(spark, frame, stage: Stage, horizon: int | None, partitioning: Par
     from pyspark.sql import functions as F
 
     blob = spark.sparkContext.broadcast(stage.onnx_artifact)
-    sha, stage_id = stage.onnx_sha256, stage.stage_id
+    sha, run_id = stage.onnx_sha256, stage.run_id
     buckets = partitioning.partitions or spark.sparkContext.defaultParallelism
 
     def forecast_bucket(rows):
@@ -206,13 +207,22 @@ def _forecast(spark, frame, stage: Stage, horizon: int | None, partitioning: Par
         from sqlml import entrypoints
 
         out = entrypoints.forecast(rows.drop(columns=["sqlml_bucket"]), blob.value, sha, horizon)
-        out.insert(0, "stage_id", stage_id)
+        out.insert(0, "run_id", run_id)
         out["period"] = pd.to_datetime(out["period"]).dt.date
         return out
 
     bucket = F.pmod(F.hash(F.col("series_id").cast("string")), F.lit(buckets))
     return (frame.withColumn("sqlml_bucket", bucket).groupBy("sqlml_bucket")
             .applyInPandas(forecast_bucket, FORECAST_SCHEMA))
+
+
+def _failure(error: Exception) -> str:
+    """The run's error: sqlml's own sentence as is, else the exception's class and text
+    (Spark's start with the class name already)."""
+    text = str(error).strip()
+    if text.startswith("sqlml: ") or isinstance(error, SqlmlError):
+        return text if text.startswith("sqlml: ") else f"sqlml: {text}"
+    return f"{type(error).__name__}: {text}"
 
 
 def _is_java(exc: Exception) -> bool:

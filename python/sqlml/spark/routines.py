@@ -3,9 +3,9 @@
 The driver talks to the database through the same JDBC driver and URL as the
 executors (``java.sql.DriverManager`` in the driver's JVM), so a cluster needs no
 ODBC driver or psycopg. Each call is its own transaction (autocommit), as each
-routine is one on both engines: ``ml.spark_begin`` opens a stage,
-``ml.spark_publish`` turns it into one succeeded run, ``ml.spark_fail`` into one
-failed run.
+routine is one on both engines: ``ml.spark_begin`` opens the run and its stage,
+``ml.spark_publish`` publishes the stage and finishes the run, ``ml.spark_fail``
+fails it. The connection stays open from begin to publish: the run's session.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlml.errors import SqlmlError
 # (PostgreSQL, SQL Server) text of each call; parameters are bound, never formatted in.
 STATEMENTS = {
     "begin": (
-        "SELECT stage_id, model_id, version, onnx_artifact, onnx_sha256 "
+        "SELECT run_id, model_id, version, onnx_artifact, onnx_sha256 "
         "FROM ml.spark_begin(kind => ?::text, model_name => ?::text, model_version => ?::integer, "
         "horizon => ?::integer, params => ?::jsonb)",
         "EXEC ml.spark_begin @kind = ?, @model_name = ?, @model_version = ?, @horizon = ?, "
@@ -26,13 +26,13 @@ STATEMENTS = {
     ),
     "publish": (
         "SELECT run_id, model_id, version, rows_written "
-        "FROM ml.spark_publish(stage_id => ?::bigint, rows_in => ?::bigint, "
+        "FROM ml.spark_publish(spark_run_id => ?::bigint, rows_in => ?::bigint, "
         "rows_expected => ?::bigint)",
-        "EXEC ml.spark_publish @stage_id = ?, @rows_in = ?, @rows_expected = ?",
+        "EXEC ml.spark_publish @spark_run_id = ?, @rows_in = ?, @rows_expected = ?",
     ),
     "fail": (
-        "SELECT ml.spark_fail(stage_id => ?::bigint, error => ?::text) AS run_id",
-        "EXEC ml.spark_fail @stage_id = ?, @error = ?",
+        "SELECT ml.spark_fail(run_id => ?::bigint, error => ?::text) AS closed",
+        "EXEC ml.spark_fail @run_id = ?, @error = ?",
     ),
     "bounds": (
         "SELECT min(q.{column}), max(q.{column}) FROM ({query}) AS q",
@@ -48,7 +48,7 @@ def statement(engine: str, name: str) -> str:
 
 @dataclass(frozen=True)
 class Stage:
-    stage_id: int
+    run_id: int
     model_id: int
     version: int
     onnx_artifact: bytes
@@ -112,17 +112,17 @@ class JdbcSession:
               params: dict) -> Stage:
         [row] = self.query(statement(self.engine, "begin"), kind, model_name, version, horizon,
                            json.dumps(params, sort_keys=True))
-        stage_id, model_id, found_version, blob, sha = row
-        return Stage(int(stage_id), int(model_id), int(found_version), bytes(blob),
+        run_id, model_id, found_version, blob, sha = row
+        return Stage(int(run_id), int(model_id), int(found_version), bytes(blob),
                      str(sha).strip())
 
-    def publish(self, stage_id: int, rows_in: int, rows_expected: int) -> Published:
-        [row] = self.query(statement(self.engine, "publish"), stage_id, rows_in, rows_expected)
+    def publish(self, run_id: int, rows_in: int, rows_expected: int) -> Published:
+        [row] = self.query(statement(self.engine, "publish"), run_id, rows_in, rows_expected)
         return Published(*(int(v) for v in row))
 
-    def fail(self, stage_id: int, error: str) -> int | None:
-        rows = self.query(statement(self.engine, "fail"), stage_id, error[:4000])
-        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+    def fail(self, run_id: int, error: str) -> bool:
+        rows = self.query(statement(self.engine, "fail"), run_id, error[:4000])
+        return bool(rows and rows[0][0])
 
     def bounds(self, query: str, column: str) -> tuple:
         [row] = self.query(statement(self.engine, "bounds").format(column=column, query=query))

@@ -1,29 +1,31 @@
--- ops.close_spark_stage(stage, error): record a Spark stage as a failed run and
--- drop it. Called by ml.spark_fail and ml.spark_abandon in their transaction, after
--- they have locked the stage's row. Returns the failed run's run_id.
-CREATE OR REPLACE FUNCTION ops.close_spark_stage(stage ops.spark_stages, error text)
-RETURNS bigint
+-- ops.close_spark_stage(run_id, error): drop a Spark run's stage and, when error is
+-- given, mark the run failed with it if it is still running. Called by
+-- ml.spark_publish (no error: the run was just finished), ml.spark_fail and
+-- ml.spark_abandon, in their transaction, after they have locked the stage's row.
+-- Returns nothing.
+CREATE OR REPLACE FUNCTION ops.close_spark_stage(run_id bigint, error text)
+RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_run_id bigint;
+    v_stage ops.spark_stages;
 BEGIN
-    INSERT INTO ops.runs (
-        run_type, model_name, model_id, status, params, started_at, finished_at, error,
-        created_by
-    )
-    VALUES (
-        stage.run_type, stage.model_name, stage.model_id, 'failed',
-        coalesce(stage.params, '{}'::jsonb) || jsonb_build_object('stage_id', stage.stage_id),
-        stage.started_at, clock_timestamp(), close_spark_stage.error, stage.created_by
-    )
-    RETURNING run_id INTO v_run_id;
-    DELETE FROM ops.spark_stages AS s WHERE s.stage_id = stage.stage_id;
+    DELETE FROM ops.spark_stages AS s WHERE s.run_id = close_spark_stage.run_id
+    RETURNING s.* INTO v_stage;
+    IF close_spark_stage.error IS NOT NULL THEN
+        UPDATE ops.runs AS r
+        SET
+            status = 'failed',
+            model_id = v_stage.model_id,
+            finished_at = clock_timestamp(),
+            error = close_spark_stage.error
+        WHERE r.run_id = close_spark_stage.run_id AND r.status = 'running';
+    END IF;
     EXECUTE format(
         'DROP TABLE IF EXISTS staging.%I',
-        CASE stage.kind WHEN 'churn' THEN 'churn_scores_' ELSE 'forecasts_' END || stage.stage_id
+        CASE v_stage.kind WHEN 'churn' THEN 'churn_scores_' ELSE 'forecasts_' END
+            || close_spark_stage.run_id
     );
-    RETURN v_run_id;
 END;
 $$;
