@@ -55,6 +55,16 @@ STAGE_COLUMNS = {
 
 
 def upgrade() -> None:
+    if not is_mssql():
+        # The object files grant EXECUTE to it (roles are cluster-wide: it may exist).
+        op.execute("""
+            DO $$
+            BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sqlml_spark') THEN
+                    CREATE ROLE sqlml_spark NOLOGIN;
+                END IF;
+            END;
+            $$""")
     op.execute(sa.schema.CreateSchema("staging"))
     op.create_table(
         "spark_stages",

@@ -29,3 +29,4 @@ BEGIN
     );
 END;
 $$;
+REVOKE ALL ON FUNCTION ops.close_spark_stage(bigint, text) FROM PUBLIC;

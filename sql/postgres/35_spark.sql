@@ -11,11 +11,12 @@
 --                reads its input query with its own rights, hence SELECT on
 --                features, as sqlml_operator has.
 --
--- The routines are the owner's (SECURITY DEFINER), so EXECUTE is taken from PUBLIC
--- and from sqlml_operator (30_roles grants it every ml routine): publishing
--- predictions computed outside the database is a right of its own, given by a
--- DBA (GRANT sqlml_spark TO the job's login). ml.spark_abandon only closes stages
--- as failed runs, so operators may run it too.
+-- The routines are the owner's (SECURITY DEFINER); each object file revokes EXECUTE
+-- from PUBLIC and grants it to sqlml_spark (ml.spark_abandon, which only fails runs
+-- that will never be published, to sqlml_operator too). Publishing predictions
+-- computed outside the database is a right of its own, given by a DBA (GRANT
+-- sqlml_spark TO the job's login). Revoked here from sqlml_operator as well, for
+-- deploys whose 30_roles grants it every ml routine.
 
 DO $$
 BEGIN
@@ -31,18 +32,10 @@ REVOKE ALL ON FUNCTION
 ml.spark_begin(text, text, integer, integer, jsonb),
 ml.spark_publish(bigint, bigint, bigint),
 ml.spark_fail(bigint, text),
-ml.spark_abandon(integer),
 ops.close_spark_stage(bigint, text)
-FROM public, sqlml_operator;
+FROM sqlml_operator;
 
 GRANT USAGE ON SCHEMA ml, staging, features TO sqlml_spark;
-GRANT EXECUTE ON FUNCTION
-ml.spark_begin(text, text, integer, integer, jsonb),
-ml.spark_publish(bigint, bigint, bigint),
-ml.spark_fail(bigint, text),
-ml.spark_abandon(integer)
-TO sqlml_spark;
-GRANT EXECUTE ON FUNCTION ml.spark_abandon(integer) TO sqlml_operator;
 GRANT SELECT ON ALL TABLES IN SCHEMA features TO sqlml_spark;
 -- Spark's JDBC writer checks that the table exists with a SELECT before it appends.
 GRANT SELECT, INSERT ON staging.churn_scores, staging.forecasts TO sqlml_spark;

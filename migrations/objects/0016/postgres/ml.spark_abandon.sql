@@ -48,3 +48,6 @@ BEGIN
     END LOOP;
 END;
 $$;
+REVOKE ALL ON FUNCTION ml.spark_abandon(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ml.spark_abandon(integer) TO sqlml_spark;
+GRANT EXECUTE ON FUNCTION ml.spark_abandon(integer) TO sqlml_operator;

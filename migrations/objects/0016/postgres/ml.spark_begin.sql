@@ -93,3 +93,5 @@ BEGIN
     RETURN QUERY SELECT v_run_id, v_model_id, v_version, v_onnx, v_sha;
 END;
 $$;
+REVOKE ALL ON FUNCTION ml.spark_begin(text, text, integer, integer, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ml.spark_begin(text, text, integer, integer, jsonb) TO sqlml_spark;

@@ -27,3 +27,5 @@ BEGIN
     RETURN true;
 END;
 $$;
+REVOKE ALL ON FUNCTION ml.spark_fail(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ml.spark_fail(bigint, text) TO sqlml_spark;

@@ -133,3 +133,5 @@ BEGIN
     RETURN QUERY SELECT v_stage.run_id, v_stage.model_id, v_version, v_rows;
 END;
 $$;
+REVOKE ALL ON FUNCTION ml.spark_publish(bigint, bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ml.spark_publish(bigint, bigint, bigint) TO sqlml_spark;
