@@ -107,7 +107,7 @@ def test_column_names_are_case_insensitive():
 @pytest.mark.parametrize("options, message", [
     ('{"epoch": 3}', "unknown option 'epoch'"),
     ('{"epochs": "ten"}', "'epochs' .* must be a non-negative integer"),
-    ('{"dropout": 1.5}', "'dropout' .* out of range"),
+    ('{"dropout": 1.5}', "'dropout' .* between 0 and 0.9"),
     ('{"class_weight": "heavy"}', "'class_weight' .* out of range"),
     ("[1, 2]", "must be a JSON object"),
     ("{not json", "not valid JSON"),
@@ -166,7 +166,7 @@ def test_scoring_needs_every_feature_column(trained):
 def test_scoring_refuses_duplicate_customers(trained):
     frame = small_frame()
     frame.loc[1, "customer_id"] = frame.loc[0, "customer_id"]
-    with pytest.raises(InputError, match="duplicates"):
+    with pytest.raises(InputError, match="1 duplicate value"):
         churn.score(frame, trained.onnx_artifact, trained.registration["onnx_sha256"])
 
 

@@ -128,11 +128,11 @@ def test_sql_server_float_ids_become_integer_text():
 
 @pytest.mark.parametrize("options, message", [
     ({"horizon_months": 3}, "unknown option 'horizon_months'"),
-    ({"lookback": 12}, "'lookback' .* out of range"),
-    ({"coverage": 1.5}, "'coverage' .* out of range"),
+    ({"lookback": 12}, "'lookback' .* between 24 and 240"),
+    ({"coverage": 1.5}, "'coverage' .* between 0.01 and 0.99"),
     ({"transform": "sqrt"}, "'transform' .* out of range"),
     ({"base": "arima"}, "'base' .* out of range"),
-    ({"horizon": 0}, "'horizon' .* out of range"),
+    ({"horizon": 0}, "'horizon' .* between 1 and 60"),
 ])
 def test_bad_options_name_the_option(data, options, message):
     with pytest.raises(InputError, match=message):

@@ -10,7 +10,7 @@
 -- Returns one row: model_id, model_name, version, status, metrics (JSON text:
 -- backtest mase, smape, rmse, coverage, baseline_mase of seasonal naive, ...).
 -- Every call is a run in ops.runs; on any error nothing is registered. The work is
--- ops.train_model's, shared by every model kind.
+-- ops.call's (ops.run_train), shared by every model kind.
 CREATE OR REPLACE FUNCTION ml.train_forecaster(
     model_name text,
     input_query text DEFAULT NULL,
@@ -20,9 +20,22 @@ CREATE OR REPLACE FUNCTION ml.train_forecaster(
 RETURNS SETOF ml.trained_model
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_result jsonb;
 BEGIN
-    RETURN QUERY SELECT * FROM ops.train_model(
-        'forecaster', 'train_forecaster', model_name, input_query, options, activate
+    v_result := ops.call(
+        'train_forecaster', train_forecaster.model_name,
+        jsonb_build_object('input_query', train_forecaster.input_query,
+            'options', train_forecaster.options, 'activate', train_forecaster.activate),
+        coalesce(train_forecaster.input_query, (
+            SELECT s.spec #>> '{input,default_query}' FROM models.specs AS s
+            WHERE s.kind = 'forecaster'
+        ))
     );
+    RETURN QUERY SELECT (v_result ->> 'model_id')::bigint, v_result ->> 'model_name',
+        (v_result ->> 'version')::integer, v_result ->> 'status',
+        (v_result -> 'metrics')::text;
 END;
 $$;
+REVOKE ALL ON FUNCTION ml.train_forecaster(text, text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ml.train_forecaster(text, text, text, boolean) TO sqlml_operator;

@@ -1,15 +1,20 @@
 -- ops.active_model(kind, model_name): the active version of a model, or a clear error.
--- Called by ml.score_churn and ml.forecast. Returns one row: model_id, version,
--- onnx_artifact, onnx_sha256. Errors name the model and say what to do.
+-- Called by ops.run_score_churn and ops.run_forecast, with the owner's rights.
+-- Returns one row: model_id, version, onnx_artifact, onnx_sha256. Errors name the
+-- model and say what to do. The version's binding (ops.model_binding) must match:
+-- a blob and its sha256 that are not the ones training registered for this model
+-- id, name, version and kind are refused before a byte of them is parsed.
 CREATE OR REPLACE FUNCTION ops.active_model(kind text, model_name text)
 RETURNS TABLE (model_id bigint, version integer, onnx_artifact bytea, onnx_sha256 text)
 LANGUAGE plpgsql
 STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
     v_kind text;
     v_versions integer;
+    v_row models.registry;
 BEGIN
     SELECT min(r.kind), count(*) INTO v_kind, v_versions
     FROM models.registry AS r
@@ -24,9 +29,7 @@ BEGIN
             quote_literal(active_model.model_name), v_kind, active_model.kind
             USING ERRCODE = 'wrong_object_type';
     END IF;
-    RETURN QUERY
-    SELECT r.model_id, r.version, r.onnx_artifact, r.onnx_sha256::text
-    FROM models.registry AS r
+    SELECT r.* INTO v_row FROM models.registry AS r
     WHERE r.model_name = active_model.model_name AND r.status = 'active';
     IF NOT FOUND THEN
         RAISE EXCEPTION 'sqlml: model % has no active version (% version(s), none active)',
@@ -34,5 +37,16 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                 HINT = 'activate one: SELECT * FROM ml.activate_model(model_name => ..., version => ...)';
     END IF;
+    IF v_row.onnx_binding IS DISTINCT FROM ops.model_binding(
+        v_row.model_id, v_row.model_name, v_row.version, v_row.kind, v_row.onnx_sha256
+    ) THEN
+        RAISE EXCEPTION 'sqlml: model % version %: onnx_artifact is not the blob training registered for this model and version (its binding to model id, name, version and kind does not match)',
+            quote_literal(active_model.model_name), v_row.version
+            USING ERRCODE = 'data_corrupted',
+                HINT = 'restore this version''s blob from a backup, or train a new version';
+    END IF;
+    RETURN QUERY SELECT v_row.model_id, v_row.version, v_row.onnx_artifact,
+        v_row.onnx_sha256::text;
 END;
 $$;
+REVOKE ALL ON FUNCTION ops.active_model(text, text) FROM PUBLIC;

@@ -14,7 +14,7 @@ import pandas as pd
 
 import sqlml
 from sqlml import kinds
-from sqlml.kinds import TrainedModel
+from sqlml.kinds import TrainedModel, training
 
 # What the in-database code imports; reported without importing (TensorFlow
 # alone takes seconds to import).
@@ -33,11 +33,18 @@ def runtime_info() -> pd.DataFrame:
 
 
 def train_model(kind: str, frame: pd.DataFrame, spec: dict, options: str | dict | None,
-                progress=lambda message: None) -> TrainedModel:
+                progress=lambda message: None, interrupt=None) -> TrainedModel:
     """Training rows -> a trained model of ``kind`` (``models/<kind>.json``): its two
     bundles and its registry row. The one entry point that returns no frame: a model
-    is not a table, and both engines hand its parts to ``ops.register_model``."""
-    return kinds.trainer(kind)(frame, spec, options, progress)
+    is not a table, and both engines hand its parts to ``ops.register_model``.
+
+    ``interrupt``: the engine's hook, called about every half second while a network
+    trains; it raises when the caller cancelled (PostgreSQL: a pending cancel or
+    statement timeout). Training also stops at the spec's ``limits.max_training_seconds``.
+    """
+    limit = spec.get("limits", {}).get("max_training_seconds")
+    with training.watched(interrupt, limit):
+        return kinds.trainer(kind)(frame, spec, options, progress)
 
 
 def score_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:

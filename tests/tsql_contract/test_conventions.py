@@ -10,7 +10,7 @@ embedded-Python contracts in test_churn.py, test_runtime_info.py, ...):
 * every ``EXEC ops.x @a = ...`` names only parameters ops.x declares, and passes
   every parameter ops.x has no default for: the contract between procedures that
   SQL Server itself checks only when the call runs;
-* a PostgreSQL twin of the same file name.
+* a PostgreSQL twin of the same file name (or the one named in ``RENAMED_TWINS``).
 """
 
 from __future__ import annotations
@@ -73,6 +73,12 @@ def exec_calls(path: Path) -> list[tuple[str, set[str]]]:
     return calls
 
 
+# PostgreSQL splits each call into the caller's half and the owner's half (issue 8,
+# docs/trust.md), so these two have twins of other names there.
+RENAMED_TWINS = {"ops.fail_run.sql": "ops.fail_call.sql",
+                 "ops.train_model.sql": "ops.run_train.sql"}
+
+
 @pytest.mark.parametrize("path", PROCEDURES, ids=lambda p: p.name)
 def test_procedure_keeps_the_template_and_its_contracts(path: Path):
     text = path.read_text()
@@ -99,7 +105,8 @@ def test_procedure_keeps_the_template_and_its_contracts(path: Path):
         required = {p for p, has_default in declared.items() if not has_default}
         assert required <= named, f"{path.name} leaves {sorted(required - named)} of {name} unset"
 
-    assert (ROOT / "procedures" / "postgres" / path.name).is_file(), "a PostgreSQL twin"
+    twin = RENAMED_TWINS.get(path.name, path.name)
+    assert (ROOT / "procedures" / "postgres" / twin).is_file(), "a PostgreSQL twin"
 
 
 def test_the_contract_reader_sees_calls_and_parameters():

@@ -101,9 +101,10 @@ def _copy_package(target: Path) -> None:
 
 
 def _make_readable(tree: Path) -> None:
-    """The server runs as its own OS user (postgres, mssql): let it read and traverse."""
+    """The server runs as its own OS user (postgres, mssql): let it read and traverse,
+    and let no one but the owner write (the server refuses a runtime others can write)."""
     for dirpath, _dirnames, filenames in os.walk(tree):
-        os.chmod(dirpath, os.stat(dirpath).st_mode | 0o555)
+        os.chmod(dirpath, (os.stat(dirpath).st_mode | 0o555) & ~0o022)
         for name in filenames:
             path = os.path.join(dirpath, name)
-            os.chmod(path, os.stat(path).st_mode | 0o444)
+            os.chmod(path, (os.stat(path).st_mode | 0o444) & ~0o022)

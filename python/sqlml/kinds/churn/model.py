@@ -22,7 +22,7 @@ from sqlml.errors import ArtifactError, InputError
 from sqlml.kinds import TrainedModel
 from sqlml.kinds.churn import metrics, network
 from sqlml.kinds.churn.preprocessing import Preprocessor
-from sqlml.kinds.columns import normalise_columns, text_ids
+from sqlml.kinds.columns import normalise_columns, refuse_duplicates, refuse_infinite, text_ids
 from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
 
@@ -101,7 +101,8 @@ def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.
     frame = normalise_columns(frame)
     _require(frame, id_col, ROUTINE)
     _require(frame, label_col, ROUTINE)
-    customer_ids(frame[id_col], id_col)
+    refuse_duplicates(customer_ids(frame[id_col], id_col), id_col, ROUTINE,
+                      "each customer must appear once in the training rows")
     y = labels(frame[label_col], label_col)
     limits = spec["limits"]
     if len(y) < limits["min_rows"]:
@@ -120,7 +121,9 @@ def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.
             f"{ROUTINE}: column {label_col!r} has {counts.min()} row(s) of class "
             f"{int(np.argmin(counts))}; at least {limits['min_rows_per_class']} of each needed"
         )
-    return frame.drop(columns=[id_col, label_col]), y
+    features = frame.drop(columns=[id_col, label_col])
+    refuse_infinite(features, ROUTINE)
+    return features, y
 
 
 def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
@@ -195,12 +198,7 @@ def score(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.Dat
     frame = normalise_columns(frame)
     _require(frame, id_col, "ml.score_churn")
     ids = customer_ids(frame[id_col], id_col)
-    duplicated = ids[ids.duplicated()]
-    if not duplicated.empty:
-        raise InputError(
-            f"ml.score_churn: column {id_col!r} has duplicates ({duplicated.iloc[0]!r} and "
-            f"{len(duplicated) - 1} more); each customer is scored once per run"
-        )
+    refuse_duplicates(ids, id_col, "ml.score_churn", "each customer is scored once per run")
     pre = Preprocessor.from_json(bundle.preprocessing["features"])
     x = pre.transform(frame)
     session = artifacts.onnx_session(bundle.model_bytes)
