@@ -170,12 +170,14 @@ def test_a_failing_job_leaves_a_failed_run_and_no_scores(spark, pg_url, churn_mo
     assert stages_left(churn_model) == 0
 
 
-def test_unknown_model_and_wrong_kind_fail_before_any_stage(spark, pg_url, churn_model):
+def test_unknown_model_and_wrong_kind_are_failed_runs_without_a_stage(spark, pg_url, churn_model):
     with pytest.raises(SqlmlError, match="model 'nope' not found"):
         sqlml_spark.score(spark, pg_url, "nope", QUERY)
     with pytest.raises(SqlmlError, match="is a churn model, not a forecaster model"):
         sqlml_spark.forecast(spark, pg_url, "churn", SERIES_QUERY)
-    assert stages_left(churn_model) == 0 and sql_helpers.runs(churn_model) == []
+    assert stages_left(churn_model) == 0
+    assert [(r["run_type"], r["status"]) for r in sql_helpers.runs(churn_model)] == [
+        ("score_churn", "failed"), ("forecast", "failed")]
 
 
 def test_a_run_whose_job_never_publishes_is_abandoned_as_failed(churn_model):
@@ -185,13 +187,34 @@ def test_a_run_whose_job_never_publishes_is_abandoned_as_failed(churn_model):
     assert running["status"] == "running"
     assert call(churn_model, "SELECT * FROM ml.spark_abandon()") == []  # not a day old
     [closed] = call(churn_model, "SELECT * FROM ml.spark_abandon(older_than_minutes => 0)")
-    assert (closed["run_id"], closed["status"]) == (stage["run_id"], "failed")
+    assert (closed["run_id"], closed["status"]) == (stage["run_id"], "abandoned")
     [run] = sql_helpers.runs(churn_model)
     assert run["error"].startswith("sqlml: abandoned: Spark run")
     with pytest.raises(sa.exc.DBAPIError, match="has no open stage"):
         call(churn_model, "SELECT * FROM ml.spark_publish(spark_run_id => :r, rows_in => 0, "
                           "rows_expected => 0)", r=stage["run_id"])
     assert stages_left(churn_model) == 0
+
+
+def test_a_driver_that_died_leaves_an_abandoned_run_that_abandon_closes(pg_url, churn_model):
+    """The driver's JDBC session is the run's session: when it ends unpublished, the
+    run log's sweep marks the run abandoned and ml.spark_abandon drops its stage."""
+    driver = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
+    [stage] = call(driver, "SELECT * FROM ml.spark_begin(kind => 'churn', "
+                           "model_name => 'churn')")
+    driver.dispose()  # the session ends: the driver died
+    [closed] = call(churn_model, "SELECT * FROM ml.spark_abandon()")
+    assert (closed["run_id"], closed["status"]) == (stage["run_id"], "abandoned")
+    assert stages_left(churn_model) == 0
+
+
+def test_a_version_whose_binding_does_not_match_is_refused(spark, pg_url, churn_model):
+    execute(churn_model, "UPDATE models.registry SET onnx_binding = repeat('0', 64)")
+    for version in (None, 1):
+        with pytest.raises(SqlmlError, match="binding to model id, name, version and kind"):
+            sqlml_spark.score(spark, pg_url, "churn", QUERY, version=version)
+    assert stages_left(churn_model) == 0
+    assert [r["status"] for r in sql_helpers.runs(churn_model)] == ["failed", "failed"]
 
 
 def test_a_tampered_blob_is_refused_before_scoring(spark, pg_url, churn_model):

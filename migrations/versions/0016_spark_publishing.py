@@ -36,7 +36,7 @@ from sqlml.deploy.ddl import current_login, is_mssql
 from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0016"
-down_revision = "0009"
+down_revision = "0010"
 
 STAGE_COLUMNS = {
     "churn_scores": lambda: [

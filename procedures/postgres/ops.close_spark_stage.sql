@@ -1,9 +1,12 @@
--- ops.close_spark_stage(run_id, error): drop a Spark run's stage and, when error is
--- given, mark the run failed with it if it is still running. Called by
+-- ops.close_spark_stage(run_id, error, status): drop a Spark run's stage and, when
+-- error is given, end the run with it and status ('failed', or 'abandoned' for
+-- ml.spark_abandon) if it is still running. Called by
 -- ml.spark_publish (no error: the run was just finished), ml.spark_fail and
 -- ml.spark_abandon, in their transaction, after they have locked the stage's row.
 -- Returns nothing.
-CREATE OR REPLACE FUNCTION ops.close_spark_stage(run_id bigint, error text)
+CREATE OR REPLACE FUNCTION ops.close_spark_stage(
+    run_id bigint, error text, status text DEFAULT 'failed'
+)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -16,7 +19,7 @@ BEGIN
     IF close_spark_stage.error IS NOT NULL THEN
         UPDATE ops.runs AS r
         SET
-            status = 'failed',
+            status = close_spark_stage.status,
             model_id = v_stage.model_id,
             finished_at = clock_timestamp(),
             error = close_spark_stage.error
@@ -29,4 +32,4 @@ BEGIN
     );
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.close_spark_stage(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ops.close_spark_stage(bigint, text, text) FROM PUBLIC;

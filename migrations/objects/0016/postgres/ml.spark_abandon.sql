@@ -1,10 +1,12 @@
 -- ml.spark_abandon(older_than_minutes): close the stages of Spark runs that will
--- never be published, and fail their runs: runs no longer running (failed, or
--- abandoned when their session ended), and runs begun more than older_than_minutes
--- ago (a driver that died, a cluster that was stopped). Also drops stage partitions
--- no open run owns. Called by a DBA, an operator or a scheduled job; the default,
--- a day, is longer than any Spark job sqlml expects. Returns one row per stage
--- closed: run_id, status (the run's, after closing).
+-- never be published. First ops.sweep_runs marks 'abandoned' every running run whose
+-- session is gone (a Spark driver holds one session from ml.spark_begin to
+-- ml.spark_publish, so a driver that died leaves such a run). Then every stage whose
+-- run is no longer running is dropped, and so is every stage of a run begun more
+-- than older_than_minutes ago whose session is still there (a hung job), the run
+-- marked 'abandoned'. Also drops stage partitions no open run owns. Called by a DBA,
+-- an operator or a scheduled job; the default, a day, is longer than any Spark job
+-- sqlml expects. Returns one row per stage closed: run_id, status (the run's).
 CREATE OR REPLACE FUNCTION ml.spark_abandon(older_than_minutes integer DEFAULT 1440)
 RETURNS TABLE (run_id bigint, status text)
 LANGUAGE plpgsql
@@ -16,6 +18,7 @@ DECLARE
     v_run record;
     v_orphan record;
 BEGIN
+    PERFORM ops.sweep_runs();
     FOR v_run IN
         SELECT s.run_id, r.started_at
         FROM ops.spark_stages AS s
@@ -29,7 +32,7 @@ BEGIN
         PERFORM ops.close_spark_stage(v_run.run_id, format(
             'sqlml: abandoned: Spark run %s began at %s and was never published',
             v_run.run_id, v_run.started_at
-        ));
+        ), 'abandoned');
         run_id := v_run.run_id;
         SELECT r.status INTO status FROM ops.runs AS r WHERE r.run_id = v_run.run_id;
         RETURN NEXT;
