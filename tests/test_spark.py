@@ -170,12 +170,14 @@ def test_a_failing_job_leaves_a_failed_run_and_no_scores(spark, pg_url, churn_mo
     assert stages_left(churn_model) == 0
 
 
-def test_unknown_model_and_wrong_kind_fail_before_any_stage(spark, pg_url, churn_model):
+def test_unknown_model_and_wrong_kind_are_failed_runs_without_a_stage(spark, pg_url, churn_model):
     with pytest.raises(SqlmlError, match="model 'nope' not found"):
         sqlml_spark.score(spark, pg_url, "nope", QUERY)
     with pytest.raises(SqlmlError, match="is a churn model, not a forecaster model"):
         sqlml_spark.forecast(spark, pg_url, "churn", SERIES_QUERY)
-    assert stages_left(churn_model) == 0 and sql_helpers.runs(churn_model) == []
+    assert stages_left(churn_model) == 0
+    assert [(r["run_type"], r["status"]) for r in sql_helpers.runs(churn_model)] == [
+        ("score_churn", "failed"), ("forecast", "failed")]
 
 
 def test_a_run_whose_job_never_publishes_is_abandoned_as_failed(churn_model):
