@@ -1,9 +1,10 @@
 -- ml.spark_begin: open a run and its stage for a Spark scoring or forecasting job
--- (`sqlml spark score|forecast`, sqlml.spark). Resolves the model exactly as
--- ml.score_churn / ml.forecast do (the active version through ops.active_model, or
--- @model_version when given; its kind; a horizon it was trained for), opens the run
--- through ops.begin_run (run type score_churn or forecast, params.engine "spark")
--- and records the stage in ops.spark_stages; the job's executors then append to
+-- (`sqlml spark score|forecast`, sqlml.spark). Opens the run through ops.begin_run
+-- (run type score_churn or forecast, params.engine "spark"), resolves the model
+-- exactly as ml.score_churn / ml.forecast do (the active version through
+-- ops.active_model, or @model_version when given; its kind; a horizon it was trained
+-- for; a refusal fails the run through ops.fail_run) and records the stage in
+-- ops.spark_stages; the job's executors then append to
 -- staging.churn_scores or staging.forecasts with its run_id. The job's role
 -- (sqlml_spark) reads no registry table: this procedure hands it the version
 -- (ownership chaining). Callers must be members of sqlml_spark (sql/mssql/35_spark.sql
@@ -41,6 +42,17 @@ BEGIN
             );
             THROW 50000, @message, 1;
         END;
+        -- Every call is a run, as with ml.score_churn: opened first (committed on its
+        -- own), and failed by ops.fail_run in the CATCH block when anything below
+        -- refuses it.
+        SET @run_params = JSON_MODIFY(JSON_MODIFY(JSON_MODIFY(
+            COALESCE(@params, N'{}'), '$.engine', N'spark'), '$.model_version', @model_version),
+            '$.horizon', @horizon);
+        EXEC ops.begin_run
+            @run_type = @run_type,
+            @model_name = @model_name,
+            @params = @run_params,
+            @run_id = @run_id OUTPUT;
         IF @model_version IS NULL
             EXEC ops.active_model
                 @kind = @kind,
@@ -92,14 +104,6 @@ BEGIN
             END;
         END;
 
-        SET @run_params = JSON_MODIFY(JSON_MODIFY(JSON_MODIFY(
-            COALESCE(@params, N'{}'), '$.engine', N'spark'), '$.version', @version),
-            '$.horizon', @horizon);
-        EXEC ops.begin_run
-            @run_type = @run_type,
-            @model_name = @model_name,
-            @params = @run_params,
-            @run_id = @run_id OUTPUT;
         INSERT INTO ops.spark_stages (run_id, kind, model_id, horizon, created_by)
         VALUES (@run_id, @kind, @model_id, @horizon, ORIGINAL_LOGIN());
 
@@ -111,6 +115,18 @@ BEGIN
             @onnx_sha256 AS onnx_sha256;
     END TRY
     BEGIN CATCH
+        IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
+        IF @run_id IS NOT NULL
+        BEGIN
+            SET @message = ERROR_MESSAGE();
+            EXEC ops.fail_run
+                @run_id = @run_id,
+                @run_type = @run_type,
+                @model_name = @model_name,
+                @model_id = @model_id,
+                @params = @run_params,
+                @error = @message;
+        END;
         THROW;
     END CATCH;
 END;
