@@ -9,6 +9,7 @@ left behind, and no duplicate however often a task wrote its rows.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -203,6 +204,12 @@ def test_a_driver_that_died_leaves_an_abandoned_run_that_abandon_closes(pg_url, 
     [stage] = call(driver, "SELECT * FROM ml.spark_begin(kind => 'churn', "
                            "model_name => 'churn')")
     driver.dispose()  # the session ends: the driver died
+    for _ in range(50):  # its backend exits a moment after the socket closes
+        if not call(churn_model, "SELECT 1 FROM pg_stat_activity AS a JOIN ops.runs AS r "
+                                 "ON a.pid = r.backend_pid WHERE r.run_id = :r",
+                    r=stage["run_id"]):
+            break
+        time.sleep(0.1)
     [closed] = call(churn_model, "SELECT * FROM ml.spark_abandon()")
     assert (closed["run_id"], closed["status"]) == (stage["run_id"], "abandoned")
     assert stages_left(churn_model) == 0
