@@ -13,6 +13,7 @@
     sqlml report --out FILE.html          a self-contained HTML report of models, runs, drift
     sqlml runtime build DIR               a runtime for a server on another host
     sqlml objects status|revision|freeze  procedures and views under Alembic
+    sqlml spark score|forecast --model NAME --query SQL   the same models on Apache Spark
 
 ``--url`` defaults to SQLML_DATABASE_URL, then to the embedded engine. Errors are
 one line and a hint; ``sqlml --debug COMMAND`` shows the traceback.
@@ -230,6 +231,36 @@ def _objects(args: argparse.Namespace) -> int:
     return 0
 
 
+def _spark(args: argparse.Namespace) -> int:
+    from sqlml.connect import resolve_url
+    from sqlml.errors import SqlmlError as _Error
+
+    try:
+        from sqlml import spark as sqlml_spark
+    except ImportError as exc:
+        raise _Error("sqlml spark needs pyspark: pip install 'sqlml[spark]'") from exc
+    url = resolve_url(args.url)
+    found = sqlml_spark.target(url)
+    session = sqlml_spark.local_session(found, master=args.master)
+    partitioning = sqlml_spark.Partitioning(
+        column=args.partition_column, lower=args.lower_bound, upper=args.upper_bound,
+        partitions=args.partitions, predicates=args.predicate or None)
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    if args.action == "score":
+        run = sqlml_spark.score(session, url, args.model, args.query, args.version,
+                                partitioning, progress=progress)
+    else:
+        run = sqlml_spark.forecast(session, url, args.model, args.query, args.version,
+                                   args.horizon, partitioning, progress=progress)
+    _print_rows([{"run_id": run.run_id, "model_id": run.model_id, "version": run.version,
+                  "rows_in": run.rows_in, "rows_out": run.rows_out,
+                  "seconds": round(run.seconds, 1)}])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sqlml", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -313,6 +344,28 @@ def build_parser() -> argparse.ArgumentParser:
     fr = obj_sub.add_parser("freeze", help="refresh an unreleased revision's snapshot")
     fr.add_argument("--revision", help="default: the newest revision with a snapshot")
     obj.set_defaults(func=_objects)
+
+    spark = sub.add_parser("spark", help="score or forecast on Apache Spark (sqlml[spark])")
+    spark_sub = spark.add_subparsers(dest="action", required=True)
+    for action, text in (("score", "churn probabilities to predictions.churn_scores"),
+                         ("forecast", "forecasts to predictions.forecasts")):
+        job = spark_sub.add_parser(action, help=text)
+        job.add_argument("--url", help="SQLAlchemy or jdbc: URL (default: SQLML_DATABASE_URL, "
+                                       "then embedded)")
+        job.add_argument("--model", required=True, help="model name in models.registry")
+        job.add_argument("--query", required=True, help="the input rows, read through JDBC")
+        job.add_argument("--version", type=int, help="default: the active version")
+        job.add_argument("--partition-column", help="numeric or date column to split the read on")
+        job.add_argument("--lower-bound", help="default: the column's minimum")
+        job.add_argument("--upper-bound", help="default: the column's maximum")
+        job.add_argument("--partitions", type=int, help="default: Spark's default parallelism")
+        job.add_argument("--predicate", action="append",
+                         help="one read partition per WHERE condition (repeatable)")
+        job.add_argument("--master", default="local[2]",
+                         help="Spark master when no session exists (default: local[2])")
+        if action == "forecast":
+            job.add_argument("--horizon", type=int, help="default: the model's horizon")
+    spark.set_defaults(func=_spark)
     return parser
 
 
