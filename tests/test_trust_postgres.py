@@ -243,7 +243,9 @@ ORDER BY 1"""
 OPERATOR_LACKS = """
 SELECT p.oid::regprocedure::text
 FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
-WHERE n.nspname = 'ml' AND NOT has_function_privilege('sqlml_operator', p.oid, 'EXECUTE')"""
+WHERE n.nspname = 'ml' AND NOT has_function_privilege('sqlml_operator', p.oid, 'EXECUTE')
+  -- Spark's publishing routines belong to sqlml_spark, the Spark job's role (docs/spark.md)
+  AND p.proname NOT IN ('spark_begin', 'spark_publish', 'spark_fail')"""
 
 
 def _grants(url) -> tuple[list[str], list[str]]:

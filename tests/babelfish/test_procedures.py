@@ -144,7 +144,7 @@ def test_forecast_refuses_a_horizon_beyond_training(bf):
     with pytest.raises(sa.exc.DBAPIError, match="horizon 99 is beyond"):
         routines.call(bf, "forecast", model_name="forecast", horizon=99)
     (run,) = runs(bf)
-    assert run["status"] == "failed" and "1 to 12 months" in run["error"]
+    assert run["status"] == "failed" and "1 to 12 periods" in run["error"]
 
 
 def test_score_churn_wrong_kind(bf):

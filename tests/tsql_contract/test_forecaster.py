@@ -125,7 +125,7 @@ def test_daily_forecasts_continue_the_calendar_as_datetime2(series, daily, profi
     rows = run_contract(
         "ml.forecast", profile=profile, engine=series, input_sql=DAILY,
         params={"onnx_artifact": daily["onnx_artifact"],
-                "onnx_sha256": registration["onnx_sha256"], "horizon": None},
+                "onnx_sha256": registration["onnx_sha256"], "horizon": None, "profile": None},
     ).output
     assert len(rows) == 3 * 7 and str(rows["period"].dtype) == "datetime64[ns]"
     assert str(rows["period"].min()) == "2025-06-01 00:00:00"
@@ -136,7 +136,7 @@ def test_forecasting_monthly_series_with_a_daily_model_names_both(series, daily)
     outcome = run_contract(
         "ml.forecast", profile="ml_services", engine=series, input_sql=INPUT,
         params={"onnx_artifact": daily["onnx_artifact"],
-                "onnx_sha256": registration["onnx_sha256"], "horizon": None},
+                "onnx_sha256": registration["onnx_sha256"], "horizon": None, "profile": None},
     )
     assert re.search("trained on daily series, but series .* is monthly",
                      outcome.output_params["script_error"])
@@ -157,7 +157,8 @@ def test_hourly_periods_arrive_as_datetime2_and_forecasts_keep_their_minute(seri
     rows = run_contract(
         "ml.forecast", profile="language_extension", engine=series, input_sql=query,
         params={"onnx_artifact": trained["onnx_artifact"],
-                "onnx_sha256": registration["onnx_sha256"], "horizon": None},
+                "onnx_sha256": registration["onnx_sha256"], "horizon": None,
+                "profile": json.dumps(registration["feature_schema"]["profile"])},
     ).output
     assert sorted(str(p) for p in rows["period"].unique())[:2] == [
         "2025-03-09 00:30:00", "2025-03-09 01:30:00"]

@@ -116,17 +116,12 @@ BEGIN
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        IF @run_id IS NOT NULL
-        BEGIN
-            SET @message = ERROR_MESSAGE();
-            EXEC ops.fail_run
-                @run_id = @run_id,
-                @run_type = @run_type,
-                @model_name = @model_name,
-                @model_id = @model_id,
-                @params = @run_params,
-                @error = @message;
-        END;
+        EXEC ops.fail_run
+            @run_id = @run_id,
+            @run_type = @run_type,
+            @model_name = @model_name,
+            @model_id = @model_id,
+            @params = @run_params;
         THROW;
     END CATCH;
 END;
