@@ -85,8 +85,14 @@ RENAMED_TWINS = {"ops.fail_run.sql": "ops.fail_call.sql",
                  "ops.train_model.sql": "ops.run_train.sql"}
 
 
+# PL/Python raises its errors in the calling statement itself; only T-SQL needs a step
+# that turns the embedded Python's returned error into a THROW.
+MSSQL_ONLY = {"ops.raise_script_error.sql"}
+
+
 def test_every_mssql_procedure_has_a_postgres_twin():
-    mssql = {RENAMED_TWINS.get(p.name, p.name) for p in ROOT.glob("procedures/mssql/*.sql")}
+    mssql = {RENAMED_TWINS.get(p.name, p.name) for p in ROOT.glob("procedures/mssql/*.sql")
+             if p.name not in MSSQL_ONLY}
     postgres = {p.name for p in ROOT.glob("procedures/postgres/*.sql")}
     assert mssql and mssql <= postgres, sorted(mssql - postgres)
 

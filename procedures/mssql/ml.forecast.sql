@@ -44,14 +44,6 @@ BEGIN
         PRIMARY KEY (series_id, period)
     );
     BEGIN TRY
-        IF @model_name IS NULL OR LEN(@model_name) NOT BETWEEN 1 AND 128
-        BEGIN
-            SET @message = CONCAT(
-                N'sqlml: model_name must be 1 to 128 characters (got ',
-                ISNULL(LEN(@model_name), 0), N')'
-            );
-            THROW 50010, @message, 1;
-        END;
         EXEC ops.begin_run
             @run_type = N'forecast',
             @model_name = @model_name,
@@ -105,11 +97,7 @@ OutputDataSet, drift, script_error = forecast_with_drift(InputDataSet, onnx_arti
             lower FLOAT NULL,
             upper FLOAT NULL
         ));
-        IF @script_error IS NOT NULL
-        BEGIN
-            SET @message = LEFT(@script_error, 2047);
-            THROW 50602, @message, 1;
-        END;
+        EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50602;
 
         BEGIN TRANSACTION;
         INSERT INTO predictions.forecasts (

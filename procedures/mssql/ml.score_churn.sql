@@ -23,7 +23,6 @@ BEGIN
     DECLARE @profile NVARCHAR(MAX);
     DECLARE @drift NVARCHAR(MAX);
     DECLARE @script_error NVARCHAR(MAX);
-    DECLARE @message NVARCHAR(2048);
     DECLARE @params NVARCHAR(MAX) = (
         SELECT @input_query AS input_query
         FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
@@ -33,14 +32,6 @@ BEGIN
         churn_probability FLOAT NOT NULL
     );
     BEGIN TRY
-        IF @model_name IS NULL OR LEN(@model_name) NOT BETWEEN 1 AND 128
-        BEGIN
-            SET @message = CONCAT(
-                N'sqlml: model_name must be 1 to 128 characters (got ',
-                ISNULL(LEN(@model_name), 0), N')'
-            );
-            THROW 50010, @message, 1;
-        END;
         EXEC ops.begin_run
             @run_type = N'score_churn',
             @model_name = @model_name,
@@ -75,11 +66,7 @@ OutputDataSet, drift, script_error = score_churn_with_drift(InputDataSet, onnx_a
             @drift = @drift OUTPUT,
             @script_error = @script_error OUTPUT
         WITH RESULT SETS ((customer_id NVARCHAR(64) NOT NULL, churn_probability FLOAT NOT NULL));
-        IF @script_error IS NOT NULL
-        BEGIN
-            SET @message = LEFT(@script_error, 2047);
-            THROW 50501, @message, 1;
-        END;
+        EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50501;
 
         BEGIN TRANSACTION;
         INSERT INTO predictions.churn_scores (run_id, model_id, customer_id, churn_probability)

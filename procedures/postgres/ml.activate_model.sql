@@ -8,15 +8,11 @@ CREATE OR REPLACE FUNCTION ml.activate_model(model_name text, version integer)
 RETURNS SETOF ml.model_state
 LANGUAGE plpgsql
 AS $$
-DECLARE
-    v_result jsonb;
 BEGIN
-    v_result := ops.call(
+    RETURN QUERY SELECT * FROM jsonb_populate_record(NULL::ml.model_state, ops.call(
         'activate_model', activate_model.model_name,
         jsonb_build_object('version', activate_model.version), NULL
-    );
-    RETURN QUERY SELECT (v_result ->> 'model_id')::bigint, v_result ->> 'model_name',
-        (v_result ->> 'version')::integer, v_result ->> 'status';
+    ));
 END;
 $$;
 REVOKE ALL ON FUNCTION ml.activate_model(text, integer) FROM public;

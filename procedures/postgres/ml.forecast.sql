@@ -17,19 +17,13 @@ CREATE OR REPLACE FUNCTION ml.forecast(
 RETURNS TABLE (run_id bigint, model_id bigint, version integer, rows_written bigint)
 LANGUAGE plpgsql
 AS $$
-DECLARE
-    v_result jsonb;
 BEGIN
-    v_result := ops.call(
+    RETURN QUERY SELECT r.run_id, r.model_id, r.version, r.rows_written
+    FROM jsonb_to_record(ops.call(
         'forecast', forecast.model_name,
         jsonb_build_object('horizon', forecast.horizon, 'input_query', forecast.input_query),
-        coalesce(forecast.input_query, (
-            SELECT s.spec #>> '{input,default_query}' FROM models.specs AS s
-            WHERE s.kind = 'forecaster'
-        ))
-    );
-    RETURN QUERY SELECT (v_result ->> 'run_id')::bigint, (v_result ->> 'model_id')::bigint,
-        (v_result ->> 'version')::integer, (v_result ->> 'rows_written')::bigint;
+        ops.input_or_default('forecaster', forecast.input_query)
+    )) AS r (run_id bigint, model_id bigint, version integer, rows_written bigint);
 END;
 $$;
 REVOKE ALL ON FUNCTION ml.forecast(text, integer, text) FROM public;

@@ -13,19 +13,13 @@ CREATE OR REPLACE FUNCTION ml.score_churn(
 RETURNS TABLE (run_id bigint, model_id bigint, version integer, rows_scored bigint)
 LANGUAGE plpgsql
 AS $$
-DECLARE
-    v_result jsonb;
 BEGIN
-    v_result := ops.call(
+    RETURN QUERY SELECT r.run_id, r.model_id, r.version, r.rows_scored
+    FROM jsonb_to_record(ops.call(
         'score_churn', score_churn.model_name,
         jsonb_build_object('input_query', score_churn.input_query),
-        coalesce(score_churn.input_query, (
-            SELECT s.spec #>> '{input,default_query}' FROM models.specs AS s
-            WHERE s.kind = 'churn'
-        ))
-    );
-    RETURN QUERY SELECT (v_result ->> 'run_id')::bigint, (v_result ->> 'model_id')::bigint,
-        (v_result ->> 'version')::integer, (v_result ->> 'rows_scored')::bigint;
+        ops.input_or_default('churn', score_churn.input_query)
+    )) AS r (run_id bigint, model_id bigint, version integer, rows_scored bigint);
 END;
 $$;
 REVOKE ALL ON FUNCTION ml.score_churn(text, text) FROM public;

@@ -17,21 +17,13 @@ CREATE OR REPLACE FUNCTION ml.train_churn_model(
 RETURNS SETOF ml.trained_model
 LANGUAGE plpgsql
 AS $$
-DECLARE
-    v_result jsonb;
 BEGIN
-    v_result := ops.call(
+    RETURN QUERY SELECT * FROM jsonb_populate_record(NULL::ml.trained_model, ops.call(
         'train_churn_model', train_churn_model.model_name,
         jsonb_build_object('input_query', train_churn_model.input_query,
             'options', train_churn_model.options, 'activate', train_churn_model.activate),
-        coalesce(train_churn_model.input_query, (
-            SELECT s.spec #>> '{input,default_query}' FROM models.specs AS s
-            WHERE s.kind = 'churn'
-        ))
-    );
-    RETURN QUERY SELECT (v_result ->> 'model_id')::bigint, v_result ->> 'model_name',
-        (v_result ->> 'version')::integer, v_result ->> 'status',
-        (v_result -> 'metrics')::text;
+        ops.input_or_default('churn', train_churn_model.input_query)
+    ));
 END;
 $$;
 REVOKE ALL ON FUNCTION ml.train_churn_model(text, text, text, boolean) FROM public;

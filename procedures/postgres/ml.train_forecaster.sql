@@ -20,21 +20,13 @@ CREATE OR REPLACE FUNCTION ml.train_forecaster(
 RETURNS SETOF ml.trained_model
 LANGUAGE plpgsql
 AS $$
-DECLARE
-    v_result jsonb;
 BEGIN
-    v_result := ops.call(
+    RETURN QUERY SELECT * FROM jsonb_populate_record(NULL::ml.trained_model, ops.call(
         'train_forecaster', train_forecaster.model_name,
         jsonb_build_object('input_query', train_forecaster.input_query,
             'options', train_forecaster.options, 'activate', train_forecaster.activate),
-        coalesce(train_forecaster.input_query, (
-            SELECT s.spec #>> '{input,default_query}' FROM models.specs AS s
-            WHERE s.kind = 'forecaster'
-        ))
-    );
-    RETURN QUERY SELECT (v_result ->> 'model_id')::bigint, v_result ->> 'model_name',
-        (v_result ->> 'version')::integer, v_result ->> 'status',
-        (v_result -> 'metrics')::text;
+        ops.input_or_default('forecaster', train_forecaster.input_query)
+    ));
 END;
 $$;
 REVOKE ALL ON FUNCTION ml.train_forecaster(text, text, text, boolean) FROM public;
