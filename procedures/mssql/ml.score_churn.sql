@@ -37,7 +37,7 @@ BEGIN
             @model_name = @model_name,
             @params = @params,
             @run_id = @run_id OUTPUT;
-        EXEC ops.active_model
+        EXEC ops.model_version
             @kind = N'churn',
             @model_name = @model_name,
             @model_id = @model_id OUTPUT,

@@ -1,8 +1,8 @@
 -- ml.spark_begin: open a run and its stage for a Spark scoring or forecasting job
 -- (`sqlml spark score|forecast`, sqlml.spark). Opens the run through ops.begin_run
 -- (run type score_churn or forecast, params.engine "spark"), resolves the model
--- exactly as ml.score_churn / ml.forecast do (the active version through
--- ops.active_model, or @model_version when given; its kind; a horizon it was trained
+-- exactly as ml.score_churn / ml.forecast do (ops.model_version: @model_version when
+-- given, else the active version; its kind; a horizon it was trained
 -- for; a refusal fails the run through ops.fail_run) and records the stage in
 -- ops.spark_stages; the job's executors then append to
 -- staging.churn_scores or staging.forecasts with its run_id. The job's role
@@ -25,7 +25,6 @@ BEGIN
     DECLARE @version INT;
     DECLARE @onnx_artifact VARBINARY(MAX);
     DECLARE @onnx_sha256 CHAR(64);
-    DECLARE @found_kind NVARCHAR(32);
     DECLARE @trained_horizon INT;
     DECLARE @run_id BIGINT;
     DECLARE @run_params NVARCHAR(MAX);
@@ -53,40 +52,14 @@ BEGIN
             @model_name = @model_name,
             @params = @run_params,
             @run_id = @run_id OUTPUT;
-        IF @model_version IS NULL
-            EXEC ops.active_model
-                @kind = @kind,
-                @model_name = @model_name,
-                @model_id = @model_id OUTPUT,
-                @version = @version OUTPUT,
-                @onnx_artifact = @onnx_artifact OUTPUT,
-                @onnx_sha256 = @onnx_sha256 OUTPUT;
-        ELSE
-        BEGIN
-            SELECT
-                @model_id = r.model_id,
-                @version = r.version,
-                @onnx_artifact = r.onnx_artifact,
-                @onnx_sha256 = r.onnx_sha256,
-                @found_kind = r.kind
-            FROM models.registry AS r
-            WHERE r.model_name = @model_name AND r.version = @model_version;
-            IF @model_id IS NULL
-            BEGIN
-                SET @message = CONCAT(
-                    N'sqlml: model ''', @model_name, N''' has no version ', @model_version
-                );
-                THROW 50000, @message, 1;
-            END;
-            IF @found_kind <> @kind
-            BEGIN
-                SET @message = CONCAT(
-                    N'sqlml: model ''', @model_name, N''' is a ', @found_kind,
-                    N' model, not a ', @kind, N' model'
-                );
-                THROW 50000, @message, 1;
-            END;
-        END;
+        EXEC ops.model_version
+            @kind = @kind,
+            @model_name = @model_name,
+            @model_version = @model_version,
+            @model_id = @model_id OUTPUT,
+            @version = @version OUTPUT,
+            @onnx_artifact = @onnx_artifact OUTPUT,
+            @onnx_sha256 = @onnx_sha256 OUTPUT;
         IF @horizon IS NOT NULL
         BEGIN
             SELECT @trained_horizon = CAST(JSON_VALUE(r.spec, '$.options.horizon') AS INT)

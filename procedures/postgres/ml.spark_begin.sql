@@ -2,9 +2,9 @@
 -- stage for a Spark scoring or forecasting job (`sqlml spark score|forecast`,
 -- sqlml.spark). Opens the run through ops.begin_run (run type score_churn or
 -- forecast, params.engine 'spark'), then resolves the model exactly as ml.score_churn
--- / ml.forecast do (the active version through ops.active_model, or model_version
--- when given; its kind; its blob's binding to model id, name, version and kind; a
--- horizon it was trained for) and creates the stage: the run's partition of
+-- / ml.forecast do (ops.model_version: model_version when given, else the active version;
+-- its kind; its blob's binding to model id, name, version and kind; a horizon it
+-- was trained for) and creates the stage: the run's partition of
 -- staging.churn_scores or staging.forecasts, which the job's executors append to
 -- with run_id set. Owner's rights: the job's role (sqlml_spark) reads no registry
 -- table and writes no table but the stage. A refusal fails the run (ops.fail_call).
@@ -32,8 +32,6 @@ DECLARE
     v_version integer;
     v_onnx bytea;
     v_sha text;
-    v_found_kind text;
-    v_binding text;
     v_trained_horizon integer;
     v_table text;
     v_state text;
@@ -56,37 +54,11 @@ BEGIN
         )
     );
     BEGIN
-        IF spark_begin.model_version IS NULL THEN
-            SELECT a.model_id, a.version, a.onnx_artifact, a.onnx_sha256
-            INTO v_model_id, v_version, v_onnx, v_sha
-            FROM ops.active_model(spark_begin.kind, spark_begin.model_name) AS a;
-        ELSE
-            SELECT r.model_id, r.version, r.onnx_artifact, r.onnx_sha256::text, r.kind,
-                r.onnx_binding
-            INTO v_model_id, v_version, v_onnx, v_sha, v_found_kind, v_binding
-            FROM models.registry AS r
-            WHERE r.model_name = spark_begin.model_name AND r.version = spark_begin.model_version;
-            IF NOT FOUND THEN
-                RAISE EXCEPTION 'sqlml: model % has no version %',
-                    quote_literal(spark_begin.model_name), spark_begin.model_version
-                    USING ERRCODE = 'undefined_object',
-                        HINT = 'list its versions: SELECT version, status FROM models.registry WHERE model_name = ...';
-            END IF;
-            IF v_found_kind <> spark_begin.kind THEN
-                RAISE EXCEPTION 'sqlml: model % is a % model, not a % model',
-                    quote_literal(spark_begin.model_name), v_found_kind, spark_begin.kind
-                    USING ERRCODE = 'wrong_object_type';
-            END IF;
-            -- The identity check ops.active_model makes for the active version.
-            IF v_binding IS DISTINCT FROM ops.model_binding(
-                v_model_id, spark_begin.model_name, v_version, v_found_kind, v_sha
-            ) THEN
-                RAISE EXCEPTION 'sqlml: model % version %: onnx_artifact is not the blob training registered for this model and version (its binding to model id, name, version and kind does not match)',
-                    quote_literal(spark_begin.model_name), v_version
-                    USING ERRCODE = 'data_corrupted',
-                        HINT = 'restore this version''s blob from a backup, or train a new version';
-            END IF;
-        END IF;
+        SELECT v.model_id, v.version, v.onnx_artifact, v.onnx_sha256
+        INTO v_model_id, v_version, v_onnx, v_sha
+        FROM ops.model_version(
+            spark_begin.kind, spark_begin.model_name, spark_begin.model_version
+        ) AS v;
         IF spark_begin.horizon IS NOT NULL THEN
             SELECT (r.spec #>> '{options,horizon}')::integer INTO v_trained_horizon
             FROM models.registry AS r WHERE r.model_id = v_model_id;

@@ -3,7 +3,7 @@
 -- name, version and kind training registered it under. The key is in
 -- ops.model_binding_key, which only the owner reads, so a blob and hash moved to
 -- another row (or written by anyone without the key) no longer match.
--- Called by ops.register_model (to store it) and ops.active_model (to check it).
+-- Called by ops.register_model (to store it) and ops.model_version (to check it).
 CREATE OR REPLACE FUNCTION ops.model_binding(
     model_id bigint, model_name text, version integer, kind text, onnx_sha256 text
 )

@@ -14,7 +14,7 @@ DECLARE
     v_series bigint;
     v_message text;
 BEGIN
-    SELECT * INTO v_model FROM ops.active_model('forecaster', run_forecast.model_name);
+    SELECT * INTO v_model FROM ops.model_version('forecaster', run_forecast.model_name);
     SELECT (r.spec #>> '{options,horizon}')::integer INTO v_trained_horizon
     FROM models.registry AS r WHERE r.model_id = v_model.model_id;
     IF run_forecast.horizon < 1 OR run_forecast.horizon > v_trained_horizon THEN

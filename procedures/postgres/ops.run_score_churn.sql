@@ -12,7 +12,7 @@ DECLARE
     v_rows bigint;
     v_message text;
 BEGIN
-    SELECT * INTO v_model FROM ops.active_model('churn', run_score_churn.model_name);
+    SELECT * INTO v_model FROM ops.model_version('churn', run_score_churn.model_name);
     -- Input drift against the version's training profile, in this transaction, before
     -- the scoring half takes the staged rows. It never fails the run: a problem
     -- measuring it is a '*' row saying so.

@@ -49,7 +49,7 @@ BEGIN
             @model_name = @model_name,
             @params = @params,
             @run_id = @run_id OUTPUT;
-        EXEC ops.active_model
+        EXEC ops.model_version
             @kind = N'forecaster',
             @model_name = @model_name,
             @model_id = @model_id OUTPUT,
