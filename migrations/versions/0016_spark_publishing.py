@@ -1,7 +1,7 @@
 """Spark publishing: a staging schema and the routines that publish a Spark run.
 
 Revision ID: 0016
-Revises: 0009
+Revises: 0015
 Create Date: 2026-11-28
 
 Why: past one database host, ``sqlml spark score|forecast`` scores on Apache Spark
