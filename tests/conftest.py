@@ -20,6 +20,7 @@ from sqlml.deploy import deploy
 
 DATA_TABLES = (
     "features.monthly_usage",
+    "features.daily_usage",
     "predictions.churn_scores",
     "predictions.churn_reasons",
     "predictions.forecasts",

@@ -171,7 +171,7 @@ def test_column_names_are_case_insensitive():
 @pytest.mark.parametrize("options, message", [
     ('{"epoch": 3}', "unknown option 'epoch'"),
     ('{"epochs": "ten"}', "'epochs' .* must be a non-negative integer"),
-    ('{"dropout": 1.5}', "'dropout' .* out of range"),
+    ('{"dropout": 1.5}', "'dropout' .* between 0 and 0.9"),
     ('{"class_weight": "heavy"}', "'class_weight' .* out of range"),
     ("[1, 2]", "must be a JSON object"),
     ("{not json", "not valid JSON"),

@@ -62,7 +62,7 @@ def test_any_day_of_a_month_stands_for_that_month():
     rows = one_series([1.0, 2.0, 3.0])
     rows["period"] = rows["period"] + pd.Timedelta(days=14)
     [s], _ = regularise(rows)
-    assert str(s.start) == "2020-01" and list(s.values) == [1.0, 2.0, 3.0]
+    assert s.label(s.start) == "2020-01" and list(s.values) == [1.0, 2.0, 3.0]
 
 
 def test_two_rows_in_one_month_are_duplicates_naming_the_series():
@@ -80,7 +80,7 @@ def test_nulls_and_missing_months_inside_a_series_are_interpolated():
     assert not log_space
     # Feb (NULL) and Apr (no row) are filled; the trailing NULL (June) is dropped.
     assert list(s.values) == [10.0, 20.0, 30.0, 45.0, 60.0]
-    assert str(s.last) == "2020-05" and s.filled == 2
+    assert s.label(s.last) == "2020-05" and s.filled == 2
 
 
 def test_log_space_interpolates_geometrically():
@@ -129,10 +129,11 @@ def test_sql_server_float_ids_become_integer_text():
 @pytest.mark.parametrize("options, message", [
     ({"horizon_months": 3}, "unknown option 'horizon_months'"),
     ({"lookback": 12}, "'lookback' .* out of range"),
-    ({"coverage": 1.5}, "'coverage' .* out of range"),
+    ({"coverage": 1.5}, "'coverage' .* between 0.01 and 0.99"),
     ({"transform": "sqrt"}, "'transform' .* out of range"),
     ({"base": "arima"}, "'base' .* out of range"),
-    ({"horizon": 0}, "'horizon' .* out of range"),
+    ({"horizon": 61}, "'horizon' .* out of range.*horizon <= 60"),
+    ({"horizon": 5000}, "'horizon' .* between 0 and 366"),
 ])
 def test_bad_options_name_the_option(data, options, message):
     with pytest.raises(InputError, match=message):
@@ -148,7 +149,7 @@ def test_series_below_the_minimum_are_named(data):
 def test_backfill_repeats_the_first_year_on_the_calendar():
     [s], _ = regularise(one_series(np.arange(1.0, 31.0), start="2020-03-01"))
     [filled] = inputs.backfill([s], 40)
-    assert filled.padded == 10 and str(filled.start) == "2019-05"
+    assert filled.padded == 10 and filled.label(filled.start) == "2019-05"
     # May 2019 repeats May 2020 (the third value), and so on to February.
     assert list(filled.values[:10]) == [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0]
     assert filled.real.tolist() == s.values.tolist() and filled.last == s.last
@@ -336,7 +337,7 @@ def test_data_with_zeros_and_negatives_trains_in_linear_space():
 @pytest.mark.unit
 def test_forecast_periods_keep_each_series_day_of_month_convention():
     """Month-end input gets month-end forecasts, so they join back to the series' rows."""
-    from sqlml.kinds.forecaster import inputs
+    from sqlml.kinds.forecaster import frequency as fq
 
     frame = pd.DataFrame({
         "series_id": ["ends"] * 3 + ["starts"] * 3 + ["mixed"] * 2,
@@ -344,9 +345,10 @@ def test_forecast_periods_keep_each_series_day_of_month_convention():
                    "2024-03-01", "2024-01-03", "2024-02-09"],
         "value": range(8),
     })
-    days = inputs.day_conventions(frame)
-    assert days == {"ends": inputs.LAST_DAY, "starts": 1, "mixed": 1}
+    rows = inputs.read_frame(frame, "test")
+    days = fq.anchors(rows, fq.MONTHLY)
+    assert days == {"ends": (0, fq.LAST_DAY), "starts": (0, 1), "mixed": (0, 1)}
     april = pd.Period("2024-04", "M").ordinal
-    dates = inputs.period_dates(np.array([april, april, april - 2]),
-                                 np.array([inputs.LAST_DAY, 1, inputs.LAST_DAY]))
+    dates = fq.period_stamps(np.array([april, april, april - 2]),
+                             np.array([[0, fq.LAST_DAY], [0, 1], [0, fq.LAST_DAY]]), fq.MONTHLY)
     assert [str(d.date()) for d in dates] == ["2024-04-30", "2024-04-01", "2024-02-29"]

@@ -60,7 +60,8 @@ def test_forecast_writes_one_batch_that_analysts_read_from_the_view(series):
     assert len(rows) == SERIES * 12 and rows[0]["model_name"] == "forecast"
     assert all(r["lower"] <= r["forecast"] <= r["upper"] for r in rows)
     assert [r["step"] for r in rows[:12]] == list(range(1, 13))
-    assert str(rows[0]["period"]) == "2026-01-01"  # the demo series end in December 2025
+    # the demo series end in December 2025; periods are timestamps (midnight here)
+    assert str(rows[0]["period"]) == "2026-01-01 00:00:00"
     last = runs(series)[-1]
     assert (last["run_type"], last["status"], last["rows_in"], last["rows_out"]) == (
         "forecast", "succeeded", SERIES, SERIES * 12)
@@ -80,7 +81,7 @@ def test_a_horizon_beyond_training_names_the_model_and_writes_nothing(series):
     train(series)
     with pytest.raises(sa.exc.DBAPIError,
                        match=r"horizon 13 is beyond what model 'forecast' \(version 1\) was "
-                             r"trained for: 1 to 12 months"):
+                             r"trained for: 1 to 12 periods"):
         forecast(series, horizon=13)
     assert count(series, "predictions.forecasts") == 0
     assert runs(series)[-1]["status"] == "failed"
@@ -185,8 +186,126 @@ def test_a_tampered_model_blob_is_refused_and_nothing_is_written(series):
 def test_the_demo_trains_forecasts_and_shows_series_from_the_view(db, capsys):
     from sqlml.demo import forecast as demo_forecast
 
-    demo_forecast.run_forecast_demo(db, options=json.loads(FAST), n_series=8)
+    demo_forecast.run_forecast_demo(db, options=json.loads(FAST), n_series=8, daily_series=4)
     shown = capsys.readouterr().out
     assert "ml.train_forecaster: forecast version 1 (active)" in shown
     assert "wrote 96 rows" in shown and "epoch 1/3" in shown
     assert "predictions.forecast_latest (forecast)" in shown and "step 12" in shown
+    # and a daily model, trained with nothing but a horizon
+    assert "ml.train_forecaster: forecast_daily version 1 (active)" in shown
+    assert "daily series, season 7" in shown and "wrote 56 rows" in shown
+    assert "predictions.forecast_latest (forecast_daily)" in shown and "step 14" in shown
+
+
+# --- other frequencies ---------------------------------------------------------------
+
+TINY = {"ensemble": 1, "units": 4, "epochs": 2, "patience": 1}
+
+
+def generated(start, stop, step, n_series=3, kind="date", weekdays_only=False):
+    """A query of ``n_series`` series with a pattern by weekday and hour, a trend and
+    deterministic wiggle: series_id, period (``kind``), value."""
+    where = " WHERE extract(isodow FROM p) < 6" if weekdays_only else ""
+    return (
+        f"SELECT 's' || s AS series_id, p::{kind} AS period, "
+        "100 + 10 * s + 8 * sin(extract(isodow FROM p) * 0.9 + s)"
+        " + 5 * sin(extract(hour FROM p) * 0.26) + extract(epoch FROM p) / 1e6"
+        " + 2 * sin(extract(epoch FROM p) / 7919.0 * s) AS value"
+        f" FROM generate_series(1, {n_series}) AS s,"
+        f" generate_series('{start}'::timestamp, '{stop}'::timestamp, '{step}') AS p{where}"
+    )
+
+
+DAILY = generated("2025-01-01", "2025-05-31", "1 day")
+
+
+def periods(engine, run_id):
+    return call(engine, "SELECT series_id, period, step FROM predictions.forecasts "
+                        f"WHERE run_id = {run_id} ORDER BY series_id, step")
+
+
+def test_daily_series_train_forecast_and_continue_their_calendar(db):
+    row = train(db, name="daily", query=DAILY, options=json.dumps({**TINY, "horizon": 7}))
+    metrics = json.loads(row["metrics"])
+    assert (metrics["frequency"], metrics["season"], metrics["horizon"]) == ("daily", 7.0, 7)
+    [reg] = call(db, "SELECT feature_schema, spec FROM models.registry")
+    assert reg["feature_schema"]["frequency"] == "daily" and reg["feature_schema"]["season"] == 7
+    assert reg["spec"]["options"]["lookback"] == 56  # the daily default
+    result = forecast(db, name="daily", query=DAILY)
+    rows = periods(db, result["run_id"])
+    assert result["rows_written"] == 3 * 7
+    assert [str(r["period"]) for r in rows[:2]] == ["2025-06-01 00:00:00", "2025-06-02 00:00:00"]
+    # The view shows them too, as analysts read them.
+    assert count(db, "predictions.forecast_latest", "model_name = 'daily'") == 21
+
+
+def test_forecasting_series_of_another_frequency_names_both_and_writes_nothing(db):
+    train(db, name="daily", query=DAILY, options=json.dumps({**TINY, "horizon": 7}))
+    monthly = "SELECT series_id, period, value FROM features.monthly_usage"
+    series_data.load_series(db, n_series=2, length=40, min_length=40, seed=1)
+    with pytest.raises(sa.exc.DBAPIError,
+                       match=r"trained on daily series, but series '\S+' is monthly"):
+        forecast(db, name="daily", query=monthly)
+    with pytest.raises(sa.exc.DBAPIError, match=r"1 to 7 periods"):
+        forecast(db, name="daily", horizon=8, query=DAILY)
+    assert count(db, "predictions.forecasts") == 0
+    assert [r["status"] for r in runs(db)][-2:] == ["failed", "failed"]
+
+
+def test_a_trading_day_series_is_business_daily_and_friday_is_followed_by_monday(db):
+    query = generated("2025-01-01", "2025-06-27", "1 day", weekdays_only=True)  # ends Friday
+    row = train(db, name="trading", query=query, options=json.dumps(TINY))
+    assert json.loads(row["metrics"])["frequency"] == "business_daily"
+    rows = periods(db, forecast(db, name="trading", query=query)["run_id"])
+    assert [str(r["period"])[:10] for r in rows[:3]] == ["2025-06-30", "2025-07-01",
+                                                         "2025-07-02"]
+
+
+def test_hourly_series_forecast_timestamps_on_their_minute(db):
+    query = generated("2025-03-01 00:30", "2025-03-20 23:30", "1 hour", kind="timestamp")
+    row = train(db, name="load", query=query, options=json.dumps(TINY))
+    metrics = json.loads(row["metrics"])
+    assert (metrics["frequency"], metrics["season"], metrics["horizon"]) == ("hourly", 24.0, 24)
+    rows = periods(db, forecast(db, name="load", query=query)["run_id"])
+    assert [str(r["period"]) for r in rows[:2]] == ["2025-03-21 00:30:00", "2025-03-21 01:30:00"]
+    [latest] = call(db, "SELECT max(period) AS last FROM predictions.forecast_latest")
+    assert str(latest["last"]) == "2025-03-21 23:30:00"
+
+
+@pytest.mark.parametrize("start, stop, step, frequency, first", [
+    ("2022-01-05", "2025-06-25", "7 days", "weekly", "2025-07-02"),  # Wednesdays
+    ("2012-03-31", "2025-06-30", "3 months", "quarterly", "2025-09-30"),
+])
+def test_weekly_and_quarterly_series_keep_their_place_in_the_period(db, start, stop, step,
+                                                                     frequency, first):
+    query = generated(start, stop, step)
+    if frequency == "quarterly":  # quarter ends, as accounts keep them
+        query = ("SELECT series_id, (date_trunc('month', period) + interval '1 month'"
+                 f" - interval '1 day')::date AS period, value FROM ({query}) q")
+    row = train(db, name=frequency, query=query, options=json.dumps(TINY))
+    assert json.loads(row["metrics"])["frequency"] == frequency
+    rows = periods(db, forecast(db, name=frequency, query=query)["run_id"])
+    assert str(rows[0]["period"])[:10] == first
+
+
+BAD_FREQUENCIES = [
+    (f"{DAILY} UNION ALL SELECT 'm1', p::date, 1 FROM generate_series('2020-01-01'::timestamp,"
+     " '2024-01-01', '1 month') AS p",
+     r"series 'm1' is monthly but series 's1' is daily; one model serves one frequency"),
+    (f"SELECT * FROM ({DAILY}) d WHERE NOT (series_id = 's2' AND period BETWEEN '2025-03-01'"
+     " AND '2025-03-10')",
+     r"series 's2' has no value for 10 days \(2025-03-01 to 2025-03-10\)"),
+    (f"SELECT * FROM ({DAILY}) d WHERE series_id <> 's3' OR period > '2025-05-01'",
+     r"series 's3' is shorter than 42 days"),
+    ("SELECT 'x' AS series_id, p::date AS period, 1.0 AS value"
+     " FROM generate_series('2025-01-01'::timestamp, '2025-12-31', '3 days') AS p",
+     r"series 'x' has periods 3 days apart"),
+]
+
+
+@pytest.mark.parametrize("query, message", BAD_FREQUENCIES)
+def test_bad_series_of_other_frequencies_fail_clearly(db, query, message):
+    with pytest.raises(sa.exc.DBAPIError, match=message):
+        train(db, name="bad", query=query, options=json.dumps(TINY))
+    assert count(db, "models.registry") == 0
+    assert runs(db)[-1]["status"] == "failed"

@@ -42,6 +42,15 @@ def test_history_is_linear_with_one_head():
     assert ids == sorted(ids, reverse=True), "revision ids are sequential (--rev-id NNNN)"
 
 
+def test_each_revision_says_what_it_revises():
+    """The docstring's "Revises:" line is what a reader sees first; a re-chained
+    revision once kept the old one."""
+    for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions():
+        said = next((line.split(":", 1)[1].strip() for line in rev.module.__doc__.splitlines()
+                     if line.startswith("Revises:")), None)
+        assert said == (rev.down_revision or ""), rev.revision
+
+
 def test_upgrade_downgrade_upgrade_round_trip(scratch_url):
     engine = sa.create_engine(scratch_url)
     try:

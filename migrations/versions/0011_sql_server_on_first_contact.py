@@ -2,7 +2,7 @@
 ERROR_MESSAGE(), the activation rule's comparison, abandoned runs, text customer ids.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-28
 
 Why: the T-SQL side first executed (on Babelfish, tests/babelfish) and was reviewed
@@ -35,7 +35,7 @@ from sqlml.deploy.ddl import is_mssql
 from sqlml.deploy.objects import apply_snapshot, execute, recreate_latest, revert_snapshot
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 
 STATUSES = ("running", "succeeded", "failed", "abandoned")
 

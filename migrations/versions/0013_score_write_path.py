@@ -1,7 +1,7 @@
 """Scores are written without a per-row foreign-key check.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-11-28
 
 Why: issue 11 (scoring near the engine's own floor). On PostgreSQL a foreign key
@@ -20,7 +20,7 @@ customer is scored once per run, the other serves ``predictions.churn_latest``.
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 
 FOREIGN_KEY = "fk_churn_scores_run_id_runs"
 

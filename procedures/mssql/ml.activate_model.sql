@@ -18,14 +18,6 @@ BEGIN
         SELECT @version AS version FOR JSON PATH, WITHOUT_ARRAY_WRAPPER
     );
     BEGIN TRY
-        IF @model_name IS NULL OR LEN(@model_name) NOT BETWEEN 1 AND 128
-        BEGIN
-            SET @message = CONCAT(
-                N'sqlml: model_name must be 1 to 128 characters (got ',
-                ISNULL(LEN(@model_name), 0), N')'
-            );
-            THROW 50010, @message, 1;
-        END;
         EXEC ops.begin_run
             @run_type = N'activate_model',
             @model_name = @model_name,

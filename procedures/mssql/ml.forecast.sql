@@ -1,7 +1,7 @@
 -- ml.forecast: forecast every series with the model's active version and write the
 -- batch to predictions.forecasts in one transaction. Called by reports, `sqlml`, and
 -- the monthly forecast job (SQL Agent); analysts then read predictions.forecast_latest.
---   @horizon      months ahead, 1 to the horizon the version was trained for; NULL: that
+--   @horizon      periods ahead, 1 to the horizon the version was trained for; NULL: that
 --   @input_query  NULL: the spec's default (features.forecast_input); runs with the
 --                 caller's rights; needs series_id, period (date), value. Each series is
 --                 forecast from its last month with a value.
@@ -24,6 +24,8 @@ BEGIN
     DECLARE @query NVARCHAR(MAX);
     DECLARE @rows BIGINT;
     DECLARE @series BIGINT;
+    DECLARE @profile NVARCHAR(MAX);
+    DECLARE @drift NVARCHAR(MAX);
     DECLARE @script_error NVARCHAR(MAX);
     DECLARE @message NVARCHAR(2048);
     DECLARE @params NVARCHAR(MAX) = (
@@ -34,7 +36,7 @@ BEGIN
     );
     CREATE TABLE #forecasts (
         series_id NVARCHAR(128) NOT NULL,
-        period DATE NOT NULL,
+        period DATETIME2(0) NOT NULL,
         step INT NOT NULL,
         forecast FLOAT NOT NULL,
         lower FLOAT NULL,
@@ -42,27 +44,21 @@ BEGIN
         PRIMARY KEY (series_id, period)
     );
     BEGIN TRY
-        IF @model_name IS NULL OR LEN(@model_name) NOT BETWEEN 1 AND 128
-        BEGIN
-            SET @message = CONCAT(
-                N'sqlml: model_name must be 1 to 128 characters (got ',
-                ISNULL(LEN(@model_name), 0), N')'
-            );
-            THROW 50010, @message, 1;
-        END;
         EXEC ops.begin_run
             @run_type = N'forecast',
             @model_name = @model_name,
             @params = @params,
             @run_id = @run_id OUTPUT;
-        EXEC ops.active_model
+        EXEC ops.model_version
             @kind = N'forecaster',
             @model_name = @model_name,
             @model_id = @model_id OUTPUT,
             @version = @version OUTPUT,
             @onnx_artifact = @onnx_artifact OUTPUT,
             @onnx_sha256 = @onnx_sha256 OUTPUT;
-        SELECT @trained_horizon = CAST(JSON_VALUE(r.spec, '$.options.horizon') AS INT)
+        SELECT
+            @trained_horizon = CAST(JSON_VALUE(r.spec, '$.options.horizon') AS INT),
+            @profile = JSON_QUERY(r.feature_schema, '$.profile')
         FROM models.registry AS r
         WHERE r.model_id = @model_id;
         IF @horizon < 1 OR @horizon > @trained_horizon
@@ -70,7 +66,7 @@ BEGIN
             SET @message = CONCAT(
                 N'sqlml: horizon ', @horizon, N' is beyond what model ''', @model_name,
                 N''' (version ', @version, N') was trained for: 1 to ', @trained_horizon,
-                N' months; pass a smaller horizon, or train a version with options {"horizon": N}'
+                N' periods; pass a smaller horizon, or train a version with options {"horizon": N}'
             );
             THROW 50601, @message, 1;
         END;
@@ -81,29 +77,27 @@ BEGIN
         INSERT INTO #forecasts (series_id, period, step, forecast, lower, upper)
         EXEC sp_execute_external_script
             @language = N'sqlml_python',
-            @script = N'from sqlml.adapters.mssql import forecast
-OutputDataSet, script_error = forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon)',
+            @script = N'from sqlml.adapters.mssql import forecast_with_drift
+OutputDataSet, drift, script_error = forecast_with_drift(InputDataSet, onnx_artifact, onnx_sha256, horizon, profile)',
             @input_data_1 = @query,
             @input_data_1_name = N'InputDataSet',
             @output_data_1_name = N'OutputDataSet',
-            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @horizon INT, @script_error NVARCHAR(MAX) OUTPUT',
+            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @horizon INT, @profile NVARCHAR(MAX), @drift NVARCHAR(MAX) OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
             @onnx_artifact = @onnx_artifact,
             @onnx_sha256 = @onnx_sha256,
             @horizon = @horizon,
+            @profile = @profile,
+            @drift = @drift OUTPUT,
             @script_error = @script_error OUTPUT
         WITH RESULT SETS ((
             series_id NVARCHAR(128) NOT NULL,
-            period DATE NOT NULL,
+            period DATETIME2(0) NOT NULL,
             step INT NOT NULL,
             forecast FLOAT NOT NULL,
             lower FLOAT NULL,
             upper FLOAT NULL
         ));
-        IF @script_error IS NOT NULL
-        BEGIN
-            SET @message = LEFT(@script_error, 2047);
-            THROW 50602, @message, 1;
-        END;
+        EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50602;
 
         BEGIN TRANSACTION;
         INSERT INTO predictions.forecasts (
@@ -113,6 +107,14 @@ OutputDataSet, script_error = forecast(InputDataSet, onnx_artifact, onnx_sha256,
         FROM #forecasts AS f;
         SET @rows = @@ROWCOUNT;
         SELECT @series = COUNT(DISTINCT f.series_id) FROM #forecasts AS f;
+        INSERT INTO ops.run_drift (run_id, model_id, feature, psi, flagged, detail)
+        SELECT @run_id, @model_id, d.feature, d.psi, d.flagged, d.detail
+        FROM OPENJSON(@drift) WITH (
+            feature NVARCHAR(256) '$.feature',
+            psi FLOAT '$.psi',
+            flagged BIT '$.flagged',
+            detail NVARCHAR(MAX) '$.detail' AS JSON
+        ) AS d;
         EXEC ops.finish_run
             @run_id = @run_id, @model_id = @model_id, @rows_in = @series, @rows_out = @rows;
         COMMIT TRANSACTION;

@@ -8,7 +8,6 @@ BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
     DECLARE @script_error NVARCHAR(MAX);
-    DECLARE @message NVARCHAR(2048);
     EXEC sp_execute_external_script
         @language = N'sqlml_python',
         @script = N'from sqlml.adapters.mssql import runtime_info
@@ -16,9 +15,5 @@ OutputDataSet, script_error = runtime_info()',
         @params = N'@script_error NVARCHAR(MAX) OUTPUT',
         @script_error = @script_error OUTPUT
     WITH RESULT SETS ((component NVARCHAR(64) NOT NULL, version NVARCHAR(256) NULL));
-    IF @script_error IS NOT NULL
-    BEGIN
-        SET @message = LEFT(@script_error, 2047);
-        THROW 50001, @message, 1;
-    END;
+    EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50001;
 END;

@@ -1,4 +1,4 @@
--- ml.train_forecaster: train the LSTM forecaster on many monthly series inside SQL
+-- ml.train_forecaster: train the LSTM forecaster on series of any frequency inside SQL
 -- Server and register it as the model's next version. Called by ML engineers and
 -- `sqlml`.
 --   @input_query  NULL: the spec's default (features.forecast_input); runs with the

@@ -7,16 +7,25 @@
 -- the batch without running its CATCH block) and is marked 'failed'; a run whose
 -- session ended (killed, disconnected, the server restarted) is marked 'abandoned',
 -- here by the next call on its session id, or by any call that may see all sessions
--- (VIEW SERVER STATE). Returns @run_id (OUTPUT).
+-- (VIEW SERVER STATE). Refuses a model name that is not 1 to 128 characters
+-- (THROW 50010) before it opens anything; the caller's CATCH block then records the
+-- refused call through ops.fail_run, as for any other failure. Returns @run_id (OUTPUT).
 CREATE OR ALTER PROCEDURE ops.begin_run
     @run_type NVARCHAR(64),
-    @model_name NVARCHAR(128),
+    @model_name NVARCHAR(4000),
     @params NVARCHAR(MAX),
     @run_id BIGINT OUTPUT
 AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    IF @model_name IS NULL OR LEN(@model_name) NOT BETWEEN 1 AND 128
+    BEGIN
+        DECLARE @message NVARCHAR(2048) = CONCAT(
+            N'sqlml: model_name must be 1 to 128 characters (got ', ISNULL(LEN(@model_name), 0), N')'
+        );
+        THROW 50010, @message, 1;
+    END;
     DECLARE @login_time DATETIME = (
         SELECT s.login_time FROM sys.dm_exec_sessions AS s WHERE s.session_id = @@SPID
     );

@@ -37,14 +37,6 @@ BEGIN
         FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
     );
     BEGIN TRY
-        IF @model_name IS NULL OR LEN(@model_name) NOT BETWEEN 1 AND 128
-        BEGIN
-            SET @message = CONCAT(
-                N'sqlml: model_name must be 1 to 128 characters (got ',
-                ISNULL(LEN(@model_name), 0), N')'
-            );
-            THROW 50010, @message, 1;
-        END;
         EXEC ops.begin_run
             @run_type = @run_type,
             @model_name = @model_name,
@@ -73,13 +65,7 @@ artifact, onnx_artifact, registration, script_error = train_model(kind, InputDat
             @registration = @registration OUTPUT,
             @script_error = @script_error OUTPUT
         WITH RESULT SETS NONE;
-        IF @script_error IS NOT NULL
-        BEGIN
-            -- e.g. an option out of its bounds or a duplicate id: a parameter error
-            -- naming the option or column, in ERROR_MESSAGE() and ops.runs.error.
-            SET @message = LEFT(@script_error, 2047);
-            THROW 50302, @message, 1;
-        END;
+        EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50302;
 
         BEGIN TRANSACTION;
         EXEC ops.register_model

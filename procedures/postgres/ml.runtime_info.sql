@@ -9,3 +9,5 @@ plpy.execute("SELECT ops.use_python_runtime()")
 from sqlml.adapters import postgres
 return postgres.runtime_info(plpy)
 $$;
+REVOKE ALL ON FUNCTION ml.runtime_info() FROM public;
+GRANT EXECUTE ON FUNCTION ml.runtime_info() TO sqlml_operator;

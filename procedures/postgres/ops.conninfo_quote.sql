@@ -7,3 +7,4 @@ IMMUTABLE
 AS $$
 SELECT '''' || replace(replace($1, '\', '\\'), '''', '\''') || '''';
 $$;
+REVOKE ALL ON FUNCTION ops.conninfo_quote(text) FROM public;

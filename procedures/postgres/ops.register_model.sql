@@ -1,10 +1,10 @@
 -- ops.register_model(kind, model_name, artifact, onnx_artifact, registration, activate):
 -- add the next version of a model to models.registry and apply the activation rule.
--- Called by ml.train_churn_model and ml.train_forecaster with what the embedded
--- Python returned. Rule: with activate, the new version becomes active when the
+-- Called by ops.run_train (owner's rights) with what the embedded Python returned. Rule: with activate, the new version becomes active when the
 -- model has no active version, or when its validation metric (the spec's
 -- activation_metric: AUC for churn, MASE for forecasts) is at least as good as the
--- active version's; status_reason records why either way.
+-- active version's; status_reason records why either way. The new row's
+-- onnx_binding (ops.model_binding) ties its ONNX blob to its id, name, version, kind.
 -- Returns one row: model_id, version, status, status_reason.
 CREATE OR REPLACE FUNCTION ops.register_model(
     kind text,
@@ -16,6 +16,7 @@ CREATE OR REPLACE FUNCTION ops.register_model(
 )
 RETURNS TABLE (model_id bigint, version integer, status text, status_reason text)
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -107,7 +108,13 @@ BEGIN
         CASE WHEN v_status = 'active' THEN now() END
     )
     RETURNING model_id INTO v_model_id;
+    UPDATE models.registry AS r
+    SET onnx_binding = ops.model_binding(
+        r.model_id, r.model_name, r.version, r.kind, r.onnx_sha256
+    )
+    WHERE r.model_id = v_model_id;
 
     RETURN QUERY SELECT v_model_id, v_version, v_status, v_reason;
 END;
 $$;
+REVOKE ALL ON FUNCTION ops.register_model(text, text, bytea, bytea, jsonb, boolean) FROM public;

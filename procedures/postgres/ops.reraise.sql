@@ -1,6 +1,6 @@
 -- ops.reraise(state, message, detail, hint): raise an error with these fields,
 -- leaving out an empty DETAIL or HINT (RAISE ... USING takes no NULLs).
--- Called last in the EXCEPTION handler of every ml procedure. Never returns.
+-- Called last by ops.fail_call, the exception handler of every ml routine. Never returns.
 CREATE OR REPLACE FUNCTION ops.reraise(state text, message text, detail text, hint text)
 RETURNS void
 LANGUAGE plpgsql
@@ -17,3 +17,4 @@ BEGIN
     END IF;
 END;
 $$;
+REVOKE ALL ON FUNCTION ops.reraise(text, text, text, text) FROM public;

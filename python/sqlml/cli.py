@@ -8,10 +8,15 @@
     sqlml forecast NAME [--horizon N]     ml.forecast
     sqlml activate NAME VERSION           ml.activate_model (promote or roll back)
     sqlml models [NAME]                   the registry, without blobs
+    sqlml runs [--limit N]                the run log, newest first
+    sqlml drift [NAME]                    the latest input drift per model and feature
+    sqlml report --out FILE.html          a self-contained HTML report of models, runs, drift
     sqlml runtime build DIR               a runtime for a server on another host
     sqlml objects status|revision|freeze  procedures and views under Alembic
+    sqlml spark score|forecast --model NAME --query SQL   the same models on Apache Spark
 
-``--url`` defaults to SQLML_DATABASE_URL, then to the embedded engine.
+``--url`` defaults to SQLML_DATABASE_URL, then to the embedded engine. Errors are
+one line and a hint; ``sqlml --debug COMMAND`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import traceback
 from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
@@ -70,13 +76,31 @@ def _print_rows(rows: list[dict]) -> None:
 
 def _call(args: argparse.Namespace, routine: str, **params) -> int:
     from sqlml import routines
+    from sqlml.progress import NoticePrinter
 
     engine = _engine(args)
+    printer = NoticePrinter()
     try:
-        _print_rows(routines.call(engine, routine, progress=print, **params))
+        rows = routines.call(engine, routine, progress=printer, **params)
+        printer.close()
+        _print_rows([_compact(r) for r in rows])
     finally:
+        printer.close()
         engine.dispose()
     return 0
+
+
+# Metrics too long for a terminal line: stored for the report, shown by `sqlml report`.
+BULKY_METRICS = ("curves", "backtest_points", "coverage_by_step")
+
+
+def _compact(row: dict) -> dict:
+    import json
+
+    if "metrics" in row and row["metrics"] is not None:
+        metrics = json.loads(row["metrics"]) if isinstance(row["metrics"], str) else row["metrics"]
+        row["metrics"] = json.dumps({k: v for k, v in metrics.items() if k not in BULKY_METRICS})
+    return row
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -85,21 +109,95 @@ def _train(args: argparse.Namespace) -> int:
                  options=args.options, activate=not args.no_activate)
 
 
-def _models(args: argparse.Namespace) -> int:
+def _query(args: argparse.Namespace, sql: str, params: dict | None = None,
+           limit: int | None = None) -> list[dict]:
     import sqlalchemy as sa
 
     engine = _engine(args)
-    sql = ("SELECT model_name, version, kind, status, device, trained_rows, created_at, "
-           "status_reason FROM models.registry")
-    if args.name:
-        sql += " WHERE model_name = :name"
     try:
         with engine.connect() as connection:
-            rows = connection.execute(sa.text(sql + " ORDER BY model_name, version"),
-                                      {"name": args.name}).mappings().all()
-        _print_rows([dict(r) for r in rows])
+            result = connection.execute(sa.text(sql), params or {}).mappings()
+            return [dict(r) for r in (result.fetchmany(limit) if limit else result.all())]
     finally:
         engine.dispose()
+
+
+def _print_table(rows: list[dict], empty: str) -> None:
+    if not rows:
+        print(empty)
+        return
+    text = [{k: "" if v is None else str(v).replace("\n", " ") for k, v in r.items()}
+            for r in rows]
+    widths = {k: min(60, max(len(k), *(len(r[k]) for r in text))) for k in text[0]}
+    print("  ".join(k.ljust(w) for k, w in widths.items()).rstrip())
+    for row in text:
+        print("  ".join(row[k][:w].ljust(w) for k, w in widths.items()).rstrip())
+
+
+def _key_metric(kind: str, metrics) -> str:
+    import json
+
+    m = json.loads(metrics) if isinstance(metrics, str) else (metrics or {})
+    nan = float("nan")
+    if kind == "churn":
+        return f"auc {m.get('auc', nan):.4f} (baseline {m.get('baseline_auc', nan):.4f})"
+    return f"mase {m.get('mase', nan):.4f} (naive {m.get('baseline_mase', nan):.4f})"
+
+
+def _models(args: argparse.Namespace) -> int:
+    sql = ("SELECT model_name, version, kind, status, metrics, trained_rows, device, "
+           "created_at, status_reason FROM models.registry")
+    if args.name:
+        sql += " WHERE model_name = :name"
+    rows = _query(args, sql + " ORDER BY model_name, version", {"name": args.name})
+    for row in rows:
+        row["metric"] = _key_metric(row["kind"], row.pop("metrics"))
+        row["created_at"] = str(row["created_at"])[:19]
+    _print_table(rows, "no model versions" + (f" named {args.name!r}" if args.name else "")
+                 + ": train one with `sqlml train churn NAME` or ml.train_churn_model")
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    sql = ("SELECT run_id, run_type, model_name, status, rows_in, rows_out, started_at, "
+           "finished_at, error FROM ops.runs")
+    if args.name:
+        sql += " WHERE model_name = :name"
+    rows = _query(args, sql + " ORDER BY run_id DESC", {"name": args.name}, limit=args.limit)
+    for row in rows:
+        started, finished = row.pop("started_at"), row.pop("finished_at")
+        row["started"] = str(started)[:19]
+        row["seconds"] = f"{(finished - started).total_seconds():.1f}" if finished else ""
+        row["error"] = row.pop("error") or ""
+    _print_table(rows, "no runs yet")
+    return 0
+
+
+def _drift(args: argparse.Namespace) -> int:
+    sql = ("SELECT model_name, model_version, feature, psi, flagged, run_id, measured_at "
+           "FROM models.drift")
+    if args.name:
+        sql += " WHERE model_name = :name"
+    rows = _query(args, sql + " ORDER BY model_name, model_version, feature",
+                  {"name": args.name})
+    for row in rows:
+        row["psi"] = "" if row["psi"] is None else f"{row['psi']:.3f}"
+        row["measured_at"] = str(row["measured_at"])[:19]
+    _print_table(rows, "no drift measured yet: every scoring and forecasting run records it")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sqlml.progress import steps
+    from sqlml.report import figure_count, write_report
+
+    engine = _engine(args)
+    try:
+        with steps("report") as advance:
+            path = write_report(engine, args.out, progress=advance)
+    finally:
+        engine.dispose()
+    print(f"report: {path} ({figure_count(path.read_text(encoding='utf-8'))} figures)")
     return 0
 
 
@@ -133,12 +231,44 @@ def _objects(args: argparse.Namespace) -> int:
     return 0
 
 
+def _spark(args: argparse.Namespace) -> int:
+    from sqlml.connect import resolve_url
+    from sqlml.errors import SqlmlError as _Error
+
+    try:
+        from sqlml import spark as sqlml_spark
+    except ImportError as exc:
+        raise _Error("sqlml spark needs pyspark: pip install 'sqlml[spark]'") from exc
+    url = resolve_url(args.url)
+    found = sqlml_spark.target(url)
+    session = sqlml_spark.local_session(found, master=args.master)
+    partitioning = sqlml_spark.Partitioning(
+        column=args.partition_column, lower=args.lower_bound, upper=args.upper_bound,
+        partitions=args.partitions, predicates=args.predicate or None)
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    if args.action == "score":
+        run = sqlml_spark.score(session, url, args.model, args.query, args.version,
+                                partitioning, progress=progress)
+    else:
+        run = sqlml_spark.forecast(session, url, args.model, args.query, args.version,
+                                   args.horizon, partitioning, progress=progress)
+    _print_rows([{"run_id": run.run_id, "model_id": run.model_id, "version": run.version,
+                  "rows_in": run.rows_in, "rows_out": run.rows_out,
+                  "seconds": round(run.seconds, 1)}])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sqlml", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    db = sub.add_parser("db", help="the embedded PostgreSQL engine")
+    db = sub.add_parser("db", help="start, stop or locate the embedded PostgreSQL engine")
     db.add_argument("action", choices=["start", "stop", "status", "url"])
     db.set_defaults(func=_db)
 
@@ -179,21 +309,34 @@ def build_parser() -> argparse.ArgumentParser:
     act.set_defaults(func=lambda a: _call(a, "activate_model", model_name=a.name,
                                           version=a.version))
 
-    models = sub.add_parser("models", help="list model versions (no blobs)")
+    models = sub.add_parser("models", help="list model versions and their key metric (no blobs)")
     models.add_argument("name", nargs="?")
     models.set_defaults(func=_models)
 
-    for command in (train, score, fc, act, models):
+    runs = sub.add_parser("runs", help="list recent runs: status, rows, duration, error")
+    runs.add_argument("name", nargs="?", help="only this model name's runs")
+    runs.add_argument("--limit", type=int, default=20, help="newest N (default 20)")
+    runs.set_defaults(func=_runs)
+
+    drift = sub.add_parser("drift", help="latest input drift (PSI) per model and feature")
+    drift.add_argument("name", nargs="?")
+    drift.set_defaults(func=_drift)
+
+    report = sub.add_parser("report", help="write a self-contained HTML report of the models")
+    report.add_argument("--out", default="sqlml-report.html", help="default: sqlml-report.html")
+    report.set_defaults(func=_report)
+
+    for command in (train, score, fc, act, models, runs, drift, report):
         command.add_argument("--url", help="default: SQLML_DATABASE_URL, then embedded")
 
-    rt = sub.add_parser("runtime", help="the in-database Python runtime")
+    rt = sub.add_parser("runtime", help="build the in-database Python runtime for another host")
     rt_sub = rt.add_subparsers(dest="action", required=True)
     build = rt_sub.add_parser("build", help="build a runtime into DIR (run on the server's host)")
     build.add_argument("target", metavar="DIR")
     build.add_argument("--python-version", help="the server's Python, e.g. 3.11 (default: ours)")
     rt.set_defaults(func=_runtime)
 
-    obj = sub.add_parser("objects", help="procedures and views versioned by Alembic")
+    obj = sub.add_parser("objects", help="procedures and views versioned by Alembic (developers)")
     obj_sub = obj.add_subparsers(dest="action", required=True)
     obj_sub.add_parser("status", help="files that differ from what the latest revision deploys")
     rev = obj_sub.add_parser("revision", help="a new revision shipping every changed file")
@@ -201,26 +344,93 @@ def build_parser() -> argparse.ArgumentParser:
     fr = obj_sub.add_parser("freeze", help="refresh an unreleased revision's snapshot")
     fr.add_argument("--revision", help="default: the newest revision with a snapshot")
     obj.set_defaults(func=_objects)
+
+    spark = sub.add_parser("spark", help="score or forecast on Apache Spark (sqlml[spark])")
+    spark_sub = spark.add_subparsers(dest="action", required=True)
+    for action, text in (("score", "churn probabilities to predictions.churn_scores"),
+                         ("forecast", "forecasts to predictions.forecasts")):
+        job = spark_sub.add_parser(action, help=text)
+        job.add_argument("--url", help="SQLAlchemy or jdbc: URL (default: SQLML_DATABASE_URL, "
+                                       "then embedded)")
+        job.add_argument("--model", required=True, help="model name in models.registry")
+        job.add_argument("--query", required=True, help="the input rows, read through JDBC")
+        job.add_argument("--version", type=int, help="default: the active version")
+        job.add_argument("--partition-column", help="numeric or date column to split the read on")
+        job.add_argument("--lower-bound", help="default: the column's minimum")
+        job.add_argument("--upper-bound", help="default: the column's maximum")
+        job.add_argument("--partitions", type=int, help="default: Spark's default parallelism")
+        job.add_argument("--predicate", action="append",
+                         help="one read partition per WHERE condition (repeatable)")
+        job.add_argument("--master", default="local[2]",
+                         help="Spark master when no session exists (default: local[2])")
+        if action == "forecast":
+            job.add_argument("--horizon", type=int, help="default: the model's horizon")
+    spark.set_defaults(func=_spark)
     return parser
+
+
+# Substrings of the errors users hit most, and what to do about each (docs/troubleshooting.md).
+HINTS = (
+    (("relation \"models.", "relation \"ops.", "invalid object name 'models.",
+      "invalid object name 'ops.", "function ml.", "could not find stored procedure 'ml."),
+     "the database is not deployed (or is an older version): run `sqlml deploy --url URL`"),
+    (("external scripts", "sp_execute_external_script' is disabled", "39023"),
+     "external scripts are disabled: EXEC sp_configure 'external scripts enabled', 1; "
+     "RECONFIGURE; then restart the Launchpad service (sqlml deploy runs "
+     "sql/mssql/10_external_scripts.sql as sysadmin)"),
+    (("no module named", "modulenotfounderror", "importerror", "python runtime"),
+     "the in-database Python runtime is missing or lacks a package: rerun `sqlml deploy`, "
+     "then check SELECT * FROM ml.runtime_info() (docs/troubleshooting.md)"),
+    (("not found", "has no active version"),
+     "list what is there with `sqlml models`; train with `sqlml train churn|forecaster NAME`"),
+    (("permission denied", "execute permission was denied", "select permission was denied"),
+     "your login needs a sqlml role: GRANT sqlml_operator TO you (docs/dba.md)"),
+    (("connection refused", "could not connect", "no such file or directory",
+      "connection failed", "server closed the connection"),
+     "is the database running? `sqlml db start` for the embedded engine; else check --url "
+     "or SQLML_DATABASE_URL"),
+)
+
+
+def hint_for(message: str) -> str | None:
+    lowered = message.lower()
+    for needles, hint in HINTS:
+        if any(n in lowered for n in needles):
+            return hint
+    return None
+
+
+def _fail(message: str, hint: str | None) -> int:
+    message = " ".join(message.strip().split("\n")[0].split())  # one line
+    print(f"sqlml: {message.removeprefix('sqlml: ')}", file=sys.stderr)
+    hint = hint or hint_for(message)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except SqlmlError as exc:
-        print(f"sqlml: {exc}", file=sys.stderr)
-        return 2
-    except DBAPIError as exc:  # the database's own message, without our stack
-        diag = getattr(exc.orig, "diag", None)  # psycopg: the error's fields
-        if diag is not None and diag.message_primary:
-            hint = f"\nhint: {diag.message_hint}" if diag.message_hint else ""
-            print(f"{diag.message_primary}{hint}", file=sys.stderr)
-        elif _odbc_message(exc.orig):
-            print(_odbc_message(exc.orig), file=sys.stderr)
-        else:
-            print(f"sqlml: database error: {exc.orig}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("sqlml: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+            return 2
+        if isinstance(exc, DBAPIError):  # the database's own message, without our stack
+            diag = getattr(exc.orig, "diag", None)  # psycopg: the error's fields
+            if diag is not None and diag.message_primary:
+                return _fail(diag.message_primary, diag.message_hint)
+            odbc = _odbc_message(exc.orig)  # SQL Server: the sentence and its Msg number
+            return _fail(odbc or f"database error: {exc.orig}", None)
+        if isinstance(exc, SqlmlError):
+            return _fail(str(exc), None)
+        failed = _fail(f"{type(exc).__name__}: {exc}", None)
+        print("run `sqlml --debug ...` for the traceback", file=sys.stderr)
+        return failed
 
 
 def _odbc_message(error) -> str | None:

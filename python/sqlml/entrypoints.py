@@ -44,11 +44,20 @@ def runtime_info() -> pd.DataFrame:
 
 
 def train_model(kind: str, frame: pd.DataFrame, spec: dict, options: str | dict | None,
-                progress=lambda message: None) -> TrainedModel:
+                progress=lambda message: None, interrupt=None) -> TrainedModel:
     """Training rows -> a trained model of ``kind`` (``models/<kind>.json``): its two
     bundles and its registry row. The one entry point that returns no frame: a model
-    is not a table, and both engines hand its parts to ``ops.register_model``."""
-    return kinds.trainer(kind)(frame, spec, options, progress)
+    is not a table, and both engines hand its parts to ``ops.register_model``.
+
+    ``interrupt``: the engine's hook, called about every half second while a network
+    trains; it raises when the caller cancelled (PostgreSQL: a pending cancel or
+    statement timeout). Training also stops at the spec's ``limits.max_training_seconds``.
+    """
+    from sqlml.kinds import training
+
+    limit = spec.get("limits", {}).get("max_training_seconds")
+    with training.watched(interrupt, limit):
+        return kinds.trainer(kind)(frame, spec, options, progress)
 
 
 def score_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:
@@ -92,3 +101,23 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     else:
         horizon = None
     return forecaster.forecast(frame, onnx_artifact, onnx_sha256, horizon)
+
+
+def drift(frame: pd.DataFrame, profile: dict | str | None) -> pd.DataFrame:
+    """A run's input against its model's training profile (``feature_schema.profile``)
+    -> ``feature``, ``psi``, ``flagged``, ``detail``: one row per profiled feature.
+    Never raises: an unusable input or profile is a row that says so."""
+    from sqlml.kinds import drift as input_drift
+
+    return input_drift.drift(frame, profile)
+
+
+def drift_columns(columns: Mapping[str, np.ndarray], n: int,
+                  profile: dict | str | None) -> pd.DataFrame:
+    """:func:`drift` for adapters that read columns (``n`` rows, one NumPy array per
+    column, as :func:`score_churn_columns` takes them), so that one read of the
+    input can serve scoring and drift."""
+    import pandas as pd
+
+    frame = pd.DataFrame({name: values for name, values in columns.items()}, index=range(n))
+    return drift(frame, profile)

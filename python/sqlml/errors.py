@@ -23,3 +23,7 @@ class ArtifactError(SqlmlError):
 
 class EngineError(SqlmlError):
     """The database engine cannot do what was asked (not running, missing a feature)."""
+
+
+class ResourceLimitError(SqlmlError):
+    """A run went past a limit of its spec (training time)."""

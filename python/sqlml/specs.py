@@ -1,15 +1,21 @@
 """Model specs (``models/<kind>.json``) and the ``options`` a caller may override.
 
 A spec is the version-controlled description of a model kind: its input
-contract, its architecture, the default value of every option, and the limits
-on input size. ``sqlml deploy`` loads the files into ``models.specs``, the
-training procedures pass the spec to Python, and the registry keeps the
-resolved spec (defaults plus the caller's options) with every version.
+contract, its architecture, the default value of every option, and its
+``limits``: input size, training time, and ``limits.options``, the bounds of every
+numeric option (``{"min": .., "max": ..}``; a list option also has ``max_length``
+and bounds each element). A caller's options are checked against them before any
+training starts, so a typo or a hostile value (``1e8`` epochs, ``NaN``) is a
+parameter error naming the option, not hours of work or a raw Python error.
+``sqlml deploy`` loads the files into ``models.specs``, the training procedures
+pass the spec to Python, and the registry keeps the resolved spec (defaults plus
+the caller's options) with every version.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from sqlml.errors import InputError
@@ -39,6 +45,9 @@ def _coerce(name: str, value: Any, default: Any, routine: str) -> Any:
         if not isinstance(value, bool):
             raise bad
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"option {name!r} of {routine} must be a finite number; "
+                         f"got {json.dumps(value)}")
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
             raise bad
@@ -85,4 +94,27 @@ def resolve_options(spec: dict, options: str | dict | None, routine: str) -> dic
     resolved = dict(defaults)
     for name, value in given.items():
         resolved[name] = _coerce(name, value, defaults[name], routine)
+    bounds = spec.get("limits", {}).get("options", {})
+    for name, value in resolved.items():
+        if name in bounds:
+            check_bounds(name, value, bounds[name], routine)
     return resolved
+
+
+def check_bounds(name: str, value: Any, bound: dict, routine: str) -> None:
+    """``value`` within the spec's ``limits.options[name]``, or an error naming both."""
+    low, high = bound.get("min", -math.inf), bound.get("max", math.inf)
+    if isinstance(value, list):
+        longest = bound.get("max_length")
+        if longest is not None and len(value) > longest:
+            raise InputError(f"option {name!r} of {routine} has {len(value)} element(s); "
+                             f"at most {longest} allowed (limits.options in the spec)")
+        values = value
+    else:
+        values = [value]
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            continue
+        if not low <= v <= high:
+            raise InputError(f"option {name!r} of {routine} must be between {low} and {high} "
+                             f"(limits.options in the spec); got {json.dumps(v)}")

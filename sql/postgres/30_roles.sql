@@ -6,14 +6,17 @@
 --                   predictions.churn_reasons_latest, predictions.forecast_latest,
 --                   models.active_models. No features,
 --                   no registry table (model blobs), no procedures.
---   sqlml_operator  runs the ml routines (train, score, forecast, activate) and so
---                   needs what those SECURITY INVOKER routines touch: the features
---                   it reads, the registry, ops.runs and the prediction tables.
+--   sqlml_operator  runs the ml routines (train, score, forecast, activate); reads
+--                   features (the default input queries run with the caller's
+--                   rights), models and predictions, and its own runs in ops.runs
+--                   (row-level security). It writes no table itself: the routines
+--                   write with the owner's rights (see docs/trust.md).
 --
 -- Both are NOLOGIN group roles: a DBA grants them to login roles
 -- (GRANT sqlml_analyst TO alice). Roles are cluster-wide while grants are per
--- database, so every database sqlml is deployed to re-grants its own objects here;
--- routines and tables added by later migrations are covered by the next deploy.
+-- database, so every database sqlml is deployed to re-grants its own objects here.
+-- EXECUTE on routines is not granted here: each routine's object file revokes it
+-- from PUBLIC and grants it where needed, so migrations alone keep it right.
 
 DO $$
 BEGIN
@@ -35,15 +38,13 @@ $$;
 -- privilege on the tables behind them is needed (or given).
 GRANT USAGE ON SCHEMA predictions, models TO sqlml_analyst;
 GRANT SELECT ON predictions.churn_latest, predictions.churn_reasons_latest,
-predictions.forecast_latest, models.active_models
-TO sqlml_analyst;
+predictions.forecast_latest, models.active_models, models.drift TO sqlml_analyst;
 
--- Operators: everything the ml routines do with the caller's rights. An
--- input_query also runs with the caller's rights, hence SELECT on features.
+-- Operators: read, and call the routines. An input_query (the default ones
+-- included) runs with the caller's rights, hence SELECT on features. No write on
+-- any table (revoked too, for databases deployed before revision 0010).
 GRANT USAGE ON SCHEMA features, models, predictions, ops, ml TO sqlml_operator;
-GRANT EXECUTE ON ALL ROUTINES IN SCHEMA ml, ops TO sqlml_operator;
 GRANT SELECT ON ALL TABLES IN SCHEMA features, models, predictions TO sqlml_operator;
-GRANT SELECT, INSERT, UPDATE ON
-models.registry, ops.runs, predictions.churn_scores, predictions.churn_reasons,
-predictions.forecasts
-TO sqlml_operator;
+GRANT SELECT ON ops.runs TO sqlml_operator;
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA features, models, predictions, ops
+FROM sqlml_operator;

@@ -5,6 +5,8 @@
 --   sqlml-score-churn    nightly  02:00  ml.score_churn(model_name => 'churn')
 --   sqlml-retrain-churn  weekly   Sun 03:00  ml.train_churn_model(..., activate => true)
 --   sqlml-forecast       monthly  1st 04:00  ml.forecast(model_name => 'forecast')
+--   sqlml-sweep-runs     every 5 minutes    ops.sweep_runs(): runs whose session died
+--                                           become 'abandoned' (each call sweeps too)
 --
 -- Times are pg_cron's (GMT unless cron.timezone says otherwise). Failures: each ml
 -- routine records its own failed run in ops.runs, and pg_cron keeps the error in
@@ -54,7 +56,8 @@ BEGIN
             ('sqlml-retrain-churn', '0 3 * * 0',
              'SELECT * FROM ml.train_churn_model(model_name => ''churn'', activate => true)'),
             ('sqlml-forecast', '0 4 1 * *',
-             'SELECT * FROM ml.forecast(model_name => ''forecast'')')
+             'SELECT * FROM ml.forecast(model_name => ''forecast'')'),
+            ('sqlml-sweep-runs', '*/5 * * * *', 'SELECT ops.sweep_runs()')
         ) AS j (job_name, schedule, command)
     LOOP
         SELECT j.active INTO v_active
@@ -72,7 +75,9 @@ BEGIN
         WHERE
             j.jobname LIKE 'sqlml-%'
             AND j.username = current_user
-            AND j.jobname NOT IN ('sqlml-score-churn', 'sqlml-retrain-churn', 'sqlml-forecast')
+            AND j.jobname NOT IN (
+                'sqlml-score-churn', 'sqlml-retrain-churn', 'sqlml-forecast', 'sqlml-sweep-runs'
+            )
     LOOP
         PERFORM cron.unschedule(v_job.jobname);
     END LOOP;

@@ -16,7 +16,7 @@ from sqlml.deploy import deploy
 
 from . import cluster
 
-DATA_TABLES = ("predictions.churn_scores", "predictions.forecasts", "ops.runs",
+DATA_TABLES = ("predictions.churn_scores", "predictions.forecasts", "ops.run_drift", "ops.runs",
                "models.registry")
 
 

@@ -55,8 +55,10 @@ def test_cli_prints_the_row_of_a_call(bf, bf_url, capsys):
     out = capsys.readouterr().out
     assert "model_name=churn" in out and "version=1" in out and "status=active" in out
     assert cli.main(["models", "churn", "--url", bf_url]) == 0
-    listed = capsys.readouterr().out.splitlines()
-    assert len(listed) == 2 and "status=active" in listed[0] and "status=retired" in listed[1]
+    header, *listed = capsys.readouterr().out.splitlines()
+    assert header.split()[:4] == ["model_name", "version", "kind", "status"]
+    assert [row.split()[:4] for row in listed] == [["churn", "1", "churn", "active"],
+                                                   ["churn", "2", "churn", "retired"]]
 
 
 def test_cli_reports_an_error_raised_in_a_procedure(bf, bf_url, capsys):

@@ -144,7 +144,7 @@ def test_forecast_refuses_a_horizon_beyond_training(bf):
     with pytest.raises(sa.exc.DBAPIError, match="horizon 99 is beyond"):
         routines.call(bf, "forecast", model_name="forecast", horizon=99)
     (run,) = runs(bf)
-    assert run["status"] == "failed" and "1 to 12 months" in run["error"]
+    assert run["status"] == "failed" and "1 to 12 periods" in run["error"]
 
 
 def test_score_churn_wrong_kind(bf):
@@ -159,34 +159,41 @@ def test_score_churn_runs_the_embedded_python(bf):
     routines.call(bf, "score_churn", model_name="churn")
 
 
-def test_a_run_whose_session_ended_is_marked_abandoned(bf):
+@pytest.mark.parametrize("login_time, status, error", [
+    # the next call on this session id sees an earlier login's run left open
+    ("'2000-01-01'", "abandoned", "session"),
+    # a cancel or query timeout ends the batch without its CATCH block: the session's
+    # next call closes the run it left open
+    ("(SELECT s.login_time FROM sys.dm_exec_sessions AS s WHERE s.session_id = @@SPID)",
+     "failed", "cancelled or timed out"),
+], ids=["session ended", "cancelled"])
+def test_a_run_left_open_is_closed_by_the_sessions_next_call(bf, login_time, status, error):
     with bf.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql(
             "INSERT INTO ops.runs (run_type, model_name, session_id, login_time) "
-            "VALUES (N'score_churn', N'old', @@SPID, '2000-01-01')")
-        # the next call on this session id sees the earlier login's run left open
+            f"VALUES (N'score_churn', N'left open', @@SPID, {login_time})")
         with pytest.raises(sa.exc.DBAPIError):
             routines.execute_tsql(connection, "EXEC ml.activate_model @model_name = N'x', "
                                               "@version = 1")
-        status, error = connection.exec_driver_sql(
-            "SELECT status, error FROM ops.runs WHERE model_name = N'old'").one()
-    assert status == "abandoned" and "session" in error
+        found = connection.exec_driver_sql(
+            "SELECT status, error FROM ops.runs WHERE model_name = N'left open'").one()
+    assert found[0] == status and error in found[1]
 
 
-def test_a_run_left_open_by_a_cancel_is_marked_failed(bf):
-    """A cancel or query timeout ends the batch without its CATCH block: the session's
-    next call closes the run it left open."""
+@pytest.mark.parametrize("call", [
+    "EXEC ml.activate_model @model_name = ?, @version = 1",
+    "EXEC ml.score_churn @model_name = ?",
+    "EXEC ml.forecast @model_name = ?",
+    "EXEC ml.train_churn_model @model_name = ?",
+])
+def test_a_model_name_over_128_characters_is_refused_and_recorded(bf, call):
+    """ops.begin_run refuses the name before it opens a run; the caller's CATCH block
+    records the refused call (ops.fail_run keeps the first 128 characters)."""
     with bf.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql(
-            "INSERT INTO ops.runs (run_type, model_name, session_id, login_time) "
-            "SELECT N'score_churn', N'cancelled', s.session_id, s.login_time "
-            "FROM sys.dm_exec_sessions AS s WHERE s.session_id = @@SPID")
-        with pytest.raises(sa.exc.DBAPIError):
-            routines.execute_tsql(connection, "EXEC ml.activate_model @model_name = N'x', "
-                                              "@version = 1")
-        status, error = connection.exec_driver_sql(
-            "SELECT status, error FROM ops.runs WHERE model_name = N'cancelled'").one()
-    assert status == "failed" and "cancelled or timed out" in error
+        with pytest.raises(sa.exc.DBAPIError, match="model_name must be 1 to 128 characters"):
+            connection.exec_driver_sql(call, ("m" * 10_000,))
+    (run,) = runs(bf)
+    assert run["status"] == "failed" and "must be 1 to 128 characters" in run["error"]
 
 
 def test_a_running_run_of_another_live_session_is_left_alone(bf):

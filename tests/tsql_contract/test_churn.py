@@ -78,10 +78,16 @@ def test_score_churn_returns_what_with_result_sets_declares(customers, trained, 
         "ml.score_churn", profile=profile, engine=customers,
         input_sql="SELECT * FROM features.churn_features",
         params={"onnx_artifact": trained["onnx_artifact"],
-                "onnx_sha256": registration["onnx_sha256"]},
+                "onnx_sha256": registration["onnx_sha256"],
+                "profile": json.dumps(registration["feature_schema"]["profile"])},
     )
     scores = outcome.output
     assert len(scores) == CUSTOMERS
+    # @drift OUTPUT: what the procedure unpacks with OPENJSON into ops.run_drift
+    drift = json.loads(outcome.output_params["drift"])
+    profiled = registration["feature_schema"]["profile"]["features"]
+    assert {d["feature"] for d in drift} == set(profiled)
+    assert not any(d["flagged"] for d in drift)  # the training rows themselves
     # BIGINT ids arrive as float64 in InputDataSet; they must leave as '17', not '17.0'
     assert set(scores["customer_id"]) == {str(i) for i in range(1, CUSTOMERS + 1)}
     assert scores["churn_probability"].between(0, 1).all()
@@ -93,9 +99,11 @@ def test_score_churn_refuses_a_wrong_hash_with_its_own_sentence(customers, train
     outcome = run_contract(
         "ml.score_churn", profile="ml_services", engine=customers,
         input_sql="SELECT * FROM features.churn_features",
-        params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64},
+        params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64,
+                "profile": None},
     )
     assert outcome.output_params["script_error"].startswith("sqlml: ")
+    assert outcome.output_params["drift"] is None
     assert "sha256" in outcome.output_params["script_error"]
     assert outcome.output is not None and outcome.output.empty
 

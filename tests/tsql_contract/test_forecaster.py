@@ -6,6 +6,7 @@ feed ml.forecast's @script, as the T-SQL procedures chain them.
 """
 
 import json
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -66,9 +67,13 @@ def test_forecast_returns_what_with_result_sets_declares(series, trained, profil
     outcome = run_contract(
         "ml.forecast", profile=profile, engine=series, input_sql=INPUT,
         params={"onnx_artifact": trained["onnx_artifact"],
-                "onnx_sha256": registration["onnx_sha256"], "horizon": horizon},
+                "onnx_sha256": registration["onnx_sha256"], "horizon": horizon,
+                "profile": json.dumps(registration["feature_schema"]["profile"])},
     )
     rows = outcome.output
+    drift = {d["feature"]: d for d in json.loads(outcome.output_params["drift"])}
+    assert set(drift) == {"series_level", "series_scale"}
+    assert not drift["series_level"]["flagged"]
     steps = horizon or 12
     assert len(rows) == SERIES * steps
     assert sorted(rows["step"].unique()) == list(range(1, steps + 1))
@@ -81,8 +86,79 @@ def test_forecast_refuses_a_wrong_hash_with_its_own_sentence(series, trained):
     outcome = run_contract(
         "ml.forecast", profile="ml_services", engine=series, input_sql=INPUT,
         params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64,
-                "horizon": None},
+                "horizon": None, "profile": None},
     )
     assert outcome.output_params["script_error"].startswith("sqlml: ")
     assert "sha256" in outcome.output_params["script_error"]
     assert outcome.output is not None and outcome.output.empty
+
+
+# --- other frequencies ---------------------------------------------------------------
+
+TINY = {"ensemble": 1, "units": 4, "epochs": 1, "patience": 1, "refit": False}
+
+
+def generated(start, stop, step, kind="date"):
+    return ("SELECT 's' || s AS series_id, p::" + kind + " AS period,"
+            " 100 + 10 * s + 8 * sin(extract(isodow FROM p) + s)"
+            " + 5 * sin(extract(hour FROM p) * 0.26) AS value"
+            " FROM generate_series(1, 3) AS s,"
+            f" generate_series('{start}'::timestamp, '{stop}'::timestamp, '{step}') AS p")
+
+
+DAILY = generated("2025-01-01", "2025-05-31", "1 day")
+
+
+@pytest.fixture(scope="module")
+def daily(series):
+    return run_contract(
+        "ops.train_model", profile="ml_services", engine=series, input_sql=DAILY,
+        params={"kind": "forecaster", "spec": _spec(series),
+                "options": json.dumps({**TINY, "horizon": 7})},
+    ).output_params
+
+
+def test_daily_forecasts_continue_the_calendar_as_datetime2(series, daily, profile):
+    registration = json.loads(daily["registration"])
+    assert registration["feature_schema"]["frequency"] == "daily"
+    assert registration["metrics"]["season"] == 7.0
+    rows = run_contract(
+        "ml.forecast", profile=profile, engine=series, input_sql=DAILY,
+        params={"onnx_artifact": daily["onnx_artifact"],
+                "onnx_sha256": registration["onnx_sha256"], "horizon": None, "profile": None},
+    ).output
+    assert len(rows) == 3 * 7 and str(rows["period"].dtype) == "datetime64[ns]"
+    assert str(rows["period"].min()) == "2025-06-01 00:00:00"
+
+
+def test_forecasting_monthly_series_with_a_daily_model_names_both(series, daily):
+    registration = json.loads(daily["registration"])
+    outcome = run_contract(
+        "ml.forecast", profile="ml_services", engine=series, input_sql=INPUT,
+        params={"onnx_artifact": daily["onnx_artifact"],
+                "onnx_sha256": registration["onnx_sha256"], "horizon": None, "profile": None},
+    )
+    assert re.search("trained on daily series, but series .* is monthly",
+                     outcome.output_params["script_error"])
+    assert outcome.output is not None and outcome.output.empty
+
+
+def test_hourly_periods_arrive_as_datetime2_and_forecasts_keep_their_minute(series):
+    # ML Services takes no DATETIME2 input (CAST to DATETIME there); the language
+    # extension does.
+    query = generated("2025-03-01 00:30", "2025-03-08 23:30", "1 hour", kind="timestamp")
+    trained = run_contract(
+        "ops.train_model", profile="language_extension", engine=series, input_sql=query,
+        params={"kind": "forecaster", "spec": _spec(series),
+                "options": json.dumps({**TINY, "horizon": 6, "lookback": 48})},
+    ).output_params
+    registration = json.loads(trained["registration"])
+    assert registration["metrics"]["frequency"] == "hourly"
+    rows = run_contract(
+        "ml.forecast", profile="language_extension", engine=series, input_sql=query,
+        params={"onnx_artifact": trained["onnx_artifact"],
+                "onnx_sha256": registration["onnx_sha256"], "horizon": None,
+                "profile": json.dumps(registration["feature_schema"]["profile"])},
+    ).output
+    assert sorted(str(p) for p in rows["period"].unique())[:2] == [
+        "2025-03-09 00:30:00", "2025-03-09 01:30:00"]

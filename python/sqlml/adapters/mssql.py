@@ -61,7 +61,9 @@ def _empty(**dtypes: str):
 
 
 def _progress(message: str) -> None:
-    # print() output reaches the caller as SQL Server messages (SSMS, sqlcmd, job history).
+    # print() output reaches the caller as SQL Server messages (SSMS, sqlcmd, job history),
+    # but only when the script ends: the language extension captures stdout in a
+    # StringIO for the whole script (docs/progress.md), so flushing does not stream it.
     print(message, flush=True)
 
 
@@ -131,6 +133,44 @@ def score_churn_explained(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx
                         forecast="float64", lower="float64", upper="float64"))
 def forecast(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
              horizon) -> tuple:
-    """OutputDataSet: series_id NVARCHAR(128), period DATE, step INT, forecast FLOAT,
+    """OutputDataSet: series_id NVARCHAR(128), period DATETIME2(0), step INT, forecast FLOAT,
     lower FLOAT, upper FLOAT; @script_error."""
     return output(entrypoints.forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon))
+
+
+def _drift_json(InputDataSet: pd.DataFrame, profile: str | None) -> str:
+    """The drift rows as JSON for the procedure's @drift OUTPUT parameter, which it
+    unpacks with OPENJSON into ops.run_drift in the transaction of the batch."""
+    from sqlml.kinds import drift
+
+    try:
+        out = entrypoints.drift(InputDataSet, profile)
+        flagged = out.loc[out["flagged"], "feature"].tolist()
+        if flagged:
+            _progress(f"sqlml: input drift past PSI {drift.PSI_THRESHOLD} in: "
+                      f"{', '.join(flagged)} (see models.drift)")
+        return drift.as_json(out)
+    except Exception as exc:  # drift must never fail the batch it describes
+        return json.dumps([{"feature": "*", "psi": None, "flagged": False,
+                            "detail": {"error": f"drift could not be measured: {exc}"}}])
+
+
+@_returns_error(lambda: (*_empty(customer_id="object", churn_probability="float64")(), None))
+def score_churn_with_drift(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
+                           onnx_sha256: str, profile: str | None) -> tuple:
+    """ml.score_churn's @script once drift is wired:
+    ``OutputDataSet, drift, script_error =``: the scores (customer_id,
+    churn_probability), the @drift OUTPUT parameter (JSON rows for ops.run_drift)
+    and @script_error. Drift never produces the error."""
+    scores = output(entrypoints.score_churn(InputDataSet, onnx_artifact, onnx_sha256))
+    return scores, _drift_json(InputDataSet, profile)
+
+
+@_returns_error(lambda: (*_empty(series_id="object", period="datetime64[ns]", step="int64",
+                                 forecast="float64", lower="float64", upper="float64")(),
+                         None))
+def forecast_with_drift(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+                        horizon, profile: str | None) -> tuple:
+    """ml.forecast's @script once drift is wired: ``OutputDataSet, drift, script_error =``."""
+    out = output(entrypoints.forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon))
+    return out, _drift_json(InputDataSet, profile)

@@ -1,13 +1,26 @@
 """The PostgreSQL adapter: runs inside PL/Python, with the session's ``plpy``.
 
 Each function here is called from one ``plpython3u`` procedure body, after
-``ops.use_python_runtime()`` has put sqlml on ``sys.path``. It reads the caller's
-input query into a DataFrame (with the caller's rights: the functions are
-SECURITY INVOKER), calls ``sqlml.entrypoints``, and turns the result back into
-rows PL/Python can return. Our own errors become PostgreSQL errors with a
-SQLSTATE and no Python traceback.
+``ops.use_python_runtime()`` has put sqlml on ``sys.path``. Our own errors become
+PostgreSQL errors with a SQLSTATE and no Python traceback.
 
-Scoring takes a lean path (``read_columns``, then ``entrypoints.score_churn_columns``):
+A call runs in two halves, because PostgreSQL cannot switch back to the caller
+inside a SECURITY DEFINER function:
+
+1. :func:`stage_input` (``ops.stage_input``, SECURITY INVOKER) reads the caller's
+   input query with the caller's own rights into a DataFrame and keeps it in this
+   session's memory under the call's run id.
+2. The owner's half (``ops.run_call``, SECURITY DEFINER) loads and checks the model,
+   and its embedded-Python part (:func:`train_staged`, :func:`score_churn_staged`,
+   :func:`forecast_staged`) takes the staged frame by run id, so it never reads
+   anything with the owner's rights on a caller's behalf, and never accepts results
+   (scores, metrics, blobs) from the caller.
+
+PL/Python has one interpreter per session, and only superusers create
+``plpython3u`` functions, so ``_STAGED`` is reachable by sqlml's own code only.
+
+Scoring's caller half takes a lean path (``read_columns``; the owner's half then
+calls ``entrypoints.score_churn_columns``):
 no pandas is imported, numbers cross as one binary float8 payload per column and
 text as one delimited string per column, so a session's first call pays for
 NumPy and ONNX Runtime only, and 200,000 rows cross in a few hundred milliseconds.
@@ -24,12 +37,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sqlml import entrypoints
-from sqlml.errors import ArtifactError, InputError, ModelNotFoundError, SqlmlError
+from sqlml.errors import (
+    ArtifactError,
+    InputError,
+    ModelNotFoundError,
+    ResourceLimitError,
+    SqlmlError,
+)
 
 SQLSTATES = {
     InputError: "22023",  # invalid_parameter_value
     ModelNotFoundError: "42704",  # undefined_object
     ArtifactError: "XX001",  # data_corrupted
+    ResourceLimitError: "53400",  # configuration_limit_exceeded
 }
 # PostgreSQL type OIDs whose Python values need converting for pandas.
 NUMERIC_OID = 1700
@@ -42,6 +62,10 @@ if TYPE_CHECKING:  # pandas is for training and forecasting; scoring never impor
     import pandas as pd
 
 
+def _state(exc: SqlmlError) -> str:
+    return next((s for cls, s in SQLSTATES.items() if isinstance(exc, cls)), "XX000")
+
+
 def database_errors(fn):
     """Raise our errors as ``plpy.error`` with a SQLSTATE, keeping the message clean."""
 
@@ -50,8 +74,7 @@ def database_errors(fn):
         try:
             return fn(plpy, *args, **kwargs)
         except SqlmlError as exc:
-            state = next((s for cls, s in SQLSTATES.items() if isinstance(exc, cls)), "XX000")
-            plpy.error(f"sqlml: {exc}", sqlstate=state)
+            plpy.error(f"sqlml: {exc}", sqlstate=_state(exc))
 
     return wrapper
 
@@ -199,53 +222,101 @@ def runtime_info(plpy) -> list[tuple]:
     return rows(entrypoints.runtime_info())
 
 
+# --- the two halves of a call ---------------------------------------------------
+
+
+# run id -> the caller's input rows, read by stage_input, taken by the owner's half:
+# a DataFrame (training, forecasting) or read_columns' arrays and count (scoring).
+_STAGED: dict[int, object] = {}
+
+
 @database_errors
-def train_model(plpy, kind: str, input_query: str, spec: str, options: str | None) -> list[tuple]:
-    """ops.train_py: one row of the Keras bundle, the ONNX bundle, the registration."""
-    frame = read_query(plpy, input_query)
+def stage_input(plpy, run_id: int, input_query: str, id_column: str | None = None) -> None:
+    """ops.stage_input: read the input query as the caller; keep the rows for the run.
+    ``id_column`` given (scoring): the lean column read, that column as exact text;
+    else a DataFrame. An error reading it (a cancel included) goes up to ops.call's
+    handler, which records it in ops.runs without the data values it may quote."""
+    # One call in progress stages at a time; a call that failed before taking its
+    # input leaves nothing behind for long.
+    _STAGED.clear()
+    if id_column:
+        _STAGED[run_id] = read_columns(plpy, input_query, exact=frozenset({id_column.lower()}))
+    else:
+        _STAGED[run_id] = read_query(plpy, input_query)
+
+
+def staged(run_id: int):
+    """The rows :func:`stage_input` kept for ``run_id``, taken out."""
+    frame = _STAGED.pop(run_id, None)
+    if frame is None:
+        raise InputError(f"run {run_id} has no input read in this session: "
+                         "call the ml routine, which reads it first")
+    return frame
+
+
+def interrupt_hook(plpy):
+    """Training's interrupt hook: a trivial query, during which PostgreSQL processes a
+    pending cancel or statement timeout and raises it into Python."""
+    return lambda: plpy.execute("SELECT 1")
+
+
+@database_errors
+def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None) -> list[tuple]:
+    """ops.train_staged: one row of the Keras bundle, the ONNX bundle, the registration."""
+    frame = staged(run_id)
     plpy.notice(f"sqlml: read {len(frame)} training rows")
     trained = entrypoints.train_model(kind, frame, json.loads(spec), options,
-                                      progress=plpy.notice)
+                                      progress=plpy.notice, interrupt=interrupt_hook(plpy))
     return [(trained.artifact, trained.onnx_artifact, trained.registration_json())]
 
 
 @database_errors
-def score_churn(plpy, input_query: str, onnx_artifact: bytes, onnx_sha256: str) -> list[tuple]:
-    """ops.churn_score_py: one row of two parallel arrays, ids and probabilities."""
+def score_churn_staged(plpy, run_id: int, onnx_artifact: bytes,
+                       onnx_sha256: str) -> list[tuple]:
+    """ops.churn_score_staged: one row of two parallel arrays, ids and probabilities,
+    for the columns ops.stage_input read (lean path) for the run."""
     from sqlml.kinds.churn import scoring
 
-    # The model first: its id column is read as exact text, and a bad blob fails
-    # before a row is read. Cached per session, so this is a hash check after the first call.
-    model = scoring.scorer(onnx_artifact, onnx_sha256)
-    columns, n = read_columns(plpy, input_query, exact=frozenset({model.id_column}))
+    # A bad blob fails here, before the staged rows are used; cached per session by sha256.
+    scoring.scorer(onnx_artifact, onnx_sha256)
+    columns, n = staged(run_id)
     ids, probability = entrypoints.score_churn_columns(columns, n, onnx_artifact, onnx_sha256)
     return [(ids, probability.tolist())]
 
 
 @database_errors
-def score_churn_explained(plpy, input_query: str, onnx_artifact: bytes, onnx_sha256: str,
-                          explain: int | None) -> list[tuple]:
-    """ml.score_churn with ``explain => k``: the input read once, then one row of seven
-    parallel arrays: customer_id, churn_probability (one element per customer), and
-    reason_customer_id, reason_rank, reason_feature, reason_feature_value,
-    reason_contribution (``k`` elements per customer; none for ``k`` = 0). The
-    procedure unnests the first two into predictions.churn_scores and the other five
-    into predictions.churn_reasons, in the same transaction."""
-    frame = read_query(plpy, input_query)
-    scores = entrypoints.score_churn(frame, onnx_artifact, onnx_sha256)
-    reasons = entrypoints.explain_churn(frame, onnx_artifact, onnx_sha256,
-                                        0 if explain is None else explain)
-    return [(scores["customer_id"].tolist(), scores["churn_probability"].tolist(),
-             reasons["customer_id"].tolist(), reasons["rank"].tolist(),
-             reasons["feature"].tolist(), reasons["feature_value"].tolist(),
-             reasons["contribution"].tolist())]
-
-
-@database_errors
-def forecast(plpy, input_query: str, onnx_artifact: bytes, onnx_sha256: str,
-             horizon: int | None) -> list[tuple]:
-    frame = read_query(plpy, input_query)
+def forecast_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
+                    horizon: int | None) -> list[tuple]:
+    frame = staged(run_id)
     out = entrypoints.forecast(frame, onnx_artifact, onnx_sha256, horizon)
-    # ISO dates: PL/Python hands text to the DATE input function.
-    out["period"] = out["period"].dt.strftime("%Y-%m-%d")
+    # ISO timestamps: PL/Python hands text to the timestamp input function.
+    out["period"] = out["period"].dt.strftime("%Y-%m-%d %H:%M:%S")
     return rows(out)
+
+
+def drift_staged(plpy, run_id: int, profile: str | None) -> list[tuple]:
+    """ops.drift_staged: the rows staged for the run (read once, with the caller's
+    rights, for scoring or forecasting too) against the version's training profile;
+    rows of feature, psi, flagged, detail (JSON text). Leaves the rows staged for the
+    owner's half that follows. Never raises: a run is not failed by its drift."""
+    data = _STAGED.get(run_id)
+    if data is None:
+        return [("*", None, False, json.dumps({"error": f"run {run_id} has no staged input"}))]
+    if isinstance(data, tuple):
+        out = entrypoints.drift_columns(*data, profile)
+    else:
+        out = entrypoints.drift(data, profile)
+    flagged = out.loc[out["flagged"], "feature"].tolist()
+    if flagged:
+        plpy.notice(f"sqlml: input drift past PSI {_threshold(profile)} in: "
+                    f"{', '.join(flagged)} (see models.drift)")
+    return rows(out)
+
+
+def _threshold(profile: str | None) -> float:
+    from sqlml.kinds.drift import PSI_THRESHOLD
+
+    try:
+        return float(json.loads(profile or "{}").get("threshold", PSI_THRESHOLD))
+    except (TypeError, ValueError, AttributeError):
+        return PSI_THRESHOLD

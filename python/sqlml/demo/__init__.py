@@ -70,6 +70,17 @@ def churn_demo(engine: sa.Engine) -> None:
         print(f"   {row.customer_id:>12} {row.churn_probability:>18.3f} {row.model_version:>14}")
 
 
+def write_demo_report(engine: sa.Engine) -> None:
+    from sqlml.paths import state_dir
+    from sqlml.report import figure_count, write_report
+
+    path = write_report(engine, state_dir() / "report.html")
+    count = figure_count(path.read_text(encoding="utf-8"))
+    print(f"\n6. report: the models, forecasts, runs and drift as pictures ({count} figures);"
+          " open it in a browser:")
+    print(f"   {path}")
+
+
 def run_demo(url: str, skip_deploy: bool = False) -> None:
     if not skip_deploy:
         deploy(url)
@@ -80,5 +91,6 @@ def run_demo(url: str, skip_deploy: bool = False) -> None:
         churn_demo(engine)
         print("\n5. forecaster: monthly usage series -> ml.train_forecaster -> ml.forecast")
         demo_forecast.run_forecast_demo(engine)
+        write_demo_report(engine)
     finally:
         engine.dispose()

@@ -74,3 +74,66 @@ def load_series(engine, n_series: int = 300, length: int = 120, min_length: int 
     frame = series_frame(n_series, length, min_length, seed)
     frame["period"] = frame["period"].dt.date
     return insert_frame(engine, "features.monthly_usage", frame)
+
+
+# --- other frequencies ------------------------------------------------------------------
+
+# Per frequency: the pandas frequency of the periods, and the cycles (period length,
+# amplitude in log space) that shape its series.
+FREQUENCY_SHAPES = {
+    "hourly": ("h", ((24, 0.35), (168, 0.15))),
+    "daily": ("D", ((7, 0.25), (365.25, 0.15))),
+    "business_daily": ("B", ((5, 0.08),)),
+    "weekly": ("W-MON", ((52.18, 0.2),)),
+    "monthly": ("MS", ((12, 0.2),)),
+    "quarterly": ("QS", ((4, 0.2),)),
+    "yearly": ("YS", ()),
+}
+LAST_DAY_OF_DATA = pd.Timestamp("2025-12-31 23:00")
+
+
+def frequency_frame(frequency: str, n_series: int = 20, length: int = 200,
+                    min_length: int | None = None, seed: int = 17) -> pd.DataFrame:
+    """``n_series`` series of one frequency (a key of ``FREQUENCY_SHAPES``), each
+    ``min_length`` to ``length`` periods ending at the end of 2025: usage with the
+    frequency's cycles (a weekly pattern for daily data, a daily and weekly one for
+    hourly data, a yearly one for weekly, monthly and quarterly data), a trend, level
+    shifts and AR(1) noise, in log space. Columns series_id, period, value."""
+    pandas_freq, cycles = FREQUENCY_SHAPES[frequency]
+    min_length = min_length or length
+    rng = np.random.default_rng(seed)
+    end = LAST_DAY_OF_DATA if pandas_freq == "h" else pd.date_range(
+        end=LAST_DAY_OF_DATA.normalize(), periods=1, freq=pandas_freq)[0]
+    frames = []
+    for i in range(n_series):
+        n = int(rng.integers(min_length, length + 1))
+        periods = pd.date_range(end=end, periods=n, freq=pandas_freq)
+        t = np.arange(n, dtype=np.float64)
+        log_value = np.full(n, np.log(rng.lognormal(np.log(200), 0.8)))
+        for period, amplitude in cycles:
+            phase = rng.uniform(0, 2 * np.pi)
+            size = amplitude * rng.uniform(0.5, 1.5)
+            log_value += size * (np.sin(2 * np.pi * t / period + phase)
+                                 + 0.4 * np.sin(4 * np.pi * t / period + 2 * phase))
+        log_value += rng.normal(0.0, 0.3) * t / n  # a trend over the series' life
+        for _ in range(rng.poisson(0.8)):
+            log_value[int(rng.integers(1, n)):] += rng.normal(0, 0.1)
+        noise, shocks = 0.0, rng.normal(0, rng.uniform(0.02, 0.06), n)
+        phi = rng.uniform(0.3, 0.8)
+        for k in range(n):
+            noise = phi * noise + shocks[k]
+            log_value[k] += noise
+        frames.append(pd.DataFrame({"series_id": f"{frequency}/s{i:03d}", "period": periods,
+                                    "value": np.round(np.exp(log_value), 3)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_daily(engine, n_series: int = 20, days: int = 200, seed: int = 23) -> int:
+    """Replace ``features.daily_usage`` with generated daily series (a weekly pattern, a
+    yearly swing, a trend, level shifts, noise); returns rows loaded."""
+    from sqlml.demo.bulk import insert_frame
+
+    frame = frequency_frame("daily", n_series, days, days, seed)
+    frame["series_id"] = frame["series_id"].str.replace("daily/", "cell/")
+    frame["period"] = frame["period"].dt.date
+    return insert_frame(engine, "features.daily_usage", frame)

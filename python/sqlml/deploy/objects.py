@@ -16,6 +16,9 @@ and a downgrade move procedures, views and tables together:
   snapshot is executed (``CREATE OR REPLACE`` / ``CREATE OR ALTER``).
 * ``downgrade()`` calls :func:`revert_snapshot`: each object goes back to the
   newest earlier snapshot that has it, or is dropped if none has.
+* An object removed from ``procedures/`` is named in its revision's snapshot file
+  ``REMOVED`` (one ``schema.object`` a line): upgrade drops it, downgrade restores
+  its previous definition.
 * A drift test (:func:`drift`) fails when a live file differs from the newest
   snapshot of that object, so a change to a procedure cannot reach ``main``
   without the revision that ships it. ``sqlml objects revision -m "..."`` writes
@@ -94,6 +97,18 @@ def snapshot(root: Path, revision: str, engine: str) -> dict[str, SqlObject]:
     return {obj.name: obj for obj in (parse(p, engine) for p in sorted(folder.glob("*.sql")))}
 
 
+REMOVED = "REMOVED"
+
+
+def removed(root: Path, revision: str, engine: str) -> list[str]:
+    """The objects ``revision`` removes (its snapshot's ``REMOVED`` file)."""
+    path = snapshots_root(root) / revision / engine / REMOVED
+    if not path.is_file():
+        return []
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
+
+
 def revisions_with_snapshots(root: Path) -> list[str]:
     # Revision ids are zero-padded sequence numbers (alembic --rev-id 0004), and
     # the history is linear (a test holds one head), so name order is history order.
@@ -107,6 +122,8 @@ def latest_snapshots(root: Path, engine: str, before: str | None = None) -> dict
         if before is not None and revision >= before:
             break
         latest.update(snapshot(root, revision, engine))
+        for name in removed(root, revision, engine):
+            latest.pop(name, None)
     return latest
 
 
@@ -133,7 +150,16 @@ def freeze(root: Path, revision: str, names: list[str] | None = None) -> list[Pa
     for engine in DIALECT_ENGINES.values():
         shipped = latest_snapshots(root, engine, before=revision)
         shipped.update(snapshot(root, revision, engine))
-        for name, obj in live_objects(root, engine).items():
+        live = live_objects(root, engine)
+        gone = sorted(set(shipped) - set(live)) if names is None else []
+        if gone:
+            target = snapshots_root(root) / revision / engine / REMOVED
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("".join(f"{name}\n" for name in gone))
+            for name in gone:
+                (target.parent / f"{name}.sql").unlink(missing_ok=True)
+            written.append(target)
+        for name, obj in live.items():
             changed = name not in shipped or shipped[name].text != obj.text
             if (names is None and changed) or (names is not None and name in names):
                 target = snapshots_root(root) / revision / engine / obj.path.name
@@ -201,9 +227,15 @@ def _engine() -> str:
 
 
 def apply_snapshot(revision: str) -> None:
-    """Upgrade: create or replace every object in ``revision``'s snapshot."""
+    """Upgrade: drop the objects ``revision`` removes, then create or replace every
+    object in its snapshot."""
+    root, engine = _root(), _engine()
+    previous = latest_snapshots(root, engine, before=revision)
     _end_batch()
-    for obj in snapshot(_root(), revision, _engine()).values():
+    for name in removed(root, revision, engine):
+        if name in previous:
+            _execute(previous[name].drop_statement())
+    for obj in snapshot(root, revision, engine).values():
         _execute(obj.text)
 
 
@@ -214,6 +246,9 @@ def revert_snapshot(revision: str) -> None:
     _end_batch()
     for name, obj in reversed(snapshot(root, revision, engine).items()):
         _execute(previous[name].text if name in previous else obj.drop_statement())
+    for name in removed(root, revision, engine):
+        if name in previous:
+            _execute(previous[name].text)
 
 
 def replaceable_objects(revision: str):

@@ -23,6 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from sqlml import progress
 from sqlml.errors import EngineError
 from sqlml.paths import package_dir
 
@@ -69,7 +70,8 @@ def _install_requirements(target: Path, version: str, log) -> None:
         "--target", str(staging), "--python-version", major_minor, "--only-binary=:all:",
         "-r", str(REQUIREMENTS),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    with progress.ticker("runtime: pip install", lambda: progress.folder_megabytes(staging)):
+        proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         raise EngineError(
@@ -101,9 +103,10 @@ def _copy_package(target: Path) -> None:
 
 
 def _make_readable(tree: Path) -> None:
-    """The server runs as its own OS user (postgres, mssql): let it read and traverse."""
+    """The server runs as its own OS user (postgres, mssql): let it read and traverse,
+    and let no one but the owner write (the server refuses a runtime others can write)."""
     for dirpath, _dirnames, filenames in os.walk(tree):
-        os.chmod(dirpath, os.stat(dirpath).st_mode | 0o555)
+        os.chmod(dirpath, (os.stat(dirpath).st_mode | 0o555) & ~0o022)
         for name in filenames:
             path = os.path.join(dirpath, name)
-            os.chmod(path, os.stat(path).st_mode | 0o444)
+            os.chmod(path, (os.stat(path).st_mode | 0o444) & ~0o022)

@@ -24,7 +24,12 @@ from sqlml.kinds.churn import booster, scoring
 from sqlml.kinds.churn import explain as explainer
 from sqlml.kinds.churn.explain import explain  # noqa: F401  (the kind's explain, beside score)
 from sqlml.kinds.churn.preprocessing import Preprocessor
-from sqlml.kinds.columns import normalise_columns, text_ids
+from sqlml.kinds.columns import (
+    normalise_columns,
+    refuse_duplicates,
+    refuse_infinite,
+    text_ids,
+)
 from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
 
@@ -107,7 +112,8 @@ def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.
     frame = normalise_columns(frame)
     require_column(frame, id_col, ROUTINE)
     require_column(frame, label_col, ROUTINE)
-    customer_ids(frame[id_col], id_col)
+    refuse_duplicates(customer_ids(frame[id_col], id_col), id_col, ROUTINE,
+                      "each customer must appear once in the training rows")
     y = labels(frame[label_col], label_col)
     limits = spec["limits"]
     if len(y) < limits["min_rows"]:
@@ -126,7 +132,9 @@ def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.
             f"{ROUTINE}: column {label_col!r} has {counts.min()} row(s) of class "
             f"{int(np.argmin(counts))}; at least {limits['min_rows_per_class']} of each needed"
         )
-    return frame.drop(columns=[id_col, label_col]), y
+    features = frame.drop(columns=[id_col, label_col])
+    refuse_infinite(features, ROUTINE)
+    return features, y
 
 
 def roc_auc_score(y, p) -> float:
@@ -176,6 +184,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
           progress: Progress = lambda message: None) -> TrainedModel:
     """Train one version: the two bundles and the registry row."""
     # scikit-learn and TensorFlow are for training only: scoring must not import them.
+    from sqlml.kinds import drift
     from sqlml.kinds.churn import metrics, network
 
     started = time.perf_counter()
@@ -195,8 +204,8 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     # gradient boosting is also the candidate member of the blend.
     plain = pre.without_bins().transform(features)
     baseline = network.logistic_regression(plain[train_idx], y_train, opts, balanced=False)
-    baseline_metrics = metrics.classification(y_valid,
-                                              baseline.predict_proba(plain[valid_idx])[:, 1])
+    p_baseline = baseline.predict_proba(plain[valid_idx])[:, 1]
+    baseline_metrics = metrics.classification(y_valid, p_baseline)
     trees = _trees(pre, features, train_idx, y_train, opts["seed"])
     p_trees = booster.predict(trees, x_valid)
     gbm_metrics = metrics.classification(y_valid, p_trees)
@@ -264,6 +273,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         "epochs_run": sum(m.epochs_run for m in members),
         "refit_on_all_rows": bool(opts["refit"]),
         "onnx_max_abs_diff": parity,
+        "curves": metrics.curves(y_valid, {"model": p_valid, "logistic_regression": p_baseline}),
     }
     progress(f"{ROUTINE}: validation AUC {model_metrics['auc']:.4f} "
              f"(logistic regression {baseline_metrics['auc']:.4f}, "
@@ -277,6 +287,8 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
             "numeric": [c.name for c in pre.numeric],
             "categorical": {c.name: c.vocabulary for c in pre.categorical},
             "inputs": pre.output_names(),
+            "profile": drift.feature_profile(features, [c.name for c in pre.numeric],
+                                             [c.name for c in pre.categorical]),
         },
         trained_rows=len(y), started=started, device=members[0].device,
     )

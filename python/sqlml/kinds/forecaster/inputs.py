@@ -1,34 +1,35 @@
-"""Monthly series from SQL rows: checks, and the regular grid the forecaster needs.
+"""Series from SQL rows: checks, and the regular grid the forecaster needs.
 
 Input rows are ``series_id``, ``period``, ``value`` (column names matched
-case-insensitively; other columns are ignored). The rules, each either applied
-or refused with an error that names the series:
+case-insensitively; other columns are ignored). The periods are counted in the
+training set's frequency (see ``frequency``: hourly to yearly, inferred from the
+periods unless ``options.frequency`` says it). The rules, each either applied or
+refused with an error that names the series:
 
 * ``series_id``: text or integer, at most 128 characters; NULL is an error.
-* ``period``: a date (or timestamp, or ISO text). Any day of a month stands for
-  that month, so ``2024-03-15`` is March 2024. Forecasts keep each series' own
-  convention, so they join back to its rows: month-end input (``2024-03-31``)
-  gets month-end forecasts, one fixed day (the 15th) gets that day, anything
-  else the first of the month. NULL is an error.
-* two rows of one series in the same month are duplicates: an error naming the
-  series and the month (whether or not the values agree), since the model
+* ``period``: a date or timestamp (or ISO text); any instant inside a period stands
+  for that period, so for a monthly model ``2024-03-15`` is March 2024. Forecasts
+  keep each series' own place in its period (see ``frequency.anchors``), so they
+  join back to its rows. NULL is an error.
+* two rows of one series in the same period are duplicates: an error naming the
+  series and the period (whether or not the values agree), since the model
   cannot know which one is right.
-* ``value`` NULL is a missing month. Missing months inside a series (NULL
-  values, or months without a row) are filled by linear interpolation between
+* ``value`` NULL is a missing period. Missing periods inside a series (NULL
+  values, or periods without a row) are filled by linear interpolation between
   their neighbours (log-linear for a log-space model), and counted in the
-  training metrics (``filled_points``). A gap longer than ``max_gap_months``
-  (the spec's limit, one season) is an error naming the series and the months:
-  a year of invented values is not data. NULLs before a series' first value or
-  after its last one are dropped: a series starts at its first known month and
-  ends, and is forecast from, its last known month.
-* a series shorter than the model reads (``lookback`` + ``horizon`` months to
-  train, ``lookback`` months to forecast) is back-filled: its first 12 months are
-  repeated before it until it is long enough, a flat seasonal past that adds no
-  trend. Back-filled months are never targets, nor part of a series' MASE scale
-  or seasonal-naive baseline; training reports how many series needed it. Below
-  a minimum of real months (``horizon`` + 24 to train, so the backtest has two
-  years in sample; 24 to forecast) the series is an error naming it, and nothing
-  is trained or written.
+  training metrics (``filled_points``). A gap longer than ``max_gap`` periods (the
+  spec's limit for the frequency, about one season) is an error naming the series
+  and the periods: a season of invented values is not data. NULLs before a
+  series' first value or after its last one are dropped: a series starts at its
+  first known period and ends, and is forecast from, its last known period.
+* a series shorter than the model reads (``lookback`` + ``horizon`` periods to
+  train, ``lookback`` to forecast) is back-filled: its first season is repeated
+  before it until it is long enough, a flat seasonal past that adds no trend.
+  Back-filled periods are never targets, nor part of a series' MASE scale or
+  seasonal-naive baseline; training reports how many series needed it. Below a
+  minimum of real periods (``horizon`` + the frequency's ``min_history`` to train,
+  so the backtest has that much in sample, e.g. 24 months; ``min_history`` to
+  forecast) the series is an error naming it, and nothing is trained or written.
 """
 
 from __future__ import annotations
@@ -40,38 +41,39 @@ import pandas as pd
 
 from sqlml.errors import InputError
 from sqlml.kinds.columns import as_numeric, normalise_columns, text_ids
+from sqlml.kinds.forecaster import frequency as fq
+from sqlml.kinds.forecaster.frequency import LAST_DAY, MONTHLY, Frequency
 
 COLUMNS = ("series_id", "period", "value")
-SEASON = 12
-LAST_DAY = 99  # day_conventions: the series' periods are month ends
 MAX_SERIES_ID_LENGTH = 128
+__all__ = ["LAST_DAY", "Series", "read_frame", "regularise", "refuse_short", "backfill"]
 
 
 @dataclass
 class Series:
-    """One series on a regular monthly grid, gaps filled."""
+    """One series on a regular grid of its frequency, gaps filled."""
 
     series_id: str
-    start: pd.Period  # the month of values[0]
+    start: int  # the period ordinal of values[0] (see ``frequency.ordinals``)
     values: np.ndarray  # float64, no NaN
-    filled: int  # how many months were interpolated
-    padded: int = 0  # how many leading months are back-filled, not data
+    filled: int  # how many periods were interpolated
+    padded: int = 0  # how many leading periods are back-filled, not data
+    freq: Frequency = MONTHLY
 
     def __len__(self) -> int:
         return len(self.values)
 
     @property
     def real(self) -> np.ndarray:
-        """The values without the back-filled months."""
+        """The values without the back-filled periods."""
         return self.values[self.padded:]
 
     @property
-    def last(self) -> pd.Period:
+    def last(self) -> int:
         return self.start + (len(self.values) - 1)
 
-    def months(self) -> np.ndarray:
-        """Calendar month (1..12) of every value."""
-        return ((self.start.month - 1 + np.arange(len(self.values))) % 12) + 1
+    def label(self, ordinal: int) -> str:
+        return fq.label(ordinal, self.freq)
 
 
 def _shown(ids: list[str], limit: int = 3) -> str:
@@ -83,27 +85,23 @@ def series_ids(values: pd.Series, column: str = "series_id") -> pd.Series:
     return text_ids(values, column, MAX_SERIES_ID_LENGTH, "every row needs its series")
 
 
-def month_ordinals(values: pd.Series, ids: pd.Series, column: str = "period") -> np.ndarray:
-    """Each row's month as a count of months since January 1970 (pandas' monthly
-    Period ordinal); NULLs and non-dates name the series."""
+def period_stamps(values: pd.Series, ids: pd.Series, column: str = "period") -> pd.Series:
+    """Each row's period as a naive UTC timestamp; NULLs and non-dates name the series."""
     missing = values.isna()
     if missing.any():
         raise InputError(f"column {column!r} is NULL in {int(missing.sum())} row(s), first in "
                          f"series {ids[missing].iloc[0]!r}")
     try:
-        stamps = pd.to_datetime(values, utc=True, format="mixed")
+        return fq.stamps(values)
     except (TypeError, ValueError) as exc:
         raise InputError(f"column {column!r} must hold dates: {exc}") from exc
-    # Timestamps with a zone are taken in UTC; DATE columns are unaffected.
-    return ((stamps.dt.year - 1970) * 12 + stamps.dt.month - 1).to_numpy(dtype=np.int64)
-
-
-def month(ordinal: int) -> pd.Period:
-    return pd.Period(ordinal=int(ordinal), freq="M")
 
 
 def read_frame(frame: pd.DataFrame, routine: str) -> pd.DataFrame:
-    """The three columns, typed: series_id (text), month (ordinal), value (float, NaN = NULL)."""
+    """The three columns, typed: series_id (text), stamp (naive UTC timestamp), value
+    (float, NaN = NULL). Frames already read pass through."""
+    if "stamp" in frame.columns and list(frame.columns) == ["series_id", "stamp", "value"]:
+        return frame
     frame = normalise_columns(frame)
     for column in COLUMNS:
         if column not in frame.columns:
@@ -115,93 +113,69 @@ def read_frame(frame: pd.DataFrame, routine: str) -> pd.DataFrame:
     ids = series_ids(frame["series_id"])
     return pd.DataFrame({
         "series_id": ids.to_numpy(dtype=object),
-        "month": month_ordinals(frame["period"], ids),
+        "stamp": period_stamps(frame["period"], ids).to_numpy(),
         "value": as_numeric(frame["value"], "value", strict=True).to_numpy(dtype=np.float64),
     })
 
 
-def day_conventions(frame: pd.DataFrame) -> dict[str, int]:
-    """Per series, the day of the month its periods use: 1..28 for a fixed day,
-    ``LAST_DAY`` for month ends; series that mix days get 1. Read from the raw rows,
-    which ``read_frame`` reduces to months."""
-    frame = normalise_columns(frame)
-    ids = series_ids(frame["series_id"])
-    stamps = pd.to_datetime(frame["period"], utc=True, format="mixed")
-    days = pd.DataFrame({"series_id": ids.to_numpy(dtype=object), "day": stamps.dt.day,
-                         "end": stamps.dt.is_month_end})
-    conventions = {}
-    for sid, group in days.groupby("series_id"):
-        if group["end"].all() and group["day"].nunique() > 1:
-            conventions[sid] = LAST_DAY
-        elif group["day"].nunique() == 1:
-            day = int(group["day"].iloc[0])
-            conventions[sid] = LAST_DAY if day >= 29 and group["end"].all() else min(day, 28)
-        else:
-            conventions[sid] = 1
-    return conventions
-
-
-def period_dates(ordinals: np.ndarray, days: np.ndarray) -> pd.DatetimeIndex:
-    """Dates of month ``ordinals`` on ``days`` (1..28, or ``LAST_DAY``)."""
-    starts = pd.PeriodIndex.from_ordinals(ordinals, freq="M").to_timestamp()
-    ends = pd.PeriodIndex.from_ordinals(ordinals, freq="M").to_timestamp(how="end").normalize()
-    offsets = pd.to_timedelta(np.where(days == LAST_DAY, 0, days - 1), unit="D")
-    return pd.DatetimeIndex(np.where(days == LAST_DAY, ends, starts + offsets))
-
-
-def _refuse_duplicates(rows: pd.DataFrame, routine: str) -> None:
-    duplicated = rows.duplicated(["series_id", "month"], keep=False)
+def _refuse_duplicates(rows: pd.DataFrame, freq: Frequency, routine: str) -> None:
+    duplicated = rows.duplicated(["series_id", "ordinal"], keep=False)
     if duplicated.any():
-        first = rows[duplicated].sort_values(["series_id", "month"]).iloc[0]
+        first = rows[duplicated].sort_values(["series_id", "ordinal"]).iloc[0]
         n_series = rows.loc[duplicated, "series_id"].nunique()
         raise InputError(
             f"{routine}: series {first.series_id!r} has more than one row for "
-            f"{month(first.month)} "
-            f"({n_series} series have duplicates); periods count by month, so two dates in "
-            "one month are duplicates: aggregate them in the input query"
+            f"{fq.label(first.ordinal, freq)} "
+            f"({n_series} series have duplicates); periods count by {freq.unit}, so two "
+            f"instants in one {freq.unit} are duplicates: aggregate them in the input query"
         )
 
 
-def regularise(frame: pd.DataFrame, routine: str, transform: str,
-               max_gap: int) -> tuple[list[Series], bool]:
-    """Rows to one gap-filled monthly series per id (sorted by id), and whether they
-    are modelled in log space: ``transform`` 'log', or 'auto' with every value > 0."""
+def regularise(frame: pd.DataFrame, routine: str, transform: str, max_gap: int,
+               freq: Frequency = MONTHLY) -> tuple[list[Series], bool]:
+    """Rows to one gap-filled series per id (sorted by id) on ``freq``'s grid, and
+    whether they are modelled in log space: ``transform`` 'log', or 'auto' with every
+    value > 0."""
     rows = read_frame(frame, routine)
-    _refuse_duplicates(rows, routine)
+    rows = rows.assign(ordinal=fq.ordinals(rows["stamp"], freq))
+    _refuse_duplicates(rows, freq, routine)
     known = rows.dropna(subset=["value"])
     log_space = transform == "log" or (transform == "auto" and bool((known["value"] > 0).all()))
+    units = freq.plural()
     out = []
     for sid, group in rows.groupby("series_id", sort=True):
-        group = group.dropna(subset=["value"]).sort_values("month")
+        group = group.dropna(subset=["value"]).sort_values("ordinal")
         if group.empty:
             raise InputError(f"{routine}: series {sid!r} has no non-NULL value")
-        ordinals, values = group["month"].to_numpy(), group["value"].to_numpy()
+        ordinals, values = group["ordinal"].to_numpy(), group["value"].to_numpy()
         if log_space and (values <= 0).any():
             at = int(np.argmax(values <= 0))
             raise InputError(
                 f"{routine}: series {sid!r} has a value <= 0 ({values[at]:g} in "
-                f"{month(ordinals[at])}), but this model works in log space; train it "
-                'with options {"transform": "none"} for data with zeros or negatives'
+                f"{fq.label(ordinals[at], freq)}), but this model works in log space; train "
+                'it with options {"transform": "none"} for data with zeros or negatives'
             )
         steps = np.diff(ordinals)
         if len(steps) and steps.max() - 1 > max_gap:
             at = int(np.argmax(steps))
             raise InputError(
-                f"{routine}: series {sid!r} has no value for {steps[at] - 1} months "
-                f"({month(ordinals[at] + 1)} to {month(ordinals[at + 1] - 1)}); gaps of up "
-                f"to {max_gap} months are interpolated, longer ones must be filled or the "
-                "series split in the input query"
+                f"{routine}: series {sid!r} has no value for {steps[at] - 1} {units} "
+                f"({fq.label(ordinals[at] + 1, freq)} to "
+                f"{fq.label(ordinals[at + 1] - 1, freq)}); gaps of up to {max_gap} {units} "
+                "are interpolated, longer ones must be filled or the series split in the "
+                "input query"
             )
         grid = np.arange(ordinals[0], ordinals[-1] + 1)
         space = np.log(values) if log_space else values
         filled = np.interp(grid, ordinals, space)
         filled = np.exp(filled) if log_space else filled
-        filled[ordinals - ordinals[0]] = values  # known months exactly as given
+        filled[ordinals - ordinals[0]] = values  # known periods exactly as given
         out.append(Series(
             series_id=sid,
-            start=month(ordinals[0]),
+            start=int(ordinals[0]),
             values=filled,
             filled=int(len(grid) - len(ordinals)),
+            freq=freq,
         ))
     return out, log_space
 
@@ -212,25 +186,28 @@ def refuse_short(series: list[Series], needed: int, routine: str, why: str) -> N
         worst = min(short, key=lambda s: len(s.real))
         raise InputError(
             f"{routine}: series {_shown([s.series_id for s in short])} "
-            f"{'is' if len(short) == 1 else 'are'} shorter than {needed} months ({why}; "
-            f"{worst.series_id!r} has {len(worst.real)}): leave them out of the input query"
+            f"{'is' if len(short) == 1 else 'are'} shorter than {needed} "
+            f"{worst.freq.plural()} ({why}; {worst.series_id!r} has {len(worst.real)}): "
+            "leave them out of the input query"
         )
 
 
-def backfill(series: list[Series], length: int) -> list[Series]:
-    """Each series at least ``length`` months long, by repeating its first 12 months
-    before it (a series needs 12 real months for that; ``refuse_short`` first)."""
+def backfill(series: list[Series], length: int, season: int = 12) -> list[Series]:
+    """Each series at least ``length`` periods long, by repeating its first ``season``
+    periods before it (a series needs a season of real periods for that;
+    ``refuse_short`` first)."""
     out = []
     for s in series:
         missing = length - len(s)
         if missing <= 0:
             out.append(s)
             continue
-        season = s.values[:SEASON]
-        # Month k before the start repeats the month 12 - (k mod 12) after it, so the
-        # calendar stays aligned.
-        before = season[(np.arange(-missing, 0)) % SEASON]
+        first = s.values[:season]
+        season = len(first)  # a series shorter than a season repeats what it has
+        # Period k before the start repeats the period season - (k mod season) after
+        # it, so the calendar stays aligned.
+        before = first[(np.arange(-missing, 0)) % season]
         out.append(Series(series_id=s.series_id, start=s.start - missing,
                           values=np.concatenate([before, s.values]), filled=s.filled,
-                          padded=missing))
+                          padded=missing, freq=s.freq))
     return out

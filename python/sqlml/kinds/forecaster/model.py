@@ -4,16 +4,24 @@ Rows are ``series_id``, ``period``, ``value`` (see ``inputs`` for how bad rows
 are handled). One global network serves every series (``network``),
 in the per-window normalisation of ``windows``.
 
-Training one version, for each series of n months:
+The training set's frequency (hourly to yearly) is inferred from its periods
+unless ``options.frequency`` says it (``frequency``); it sets the seasonal period
+(``options.season`` overrides), the calendar inputs, the gap limit, the least
+history a series needs, and the defaults of ``horizon``, ``lookback`` and
+``validation_origins`` (the spec's ``frequencies`` table), and the version
+records it: forecasting series of another frequency with it is an error.
+Below, "periods" are periods of that frequency.
 
-1. **Backtest.** The last ``horizon`` months are held out. Of the rest, the
-   windows whose targets end in its last ``validation_origins`` months are the
+Training one version, for each series of n periods:
+
+1. **Backtest.** The last ``horizon`` periods are held out. Of the rest, the
+   windows whose targets end in its last ``validation_origins`` periods are the
    validation set (early stopping); with 15 real series one window each would be
    too few to choose epochs by (measured: the network then beat validation and
    lost on the held-out year). Every earlier window trains (stride 1). The
-   held-out months are then forecast and scored: MASE (seasonal scale), sMAPE,
+   held-out periods are then forecast and scored: MASE (seasonal scale), sMAPE,
    RMSE, interval coverage, the base method's scores, and seasonal naive's on the
-   same months (``baseline_mase``). A series too short for a training window
+   same periods (``baseline_mase``). A series too short for a training window
    still gives validation and test windows; when no series is long enough for
    any training window, the network keeps its starting point, the base method,
    and training says so.
@@ -21,14 +29,14 @@ Training one version, for each series of n months:
    seasonal scale: a width per horizon step (the mean absolute residual, made
    non-decreasing in the step) times the ``coverage`` quantile of the residuals
    divided by those widths, pooled over steps. Their coverage on the held-out
-   months is recorded.
+   periods is recorded.
 3. **Refit** (``refit``: true, the default): the network is trained again on
    every window of the full series, each ensemble member for the number of epochs
    it found best in the backtest, so the version that is stored has seen the most
-   recent months. Its metrics are the backtest's. With ``refit`` false the
+   recent periods. Its metrics are the backtest's. With ``refit`` false the
    backtest network itself is stored.
 
-Forecasting reads the last ``lookback`` months of each series and runs the ONNX
+Forecasting reads the last ``lookback`` periods of each series and runs the ONNX
 graph; TensorFlow is not imported.
 """
 
@@ -42,10 +50,11 @@ import pandas as pd
 
 from sqlml import artifacts
 from sqlml.errors import ArtifactError, InputError
-from sqlml.kinds import TrainedModel
+from sqlml.kinds import TrainedModel, drift
+from sqlml.kinds.forecaster import base as bases
+from sqlml.kinds.forecaster import frequency as fq
 from sqlml.kinds.forecaster import inputs, metrics, network
 from sqlml.kinds.forecaster import windows as fw
-from sqlml.kinds.forecaster.base import BASES
 from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
 
@@ -53,15 +62,47 @@ ROUTINE = "ml.train_forecaster"
 FORECAST = "ml.forecast"
 KIND = "forecaster"
 PARITY_TOLERANCE = 1e-5
-MIN_LOOKBACK = 2 * fw.SEASON
 TRANSFORMS = ("auto", "log", "none")
+BASES = ("seasonal_naive", "theta")
 MIN_AUTO_BATCH, MAX_AUTO_BATCH = 64, 512
+# Models from before frequencies: monthly, with these limits.
+MONTHLY_DEFAULTS = {"max_gap": 12, "min_history": 24}
 
 
-def _check_options(opts: dict, limits: dict) -> None:
+def min_lookback(season: int) -> int:
+    return max(2 * season, 4)
+
+
+def frequency_of(opts: dict, rows: pd.DataFrame) -> fq.Frequency:
+    """``options.frequency``, else the one inferred from the rows."""
+    if not opts["frequency"]:
+        return fq.infer(rows, ROUTINE)
+    if opts["frequency"] not in fq.FREQUENCIES:
+        raise InputError(f"option 'frequency' of {ROUTINE} is out of range: "
+                         f"{json.dumps(opts['frequency'])} (one of: "
+                         + ", ".join(fq.FREQUENCIES) + "; or leave it out to infer it)")
+    return fq.FREQUENCIES[opts["frequency"]]
+
+
+def by_frequency(opts: dict, table: dict) -> dict:
+    """The options with the frequency's defaults in place of 0 (horizon, lookback,
+    validation_origins, season)."""
+    out = dict(opts)
+    seasons = table["seasons"]
+    out["season"] = float(opts["season"] or (seasons[0] if seasons else 1))
+    out["horizon"] = opts["horizon"] or table["horizon"]
+    season = max(int(round(out["season"])), 1)
+    out["lookback"] = opts["lookback"] or max(table["lookback"], min_lookback(season))
+    out["validation_origins"] = (opts["validation_origins"]
+                                 or min(table["validation_origins"], out["horizon"]))
+    return out
+
+
+def _check_options(opts: dict, limits: dict, table: dict) -> None:
+    season = max(int(round(opts["season"])), 1)
     checks = {
-        "horizon": 1 <= opts["horizon"] <= limits["max_horizon"],
-        "lookback": MIN_LOOKBACK <= opts["lookback"] <= limits["max_lookback"],
+        "horizon": 1 <= opts["horizon"] <= table["max_horizon"],
+        "lookback": min_lookback(season) <= opts["lookback"] <= table["max_lookback"],
         "units": opts["units"] >= 1,
         "layers": opts["layers"] >= 1,
         "ensemble": 1 <= opts["ensemble"] <= limits["max_ensemble"],
@@ -78,8 +119,9 @@ def _check_options(opts: dict, limits: dict) -> None:
         if not ok:
             raise InputError(
                 f"option {name!r} of {ROUTINE} is out of range: {json.dumps(opts[name])} "
-                f"(1 <= horizon <= {limits['max_horizon']}; {MIN_LOOKBACK} <= lookback <= "
-                f"{limits['max_lookback']}; units, layers, patience >= 1; "
+                f"(for {opts['frequency']} series: 1 <= horizon <= {table['max_horizon']}; "
+                f"{min_lookback(season)} <= lookback <= {table['max_lookback']} (two seasons "
+                f"of {season}); units, layers, patience >= 1; "
                 "batch_size >= 0 (0: auto); 1 <= validation_origins <= horizon; "
                 f"1 <= ensemble <= {limits['max_ensemble']}; learning_rate > 0; "
                 "0 <= dropout < 1; 0 < coverage < 1; transform 'auto', 'log' or 'none')"
@@ -107,6 +149,17 @@ def fit_intervals(residuals: np.ndarray, coverage: float) -> list[float]:
     return [float(w) for w in per_step * ratio]
 
 
+def choose_adjustment(windows: fw.Windows, scaling: fw.Scaling) -> dict[str, float]:
+    """The Theta base's validation MAE (units of the seasonal scale) with each seasonal
+    adjustment; ties keep the earlier of always, test, never."""
+    out = {}
+    for adjustment in bases.ADJUSTMENTS:
+        trial = fw.Scaling(**{**scaling.to_json(), "adjustment": adjustment})
+        _, y, _ = _encoded(windows, trial)
+        out[adjustment] = float(np.mean(np.abs(y)))
+    return out
+
+
 def _encoded(windows: fw.Windows, scaling: fw.Scaling):
     x, context = fw.encode(windows, scaling)
     y = fw.targets(windows, context, scaling) if windows.targets is not None else None
@@ -119,45 +172,70 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     started = time.perf_counter()
     opts = resolve_options(spec, options, ROUTINE)
     limits = spec["limits"]
-    _check_options(opts, limits)
+    rows = inputs.read_frame(frame, ROUTINE)
+    freq = frequency_of(opts, rows)
+    source = "given" if opts["frequency"] else "inferred"
+    table = spec["frequencies"][freq.name]
+    opts = by_frequency({**opts, "frequency": freq.name}, table)
+    _check_options(opts, limits, table)
     horizon, lookback = opts["horizon"], opts["lookback"]
-    series, log_space = inputs.regularise(frame, ROUTINE, opts["transform"],
-                                           limits["max_gap_months"])
-    inputs.refuse_short(series, horizon + 2 * fw.SEASON, ROUTINE,
-                         "horizon + 24, to backtest with two years in sample")
-    series = inputs.backfill(series, lookback + horizon)
+    season = max(int(round(opts["season"])), 1)
+    units = freq.plural()
+    series, log_space = inputs.regularise(rows, ROUTINE, opts["transform"],
+                                           table["max_gap"], freq)
+    history = table["min_history"]
+    inputs.refuse_short(series, horizon + history, ROUTINE,
+                         f"horizon + {history}, to backtest with {history} {units} in sample")
+    series = inputs.backfill(series, lookback + horizon, season)
     padded = sum(1 for s in series if s.padded)
+    # The frequency's longer seasons are recorded where the history covers two of them.
+    longest = max(len(s.real) for s in series)
+    seasons = [opts["season"]] + [p for p in table["seasons"][1:] if longest >= 2 * p]
+    progress(f"{ROUTINE}: {freq.name} series (frequency {source}), season {season}; "
+             f"horizon {horizon}, lookback {lookback}, validation "
+             f"origins {opts['validation_origins']} {units}")
 
     origins = opts["validation_origins"]
-    train_w = fw.sliding(series, lookback, horizon, cut=2 * horizon + origins - 1)
+    recent = table.get("max_windows_per_series", 0)
+    train_w = fw.sliding(series, lookback, horizon, cut=2 * horizon + origins - 1,
+                         most_recent=recent)
     valid_w = fw.tail(series, lookback, horizon, cut=horizon, count=origins)
     test_w = fw.last(series, lookback, horizon, cut=0)
     if len(valid_w) == 0:
         longest = max(series, key=len)
         raise InputError(
             f"{ROUTINE}: no series is long enough to validate and backtest: that needs "
-            f"lookback + 2 x horizon = {lookback + 2 * horizon} months in at least one "
+            f"lookback + 2 x horizon = {lookback + 2 * horizon} {units} in at least one "
             f"series (the longest, {longest.series_id!r}, has {len(longest)}); "
             "use a smaller lookback"
         )
     if len(train_w) == 0:
         # Still a sound model: the network starts as the base method and keeps it.
         progress(f"{ROUTINE}: no series has the lookback + 3 x horizon + validation_origins"
-                 f" - 1 = {lookback + 3 * horizon + origins - 1} months a backtest training "
+                 f" - 1 = {lookback + 3 * horizon + origins - 1} {units} a backtest training "
                  f"window needs, so the network is not trained: the model is the {opts['base']}"
                  " base; use a smaller lookback or fewer validation_origins to train it")
     filled = sum(s.filled for s in series)
-    progress(f"{ROUTINE}: {len(series)} series, {sum(len(s.real) for s in series)} months "
+    progress(f"{ROUTINE}: {len(series)} series, {sum(len(s.real) for s in series)} {units} "
              f"({filled} interpolated), {'log' if log_space else 'linear'} space; backtest "
              f"windows: {len(train_w)} train, {len(valid_w)} valid, {len(test_w)} test")
     if padded:
         progress(f"{ROUTINE}: {padded} series shorter than lookback + horizon = "
-                 f"{lookback + horizon} months were back-filled with their first year")
+                 f"{lookback + horizon} {units} were back-filled with their first season")
 
     # The scaling constants come from inputs only; validation inputs stand in when
     # there is no training window.
+    scale_opts = {"frequency": freq.name, "season": season}
     scaling = fw.fit_scaling(train_w if len(train_w) else valid_w, lookback, horizon,
-                             log_space, opts["base"])
+                             log_space, opts["base"], **scale_opts)
+    adjustment_maes = {}
+    if table["seasonal_adjustment"] == "choose" and opts["base"] == "theta":
+        adjustment_maes = choose_adjustment(valid_w, scaling)
+        scaling.adjustment = min(adjustment_maes, key=adjustment_maes.get)
+        progress(f"{ROUTINE}: Theta seasonal adjustment {scaling.adjustment!r} (validation "
+                 "MAE " + ", ".join(f"{k} {v:.4f}" for k, v in adjustment_maes.items())
+                 + ")")
+    scale_opts["adjustment"] = scaling.adjustment
     x_train, y_train, _ = _encoded(train_w, scaling)
     x_valid, y_valid, _ = _encoded(valid_w, scaling)
     batch, rate = batch_and_rate(opts, len(train_w))
@@ -169,9 +247,10 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     x_test, _, test_context = _encoded(test_w, scaling)
     delta = network.predict(fitted.model, x_test)
     forecast, lower, upper = _values(delta, test_context, scaling, widths)
-    scales = np.array([metrics.seasonal_scale(series[i].real[:-horizon])
+    scales = np.array([metrics.seasonal_scale(series[i].real[:-horizon], season)
                        for i in test_w.series])
-    naive = np.stack([metrics.seasonal_naive(series[i].real[:-horizon], horizon)
+    naive = np.stack([bases.seasonal_naive(series[i].real[None, :-horizon], horizon,
+                                           min(season, len(series[i].real) - horizon))[0]
                       for i in test_w.series])
     model_metrics = metrics.backtest(test_w.targets, forecast, scales, lower, upper)
     baseline = metrics.backtest(test_w.targets, naive, scales)
@@ -184,8 +263,9 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
 
     final, final_scaling = fitted, scaling
     if opts["refit"]:
-        full_w = fw.sliding(series, lookback, horizon, cut=0)
-        final_scaling = fw.fit_scaling(full_w, lookback, horizon, log_space, opts["base"])
+        full_w = fw.sliding(series, lookback, horizon, cut=0, most_recent=recent)
+        final_scaling = fw.fit_scaling(full_w, lookback, horizon, log_space, opts["base"],
+                                       **scale_opts)
         x_full, y_full, _ = _encoded(full_w, final_scaling)
         final = network.fit(x_full, y_full, None, None, fit_opts, progress,
                                        fixed_epochs=fitted.best_epochs)
@@ -194,7 +274,8 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         "scaling": final_scaling.to_json(),
         "interval_half_widths": widths,
         "coverage": opts["coverage"],
-        "max_gap_months": limits["max_gap_months"],
+        "max_gap": table["max_gap"],
+        "min_history": history,
     }
     x_check, _, _ = _encoded(fw.last(series, lookback, horizon, cut=0, with_targets=False),
                              final_scaling)
@@ -215,6 +296,10 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         "baseline_mase": baseline["mase"],
         "baseline": {"model": "seasonal_naive", **baseline},
         "base": {"model": opts["base"], **start},
+        "frequency": freq.name,
+        "season": opts["season"],
+        "seasonal_adjustment": scaling.adjustment,
+        "seasonal_adjustment_valid_mae": adjustment_maes,
         "horizon": horizon,
         "lookback": lookback,
         "n_series": len(series),
@@ -231,6 +316,8 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         "epochs_run": fitted.epochs_run,
         "refit": bool(opts["refit"]),
         "onnx_max_abs_diff": parity,
+        "backtest_points": metrics.backtest_points(series, test_w.series, test_w.targets,
+                                                   forecast, lower, upper, naive),
     }
     return TrainedModel.build(
         keras_blob=keras_blob, onnx_blob=onnx_blob, spec=spec, options=opts,
@@ -239,11 +326,14 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
             "series_id_column": "series_id",
             "period_column": "period",
             "value_column": "value",
-            "frequency": "monthly",
+            "frequency": freq.name,
+            "season": opts["season"],
+            "seasons": seasons,
             "lookback": lookback,
             "horizon": horizon,
-            "channels": ["z", "month_sin", "month_cos", "log_scale"],
+            "channels": fw.channels(freq),
             "series": len(series),
+            "profile": drift.series_profile(frame),
         },
         trained_rows=sum(len(s.real) - s.filled for s in series), started=started,
         device=fitted.device,
@@ -260,9 +350,10 @@ def _values(delta: np.ndarray, context: fw.Context, scaling: fw.Scaling,
 
 def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
              horizon: int | None = None) -> pd.DataFrame:
-    """``horizon`` months after each series' last month, from the ONNX bundle: one row
-    per series and step with series_id, period (on the series' own day of the month,
-    see ``inputs.day_conventions``), step, forecast, lower, upper."""
+    """``horizon`` periods after each series' last period, from the ONNX bundle: one row
+    per series and step with series_id, period (continuing the series' own calendar,
+    see ``frequency.anchors``), step, forecast, lower, upper. Series of another
+    frequency than the model's are an error naming both."""
     bundle = artifacts.unpack(onnx_artifact, onnx_sha256, "onnx_artifact")
     if bundle.kind != KIND or bundle.member != "model.onnx":
         raise ArtifactError(f"onnx_artifact holds a {bundle.kind} {bundle.member}, "
@@ -270,23 +361,29 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     pre = bundle.preprocessing
     scaling = fw.Scaling.from_json(pre["scaling"])
     steps = scaling.horizon if horizon is None else int(horizon)
+    freq = scaling.freq
     if not 1 <= steps <= scaling.horizon:
         raise InputError(f"{FORECAST}: horizon {steps} is outside what the model was trained "
-                         f"for (1 to {scaling.horizon} months)")
-    series, _ = inputs.regularise(frame, FORECAST, "log" if scaling.log_space else "none",
-                                   pre["max_gap_months"])
-    inputs.refuse_short(series, 2 * fw.SEASON, FORECAST,
-                         "two years, the least history a forecast starts from")
-    series = inputs.backfill(series, scaling.lookback)
+                         f"for (1 to {scaling.horizon} {freq.plural()})")
+    rows = inputs.read_frame(frame, FORECAST)
+    refuse_other_frequencies(rows, freq)
+    limits = {**MONTHLY_DEFAULTS, **{k: pre[k] for k in ("max_gap", "min_history") if k in pre}}
+    series, _ = inputs.regularise(rows, FORECAST, "log" if scaling.log_space else "none",
+                                   pre.get("max_gap_months", limits["max_gap"]), freq)
+    history = limits["min_history"]
+    inputs.refuse_short(series, history, FORECAST,
+                         f"{history} {freq.plural()}, the least history a forecast starts from")
+    series = inputs.backfill(series, scaling.lookback, scaling.season)
     windows = fw.last(series, scaling.lookback, scaling.horizon, cut=0, with_targets=False)
     x, context = fw.encode(windows, scaling)
     delta = artifacts.onnx_predict(artifacts.onnx_session(bundle.model_bytes), x)[:, :steps]
     values, lower, upper = _values(delta, context, scaling, pre["interval_half_widths"])
     step = np.tile(np.arange(1, steps + 1), len(series))
-    last_ordinal = np.repeat([s.last.ordinal for s in series], steps)
-    conventions = inputs.day_conventions(frame)
-    days = np.repeat([conventions[s.series_id] for s in series], steps)
-    periods = inputs.period_dates(last_ordinal + step, days)
+    last_ordinal = np.repeat([s.last for s in series], steps)
+    anchors = fq.anchors(rows, freq)
+    anchor = np.repeat(np.array([anchors[s.series_id] for s in series], dtype=np.int64)
+                       .reshape(-1, 2), steps, axis=0)
+    periods = fq.period_stamps(last_ordinal + step, anchor, freq)
     return pd.DataFrame({
         "series_id": np.repeat([s.series_id for s in series], steps).astype(object),
         "period": periods.astype("datetime64[ns]"),
@@ -295,3 +392,14 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
         "lower": lower.reshape(-1),
         "upper": upper.reshape(-1),
     })
+
+
+def refuse_other_frequencies(rows: pd.DataFrame, freq: fq.Frequency) -> None:
+    """Forecasting series of another frequency than the model's is an error naming both."""
+    for sid, name in fq.series_frequencies(rows).items():
+        if name != freq.name:
+            what = name if name in fq.FREQUENCIES else f"irregular (periods {name} apart)"
+            raise InputError(
+                f"{FORECAST}: this model version was trained on {freq.name} series, but "
+                f"series {sid!r} is {what}; forecast it with a model trained on its "
+                f"frequency, or aggregate it to {freq.name} periods in the input query")

@@ -1,6 +1,6 @@
 """The forecaster's network: an ensemble of small LSTMs that correct a base forecast.
 
-Each member reads a window (``lookback`` months x ``windows.CHANNELS``)
+Each member reads a window (``lookback`` periods x ``windows.channels``)
 through ``layers`` stacked LSTMs and a dense layer that outputs ``horizon``
 corrections to the base forecast (Theta or seasonal naive, see ``windows``
 and ``base``). That last layer starts at zero, so before the first step

@@ -1,19 +1,23 @@
-"""Windows of monthly series, and the normalisation the forecaster learns in.
+"""Windows of series, and the normalisation the forecaster learns in.
 
-Every window is ``lookback`` months of input followed by ``horizon`` months of
-target. Each window is normalised on its own, from its inputs only, so one
-global network serves series of any size and level:
+Every window is ``lookback`` periods of input followed by ``horizon`` periods of
+target (periods of the model's frequency; ``season`` below is its main seasonal
+period: 12 for monthly data, 7 for daily, 24 for hourly, ...). Each window is
+normalised on its own, from its inputs only, so one global network serves
+series of any size and level:
 
 * ``g``: log of the values when the model works in log space (all training
   values positive), else the values divided by the window's mean absolute value;
-* ``level``: the mean of ``g`` over the last 12 input months, so ``z = g - level``
+* ``level``: the mean of ``g`` over the last ``season`` input periods, so ``z = g - level``
   is the series relative to its recent level, free of its scale;
-* ``s``: the mean absolute seasonal (12-month) difference of ``g`` over the
+* ``s``: the mean absolute seasonal (lag ``season``) difference of ``g`` over the
   inputs: the window's own MASE denominator;
 * ``base``: a starting forecast in ``z`` from the window alone (``base``:
   seasonal naive, or Theta).
 
-The network sees ``z``, the calendar month and ``log s`` for every input month,
+The network sees ``z``, the calendar (sine and cosine of each cycle of the
+frequency: month, quarter, week of year, weekday, hour, day of year; see
+``frequency.calendar_names``) and ``log s`` for every input period,
 and predicts ``delta``, a correction to the base in units of ``s``:
 
     forecast = inverse(level + base + s * delta)
@@ -32,11 +36,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from sqlml.kinds.forecaster.base import BASES
+from sqlml.kinds.forecaster import base as bases
+from sqlml.kinds.forecaster import frequency as fq
 from sqlml.kinds.forecaster.inputs import Series
 
-SEASON = 12
-CHANNELS = 4  # z, sin(month), cos(month), log s
+CHANNELS = 4  # monthly: z, sin(month), cos(month), log s (see ``channels``)
 INPUT_CLIP = 10.0
 
 
@@ -49,6 +53,14 @@ class Scaling:
     input_scale: float = 1.0
     scale_floor: float = 1e-6
     scale_centre: float = 0.0
+    # Models from before frequencies were monthly: these defaults read them as such.
+    frequency: str = "monthly"
+    season: int = 12
+    adjustment: str = "always"  # the Theta base's seasonal adjustment, base.ADJUSTMENTS
+
+    @property
+    def freq(self) -> fq.Frequency:
+        return fq.get(self.frequency)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -64,7 +76,7 @@ class Windows:
 
     inputs: np.ndarray  # (n, lookback)
     targets: np.ndarray | None  # (n, horizon), None when forecasting
-    first_month: np.ndarray  # (n,) calendar month 1..12 of inputs[:, 0]
+    first: np.ndarray  # (n,) period ordinal of inputs[:, 0]
     series: np.ndarray  # (n,) index into the list of series
 
     def __len__(self) -> int:
@@ -82,14 +94,16 @@ def _concat(parts: list[Windows], lookback: int, horizon: int, with_targets: boo
     return Windows(
         inputs=np.concatenate([p.inputs for p in parts]),
         targets=np.concatenate([p.targets for p in parts]) if with_targets else None,
-        first_month=np.concatenate([p.first_month for p in parts]),
+        first=np.concatenate([p.first for p in parts]),
         series=np.concatenate([p.series for p in parts]),
     )
 
 
-def sliding(series: list[Series], lookback: int, horizon: int, cut: int) -> Windows:
+def sliding(series: list[Series], lookback: int, horizon: int, cut: int,
+            most_recent: int = 0) -> Windows:
     """Every window (stride 1) whose targets lie in each series' first ``len - cut``
-    months and after its back-filled ones."""
+    periods and after its back-filled ones; only each series' ``most_recent`` last
+    ones when that is set (long daily or hourly histories)."""
     parts = []
     width = lookback + horizon
     for i, s in enumerate(series):
@@ -97,27 +111,29 @@ def sliding(series: list[Series], lookback: int, horizon: int, cut: int) -> Wind
         first = max(s.padded - lookback, 0)  # the first start whose targets are all real
         if len(usable) - first < width:
             continue
+        if most_recent:
+            first = max(first, len(usable) - width + 1 - most_recent)
         block = sliding_window_view(usable, width)[first:]
         starts = np.arange(first, first + len(block))
         parts.append(Windows(
             inputs=block[:, :lookback], targets=block[:, lookback:],
-            first_month=(s.start.month - 1 + starts) % SEASON + 1,
+            first=s.start + starts,
             series=np.full(len(block), i),
         ))
     return _concat(parts, lookback, horizon, True)
 
 
 def tail(series: list[Series], lookback: int, horizon: int, cut: int, count: int) -> Windows:
-    """The ``count`` windows of each series whose targets end 0..count-1 months before
-    its last ``cut`` months (stride 1; as many as fit)."""
+    """The ``count`` windows of each series whose targets end 0..count-1 periods before
+    its last ``cut`` periods (stride 1; as many as fit)."""
     parts = [last(series, lookback, horizon, cut + j) for j in range(count)]
     return _concat([p for p in parts if len(p)], lookback, horizon, True)
 
 
 def last(series: list[Series], lookback: int, horizon: int, cut: int,
          with_targets: bool = True) -> Windows:
-    """One window per series: targets are the ``horizon`` months before the last ``cut``
-    months (with_targets), or, without targets, inputs end ``cut`` months from the end."""
+    """One window per series: targets are the ``horizon`` periods before the last ``cut``
+    periods (with_targets), or, without targets, inputs end ``cut`` periods from the end."""
     parts = []
     for i, s in enumerate(series):
         end = len(s) - cut - (horizon if with_targets else 0)  # where the inputs end
@@ -126,7 +142,7 @@ def last(series: list[Series], lookback: int, horizon: int, cut: int,
         parts.append(Windows(
             inputs=s.values[None, end - lookback:end],
             targets=s.values[None, end:end + horizon] if with_targets else None,
-            first_month=np.array([(s.start.month - 1 + end - lookback) % SEASON + 1]),
+            first=np.array([s.start + end - lookback]),
             series=np.array([i]),
         ))
     return _concat(parts, lookback, horizon, with_targets)
@@ -139,7 +155,7 @@ class Context:
     level: np.ndarray  # (n,)
     scale: np.ndarray  # (n,) s, floored
     magnitude: np.ndarray  # (n,) mean |value| of the window (linear space only)
-    base: np.ndarray  # (n, horizon) seasonal naive in z
+    base: np.ndarray  # (n, horizon) the base forecast in z
 
 
 def _g(inputs: np.ndarray, log_space: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -150,40 +166,55 @@ def _g(inputs: np.ndarray, log_space: bool) -> tuple[np.ndarray, np.ndarray]:
     return inputs / magnitude[:, None], magnitude
 
 
-def raw_scale(g: np.ndarray) -> np.ndarray:
-    return np.mean(np.abs(g[:, SEASON:] - g[:, :-SEASON]), axis=1)
+def raw_scale(g: np.ndarray, season: int = 12) -> np.ndarray:
+    return np.mean(np.abs(g[:, season:] - g[:, :-season]), axis=1)
+
+
+def channels(freq: fq.Frequency) -> list[str]:
+    """The network's input channels for ``freq``: z, the calendar, log s."""
+    return ["z", *fq.calendar_names(freq), "log_scale"]
+
+
+def base_forecast(z: np.ndarray, scaling: Scaling) -> np.ndarray:
+    if scaling.base == "theta":
+        return bases.theta(z, scaling.horizon, scaling.season, scaling.adjustment)
+    return bases.seasonal_naive(z, scaling.horizon, scaling.season)
 
 
 def fit_scaling(windows: Windows, lookback: int, horizon: int, log_space: bool,
-                base: str) -> Scaling:
+                base: str, frequency: str = "monthly", season: int = 12,
+                adjustment: str = "always") -> Scaling:
     """The three learned constants, from the training windows."""
     g, _ = _g(windows.inputs, log_space)
-    s = raw_scale(g)
+    s = raw_scale(g, season)
     positive = s[s > 0]
     floor = max(0.01 * float(np.median(positive)), 1e-6) if len(positive) else 1e-6
     s = np.maximum(s, floor)
-    z = g - g[:, -SEASON:].mean(axis=1, keepdims=True)
+    z = g - g[:, -season:].mean(axis=1, keepdims=True)
     size = float(np.median(np.mean(np.abs(z), axis=1)))
     return Scaling(lookback=lookback, horizon=horizon, log_space=log_space, base=base,
                    input_scale=size if size > 1e-6 else 1.0, scale_floor=floor,
-                   scale_centre=float(np.median(np.log(s))))
+                   scale_centre=float(np.median(np.log(s))), frequency=frequency,
+                   season=season, adjustment=adjustment)
 
 
 def encode(windows: Windows, scaling: Scaling) -> tuple[np.ndarray, Context]:
-    """Network inputs (n, lookback, CHANNELS) as float32, and each window's context."""
+    """Network inputs (n, lookback, channels) as float32, and each window's context."""
+    season = scaling.season
     g, magnitude = _g(windows.inputs, scaling.log_space)
-    level = g[:, -SEASON:].mean(axis=1)
-    scale = np.maximum(raw_scale(g), scaling.scale_floor)
+    level = g[:, -season:].mean(axis=1)
+    scale = np.maximum(raw_scale(g, season), scaling.scale_floor)
     z = g - level[:, None]
-    lookback, horizon = scaling.lookback, scaling.horizon
-    base = BASES[scaling.base](z, horizon)
-    month = (windows.first_month[:, None] - 1 + np.arange(lookback)[None, :]) % SEASON
-    angle = 2 * np.pi * month / SEASON
-    x = np.empty((len(windows), lookback, CHANNELS), dtype=np.float32)
+    lookback = scaling.lookback
+    base = base_forecast(z, scaling)
+    ordinals = windows.first[:, None] + np.arange(lookback)[None, :]
+    angles = fq.calendar_angles(ordinals, scaling.freq)
+    x = np.empty((len(windows), lookback, 2 + 2 * len(angles)), dtype=np.float32)
     x[:, :, 0] = np.clip(z / scaling.input_scale, -INPUT_CLIP, INPUT_CLIP)
-    x[:, :, 1] = np.sin(angle)
-    x[:, :, 2] = np.cos(angle)
-    x[:, :, 3] = np.clip(np.log(scale) - scaling.scale_centre, -INPUT_CLIP, INPUT_CLIP)[:, None]
+    for k, angle in enumerate(angles):
+        x[:, :, 1 + 2 * k] = np.sin(angle)
+        x[:, :, 2 + 2 * k] = np.cos(angle)
+    x[:, :, -1] = np.clip(np.log(scale) - scaling.scale_centre, -INPUT_CLIP, INPUT_CLIP)[:, None]
     return x, Context(level=level, scale=scale, magnitude=magnitude, base=base)
 
 

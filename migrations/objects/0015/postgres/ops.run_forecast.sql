@@ -1,0 +1,59 @@
+-- ops.run_forecast(run_id, model_name, horizon): forecast the series the caller staged
+-- for the run with the model's active version, and write them to predictions.forecasts.
+-- Called by ops.run_call for ml.forecast, with the owner's rights.
+-- Returns {run_id, model_id, version, rows_written}.
+CREATE OR REPLACE FUNCTION ops.run_forecast(run_id bigint, model_name text, horizon integer)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_model record;
+    v_trained_horizon integer;
+    v_rows bigint;
+    v_series bigint;
+    v_message text;
+BEGIN
+    SELECT * INTO v_model FROM ops.active_model('forecaster', run_forecast.model_name);
+    SELECT (r.spec #>> '{options,horizon}')::integer INTO v_trained_horizon
+    FROM models.registry AS r WHERE r.model_id = v_model.model_id;
+    IF run_forecast.horizon < 1 OR run_forecast.horizon > v_trained_horizon THEN
+        RAISE EXCEPTION 'sqlml: horizon % is beyond what model % (version %) was trained for: 1 to % periods',
+            run_forecast.horizon, quote_literal(run_forecast.model_name), v_model.version,
+            v_trained_horizon
+            USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'pass a smaller horizon, or train a version with options {"horizon": N}';
+    END IF;
+    -- Input drift against the version's training profile, in this transaction, before
+    -- the scoring half takes the staged rows. It never fails the run: a problem
+    -- measuring it is a '*' row saying so.
+    BEGIN
+        INSERT INTO ops.run_drift (run_id, model_id, feature, psi, flagged, detail)
+        SELECT run_forecast.run_id, v_model.model_id, d.feature, d.psi, d.flagged, d.detail
+        FROM ops.drift_staged(run_forecast.run_id, (
+            SELECT r.feature_schema -> 'profile' FROM models.registry AS r
+            WHERE r.model_id = v_model.model_id
+        )) AS d;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT;
+        RAISE WARNING 'sqlml: input drift not measured: %', v_message;
+        INSERT INTO ops.run_drift (run_id, model_id, feature, psi, flagged, detail)
+        VALUES (run_forecast.run_id, v_model.model_id, '*', NULL, false,
+            jsonb_build_object('error', 'drift could not be measured: ' || v_message));
+    END;
+    INSERT INTO predictions.forecasts (
+        run_id, model_id, series_id, period, step, forecast, lower, upper
+    )
+    SELECT run_forecast.run_id, v_model.model_id, f.series_id, f.period, f.step, f.forecast,
+        f.lower, f.upper
+    FROM ops.forecast_staged(run_forecast.run_id, v_model.onnx_artifact, v_model.onnx_sha256,
+        run_forecast.horizon) AS f;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    SELECT count(DISTINCT f.series_id) INTO v_series
+    FROM predictions.forecasts AS f WHERE f.run_id = run_forecast.run_id;
+    PERFORM ops.finish_run(run_forecast.run_id, v_model.model_id, v_series, v_rows);
+    RETURN jsonb_build_object('run_id', run_forecast.run_id, 'model_id', v_model.model_id,
+        'version', v_model.version, 'rows_written', v_rows);
+END;
+$$;
+REVOKE ALL ON FUNCTION ops.run_forecast(bigint, text, integer) FROM public;

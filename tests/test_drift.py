@@ -1,0 +1,140 @@
+"""Input drift (sqlml.kinds.drift): profiles at training, PSI at every run."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sqlml import entrypoints
+from sqlml.kinds import drift
+
+pytestmark = pytest.mark.unit
+
+
+def customers(n=4000, seed=0, tenure_shift=0.0, plan_weights=(0.6, 0.3, 0.1)):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "customer_id": np.arange(n),
+        "tenure_months": rng.gamma(2.0, 12.0, n) + tenure_shift,
+        "monthly_charges": rng.normal(60, 15, n),
+        "plan": rng.choice(["basic", "plus", "pro"], n, p=list(plan_weights)),
+    })
+
+
+def churn_profile(frame):
+    return drift.feature_profile(frame.drop(columns=["customer_id"]),
+                                 ["tenure_months", "monthly_charges"], ["plan"])
+
+
+def by_feature(rows):
+    return {r.feature: r for r in rows.itertuples(index=False)}
+
+
+def test_psi_is_zero_for_equal_shares_and_grows_with_the_shift():
+    assert drift.psi([0.5, 0.5], [0.5, 0.5]) == pytest.approx(0.0)
+    small, large = drift.psi([0.5, 0.5], [0.45, 0.55]), drift.psi([0.5, 0.5], [0.1, 0.9])
+    assert 0 < small < 0.1 < drift.PSI_THRESHOLD < large
+
+
+def test_same_population_is_not_flagged():
+    profile = churn_profile(customers(seed=0))
+    rows = by_feature(entrypoints.drift(customers(seed=1), profile))
+    assert set(rows) == {"tenure_months", "monthly_charges", "plan"}
+    for row in rows.values():
+        assert row.psi < 0.05 and not row.flagged
+
+
+def test_shifted_numeric_and_categorical_inputs_are_flagged():
+    profile = churn_profile(customers(seed=0))
+    shifted = customers(seed=1, tenure_shift=30.0, plan_weights=(0.1, 0.3, 0.6))
+    rows = by_feature(entrypoints.drift(shifted, json.dumps(profile)))
+    assert rows["tenure_months"].flagged and rows["tenure_months"].psi > drift.PSI_THRESHOLD
+    assert rows["plan"].flagged
+    assert not rows["monthly_charges"].flagged
+    detail = json.loads(rows["tenure_months"].detail)
+    assert detail["threshold"] == drift.PSI_THRESHOLD
+    assert detail["mean_actual"] > detail["mean_expected"] + 25
+
+
+def test_nulls_unseen_categories_and_missing_columns_are_measured_not_fatal():
+    base = customers(seed=0)
+    profile = churn_profile(base)
+    other = customers(seed=1)
+    other.loc[: len(other) // 2, "monthly_charges"] = np.nan
+    other.loc[: len(other) // 2, "plan"] = "enterprise"
+    other = other.drop(columns=["tenure_months"])
+    rows = by_feature(entrypoints.drift(other, profile))
+    assert rows["monthly_charges"].flagged
+    assert json.loads(rows["monthly_charges"].detail)["null_actual"] > 0.4
+    assert rows["plan"].flagged
+    assert "enterprise" in json.loads(rows["plan"].detail)["unseen"]
+    assert pd.isna(rows["tenure_months"].psi) and not rows["tenure_months"].flagged
+
+
+@pytest.mark.parametrize("profile", [None, "{}", {"kind": "features"}])
+def test_a_version_without_a_profile_gives_one_row_that_says_so(profile):
+    rows = entrypoints.drift(customers(n=50), profile)
+    assert list(rows["feature"]) == ["*"] and not rows["flagged"].any()
+    assert "retrain" in json.loads(rows["detail"].iloc[0])["error"]
+
+
+def test_a_broken_input_never_raises():
+    rows = entrypoints.drift(pd.DataFrame({"series_id": ["a"]}),
+                             {"kind": "series", "features": {}})
+    assert list(rows["feature"]) == ["*"]
+    assert "could not be measured" in json.loads(rows["detail"].iloc[0])["error"]
+
+
+def series(levels, months=48, seed=0):
+    rng = np.random.default_rng(seed)
+    periods = pd.date_range("2020-01-01", periods=months, freq="MS")
+    return pd.DataFrame([
+        {"series_id": f"s{i}", "period": p,
+         "value": level * (1 + 0.1 * np.sin(2 * np.pi * k / 12)) + rng.normal(0, level * 0.02)}
+        for i, level in enumerate(levels) for k, p in enumerate(periods)
+    ])
+
+
+def test_series_level_shift_is_flagged_and_the_moved_series_named():
+    levels = list(np.geomspace(10, 10_000, 40))
+    profile = drift.series_profile(series(levels))
+    same = by_feature(entrypoints.drift(series(levels, seed=1), profile))
+    assert not same["series_level"].flagged and not same["series_scale"].flagged
+    shifted = series([level * 8 for level in levels], seed=1)
+    rows = by_feature(entrypoints.drift(shifted, profile))
+    assert rows["series_level"].flagged
+    detail = json.loads(rows["series_level"].detail)
+    assert detail["series_compared"] == 40 and detail["series_moved_3_scales"] == 40
+    assert len(detail["most_moved"]) == 5
+
+
+def test_as_json_is_what_the_procedures_unpack():
+    rows = entrypoints.drift(customers(seed=1), churn_profile(customers(seed=0)))
+    records = json.loads(drift.as_json(rows))
+    assert {r["feature"] for r in records} == {"tenure_months", "monthly_charges", "plan"}
+    assert all(isinstance(r["detail"], dict) and isinstance(r["flagged"], bool)
+               for r in records)
+
+
+def test_values_on_a_bin_edge_fall_in_the_same_bin_at_training_and_at_a_run():
+    # few values: the quantile edges are the values themselves (to many decimals)
+    values = pd.DataFrame({"x": [155.5158333333, 208.5441666667, 226.9033333333,
+                                 487.2208333333, 689.7425, 839.2341666667]})
+    profile = drift.feature_profile(values, ["x"], [])
+    rows = entrypoints.drift(values, profile)
+    assert rows["psi"].iloc[0] == pytest.approx(0.0) and not rows["flagged"].iloc[0]
+
+
+def test_columns_as_the_postgres_adapter_reads_them_give_the_same_drift():
+    base, other = customers(seed=0), customers(seed=1, tenure_shift=30.0)
+    profile = churn_profile(base)
+    other.loc[:10, "plan"] = None
+    columns = {"customer_id": other["customer_id"].astype(str).to_numpy(dtype=object),
+               "tenure_months": other["tenure_months"].to_numpy(),
+               "monthly_charges": other["monthly_charges"].to_numpy(),
+               "plan": other["plan"].to_numpy(dtype=object)}
+    from_columns = entrypoints.drift_columns(columns, len(other), profile)
+    from_frame = entrypoints.drift(other, profile)
+    pd.testing.assert_frame_equal(from_columns, from_frame)
+    assert from_columns.set_index("feature").loc["tenure_months", "flagged"]
