@@ -138,6 +138,17 @@ def test_the_entry_point_explains_as_the_kind_does(planted_model):
     via_entry = entrypoints.explain_churn(customers, planted_model.onnx_artifact,
                                           planted_model.registration["onnx_sha256"], 2)
     pd.testing.assert_frame_equal(via_entry, explain_frame(planted_model, customers, 2))
+    # The PostgreSQL adapter's lean columns (numbers float64, ids and text as objects,
+    # names in any case) explain the same rows the same way.
+    columns = {"Customer_ID": customers.customer_id.astype(str).to_numpy(dtype=object),
+               "risk": customers.risk.to_numpy(dtype=float),
+               "tenure": customers.tenure.to_numpy(dtype=float),
+               "plan": customers.plan.to_numpy(dtype=object),
+               "spend": customers.spend.to_numpy(dtype=float)}
+    via_columns = entrypoints.explain_churn_columns(
+        columns, len(customers), planted_model.onnx_artifact,
+        planted_model.registration["onnx_sha256"], 2)
+    pd.testing.assert_frame_equal(via_columns, via_entry)
 
 
 @pytest.mark.slow
@@ -194,8 +205,12 @@ def test_the_sql_server_adapter_returns_scores_and_reasons_in_one_result_set(pla
 
     customers = planted(40, seed=7).drop(columns=["churned"])
     sha = planted_model.registration["onnx_sha256"]
-    out, error = mssql.score_churn_explained(customers, planted_model.onnx_artifact, sha, 2)
+    profile = json.dumps(planted_model.registration["feature_schema"]["profile"])
+    out, drift, error = mssql.score_churn_explained_with_drift(
+        customers, planted_model.onnx_artifact, sha, 2, profile)
     assert error is None
+    # @drift OUTPUT: the same JSON rows the plain @script hands to OPENJSON
+    assert {d["feature"] for d in json.loads(drift)} == {"risk", "tenure", "plan", "spend"}
     assert list(out.columns) == ["customer_id", "churn_probability", "rank", "feature",
                                  "feature_value", "contribution"]
     scores, reasons = out[out["rank"].isna()], out[out["rank"].notna()]
@@ -204,8 +219,10 @@ def test_the_sql_server_adapter_returns_scores_and_reasons_in_one_result_set(pla
     assert set(reasons["rank"]) == {1.0, 2.0} and out["feature"].dtype == object
     expected = churn.score(customers, planted_model.onnx_artifact, sha)
     assert list(scores.customer_id) == list(expected.customer_id)
-    only_scores, _ = mssql.score_churn_explained(customers, planted_model.onnx_artifact, sha, 0)
+    only_scores, _, _ = mssql.score_churn_explained_with_drift(
+        customers, planted_model.onnx_artifact, sha, 0, profile)
     assert len(only_scores) == 40 and only_scores["rank"].isna().all()
-    empty, error = mssql.score_churn_explained(customers, planted_model.onnx_artifact, sha, -2)
-    assert empty.empty and list(empty.columns) == list(out.columns)
+    empty, no_drift, error = mssql.score_churn_explained_with_drift(
+        customers, planted_model.onnx_artifact, sha, -2, profile)
+    assert empty.empty and list(empty.columns) == list(out.columns) and no_drift is None
     assert error.startswith("sqlml: ml.score_churn: explain must be a non-negative integer")

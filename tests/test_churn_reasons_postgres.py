@@ -1,10 +1,12 @@
-"""Churn reasons on PostgreSQL: the adapter, the table, the analyst view, one transaction.
+"""Churn reasons on PostgreSQL through the public interface and the trust path.
 
-``ml.score_churn``'s ``explain`` parameter is wired by the lead once the procedure
-rewrites land; until then this test installs the wiring the procedure will run
-(``WIRING`` below: the PL/Python half and the scoring body's inserts, exactly as
-the report describes them) under test names, and holds the adapter, revision
-0014's table and view, and the atomicity of scores and reasons to it.
+``ml.score_churn(model_name, input_query, explain)`` hands ``explain`` to
+``ops.call`` -> ``ops.run_call`` -> ``ops.run_score_churn``, which writes the
+scores and (for ``explain`` > 0) the reasons in one statement of the call's
+transaction. These tests hold that: both land together, ``explain = 0`` (and the
+two-argument call) writes no reason, a failed run writes neither, analysts read
+the reasons through ``predictions.churn_reasons_latest`` only, operators call the
+routine but never write the table, and the demo prints the customers most at risk.
 """
 
 import json
@@ -19,129 +21,113 @@ from sqlml.demo.bulk import insert_frame
 pytestmark = pytest.mark.postgres
 
 FAST = json.dumps({"epochs": 3, "hidden_units": [16], "patience": 2, "ensemble_size": 1})
-
-WIRING = """
-CREATE OR REPLACE FUNCTION ops.test_churn_score_py(
-    input_query text, onnx_artifact bytea, onnx_sha256 text, explain integer
-)
-RETURNS TABLE (
-    customer_id text[], churn_probability double precision[],
-    reason_customer_id text[], reason_rank integer[], reason_feature text[],
-    reason_feature_value text[], reason_contribution double precision[]
-)
-LANGUAGE plpython3u
-AS $py$
-plpy.execute("SELECT ops.use_python_runtime()")
-from sqlml.adapters import postgres
-return postgres.score_churn_explained(plpy, input_query, onnx_artifact, onnx_sha256, explain)
-$py$;
-
-CREATE OR REPLACE FUNCTION ops.test_score_churn(model_name text, input_query text, explain integer)
-RETURNS bigint
-LANGUAGE plpgsql
-AS $$
-#variable_conflict use_column
-DECLARE
-    v_state text; v_message text; v_detail text; v_hint text;
-    v_params jsonb := jsonb_build_object('input_query', input_query, 'explain', explain);
-    v_run_id bigint; v_model_id bigint; v_onnx bytea; v_sha text; v_rows bigint; v_query text;
-    v_py record;
-BEGIN
-    BEGIN
-        v_run_id := ops.begin_run('score_churn', test_score_churn.model_name, v_params);
-        SELECT a.model_id, a.onnx_artifact, a.onnx_sha256 INTO v_model_id, v_onnx, v_sha
-        FROM ops.active_model('churn', test_score_churn.model_name) AS a;
-        SELECT coalesce(test_score_churn.input_query, s.spec #>> '{input,default_query}')
-        INTO v_query FROM models.specs AS s WHERE s.kind = 'churn';
-        SELECT * INTO v_py
-        FROM ops.test_churn_score_py(v_query, v_onnx, v_sha, test_score_churn.explain);
-        INSERT INTO predictions.churn_scores (run_id, model_id, customer_id, churn_probability)
-        SELECT v_run_id, v_model_id, u.customer_id, u.churn_probability
-        FROM unnest(v_py.customer_id, v_py.churn_probability) AS u (customer_id, churn_probability);
-        GET DIAGNOSTICS v_rows = ROW_COUNT;
-        INSERT INTO predictions.churn_reasons
-            (run_id, customer_id, rank, feature, feature_value, contribution)
-        SELECT v_run_id, u.customer_id, u.rank, u.feature, u.feature_value, u.contribution
-        FROM unnest(v_py.reason_customer_id, v_py.reason_rank, v_py.reason_feature,
-                    v_py.reason_feature_value, v_py.reason_contribution)
-            AS u (customer_id, rank, feature, feature_value, contribution);
-        PERFORM ops.finish_run(v_run_id, v_model_id, v_rows, v_rows);
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
-            v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-        v_message := regexp_replace(v_message, '^plpy\\.Error: ', '');
-        PERFORM ops.fail_run(v_run_id, 'score_churn', test_score_churn.model_name, v_model_id,
-                             v_params, v_message);
-        PERFORM ops.reraise(v_state, v_message, v_detail, v_hint);
-    END;
-    RETURN v_run_id;
-END;
-$$;
-"""
+CUSTOMERS = 300
+SCORE = ("SELECT * FROM ml.score_churn(model_name => 'churn', input_query => :query,"
+         " explain => :explain)")
 
 
 @pytest.fixture
-def wired(db):
-    frame, _ = churn_data.customers(300, seed=41)
+def customers(db):
+    frame, _ = churn_data.customers(CUSTOMERS, seed=41)
     insert_frame(db, "features.customers", frame)
-    with db.begin() as connection:
-        connection.exec_driver_sql(WIRING, execution_options={"no_parameters": True})
-    yield db
-    with db.begin() as connection:
-        connection.exec_driver_sql("DROP FUNCTION ops.test_score_churn(text, text, integer); "
-                                   "DROP FUNCTION ops.test_churn_score_py(text, bytea, text, "
-                                   "integer)")
+    return db
+
+
+@pytest.fixture
+def trained(customers):
+    train(customers, "train_churn_model", "churn", options=FAST)
+    return customers
 
 
 def score(engine, explain, query=None):
-    [row] = call(engine, "SELECT ops.test_score_churn('churn', :query, :explain) AS run_id",
-                 query=query, explain=explain)
+    [row] = call(engine, SCORE, query=query, explain=explain)
     return row["run_id"]
 
 
-def test_scores_and_reasons_land_together_and_analysts_read_them(wired):
-    train(wired, "train_churn_model", "churn", options=FAST)
-    run_id = score(wired, 3)
-    assert count(wired, "predictions.churn_scores", f"run_id = {run_id}") == 300
-    assert count(wired, "predictions.churn_reasons", f"run_id = {run_id}") == 900
-    with wired.connect() as connection:
+def test_scores_and_reasons_land_together_and_analysts_read_them(trained):
+    run_id = score(trained, 3)
+    assert count(trained, "predictions.churn_scores", f"run_id = {run_id}") == CUSTOMERS
+    assert count(trained, "predictions.churn_reasons", f"run_id = {run_id}") == 3 * CUSTOMERS
+    with trained.connect() as connection:
         connection.exec_driver_sql("SET ROLE sqlml_analyst")
         rows = connection.exec_driver_sql(
             "SELECT customer_id, rank, feature, feature_value, contribution, churn_probability,"
-            " model_version FROM predictions.churn_reasons_latest"
+            " model_version, run_id FROM predictions.churn_reasons_latest"
             " ORDER BY churn_probability DESC, customer_id, rank LIMIT 6").mappings().all()
         connection.rollback()
     assert [r["rank"] for r in rows] == [1, 2, 3, 1, 2, 3]
     assert rows[0]["contribution"] >= rows[1]["contribution"] >= rows[2]["contribution"]
     assert rows[0]["contribution"] > 0 and rows[0]["model_version"] == 1
+    assert {r["run_id"] for r in rows} == {run_id}
     features = set(churn_data.customers(1)[0].columns) - {"customer_id", "churned"}
     assert {r["feature"] for r in rows} <= features
+    [run] = call(trained, "SELECT params, status FROM ops.runs WHERE run_id = :r", r=run_id)
+    assert run["params"]["explain"] == 3 and run["status"] == "succeeded"
 
 
-def test_the_demo_prints_the_customers_most_at_risk_with_their_reasons(wired, capsys):
+def test_explain_zero_null_and_the_two_argument_call_write_no_reasons(trained):
+    run_id = score(trained, 0)
+    assert count(trained, "predictions.churn_scores", f"run_id = {run_id}") == CUSTOMERS
+    [plain] = call(trained, "SELECT * FROM ml.score_churn('churn', NULL)")
+    assert plain["rows_scored"] == CUSTOMERS
+    score(trained, None)  # NULL is the default, as for input_query
+    assert count(trained, "predictions.churn_reasons") == 0
+
+
+def test_the_latest_view_follows_the_latest_run(trained):
+    """A later run without explain hides the earlier run's reasons: they would explain
+    a score the customer no longer has."""
+    score(trained, 2)
+    assert count(trained, "predictions.churn_reasons_latest") == 2 * CUSTOMERS
+    score(trained, 0)
+    assert count(trained, "predictions.churn_reasons_latest") == 0
+
+
+@pytest.mark.parametrize("explain", [-1, 21])
+def test_explain_out_of_bounds_is_a_parameter_error_and_a_failed_run(trained, explain):
+    with pytest.raises(sa.exc.DBAPIError, match=r"explain must be 0 to 20 \(reasons kept"):
+        score(trained, explain)
+    assert count(trained, "predictions.churn_scores") == 0
+    assert count(trained, "predictions.churn_reasons") == 0
+    last = runs(trained)[-1]
+    assert last["status"] == "failed" and "explain must be 0 to 20" in last["error"]
+
+
+def test_a_run_that_fails_while_scoring_leaves_neither_scores_nor_reasons(trained):
+    """The input lacks a column the model needs: the Python half fails after drift was
+    written in the same transaction; nothing of the run stays but its failed row."""
+    query = "SELECT * FROM features.churn_features"
+    with pytest.raises(sa.exc.DBAPIError, match="tenure_months"):
+        score(trained, 3, query.replace("*", "customer_id, region, plan_tier"))
+    assert count(trained, "predictions.churn_scores") == 0
+    assert count(trained, "predictions.churn_reasons") == 0
+    assert runs(trained)[-1]["status"] == "failed"
+
+
+def test_operators_explain_through_the_routine_but_never_write_reasons(trained):
+    with trained.connect() as connection:
+        connection.exec_driver_sql("SET ROLE sqlml_operator")
+        try:
+            [row] = connection.execute(sa.text(SCORE), {"query": None, "explain": 1}).all()
+            connection.commit()
+            with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+                connection.exec_driver_sql(
+                    "INSERT INTO predictions.churn_reasons (run_id, customer_id, rank, feature,"
+                    f" feature_value, contribution) VALUES ({row.run_id}, 'x', 9, 'f', 'v', 0.1)")
+        finally:
+            connection.rollback()
+            connection.exec_driver_sql("RESET ROLE")  # the pooled connection goes back clean
+            connection.commit()
+    assert count(trained, "predictions.churn_reasons", f"run_id = {row.run_id}") == CUSTOMERS
+
+
+def test_the_demo_prints_the_customers_most_at_risk_with_their_reasons(trained, capsys):
     from sqlml.demo.reasons import print_top_reasons
 
-    train(wired, "train_churn_model", "churn", options=FAST)
-    score(wired, 0)
-    assert print_top_reasons(wired) == 0, "a run without explain keeps no reasons"
-    score(wired, 3)
-    assert print_top_reasons(wired, customers=10, reasons=3) == 10
+    score(trained, 0)
+    assert print_top_reasons(trained) == 0, "a run without explain keeps no reasons"
+    score(trained, 3)
+    assert print_top_reasons(trained, customers=10, reasons=3) == 10
     lines = capsys.readouterr().out.splitlines()
     reasons = [line for line in lines if ". " in line and ": " in line and " = " in line]
     assert len(reasons) == 30 and reasons[0].strip().split()[2] == "1."
-
-
-def test_explain_zero_writes_scores_and_no_reasons(wired):
-    train(wired, "train_churn_model", "churn", options=FAST)
-    run_id = score(wired, 0)
-    assert count(wired, "predictions.churn_scores", f"run_id = {run_id}") == 300
-    assert count(wired, "predictions.churn_reasons") == 0
-
-
-def test_a_failed_run_leaves_neither_scores_nor_reasons(wired):
-    train(wired, "train_churn_model", "churn", options=FAST)
-    with pytest.raises(sa.exc.DBAPIError, match="explain must be a non-negative integer"):
-        score(wired, -1)
-    assert count(wired, "predictions.churn_scores") == 0
-    assert count(wired, "predictions.churn_reasons") == 0
-    assert runs(wired)[-1]["status"] == "failed"

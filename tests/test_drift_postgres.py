@@ -13,7 +13,8 @@ from sqlml.demo import churn_data
 pytestmark = pytest.mark.postgres
 
 FAST = json.dumps({"epochs": 2, "hidden_units": [8], "patience": 1})
-ANALYST_VIEWS = ("predictions.churn_latest", "predictions.forecast_latest",
+ANALYST_VIEWS = ("predictions.churn_latest", "predictions.churn_reasons_latest",
+                 "predictions.forecast_latest",
                  "models.active_models", "models.drift")
 SCORE = "SELECT * FROM ml.score_churn(model_name => 'churn')"
 RUN_DRIFT = ("SELECT d.feature, d.psi, d.flagged, u.status FROM ops.run_drift AS d "

@@ -151,6 +151,9 @@ DIRECT_WRITES = [
     "INSERT INTO predictions.churn_scores (run_id, model_id, customer_id, churn_probability)"
     " VALUES (1, 1, 'x', 0.5)",
     "DELETE FROM predictions.forecasts",
+    "INSERT INTO predictions.churn_reasons (run_id, customer_id, rank, feature, feature_value,"
+    " contribution) VALUES (1, 'x', 1, 'f', 'v', 0.5)",
+    "SELECT * FROM ops.churn_score_staged(1, ''::bytea, '', 3)",
     "SELECT * FROM ops.model_binding_key",
     "SELECT public.dblink_exec('sqlml_run_log', 'UPDATE ops.runs SET status = ''failed''')",
     "SELECT ops.run_log('SELECT 1')",

@@ -1,14 +1,19 @@
 -- ml.score_churn: score customers with the model's active version and write the
 -- batch to predictions.churn_scores in one transaction. Called by reports,
--- `sqlml`, and the nightly scoring job (SQL Agent); analysts then read
--- predictions.churn_latest.
+-- `sqlml`, the demo and the nightly scoring job (SQL Agent); analysts then read
+-- predictions.churn_latest (and predictions.churn_reasons_latest).
 --   @input_query  NULL: the spec's default (features.churn_features); runs with the
 --                 caller's rights; needs customer_id and the model's feature columns
+--   @explain      reasons kept per customer (default 0: none): with k > 0 the same
+--                 transaction also writes each customer's k strongest reasons to
+--                 predictions.churn_reasons; 0 to the spec's limits.max_explain (20),
+--                 else THROW 50502; NULL: 0
 -- Returns one row: run_id, model_id, version, rows_scored. Every call is a run in
--- ops.runs; on any error no score of the batch is written.
+-- ops.runs; on any error no score and no reason of the batch is written.
 CREATE OR ALTER PROCEDURE ml.score_churn
     @model_name NVARCHAR(4000),
-    @input_query NVARCHAR(MAX) = NULL
+    @input_query NVARCHAR(MAX) = NULL,
+    @explain INT = 0
 AS
 BEGIN
     SET NOCOUNT ON;
@@ -23,13 +28,27 @@ BEGIN
     DECLARE @profile NVARCHAR(MAX);
     DECLARE @drift NVARCHAR(MAX);
     DECLARE @script_error NVARCHAR(MAX);
+    DECLARE @max_explain INT;
+    DECLARE @message NVARCHAR(2048);
+    SET @explain = COALESCE(@explain, 0);  -- NULL: the default, as on PostgreSQL
     DECLARE @params NVARCHAR(MAX) = (
-        SELECT @input_query AS input_query
+        SELECT
+            @input_query AS input_query,
+            @explain AS explain
         FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
     );
     CREATE TABLE #scores (
         customer_id NVARCHAR(64) NOT NULL PRIMARY KEY,
         churn_probability FLOAT NOT NULL
+    );
+    -- @explain > 0: the script's one result set holds scores (rank NULL) and reasons.
+    CREATE TABLE #explained (
+        customer_id NVARCHAR(64) NOT NULL,
+        churn_probability FLOAT NULL,
+        rank INT NULL,
+        feature NVARCHAR(128) NULL,
+        feature_value NVARCHAR(4000) NULL,
+        contribution FLOAT NULL
     );
     BEGIN TRY
         EXEC ops.begin_run
@@ -47,25 +66,72 @@ BEGIN
         SELECT @profile = JSON_QUERY(r.feature_schema, '$.profile')
         FROM models.registry AS r
         WHERE r.model_id = @model_id;
-        SELECT @query = COALESCE(@input_query, JSON_VALUE(s.spec, '$.input.default_query'))
+        SELECT
+            @query = COALESCE(@input_query, JSON_VALUE(s.spec, '$.input.default_query')),
+            @max_explain = COALESCE(CAST(JSON_VALUE(s.spec, '$.limits.max_explain') AS INT), 0)
         FROM models.specs AS s
         WHERE s.kind = N'churn';
+        -- Explaining costs about (columns + 1) * 32 model evaluations per customer, so
+        -- the spec bounds it (a spec without the bound: no reasons).
+        IF @explain < 0 OR @explain > @max_explain
+        BEGIN
+            SET @message = CONCAT(
+                N'sqlml: explain must be 0 to ', @max_explain,
+                N' (reasons kept per customer); got ', @explain
+            );
+            THROW 50502, @message, 1;
+        END;
 
-        INSERT INTO #scores (customer_id, churn_probability)
-        EXEC sp_execute_external_script
-            @language = N'sqlml_python',
-            @script = N'from sqlml.adapters.mssql import score_churn_with_drift
+        IF @explain = 0
+        BEGIN
+            INSERT INTO #scores (customer_id, churn_probability)
+            EXEC sp_execute_external_script
+                @language = N'sqlml_python',
+                @script = N'from sqlml.adapters.mssql import score_churn_with_drift
 OutputDataSet, drift, script_error = score_churn_with_drift(InputDataSet, onnx_artifact, onnx_sha256, profile)',
-            @input_data_1 = @query,
-            @input_data_1_name = N'InputDataSet',
-            @output_data_1_name = N'OutputDataSet',
-            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @profile NVARCHAR(MAX), @drift NVARCHAR(MAX) OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
-            @onnx_artifact = @onnx_artifact,
-            @onnx_sha256 = @onnx_sha256,
-            @profile = @profile,
-            @drift = @drift OUTPUT,
-            @script_error = @script_error OUTPUT
-        WITH RESULT SETS ((customer_id NVARCHAR(64) NOT NULL, churn_probability FLOAT NOT NULL));
+                @input_data_1 = @query,
+                @input_data_1_name = N'InputDataSet',
+                @output_data_1_name = N'OutputDataSet',
+                @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @profile NVARCHAR(MAX), @drift NVARCHAR(MAX) OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
+                @onnx_artifact = @onnx_artifact,
+                @onnx_sha256 = @onnx_sha256,
+                @profile = @profile,
+                @drift = @drift OUTPUT,
+                @script_error = @script_error OUTPUT
+            WITH RESULT SETS ((customer_id NVARCHAR(64) NOT NULL, churn_probability FLOAT NOT NULL));
+        END
+        ELSE
+        BEGIN
+            INSERT INTO #explained (
+                customer_id, churn_probability, rank, feature, feature_value, contribution
+            )
+            EXEC sp_execute_external_script
+                @language = N'sqlml_python',
+                @script = N'from sqlml.adapters.mssql import score_churn_explained_with_drift
+OutputDataSet, drift, script_error = score_churn_explained_with_drift(InputDataSet, onnx_artifact, onnx_sha256, explain, profile)',
+                @input_data_1 = @query,
+                @input_data_1_name = N'InputDataSet',
+                @output_data_1_name = N'OutputDataSet',
+                @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @explain INT, @profile NVARCHAR(MAX), @drift NVARCHAR(MAX) OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
+                @onnx_artifact = @onnx_artifact,
+                @onnx_sha256 = @onnx_sha256,
+                @explain = @explain,
+                @profile = @profile,
+                @drift = @drift OUTPUT,
+                @script_error = @script_error OUTPUT
+            WITH RESULT SETS ((
+                customer_id NVARCHAR(64) NOT NULL,
+                churn_probability FLOAT NULL,
+                rank INT NULL,
+                feature NVARCHAR(128) NULL,
+                feature_value NVARCHAR(4000) NULL,
+                contribution FLOAT NULL
+            ));
+            INSERT INTO #scores (customer_id, churn_probability)
+            SELECT e.customer_id, e.churn_probability
+            FROM #explained AS e
+            WHERE e.rank IS NULL;
+        END;
         EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50501;
 
         BEGIN TRANSACTION;
@@ -73,6 +139,12 @@ OutputDataSet, drift, script_error = score_churn_with_drift(InputDataSet, onnx_a
         SELECT @run_id, @model_id, s.customer_id, s.churn_probability
         FROM #scores AS s;
         SET @rows = @@ROWCOUNT;
+        INSERT INTO predictions.churn_reasons (
+            run_id, customer_id, rank, feature, feature_value, contribution
+        )
+        SELECT @run_id, e.customer_id, e.rank, e.feature, e.feature_value, e.contribution
+        FROM #explained AS e
+        WHERE e.rank IS NOT NULL;
         INSERT INTO ops.run_drift (run_id, model_id, feature, psi, flagged, detail)
         SELECT @run_id, @model_id, d.feature, d.psi, d.flagged, d.detail
         FROM OPENJSON(@drift) WITH (

@@ -38,7 +38,8 @@ BEGIN
         WHEN 'train_forecaster' THEN ops.run_train(
             v_run.run_id, 'forecaster', v_run.model_name, v_run.params ->> 'options',
             coalesce((v_run.params ->> 'activate')::boolean, true))
-        WHEN 'score_churn' THEN ops.run_score_churn(v_run.run_id, v_run.model_name)
+        WHEN 'score_churn' THEN ops.run_score_churn(
+            v_run.run_id, v_run.model_name, coalesce((v_run.params ->> 'explain')::integer, 0))
         WHEN 'forecast' THEN ops.run_forecast(
             v_run.run_id, v_run.model_name, (v_run.params ->> 'horizon')::integer)
         WHEN 'activate_model' THEN ops.run_activate(

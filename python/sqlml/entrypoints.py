@@ -77,6 +77,15 @@ def explain_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     return explain.explain(frame, onnx_artifact, onnx_sha256, k)
 
 
+def explain_churn_columns(columns: Mapping[str, np.ndarray], n: int, onnx_artifact: bytes,
+                          onnx_sha256: str, k: int) -> pd.DataFrame:
+    """:func:`explain_churn` for the columns :func:`score_churn_columns` reads, so an
+    adapter explains the rows it scored without reading them again."""
+    from sqlml.kinds.churn import explain
+
+    return explain.explain_scoring_columns(dict(columns), n, onnx_artifact, onnx_sha256, k)
+
+
 def score_churn_columns(columns: Mapping[str, np.ndarray], n: int, onnx_artifact: bytes,
                         onnx_sha256: str) -> tuple[list[str], np.ndarray]:
     """The lean form of :func:`score_churn` for adapters that read columns, not frames:

@@ -105,30 +105,6 @@ def score_churn(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
     return output(entrypoints.score_churn(InputDataSet, onnx_artifact, onnx_sha256))
 
 
-@_returns_error(_empty(customer_id="object", churn_probability="float64", rank="float64",
-                       feature="object", feature_value="object", contribution="float64"))
-def score_churn_explained(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
-                          explain) -> tuple:
-    """ml.score_churn with ``@explain = k``: one OutputDataSet holding both halves, since
-    a script returns one result set. Columns: customer_id NVARCHAR(64),
-    churn_probability FLOAT, rank INT, feature NVARCHAR(128), feature_value
-    NVARCHAR(4000), contribution FLOAT. A customer's score is the row whose ``rank``
-    is NULL; each of its ``k`` reasons is a row with ``rank`` 1..k and a NULL
-    probability. The procedure INSERT ... EXECs it into a temporary table and splits
-    it into predictions.churn_scores and predictions.churn_reasons in one transaction;
-    @script_error as for score_churn."""
-    scores = entrypoints.score_churn(InputDataSet, onnx_artifact, onnx_sha256)
-    reasons = entrypoints.explain_churn(InputDataSet, onnx_artifact, onnx_sha256,
-                                        0 if explain is None else explain)
-    score_rows = scores.assign(rank=pd.Series(pd.NA, index=scores.index, dtype="Int64"),
-                               feature=None, feature_value=None, contribution=float("nan"))
-    reason_rows = reasons.assign(churn_probability=float("nan"))
-    out = pd.concat([score_rows, reason_rows[score_rows.columns]], ignore_index=True)
-    # rank as float: the bridge reads NumPy dtypes only, and NaN is how a numeric NULL
-    # crosses it; WITH RESULT SETS casts it back to INT.
-    return output(out.astype({"rank": "float64"}))
-
-
 @_returns_error(_empty(series_id="object", period="datetime64[ns]", step="int64",
                         forecast="float64", lower="float64", upper="float64"))
 def forecast(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
@@ -164,6 +140,31 @@ def score_churn_with_drift(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
     and @script_error. Drift never produces the error."""
     scores = output(entrypoints.score_churn(InputDataSet, onnx_artifact, onnx_sha256))
     return scores, _drift_json(InputDataSet, profile)
+
+
+@_returns_error(lambda: (*_empty(customer_id="object", churn_probability="float64",
+                                 rank="float64", feature="object", feature_value="object",
+                                 contribution="float64")(), None))
+def score_churn_explained_with_drift(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
+                                     onnx_sha256: str, explain, profile: str | None) -> tuple:
+    """ml.score_churn's @script for ``@explain`` > 0: ``OutputDataSet, drift,
+    script_error =``. A script returns one result set, so it holds both halves, with
+    columns customer_id NVARCHAR(64), churn_probability FLOAT, rank INT, feature
+    NVARCHAR(128), feature_value NVARCHAR(4000), contribution FLOAT: a customer's score
+    is the row whose ``rank`` is NULL; each of its ``explain`` reasons is a row with
+    ``rank`` 1..k and a NULL probability. The procedure splits them into
+    predictions.churn_scores and predictions.churn_reasons in one transaction.
+    (``@explain`` = 0 keeps :func:`score_churn_with_drift`, two columns, as lean as before.)"""
+    scores = entrypoints.score_churn(InputDataSet, onnx_artifact, onnx_sha256)
+    reasons = entrypoints.explain_churn(InputDataSet, onnx_artifact, onnx_sha256,
+                                        0 if explain is None else explain)
+    score_rows = scores.assign(rank=float("nan"), feature=None, feature_value=None,
+                               contribution=float("nan"))
+    reason_rows = reasons.assign(churn_probability=float("nan"))
+    out = pd.concat([score_rows, reason_rows[score_rows.columns]], ignore_index=True)
+    # rank as float: the bridge reads NumPy dtypes only, and NaN is how a numeric NULL
+    # crosses it; WITH RESULT SETS casts it back to INT.
+    return output(out.astype({"rank": "float64"})), _drift_json(InputDataSet, profile)
 
 
 @_returns_error(lambda: (*_empty(series_id="object", period="datetime64[ns]", step="int64",

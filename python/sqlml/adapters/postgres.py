@@ -271,17 +271,28 @@ def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None) -
 
 
 @database_errors
-def score_churn_staged(plpy, run_id: int, onnx_artifact: bytes,
-                       onnx_sha256: str) -> list[tuple]:
-    """ops.churn_score_staged: one row of two parallel arrays, ids and probabilities,
-    for the columns ops.stage_input read (lean path) for the run."""
+def score_churn_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
+                       explain: int | None = 0) -> list[tuple]:
+    """ops.churn_score_staged: one row of seven parallel arrays for the columns
+    ops.stage_input read (lean path) for the run: customer_id and churn_probability
+    (one element per customer), then reason_customer_id, reason_rank, reason_feature,
+    reason_feature_value, reason_contribution (``explain`` elements per customer,
+    none for 0). ops.run_score_churn writes the first two to predictions.churn_scores
+    and the other five to predictions.churn_reasons, in one statement."""
     from sqlml.kinds.churn import scoring
 
     # A bad blob fails here, before the staged rows are used; cached per session by sha256.
     scoring.scorer(onnx_artifact, onnx_sha256)
     columns, n = staged(run_id)
     ids, probability = entrypoints.score_churn_columns(columns, n, onnx_artifact, onnx_sha256)
-    return [(ids, probability.tolist())]
+    if not explain:
+        # The plain path stays as lean as before explanations: no pandas, nothing else.
+        return [(ids, probability.tolist(), [], [], [], [], [])]
+    reasons = entrypoints.explain_churn_columns(columns, n, onnx_artifact, onnx_sha256, explain)
+    return [(ids, probability.tolist(),
+             reasons["customer_id"].tolist(), reasons["rank"].tolist(),
+             reasons["feature"].tolist(), reasons["feature_value"].tolist(),
+             reasons["contribution"].tolist())]
 
 
 @database_errors

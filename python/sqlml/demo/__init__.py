@@ -1,8 +1,9 @@
 """``sqlml demo``: what a SQL Server team gets, driven through the public SQL interface.
 
 Deploys, loads the synthetic telco, trains the churn model and the forecaster
-through their procedures, scores and forecasts, and prints what analysts read
-with plain SQL from the prediction views.
+through their procedures, scores (keeping three reasons per customer) and
+forecasts, and prints what analysts read with plain SQL from the prediction views:
+the ten customers most at risk with their top three reasons.
 """
 
 from __future__ import annotations
@@ -15,18 +16,11 @@ from sqlml import routines
 from sqlml.connect import create_engine, engine_name, redact
 from sqlml.demo import churn_data
 from sqlml.demo import forecast as demo_forecast
+from sqlml.demo.reasons import print_top_reasons
 from sqlml.deploy import deploy
 
 SCHEMAS = ("features", "models", "predictions", "ops", "ml")
 CUSTOMERS = 20_000
-TOP_AT_RISK = {
-    "postgresql": "SELECT customer_id, churn_probability, model_version FROM "
-                  "predictions.churn_latest WHERE model_name = 'churn' "
-                  "ORDER BY churn_probability DESC LIMIT 10",
-    "mssql": "SELECT TOP (10) customer_id, churn_probability, model_version FROM "
-             "predictions.churn_latest WHERE model_name = N'churn' "
-             "ORDER BY churn_probability DESC",
-}
 
 
 def show_schemas(engine: sa.Engine) -> None:
@@ -57,17 +51,13 @@ def churn_demo(engine: sa.Engine) -> None:
     for key in ("auc", "pr_auc", "log_loss", "brier", "accuracy"):
         print(f"   {key:<10} {metrics[key]:>9.4f} {metrics['baseline'][key]:>20.4f}")
 
-    print("3. churn: ml.score_churn(model_name => 'churn')")
-    [scored] = routines.call(engine, "score_churn", model_name="churn")
+    print("3. churn: ml.score_churn(model_name => 'churn', explain => 3)")
+    [scored] = routines.call(engine, "score_churn", model_name="churn", explain=3)
     print(f"   run {scored['run_id']}: {scored['rows_scored']} customers scored "
-          f"with version {scored['version']}")
+          f"with version {scored['version']}, three reasons each")
 
-    print("4. the ten customers most at risk, from predictions.churn_latest:")
-    with engine.connect() as connection:
-        rows = connection.execute(sa.text(TOP_AT_RISK[engine.dialect.name])).all()
-    print(f"   {'customer_id':>12} {'churn_probability':>18} {'model_version':>14}")
-    for row in rows:
-        print(f"   {row.customer_id:>12} {row.churn_probability:>18.3f} {row.model_version:>14}")
+    print("4. the ten customers most at risk and why, from predictions.churn_reasons_latest:")
+    print_top_reasons(engine, "churn", customers=10, reasons=3)
 
 
 def write_demo_report(engine: sa.Engine) -> None:

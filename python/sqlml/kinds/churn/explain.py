@@ -173,19 +173,37 @@ def frame_columns(frame: pd.DataFrame, id_column: str) -> dict:
     return columns
 
 
-def explain(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
-            k: int) -> pd.DataFrame:
-    """The ``k`` input columns that raise each customer's churn probability most:
-    ``customer_id``, ``rank`` (1 first), ``feature``, ``feature_value`` (text),
-    ``contribution`` (change in probability). ONNX Runtime, NumPy and pandas only."""
+def check_explain(k) -> int:
+    """``k`` as a number of reasons per customer: a whole number, 0 or more. (The
+    procedures also bound it by the spec's ``limits.max_explain`` before scoring.)"""
     whole = isinstance(k, int | np.integer | float | np.floating) and not isinstance(k, bool) \
         and not pd.isna(k) and float(k).is_integer()
     if not whole or k < 0:
         raise InputError(f"ml.score_churn: explain must be a non-negative integer "
                          f"(reasons per customer); got {k!r}")
-    k = int(k)
+    return int(k)
+
+
+def explain(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+            k: int) -> pd.DataFrame:
+    """The ``k`` input columns that raise each customer's churn probability most:
+    ``customer_id``, ``rank`` (1 first), ``feature``, ``feature_value`` (text),
+    ``contribution`` (change in probability). ONNX Runtime, NumPy and pandas only."""
+    k = check_explain(k)
     model = scoring.scorer(onnx_artifact, onnx_sha256)  # checks the hash and the kind
-    columns = frame_columns(frame, model.id_column)
+    return explain_scoring_columns(frame_columns(frame, model.id_column), len(frame),
+                                   onnx_artifact, onnx_sha256, k)
+
+
+def explain_scoring_columns(columns: dict, n: int, onnx_artifact: bytes, onnx_sha256: str,
+                            k: int) -> pd.DataFrame:
+    """:func:`explain` for the columns scoring reads (``frame_columns``, or the
+    PostgreSQL adapter's lean reader: numbers as float64, text and the id as object
+    arrays), so a procedure explains the very rows it scored, read once."""
+    k = check_explain(k)
+    model = scoring.scorer(onnx_artifact, onnx_sha256)
+    # Names in any case, as scoring takes them (it refuses two that differ only so).
+    columns = {str(name).strip().lower(): values for name, values in columns.items()}
     if model.id_column not in columns:
         shown = ", ".join(list(columns)[:20]) or "none"
         raise InputError(f"ml.score_churn: input has no {model.id_column!r} column "
@@ -204,7 +222,7 @@ def explain(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
         raise ArtifactError("this churn model version was trained before explanations "
                             "existed (its bundle has no background sample); retrain it "
                             "to explain its scores")
-    names, phi = explain_columns(columns, len(ids), model.features, model.predict, background)
+    names, phi = explain_columns(columns, n, model.features, model.predict, background)
     return top_reasons(ids, columns, names, phi, k)
 
 
