@@ -23,19 +23,23 @@ VIEWS = {"predictions": ("churn_latest", "forecast_latest"),
          "models": ("active_models", "drift")}
 
 
-@pytest.fixture(scope="module")
-def ddl() -> str:
-    """What revision 0015 runs on SQL Server (from its parent revision)."""
+def offline_ddl(revision: str) -> str:
+    """What ``revision`` runs on SQL Server (from its parent revision)."""
     from alembic.script import ScriptDirectory
 
     from sqlml.deploy import alembic_config
 
-    parent = ScriptDirectory.from_config(alembic_config()).get_revision("0015").down_revision
+    parent = ScriptDirectory.from_config(alembic_config()).get_revision(revision).down_revision
     env = {**os.environ, "SQLML_DATABASE_URL": MSSQL_URL}
-    proc = subprocess.run([sys.executable, "-m", "alembic", "upgrade", f"{parent}:0015", "--sql"],
-                          cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "alembic", "upgrade", f"{parent}:{revision}",
+                           "--sql"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def ddl() -> str:
+    return offline_ddl("0015")
 
 
 def test_run_drift_is_a_table_with_a_json_detail_and_a_bit_flag(ddl):
@@ -46,13 +50,16 @@ def test_run_drift_is_a_table_with_a_json_detail_and_a_bit_flag(ddl):
     assert "CREATE OR ALTER VIEW models.drift" in ddl
 
 
-def test_every_analyst_view_column_gets_an_ms_description(ddl):
+@pytest.mark.parametrize("revision, views", [
+    ("0015", VIEWS), ("0021", {"predictions": ("churn_reasons_latest",)})])
+def test_every_analyst_view_column_gets_an_ms_description(revision, views, ddl):
+    ddl = ddl if revision == "0015" else offline_ddl(revision)
     described = set(re.findall(
         r"sp_addextendedproperty @name = N'MS_Description', @value = N'(?:[^']|'')+', "
         r"@level0type = N'SCHEMA', @level0name = N'(\w+)', @level1type = N'VIEW', "
         r"@level1name = N'(\w+)'(?:, @level2type = N'COLUMN', @level2name = N'(\w+)')?", ddl))
-    for schema, views in VIEWS.items():
-        for view in views:
+    for schema, names in views.items():
+        for view in names:
             assert (schema, view, "") in described, f"{schema}.{view} has no description"
             source = (ROOT / "sql" / "mssql" / f"{schema}.{view}.sql").read_text()
             start = source.rindex("\nSELECT") + len("\nSELECT")  # the outer query

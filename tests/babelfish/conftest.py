@@ -16,7 +16,8 @@ from sqlml.deploy import deploy
 
 from . import cluster
 
-DATA_TABLES = ("predictions.churn_scores", "predictions.forecasts", "ops.run_drift", "ops.runs",
+DATA_TABLES = ("predictions.churn_reasons", "predictions.churn_scores", "predictions.forecasts",
+               "ops.run_drift", "ops.runs",
                "models.registry")
 
 

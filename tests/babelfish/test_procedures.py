@@ -159,6 +159,30 @@ def test_score_churn_runs_the_embedded_python(bf):
     routines.call(bf, "score_churn", model_name="churn")
 
 
+@pytest.mark.parametrize("explain", [-1, 21])
+def test_score_churn_refuses_explain_out_of_bounds_before_any_work(bf, explain):
+    """THROW 50502 from the spec's limits.max_explain; the CATCH block records the run
+    with its parameters, and no score or reason is written."""
+    register(bf, "churn", {"auc": 0.8})
+    with pytest.raises(sa.exc.DBAPIError, match=r"explain must be 0 to 20 \(reasons kept"):
+        routines.call(bf, "score_churn", model_name="churn", explain=explain)
+    [run] = runs(bf)
+    assert (run["run_type"], run["status"]) == ("score_churn", "failed")
+    assert "explain must be 0 to 20" in run["error"]
+    with bf.connect() as connection:
+        params = connection.execute(sa.text("SELECT params FROM ops.runs")).scalar_one()
+        written = connection.execute(sa.text(
+            "SELECT (SELECT COUNT(*) FROM predictions.churn_scores)"
+            " + (SELECT COUNT(*) FROM predictions.churn_reasons)")).scalar_one()
+    assert json.loads(params)["explain"] == explain and written == 0
+
+
+@pytest.mark.xfail(strict=True, reason=BABELFISH_GAPS[4])
+def test_score_churn_with_explain_runs_the_embedded_python(bf):
+    register(bf, "churn", {"auc": 0.8})
+    routines.call(bf, "score_churn", model_name="churn", explain=3)
+
+
 @pytest.mark.parametrize("login_time, status, error", [
     # the next call on this session id sees an earlier login's run left open
     ("'2000-01-01'", "abandoned", "session"),

@@ -58,6 +58,8 @@ WRITES = [
     "UPDATE models.registry SET status = N'active'",
     "DELETE FROM models.registry",
     "DELETE FROM predictions.churn_scores",
+    "INSERT INTO predictions.churn_reasons (run_id, customer_id, rank, feature, contribution) "
+    "VALUES (1, N'c', 1, N'f', 0.5)",
     "INSERT INTO predictions.forecasts (run_id, model_id, series_id, period, step, forecast) "
     "VALUES (1, 1, N's', '2026-01-01', 1, 1.0)",
 ]
@@ -91,12 +93,12 @@ def test_operator_runs_an_ml_procedure(bf, members):
 
 def test_analyst_reads_only_the_views(members):
     cursor = members["sqlml_analyst"]
-    for view in ("predictions.churn_latest", "predictions.forecast_latest",
-                 "models.active_models"):
+    for view in ("predictions.churn_latest", "predictions.churn_reasons_latest",
+                 "predictions.forecast_latest", "models.active_models"):
         cursor.execute(f"SELECT COUNT(*) FROM {view}")
         assert cursor.fetchone()[0] >= 0
     for table in ("features.customers", "models.registry", "ops.runs",
-                  "predictions.churn_scores"):
+                  "predictions.churn_scores", "predictions.churn_reasons"):
         assert refused(cursor, f"SELECT COUNT(*) FROM {table}"), table
     assert refused(cursor, "EXEC ml.activate_model @model_name = N'x', @version = 1")
 
@@ -104,6 +106,7 @@ def test_analyst_reads_only_the_views(members):
 def test_public_gets_nothing(members):
     cursor = members["public"]
     for table in ("features.customers", "models.registry", "ops.runs",
-                  "predictions.churn_latest", "models.active_models"):
+                  "predictions.churn_latest", "predictions.churn_reasons_latest",
+                  "predictions.churn_reasons", "models.active_models"):
         assert refused(cursor, f"SELECT COUNT(*) FROM {table}"), table
     assert refused(cursor, "EXEC ml.activate_model @model_name = N'x', @version = 1")

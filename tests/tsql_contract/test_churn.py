@@ -17,8 +17,10 @@ from .harness import run_contract
 
 pytestmark = pytest.mark.tsql_contract
 
-FAST = json.dumps({"epochs": 2, "hidden_units": [8], "patience": 1})
+FAST = json.dumps({"epochs": 2, "hidden_units": [8], "patience": 1, "ensemble_size": 1})
 CUSTOMERS = 400
+# ml.score_churn's two external script calls: @explain = 0, and @explain > 0.
+PLAIN, EXPLAINED = 0, 1
 
 
 def _spec(engine) -> str:
@@ -75,7 +77,7 @@ def test_train_churn_model_options_null_means_the_spec_defaults(customers):
 def test_score_churn_returns_what_with_result_sets_declares(customers, trained, profile):
     registration = json.loads(trained["registration"])
     outcome = run_contract(
-        "ml.score_churn", profile=profile, engine=customers,
+        "ml.score_churn", profile=profile, engine=customers, call=PLAIN,
         input_sql="SELECT * FROM features.churn_features",
         params={"onnx_artifact": trained["onnx_artifact"],
                 "onnx_sha256": registration["onnx_sha256"],
@@ -97,13 +99,51 @@ def test_score_churn_refuses_a_wrong_hash_with_its_own_sentence(customers, train
     """The error leaves the script as @script_error (THROW 50501 in ml.score_churn), not
     as an exception that SQL Server would report only as the generic Msg 39004."""
     outcome = run_contract(
-        "ml.score_churn", profile="ml_services", engine=customers,
+        "ml.score_churn", profile="ml_services", engine=customers, call=PLAIN,
         input_sql="SELECT * FROM features.churn_features",
         params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64,
                 "profile": None},
     )
     assert outcome.output_params["script_error"].startswith("sqlml: ")
     assert outcome.output_params["drift"] is None
+    assert "sha256" in outcome.output_params["script_error"]
+    assert outcome.output is not None and outcome.output.empty
+
+
+def test_score_churn_with_explain_returns_scores_and_reasons_in_one_result_set(
+        customers, trained, profile):
+    """@explain = 3: one score row per customer (rank NULL) and three reason rows each
+    (probability NULL), as the second call's WITH RESULT SETS declares them, so the
+    procedure can split them into churn_scores and churn_reasons; @drift as before."""
+    registration = json.loads(trained["registration"])
+    outcome = run_contract(
+        "ml.score_churn", profile=profile, engine=customers, call=EXPLAINED,
+        input_sql="SELECT * FROM features.churn_features",
+        params={"onnx_artifact": trained["onnx_artifact"],
+                "onnx_sha256": registration["onnx_sha256"], "explain": 3,
+                "profile": json.dumps(registration["feature_schema"]["profile"])},
+    )
+    out = outcome.output
+    assert outcome.output_params["script_error"] is None
+    scores, reasons = out[out["rank"].isna()], out[out["rank"].notna()]
+    assert set(scores["customer_id"]) == {str(i) for i in range(1, CUSTOMERS + 1)}
+    assert scores["churn_probability"].between(0, 1).all()
+    assert len(reasons) == 3 * CUSTOMERS and reasons["churn_probability"].isna().all()
+    assert reasons.groupby("customer_id")["rank"].apply(lambda r: sorted(r) == [1, 2, 3]).all()
+    schema = registration["feature_schema"]
+    assert set(reasons["feature"]) <= set(schema["numeric"]) | set(schema["categorical"])
+    assert {d["feature"] for d in json.loads(outcome.output_params["drift"])} == set(
+        registration["feature_schema"]["profile"]["features"])
+
+
+def test_score_churn_with_explain_carries_an_error_out_with_no_rows(customers, trained):
+    """A wrong hash under @explain: @script_error (THROW 50501), no score, no reason."""
+    outcome = run_contract(
+        "ml.score_churn", profile="ml_services", engine=customers, call=EXPLAINED,
+        input_sql="SELECT * FROM features.churn_features",
+        params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64,
+                "explain": 2, "profile": None},
+    )
     assert "sha256" in outcome.output_params["script_error"]
     assert outcome.output is not None and outcome.output.empty
 
