@@ -99,6 +99,7 @@ OutputDataSet, drift, script_error = score_churn_with_drift(InputDataSet, onnx_a
                 @drift = @drift OUTPUT,
                 @script_error = @script_error OUTPUT
             WITH RESULT SETS ((customer_id NVARCHAR(64) NOT NULL, churn_probability FLOAT NOT NULL));
+            EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50501;
         END
         ELSE
         BEGIN
@@ -127,12 +128,12 @@ OutputDataSet, drift, script_error = score_churn_explained_with_drift(InputDataS
                 feature_value NVARCHAR(4000) NULL,
                 contribution FLOAT NULL
             ));
+            EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50501;
             INSERT INTO #scores (customer_id, churn_probability)
             SELECT e.customer_id, e.churn_probability
             FROM #explained AS e
             WHERE e.rank IS NULL;
         END;
-        EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50501;
 
         BEGIN TRANSACTION;
         INSERT INTO predictions.churn_scores (run_id, model_id, customer_id, churn_probability)
