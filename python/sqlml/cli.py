@@ -4,7 +4,7 @@
     sqlml deploy [--url URL]              migrations, procedures, runtime, setup scripts
     sqlml demo [--url URL]                the end-to-end demo
     sqlml train churn|forecaster NAME     ml.train_churn_model / ml.train_forecaster
-    sqlml score NAME                      ml.score_churn
+    sqlml score NAME [--explain K]        ml.score_churn (K reasons per customer)
     sqlml forecast NAME [--horizon N]     ml.forecast
     sqlml activate NAME VERSION           ml.activate_model (promote or roll back)
     sqlml models [NAME]                   the registry, without blobs
@@ -293,8 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score customers with the active churn model")
     score.add_argument("name")
     score.add_argument("--input-query")
+    score.add_argument("--explain", type=int, default=0,
+                       help="reasons kept per customer in predictions.churn_reasons (0 to 20)")
     score.set_defaults(func=lambda a: _call(a, "score_churn", model_name=a.name,
-                                            input_query=a.input_query))
+                                            input_query=a.input_query, explain=a.explain))
 
     fc = sub.add_parser("forecast", help="forecast every series with the active forecaster")
     fc.add_argument("name")
