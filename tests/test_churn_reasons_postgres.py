@@ -65,6 +65,22 @@ def test_scores_and_reasons_land_together_and_analysts_read_them(trained):
     assert run["params"]["explain"] == 3 and run["status"] == "succeeded"
 
 
+def test_analysts_read_gbm_auc_and_feature_importance_in_sql(trained):
+    with trained.connect() as connection:
+        connection.exec_driver_sql("SET ROLE sqlml_analyst")
+        rows = connection.exec_driver_sql(
+            "SELECT (metrics::jsonb ->> 'gbm_auc')::float AS gbm_auc, f ->> 'feature' AS feature,"
+            " (f ->> 'importance')::float AS importance FROM models.active_models,"
+            " jsonb_array_elements(metrics::jsonb -> 'feature_importance') AS f"
+            " WHERE model_name = 'churn'").mappings().all()
+        connection.rollback()
+    features = set(churn_data.customers(1)[0].columns) - {"customer_id", "churned"}
+    assert {r["feature"] for r in rows} == features
+    assert 0.5 < rows[0]["gbm_auc"] <= 1 and rows[0]["importance"] > 0
+    values = [r["importance"] for r in rows]
+    assert values == sorted(values, reverse=True), "most important first"
+
+
 def test_explain_zero_null_and_the_two_argument_call_write_no_reasons(trained):
     run_id = score(trained, 0)
     assert count(trained, "predictions.churn_scores", f"run_id = {run_id}") == CUSTOMERS
