@@ -127,12 +127,7 @@ OutputDataSet, drift, script_error = forecast_with_drift(InputDataSet, onnx_arti
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        EXEC ops.fail_run
-            @run_id = @run_id,
-            @run_type = N'forecast',
-            @model_name = @model_name,
-            @model_id = @model_id,
-            @params = @params;
+        EXEC ops.fail_run @run_id = @run_id, @model_id = @model_id;
         THROW;
     END CATCH;
 END;

@@ -93,12 +93,7 @@ OutputDataSet, drift, script_error = score_churn_with_drift(InputDataSet, onnx_a
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        EXEC ops.fail_run
-            @run_id = @run_id,
-            @run_type = N'score_churn',
-            @model_name = @model_name,
-            @model_id = @model_id,
-            @params = @params;
+        EXEC ops.fail_run @run_id = @run_id, @model_id = @model_id;
         THROW;
     END CATCH;
 END;
