@@ -107,14 +107,7 @@ OutputDataSet, drift, script_error = forecast_with_drift(InputDataSet, onnx_arti
         FROM #forecasts AS f;
         SET @rows = @@ROWCOUNT;
         SELECT @series = COUNT(DISTINCT f.series_id) FROM #forecasts AS f;
-        INSERT INTO ops.run_drift (run_id, model_id, feature, psi, flagged, detail)
-        SELECT @run_id, @model_id, d.feature, d.psi, d.flagged, d.detail
-        FROM OPENJSON(@drift) WITH (
-            feature NVARCHAR(256) '$.feature',
-            psi FLOAT '$.psi',
-            flagged BIT '$.flagged',
-            detail NVARCHAR(MAX) '$.detail' AS JSON
-        ) AS d;
+        EXEC ops.record_drift @run_id = @run_id, @model_id = @model_id, @drift = @drift;
         EXEC ops.finish_run
             @run_id = @run_id, @model_id = @model_id, @rows_in = @series, @rows_out = @rows;
         COMMIT TRANSACTION;
@@ -127,12 +120,7 @@ OutputDataSet, drift, script_error = forecast_with_drift(InputDataSet, onnx_arti
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        EXEC ops.fail_run
-            @run_id = @run_id,
-            @run_type = N'forecast',
-            @model_name = @model_name,
-            @model_id = @model_id,
-            @params = @params;
+        EXEC ops.fail_run @run_id = @run_id, @model_id = @model_id;
         THROW;
     END CATCH;
 END;

@@ -31,16 +31,6 @@ BEGIN
     DECLARE @message NVARCHAR(2048);
     DECLARE @run_type NVARCHAR(64) = IIF(@kind = N'churn', N'score_churn', N'forecast');
     BEGIN TRY
-        IF COALESCE(IS_ROLEMEMBER(N'sqlml_spark'), 0) = 0
-            AND COALESCE(IS_ROLEMEMBER(N'db_owner'), 0) = 0
-            THROW 50000, N'sqlml: publishing from Spark needs role sqlml_spark', 1;
-        IF @kind NOT IN (N'churn', N'forecaster')
-        BEGIN
-            SET @message = CONCAT(
-                N'sqlml: kind ''', @kind, N''' is not one Spark scores (churn or forecaster)'
-            );
-            THROW 50000, @message, 1;
-        END;
         -- Every call is a run, as with ml.score_churn: opened first (committed on its
         -- own), and failed by ops.fail_run in the CATCH block when anything below
         -- refuses it.
@@ -52,6 +42,16 @@ BEGIN
             @model_name = @model_name,
             @params = @run_params,
             @run_id = @run_id OUTPUT;
+        IF COALESCE(IS_ROLEMEMBER(N'sqlml_spark'), 0) = 0
+            AND COALESCE(IS_ROLEMEMBER(N'db_owner'), 0) = 0
+            THROW 50000, N'sqlml: publishing from Spark needs role sqlml_spark', 1;
+        IF @kind NOT IN (N'churn', N'forecaster')
+        BEGIN
+            SET @message = CONCAT(
+                N'sqlml: kind ''', @kind, N''' is not one Spark scores (churn or forecaster)'
+            );
+            THROW 50000, @message, 1;
+        END;
         EXEC ops.model_version
             @kind = @kind,
             @model_name = @model_name,
@@ -89,12 +89,7 @@ BEGIN
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        EXEC ops.fail_run
-            @run_id = @run_id,
-            @run_type = @run_type,
-            @model_name = @model_name,
-            @model_id = @model_id,
-            @params = @run_params;
+        EXEC ops.fail_run @run_id = @run_id, @model_id = @model_id;
         THROW;
     END CATCH;
 END;

@@ -10,24 +10,16 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
-    DECLARE @created_by NVARCHAR(128);
+    DECLARE @kind NVARCHAR(32);
+    DECLARE @model_id BIGINT;
     DECLARE @failure NVARCHAR(MAX) = COALESCE(@error, N'failed');
-    DECLARE @message NVARCHAR(2048);
     BEGIN TRY
-        SELECT @created_by = s.created_by
-        FROM ops.spark_stages AS s
-        WHERE s.run_id = @run_id;
-        IF @created_by IS NOT NULL AND @created_by <> ORIGINAL_LOGIN()
-        BEGIN
-            SET @message = CONCAT(
-                N'sqlml: Spark run ', @run_id, N' belongs to ', @created_by,
-                N', not to ', ORIGINAL_LOGIN()
-            );
-            THROW 50000, @message, 1;
-        END;
-        IF @created_by IS NOT NULL
+        BEGIN TRANSACTION;
+        EXEC ops.claim_spark_stage @run_id = @run_id, @kind = @kind OUTPUT, @model_id = @model_id OUTPUT;
+        IF @kind IS NOT NULL
             EXEC ops.close_spark_stage @run_id = @run_id, @error = @failure;
-        SELECT CAST(IIF(@created_by IS NULL, 0, 1) AS BIT) AS closed;
+        COMMIT TRANSACTION;
+        SELECT CAST(IIF(@kind IS NULL, 0, 1) AS BIT) AS closed;
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;

@@ -21,7 +21,6 @@ BEGIN
     DECLARE @run_id BIGINT = @spark_run_id;
     DECLARE @kind NVARCHAR(32);
     DECLARE @model_id BIGINT;
-    DECLARE @created_by NVARCHAR(128);
     DECLARE @status NVARCHAR(16);
     DECLARE @version INT;
     DECLARE @keys BIGINT;
@@ -33,25 +32,12 @@ BEGIN
     DECLARE @message NVARCHAR(2048);
     BEGIN TRY
         BEGIN TRANSACTION;
-        SELECT
-            @kind = s.kind,
-            @model_id = s.model_id,
-            @created_by = s.created_by
-        FROM ops.spark_stages AS s WITH (UPDLOCK, HOLDLOCK)
-        WHERE s.run_id = @run_id;
+        EXEC ops.claim_spark_stage @run_id = @run_id, @kind = @kind OUTPUT, @model_id = @model_id OUTPUT;
         IF @kind IS NULL
         BEGIN
             SET @message = CONCAT(
                 N'sqlml: Spark run ', @run_id,
                 N' has no open stage (published, failed or abandoned already)'
-            );
-            THROW 50000, @message, 1;
-        END;
-        IF @created_by <> ORIGINAL_LOGIN()
-        BEGIN
-            SET @message = CONCAT(
-                N'sqlml: Spark run ', @run_id, N' belongs to ', @created_by,
-                N', not to ', ORIGINAL_LOGIN()
             );
             THROW 50000, @message, 1;
         END;

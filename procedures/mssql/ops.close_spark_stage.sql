@@ -16,13 +16,7 @@ BEGIN
         FROM ops.spark_stages AS s WITH (UPDLOCK, HOLDLOCK)
         WHERE s.run_id = @run_id;
         IF @error IS NOT NULL
-            UPDATE ops.runs
-            SET
-                status = N'failed',
-                model_id = @model_id,
-                finished_at = SYSDATETIMEOFFSET(),
-                error = @error
-            WHERE run_id = @run_id AND status = N'running';
+            EXEC ops.fail_run @run_id = @run_id, @model_id = @model_id, @error = @error;
         DELETE FROM staging.churn_scores WHERE run_id = @run_id;
         DELETE FROM staging.forecasts WHERE run_id = @run_id;
         DELETE FROM ops.spark_stages WHERE run_id = @run_id;

@@ -12,16 +12,9 @@ AS $$
 DECLARE
     v_stage ops.spark_stages;
 BEGIN
-    SELECT s.* INTO v_stage FROM ops.spark_stages AS s
-    WHERE s.run_id = spark_fail.run_id
-    FOR UPDATE;
-    IF NOT FOUND THEN
+    v_stage := ops.claim_spark_stage(spark_fail.run_id);
+    IF v_stage.run_id IS NULL THEN
         RETURN false;
-    END IF;
-    IF v_stage.created_by <> session_user THEN
-        RAISE EXCEPTION 'sqlml: Spark run % belongs to %, not to %',
-            spark_fail.run_id, quote_ident(v_stage.created_by), quote_ident(session_user)
-            USING ERRCODE = 'insufficient_privilege';
     END IF;
     PERFORM ops.close_spark_stage(v_stage.run_id, coalesce(spark_fail.error, 'failed'));
     RETURN true;

@@ -31,17 +31,10 @@ DECLARE
     v_bad bigint;
     v_staged bigint;
 BEGIN
-    SELECT s.* INTO v_stage FROM ops.spark_stages AS s
-    WHERE s.run_id = spark_publish.spark_run_id
-    FOR UPDATE;
-    IF NOT FOUND THEN
+    v_stage := ops.claim_spark_stage(spark_publish.spark_run_id);
+    IF v_stage.run_id IS NULL THEN
         RAISE EXCEPTION 'sqlml: Spark run % has no open stage (published, failed or abandoned already)',
             spark_publish.spark_run_id USING ERRCODE = 'undefined_object';
-    END IF;
-    IF v_stage.created_by <> session_user THEN
-        RAISE EXCEPTION 'sqlml: Spark run % belongs to %, not to %',
-            spark_publish.spark_run_id, quote_ident(v_stage.created_by), quote_ident(session_user)
-            USING ERRCODE = 'insufficient_privilege';
     END IF;
     SELECT r.status INTO v_status FROM ops.runs AS r WHERE r.run_id = v_stage.run_id;
     IF v_status IS DISTINCT FROM 'running' THEN

@@ -12,7 +12,6 @@ AS $$
 DECLARE
     v_model record;
     v_rows bigint;
-    v_message text;
     v_max_explain integer;
 BEGIN
     -- Explaining costs about (columns + 1) * 32 model evaluations per customer, so the
@@ -26,23 +25,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT * INTO v_model FROM ops.model_version('churn', run_score_churn.model_name);
-    -- Input drift against the version's training profile, in this transaction, before
-    -- the scoring half takes the staged rows. It never fails the run: a problem
-    -- measuring it is a '*' row saying so.
-    BEGIN
-        INSERT INTO ops.run_drift (run_id, model_id, feature, psi, flagged, detail)
-        SELECT run_score_churn.run_id, v_model.model_id, d.feature, d.psi, d.flagged, d.detail
-        FROM ops.drift_staged(run_score_churn.run_id, (
-            SELECT r.feature_schema -> 'profile' FROM models.registry AS r
-            WHERE r.model_id = v_model.model_id
-        )) AS d;
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT;
-        RAISE WARNING 'sqlml: input drift not measured: %', v_message;
-        INSERT INTO ops.run_drift (run_id, model_id, feature, psi, flagged, detail)
-        VALUES (run_score_churn.run_id, v_model.model_id, '*', NULL, false,
-            jsonb_build_object('error', 'drift could not be measured: ' || v_message));
-    END;
+    PERFORM ops.record_drift(run_score_churn.run_id, v_model.model_id);
     -- One call of the scoring half; its arrays feed both tables in one statement.
     WITH scored AS (
         SELECT * FROM ops.churn_score_staged(run_score_churn.run_id, v_model.onnx_artifact,

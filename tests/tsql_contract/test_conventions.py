@@ -125,6 +125,7 @@ def test_the_contract_reader_sees_calls_and_parameters():
     register = ROOT / "procedures" / "mssql" / "ops.register_model.sql"
     params = declared_params(register)
     assert params["@kind"] is False and params["@model_id"] is False  # OUTPUT: still required
-    assert declared_params(ROOT / "procedures" / "mssql" / "ops.fail_run.sql")["@run_id"] is True
+    assert declared_params(ROOT / "procedures" / "mssql" / "ops.fail_run.sql") == {
+        "@run_id": False, "@model_id": True, "@error": True}
     calls = dict(exec_calls(ROOT / "procedures" / "mssql" / "ops.train_model.sql"))
     assert {"@kind", "@model_name", "@registration", "@model_id"} <= calls["ops.register_model"]

@@ -63,12 +63,7 @@ BEGIN
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        EXEC ops.fail_run
-            @run_id = @run_id,
-            @run_type = N'activate_model',
-            @model_name = @model_name,
-            @model_id = @model_id,
-            @params = @params;
+        EXEC ops.fail_run @run_id = @run_id, @model_id = @model_id;
         THROW;
     END CATCH;
 END;

@@ -73,14 +73,7 @@ OutputDataSet, drift, script_error = score_churn_with_drift(InputDataSet, onnx_a
         SELECT @run_id, @model_id, s.customer_id, s.churn_probability
         FROM #scores AS s;
         SET @rows = @@ROWCOUNT;
-        INSERT INTO ops.run_drift (run_id, model_id, feature, psi, flagged, detail)
-        SELECT @run_id, @model_id, d.feature, d.psi, d.flagged, d.detail
-        FROM OPENJSON(@drift) WITH (
-            feature NVARCHAR(256) '$.feature',
-            psi FLOAT '$.psi',
-            flagged BIT '$.flagged',
-            detail NVARCHAR(MAX) '$.detail' AS JSON
-        ) AS d;
+        EXEC ops.record_drift @run_id = @run_id, @model_id = @model_id, @drift = @drift;
         EXEC ops.finish_run
             @run_id = @run_id, @model_id = @model_id, @rows_in = @rows, @rows_out = @rows;
         COMMIT TRANSACTION;
@@ -93,12 +86,7 @@ OutputDataSet, drift, script_error = score_churn_with_drift(InputDataSet, onnx_a
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        EXEC ops.fail_run
-            @run_id = @run_id,
-            @run_type = N'score_churn',
-            @model_name = @model_name,
-            @model_id = @model_id,
-            @params = @params;
+        EXEC ops.fail_run @run_id = @run_id, @model_id = @model_id;
         THROW;
     END CATCH;
 END;

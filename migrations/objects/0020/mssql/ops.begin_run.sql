@@ -7,9 +7,10 @@
 -- the batch without running its CATCH block) and is marked 'failed'; a run whose
 -- session ended (killed, disconnected, the server restarted) is marked 'abandoned',
 -- here by the next call on its session id, or by any call that may see all sessions
--- (VIEW SERVER STATE). Refuses a model name that is not 1 to 128 characters
--- (THROW 50010) before it opens anything; the caller's CATCH block then records the
--- refused call through ops.fail_run, as for any other failure. Returns @run_id (OUTPUT).
+-- (VIEW SERVER STATE). A model name that is not 1 to 128 characters is refused here
+-- (THROW 50010), the call recorded as a failed run with its first 128 characters;
+-- the caller's CATCH block has no run id then, and its ops.fail_run does nothing.
+-- Returns @run_id (OUTPUT).
 CREATE OR ALTER PROCEDURE ops.begin_run
     @run_type NVARCHAR(64),
     @model_name NVARCHAR(4000),
@@ -19,13 +20,10 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
-    IF @model_name IS NULL OR LEN(@model_name) NOT BETWEEN 1 AND 128
-    BEGIN
-        DECLARE @message NVARCHAR(2048) = CONCAT(
-            N'sqlml: model_name must be 1 to 128 characters (got ', ISNULL(LEN(@model_name), 0), N')'
-        );
-        THROW 50010, @message, 1;
-    END;
+    DECLARE @refusal NVARCHAR(2048) = IIF(
+        LEN(@model_name) BETWEEN 1 AND 128, NULL,
+        CONCAT(N'sqlml: model_name must be 1 to 128 characters (got ', ISNULL(LEN(@model_name), 0), N')')
+    );
     DECLARE @login_time DATETIME = (
         SELECT s.login_time FROM sys.dm_exec_sessions AS s WHERE s.session_id = @@SPID
     );
@@ -52,7 +50,15 @@ BEGIN
             FROM sys.dm_exec_sessions AS s
             WHERE s.session_id = r.session_id AND s.login_time = r.login_time
         );
-    INSERT INTO ops.runs (run_type, model_name, params, session_id, login_time)
-    VALUES (@run_type, @model_name, @params, @@SPID, @login_time);
+    INSERT INTO ops.runs (
+        run_type, model_name, params, session_id, login_time, status, finished_at, error
+    )
+    VALUES (
+        @run_type, LEFT(@model_name, 128), @params, @@SPID, @login_time,
+        IIF(@refusal IS NULL, N'running', N'failed'),
+        IIF(@refusal IS NULL, NULL, SYSDATETIMEOFFSET()), @refusal
+    );
     SET @run_id = SCOPE_IDENTITY();
+    IF @refusal IS NOT NULL
+        THROW 50010, @refusal, 1;
 END;

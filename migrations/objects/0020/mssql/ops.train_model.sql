@@ -93,11 +93,7 @@ artifact, onnx_artifact, registration, script_error = train_model(kind, InputDat
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        EXEC ops.fail_run
-            @run_id = @run_id,
-            @run_type = @run_type,
-            @model_name = @model_name,
-            @params = @params;
+        EXEC ops.fail_run @run_id = @run_id;
         THROW;
     END CATCH;
 END;

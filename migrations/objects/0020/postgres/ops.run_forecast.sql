@@ -12,7 +12,6 @@ DECLARE
     v_trained_horizon integer;
     v_rows bigint;
     v_series bigint;
-    v_message text;
 BEGIN
     SELECT * INTO v_model FROM ops.model_version('forecaster', run_forecast.model_name);
     SELECT (r.spec #>> '{options,horizon}')::integer INTO v_trained_horizon
@@ -24,23 +23,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                 HINT = 'pass a smaller horizon, or train a version with options {"horizon": N}';
     END IF;
-    -- Input drift against the version's training profile, in this transaction, before
-    -- the scoring half takes the staged rows. It never fails the run: a problem
-    -- measuring it is a '*' row saying so.
-    BEGIN
-        INSERT INTO ops.run_drift (run_id, model_id, feature, psi, flagged, detail)
-        SELECT run_forecast.run_id, v_model.model_id, d.feature, d.psi, d.flagged, d.detail
-        FROM ops.drift_staged(run_forecast.run_id, (
-            SELECT r.feature_schema -> 'profile' FROM models.registry AS r
-            WHERE r.model_id = v_model.model_id
-        )) AS d;
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT;
-        RAISE WARNING 'sqlml: input drift not measured: %', v_message;
-        INSERT INTO ops.run_drift (run_id, model_id, feature, psi, flagged, detail)
-        VALUES (run_forecast.run_id, v_model.model_id, '*', NULL, false,
-            jsonb_build_object('error', 'drift could not be measured: ' || v_message));
-    END;
+    PERFORM ops.record_drift(run_forecast.run_id, v_model.model_id);
     INSERT INTO predictions.forecasts (
         run_id, model_id, series_id, period, step, forecast, lower, upper
     )
