@@ -302,19 +302,19 @@ def drift_staged(plpy, run_id: int, profile: str | None) -> list[tuple]:
     data = _STAGED.get(run_id)
     if data is None:
         return [("*", None, False, json.dumps({"error": f"run {run_id} has no staged input"}))]
-    if isinstance(data, tuple):
-        out = entrypoints.drift_columns(*data, profile)
+    if isinstance(data, tuple):  # scoring's columns: NumPy only, no pandas
+        out = entrypoints.drift_column_rows(*data, profile)
     else:
-        out = entrypoints.drift(data, profile)
-    flagged = out.loc[out["flagged"], "feature"].tolist()
+        out = rows(entrypoints.drift(data, profile))
+    flagged = [feature for feature, _, is_flagged, _ in out if is_flagged]
     if flagged:
         plpy.notice(f"sqlml: input drift past PSI {_threshold(profile)} in: "
                     f"{', '.join(flagged)} (see models.drift)")
-    return rows(out)
+    return out
 
 
 def _threshold(profile: str | None) -> float:
-    from sqlml.kinds.drift import PSI_THRESHOLD
+    from sqlml.kinds.drift_columns import PSI_THRESHOLD
 
     try:
         return float(json.loads(profile or "{}").get("threshold", PSI_THRESHOLD))
