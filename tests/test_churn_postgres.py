@@ -199,3 +199,42 @@ def test_scores_in_the_database_equal_the_pandas_implementation(customers):
     got = got.set_index("customer_id")["churn_probability"]
     assert len(got) == len(want) == CUSTOMERS
     assert (got - want.reindex(got.index)).abs().max() <= PARITY
+
+
+def test_the_database_stores_exactly_the_scores_the_scorer_computed(customers):
+    """The write from PL/Python (adapters.postgres.write_scores): scores cross as
+    float32 decimal text, bit for bit; ids holding the text payload's separator, and
+    a single empty id, take the arrays path and arrive intact."""
+    import numpy as np
+
+    from sqlml.kinds.churn import scoring
+
+    features = ("region, plan_tier, contract, tenure_months, monthly_charges, total_charges,"
+                " support_calls")
+    train(customers, name="exact",
+          query=f"SELECT customer_id, {features}, churned FROM features.customers")
+    plain = f"SELECT customer_id::text AS customer_id, {features} FROM features.customers"
+    separator = plain.replace("customer_id::text", "CASE WHEN customer_id = 1 THEN 'a' || "
+                              "chr(31) || 'b' ELSE customer_id::text END")
+    for query in (plain, separator):  # the text payloads, then the arrays
+        result = score(customers, name="exact", query=query)
+        with customers.connect() as c:
+            blob, sha = c.execute(sa.text("SELECT onnx_artifact, onnx_sha256 FROM "
+                                          "models.registry WHERE model_name = 'exact'")).one()
+            rows = c.execute(sa.text(query)).mappings().all()
+            got = dict(c.execute(sa.text("SELECT customer_id, churn_probability FROM "
+                                         "predictions.churn_scores WHERE run_id = :r"),
+                                 {"r": result["run_id"]}).all())
+        columns = {name: np.array([r[name] for r in rows],
+                                  dtype=np.float64 if isinstance(rows[0][name], float | int)
+                                  and name != "customer_id" else object)
+                   for name in rows[0]}
+        ids, want = scoring.score_columns(columns, len(rows), scoring.scorer(bytes(blob), sha))
+        assert len(got) == CUSTOMERS
+        assert [got[i] for i in ids] == want.tolist()  # exactly, not within a tolerance
+    assert "a\x1fb" in got
+    single = score(customers, name="exact",
+                   query=f"SELECT ''::text AS customer_id, {features}"
+                         " FROM features.customers LIMIT 1")
+    assert count(customers, "predictions.churn_scores",
+                 f"run_id = {single['run_id']} AND customer_id = ''") == 1
