@@ -1,4 +1,4 @@
-"""Scoring near the floor: predictions.churn_scores without its text-keyed btrees; scores written from PL/Python.
+"""Scoring near the floor: churn_scores without text-keyed btrees; scores written from PL/Python.
 
 Revision ID: 0018
 Revises: 0016
