@@ -171,7 +171,10 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
         elif oid in FLOAT_OIDS | INT_OIDS:
             kind, expr = "float", col
         elif oid == BOOL_OID:
-            kind, expr = "float", f"{col}::int"
+            # One character a row: a third cheaper to aggregate than float8send.
+            kind = "bool"
+            select.append(f"string_agg(CASE WHEN {col} THEN '1' WHEN NOT {col} THEN '0'"
+                          f" ELSE 'n' END, '') AS c{i}")
         elif oid in TIME_OIDS:
             kind, expr = "days", f"extract(epoch FROM {col})"
         else:
@@ -179,7 +182,7 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
         if kind == "text":
             select.append(f"string_agg(coalesce({col}::text, E'\\x1e'), E'\\x1f') AS c{i}")
             select.append(f"count({col}) AS nn{i}")
-        else:
+        elif kind != "bool":
             select.append(f"{_float8_payload(expr)} AS c{i}")
         kinds.append(kind)
     [row] = plpy.execute(f"SELECT {', '.join(select)} FROM ({wrapped}) AS q")
@@ -187,6 +190,12 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
     columns: dict[str, np.ndarray] = {}
     for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
         payload = row[f"c{i}"]
+        if kind == "bool":
+            flags = np.frombuffer((payload or "").encode("ascii"), dtype=np.uint8)
+            values = (flags == ord("1")).astype(np.float64)
+            values[flags == ord("n")] = np.nan
+            columns[name] = values
+            continue
         if kind != "text":
             values = np.frombuffer(payload or b"", dtype=">f8").astype(np.float64)
             columns[name] = values / SECONDS_PER_DAY if kind == "days" else values
@@ -288,15 +297,14 @@ def score_churn_staged(plpy, run_id: int, model_id: int, onnx_artifact: bytes,
 
 # PL/Python turns each element of a list it hands to SQL into text and parses it
 # again (str(), then the type's input function), so two arrays of 200,000 values
-# cost about 220 ms; two text payloads split by string_to_array cost a third of
+# cost about 220 ms; two text payloads split by string_to_table cost a third of
 # that. The scores travel as decimal text of their float32 values (see
 # float4_text), which float4 input reads back to the very same number.
 _SCORES_FROM_TEXT = (
     "INSERT INTO predictions.churn_scores (run_id, model_id, customer_id, churn_probability)"
-    " SELECT $1, $2, u.customer_id, u.churn_probability"
-    " FROM ROWS FROM (pg_catalog.unnest(pg_catalog.string_to_array($3, E'\\x1f')),"
-    " pg_catalog.unnest(pg_catalog.string_to_array($4, E'\\x1f')::pg_catalog.float4[]"
-    "::pg_catalog.float8[])) AS u (customer_id, churn_probability)"
+    " SELECT $1, $2, u.customer_id, u.churn_probability::pg_catalog.float4::pg_catalog.float8"
+    " FROM ROWS FROM (pg_catalog.string_to_table($3, E'\\x1f'),"
+    " pg_catalog.string_to_table($4, E'\\x1f')) AS u (customer_id, churn_probability)"
 )
 _SCORES_FROM_ARRAYS = (
     "INSERT INTO predictions.churn_scores (run_id, model_id, customer_id, churn_probability)"
