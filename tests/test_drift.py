@@ -171,3 +171,22 @@ def test_the_numpy_comparison_equals_the_pandas_one_on_awkward_columns():
     rows = entrypoints.drift_column_rows(columns, len(other), profile)
     assert [r[0] for r in rows] == ["tenure_months", "monthly_charges", "plan"]
     assert json.loads(rows[2][3])["unseen"] == ["enterprise", "legacy"]
+
+
+def test_the_sql_server_adapter_measures_drift_as_pandas_does():
+    # adapters.mssql hands InputDataSet's columns to the NumPy comparison: integers,
+    # NULL numbers, pandas' str dtype with missing values, bits; the same rows.
+    from sqlml.adapters import mssql
+
+    base = customers(seed=0)
+    base["paperless"] = base["customer_id"] % 3 == 0
+    profile = drift.feature_profile(base.drop(columns=["customer_id"]),
+                                    ["tenure_months", "monthly_charges", "paperless"], ["plan"])
+    other = customers(n=2500, seed=4, tenure_shift=8.0, plan_weights=(0.3, 0.3, 0.4))
+    other["tenure_months"] = other["tenure_months"].round().astype("int64")
+    other["monthly_charges"] = other["monthly_charges"].where(other.index % 9 != 0)
+    other["plan"] = other["plan"].astype("str").where(other.index % 11 != 0)
+    other["paperless"] = other["customer_id"] % 2 == 0
+    profile_text = json.dumps(profile)
+    pd.testing.assert_frame_equal(mssql._drift_rows(other, profile_text),
+                                  entrypoints.drift(other, profile_text), check_exact=True)
