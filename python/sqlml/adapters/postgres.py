@@ -331,9 +331,11 @@ def float4_text(values: np.ndarray) -> str | None:
     (the caller then sends arrays).
 
     Each value is written as an integer of 9 to 11 significant digits times a power
-    of ten: ``m e-NN``. Nine digits are within 5e-9 of the value, relative; float32
-    values are at least 3e-8 apart, relative, so float4 input rounds back to the
-    same float32 whatever rounding the float64 arithmetic here adds (about 1e-16).
+    of ten: ``m e-NN``. Nine digits are within 5e-9 of the value, relative; normal
+    float32 values are at least 6e-8 apart, relative (subnormal ones further), so the
+    correctly rounded float4 input comes back to the same float32 whatever the float64
+    arithmetic here adds (about 1e-16). tests/test_churn_postgres.py checks it on the
+    server, powers of ten and their neighbours included.
     """
     v = np.asarray(values, dtype=np.float64)
     n = len(v)
