@@ -6,27 +6,24 @@ import re
 import pytest
 import sqlalchemy as sa
 
-import sql_helpers
-from sql_helpers import call, count, runs
-from sqlml.demo import churn_data
-from sqlml.demo.bulk import insert_frame
+from sql_helpers import (
+    assert_refuses_other_kind,
+    assert_refuses_tampered_blob,
+    call,
+    count,
+    load_customers,
+    runs,
+)
+from sql_helpers import train_churn as train
 
 pytestmark = pytest.mark.postgres
 
-FAST = json.dumps({"epochs": 3, "hidden_units": [16], "patience": 2})
 CUSTOMERS = 1500
 
 
 @pytest.fixture
 def customers(db):
-    frame, _ = churn_data.customers(CUSTOMERS, seed=17)
-    insert_frame(db, "features.customers", frame)
-    return db
-
-
-
-def train(engine, name="churn", query=None, options=FAST, activate=True):
-    return sql_helpers.train(engine, "train_churn_model", name, query, options, activate)
+    return load_customers(db, CUSTOMERS, seed=17)
 
 
 def score(engine, name="churn", query=None):
@@ -154,20 +151,12 @@ def test_scoring_without_a_needed_feature_writes_no_scores(customers):
 
 def test_a_tampered_model_blob_is_refused_and_nothing_is_written(customers):
     train(customers)
-    with customers.begin() as connection:
-        connection.exec_driver_sql(
-            "UPDATE models.registry SET onnx_artifact = onnx_artifact || '\\x00'::bytea")
-    with pytest.raises(sa.exc.DBAPIError, match="does not match its recorded sha256"):
-        score(customers)
-    assert count(customers, "predictions.churn_scores") == 0
+    assert_refuses_tampered_blob(customers, lambda: score(customers), "predictions.churn_scores")
 
 
 def test_a_forecaster_name_cannot_be_scored_as_churn(customers):
     train(customers)
-    with customers.begin() as connection:
-        connection.exec_driver_sql("UPDATE models.registry SET kind = 'forecaster'")
-    with pytest.raises(sa.exc.DBAPIError, match="is a forecaster model, not a churn model"):
-        score(customers)
+    assert_refuses_other_kind(customers, lambda: score(customers), "forecaster", "churn")
 
 
 def test_scores_in_the_database_equal_the_pandas_implementation(customers):
