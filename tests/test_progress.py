@@ -8,7 +8,7 @@ from sqlml import progress
 
 pytestmark = pytest.mark.unit
 
-MESSAGES = ["read 100 training rows", "ml.train_churn_model: 100 rows",
+MESSAGES = ["read 100 training rows", "churn training: 100 rows",
             "epoch 1/3: loss 0.6000, val_auc 0.7000", "epoch 2/3: loss 0.5000, val_auc 0.7500",
             "epoch 3/3: loss 0.4000, val_auc 0.8000", "validation AUC 0.8000"]
 
