@@ -72,3 +72,14 @@ def assert_refuses_other_kind(engine, use, stored, wanted):
         connection.exec_driver_sql(f"UPDATE models.registry SET kind = '{stored}'")
     with pytest.raises(sa.exc.DBAPIError, match=f"is a {stored} model, not a {wanted} model"):
         use()
+
+
+def assert_activation_rule_ties_activate(engine, train):
+    """Three versions with ``train(engine, ...)``: the one trained with ``activate => false``
+    stays a candidate; the third, on the same data and seed, ties the active version's
+    metric and so activates."""
+    train(engine)
+    second = train(engine, activate=False)
+    assert (second["version"], second["status"]) == (2, "candidate")
+    third = train(engine)
+    assert (third["version"], third["status"]) == (3, "active")

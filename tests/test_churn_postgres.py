@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from sql_helpers import (
+    assert_activation_rule_ties_activate,
     assert_refuses_other_kind,
     assert_refuses_tampered_blob,
     call,
@@ -75,11 +76,7 @@ def test_text_ids_text_categories_and_nulls_through_input_query(customers):
 
 
 def test_versions_count_up_and_the_activation_rule_is_recorded(customers):
-    train(customers)
-    second = train(customers, activate=False)
-    assert (second["version"], second["status"]) == (2, "candidate")
-    third = train(customers)  # same data and seed: ties the active AUC, so it activates
-    assert (third["version"], third["status"]) == (3, "active")
+    assert_activation_rule_ties_activate(customers, train)  # the third ties the active AUC
     reasons = {r["version"]: (r["status"], r["status_reason"]) for r in call(
         customers, "SELECT version, status, status_reason FROM models.registry")}
     assert reasons[1][0] == "retired" and "replaced by version 3" in reasons[1][1]
