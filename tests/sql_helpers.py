@@ -83,3 +83,14 @@ def assert_activation_rule_ties_activate(engine, train):
     assert (second["version"], second["status"]) == (2, "candidate")
     third = train(engine)
     assert (third["version"], third["status"]) == (3, "active")
+
+
+def assert_no_pickle(trained):
+    """A trained model's two bundles (what the registry stores) hold the manifest,
+    JSON preprocessing, a Keras file and an ONNX file: nothing that unpickles."""
+    import io
+    import zipfile
+
+    for blob in (trained.artifact, trained.onnx_artifact):
+        names = set(zipfile.ZipFile(io.BytesIO(blob)).namelist())
+        assert names <= {"manifest.json", "preprocessing.json", "model.keras", "model.onnx"}
