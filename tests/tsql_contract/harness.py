@@ -226,3 +226,11 @@ def assert_trained(outcome: Outcome, trained_rows: int, metrics: set[str]) -> di
     epochs = registration["spec"]["options"]["epochs"]
     assert f"epoch 1/{epochs}" in outcome.messages  # progress reaches SQL Server's messages
     return registration
+
+
+def emptied_after(engine: sa.Engine, table: str):
+    """For a module's data fixture (``yield from``): hand over ``engine``, then delete
+    every row of ``table``, so that the next module starts from the deployed database."""
+    yield engine
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"DELETE FROM {table}")

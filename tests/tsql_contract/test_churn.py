@@ -12,7 +12,7 @@ import pytest
 from sqlml.demo import churn_data
 from sqlml.demo.bulk import insert_frame
 
-from .harness import assert_trained, kind_spec, run_contract, train_contract
+from .harness import assert_trained, emptied_after, kind_spec, run_contract, train_contract
 
 pytestmark = pytest.mark.tsql_contract
 
@@ -25,9 +25,7 @@ INPUT = "SELECT * FROM features.churn_features"
 def customers(pg_engine):
     frame, _ = churn_data.customers(CUSTOMERS, seed=23)
     insert_frame(pg_engine, "features.customers", frame)
-    yield pg_engine
-    with pg_engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM features.customers")
+    yield from emptied_after(pg_engine, "features.customers")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 
 from sqlml.demo import series_data
 
-from .harness import assert_trained, run_contract, train_contract
+from .harness import assert_trained, emptied_after, run_contract, train_contract
 
 pytestmark = pytest.mark.tsql_contract
 
@@ -25,9 +25,7 @@ INPUT = "SELECT * FROM features.forecast_input"
 @pytest.fixture(scope="module")
 def series(pg_engine):
     series_data.load_series(pg_engine, n_series=SERIES, length=72, min_length=72, seed=8)
-    yield pg_engine
-    with pg_engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM features.monthly_usage")
+    yield from emptied_after(pg_engine, "features.monthly_usage")
 
 
 @pytest.fixture(scope="module")
