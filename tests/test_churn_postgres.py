@@ -6,27 +6,25 @@ import re
 import pytest
 import sqlalchemy as sa
 
-import sql_helpers
-from sql_helpers import call, count, runs
-from sqlml.demo import churn_data
-from sqlml.demo.bulk import insert_frame
+from sql_helpers import (
+    assert_activation_rule_ties_activate,
+    assert_refuses_other_kind,
+    assert_refuses_tampered_blob,
+    call,
+    count,
+    load_customers,
+    runs,
+)
+from sql_helpers import train_churn as train
 
 pytestmark = pytest.mark.postgres
 
-FAST = json.dumps({"epochs": 3, "hidden_units": [16], "patience": 2})
 CUSTOMERS = 1500
 
 
 @pytest.fixture
 def customers(db):
-    frame, _ = churn_data.customers(CUSTOMERS, seed=17)
-    insert_frame(db, "features.customers", frame)
-    return db
-
-
-
-def train(engine, name="churn", query=None, options=FAST, activate=True):
-    return sql_helpers.train(engine, "train_churn_model", name, query, options, activate)
+    return load_customers(db, CUSTOMERS, seed=17)
 
 
 def score(engine, name="churn", query=None):
@@ -78,11 +76,7 @@ def test_text_ids_text_categories_and_nulls_through_input_query(customers):
 
 
 def test_versions_count_up_and_the_activation_rule_is_recorded(customers):
-    train(customers)
-    second = train(customers, activate=False)
-    assert (second["version"], second["status"]) == (2, "candidate")
-    third = train(customers)  # same data and seed: ties the active AUC, so it activates
-    assert (third["version"], third["status"]) == (3, "active")
+    assert_activation_rule_ties_activate(customers, train)  # the third ties the active AUC
     reasons = {r["version"]: (r["status"], r["status_reason"]) for r in call(
         customers, "SELECT version, status, status_reason FROM models.registry")}
     assert reasons[1][0] == "retired" and "replaced by version 3" in reasons[1][1]
@@ -154,20 +148,12 @@ def test_scoring_without_a_needed_feature_writes_no_scores(customers):
 
 def test_a_tampered_model_blob_is_refused_and_nothing_is_written(customers):
     train(customers)
-    with customers.begin() as connection:
-        connection.exec_driver_sql(
-            "UPDATE models.registry SET onnx_artifact = onnx_artifact || '\\x00'::bytea")
-    with pytest.raises(sa.exc.DBAPIError, match="does not match its recorded sha256"):
-        score(customers)
-    assert count(customers, "predictions.churn_scores") == 0
+    assert_refuses_tampered_blob(customers, lambda: score(customers), "predictions.churn_scores")
 
 
 def test_a_forecaster_name_cannot_be_scored_as_churn(customers):
     train(customers)
-    with customers.begin() as connection:
-        connection.exec_driver_sql("UPDATE models.registry SET kind = 'forecaster'")
-    with pytest.raises(sa.exc.DBAPIError, match="is a forecaster model, not a churn model"):
-        score(customers)
+    assert_refuses_other_kind(customers, lambda: score(customers), "forecaster", "churn")
 
 
 def test_scores_in_the_database_equal_the_pandas_implementation(customers):

@@ -32,15 +32,15 @@ from sqlml.kinds.columns import (
 from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
 
-ROUTINE = "ml.train_churn_model"
+TRAINING = "churn training"
 MAX_ID_LENGTH = 64
 PARITY_TOLERANCE = 1e-5
 
 
-def _require(frame: pd.DataFrame, column: str, routine: str) -> None:
+def _require(frame: pd.DataFrame, column: str, what: str) -> None:
     if column not in frame.columns:
         shown = ", ".join(frame.columns[:20]) or "none"
-        raise InputError(f"{routine}: input has no {column!r} column (columns: {shown})")
+        raise InputError(f"{what}: input has no {column!r} column (columns: {shown})")
 
 
 def customer_ids(values: pd.Series, column: str) -> pd.Series:
@@ -84,7 +84,7 @@ def _check_options(opts: dict) -> None:
     for name, ok in checks.items():
         if not ok:
             raise InputError(
-                f"option {name!r} of {ROUTINE} is out of range: {json.dumps(opts[name])} "
+                f"option {name!r} of {TRAINING} is out of range: {json.dumps(opts[name])} "
                 "(epochs, batch_size >= 1; 0 <= dropout < 1; learning_rate > 0; "
                 "0.05 <= validation_fraction <= 0.5; class_weight 'balanced' or 'none')"
             )
@@ -105,30 +105,30 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
 def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.ndarray]:
     id_col, label_col = spec["input"]["id_column"], spec["input"]["label_column"]
     frame = normalise_columns(frame)
-    _require(frame, id_col, ROUTINE)
-    _require(frame, label_col, ROUTINE)
-    refuse_duplicates(customer_ids(frame[id_col], id_col), id_col, ROUTINE,
+    _require(frame, id_col, TRAINING)
+    _require(frame, label_col, TRAINING)
+    refuse_duplicates(customer_ids(frame[id_col], id_col), id_col, TRAINING,
                       "each customer must appear once in the training rows")
     y = labels(frame[label_col], label_col)
     limits = spec["limits"]
     if len(y) < limits["min_rows"]:
         raise InputError(
-            f"{ROUTINE}: {len(y)} training row(s) is too few; at least {limits['min_rows']} needed"
+            f"{TRAINING}: {len(y)} training row(s) is too few; at least {limits['min_rows']} needed"
         )
     counts = np.bincount(y, minlength=2)
     if counts.min() == 0:
         only = int(np.argmax(counts))
         raise InputError(
-            f"{ROUTINE}: column {label_col!r} has only one class ({only}) in {len(y)} rows; "
+            f"{TRAINING}: column {label_col!r} has only one class ({only}) in {len(y)} rows; "
             "a classifier needs churned and retained customers"
         )
     if counts.min() < limits["min_rows_per_class"]:
         raise InputError(
-            f"{ROUTINE}: column {label_col!r} has {counts.min()} row(s) of class "
+            f"{TRAINING}: column {label_col!r} has {counts.min()} row(s) of class "
             f"{int(np.argmin(counts))}; at least {limits['min_rows_per_class']} of each needed"
         )
     features = frame.drop(columns=[id_col, label_col])
-    refuse_infinite(features, ROUTINE)
+    refuse_infinite(features, TRAINING)
     return features, y
 
 
@@ -140,7 +140,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     from sqlml.kinds.churn import metrics, network
 
     started = time.perf_counter()
-    opts = resolve_options(spec, options, ROUTINE)
+    opts = resolve_options(spec, options, TRAINING)
     _check_options(opts)
     features, y = prepare_training(frame, spec)
     train_idx, valid_idx = stratified_split(y, opts["validation_fraction"], opts["seed"])
@@ -148,7 +148,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
                            opts["min_category_count"])
     x = pre.transform(features)
     x_train, y_train, x_valid, y_valid = x[train_idx], y[train_idx], x[valid_idx], y[valid_idx]
-    progress(f"{ROUTINE}: {len(y)} rows ({len(train_idx)} train, {len(valid_idx)} valid), "
+    progress(f"{TRAINING}: {len(y)} rows ({len(train_idx)} train, {len(valid_idx)} valid), "
              f"{len(pre.columns)} features -> {pre.width} inputs, churn rate {y.mean():.3f}")
 
     baseline = network.logistic_regression(x_train, y_train, opts, balanced=False)
@@ -184,7 +184,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         "onnx_max_abs_diff": parity,
         "curves": metrics.curves(y_valid, {"model": p_valid, "logistic_regression": p_baseline}),
     }
-    progress(f"{ROUTINE}: validation AUC {model_metrics['auc']:.4f} "
+    progress(f"{TRAINING}: validation AUC {model_metrics['auc']:.4f} "
              f"(logistic regression {baseline_metrics['auc']:.4f})")
     return TrainedModel.build(
         keras_blob=keras_blob, onnx_blob=onnx_blob, spec=spec, options=opts,

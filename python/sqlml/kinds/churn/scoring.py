@@ -22,7 +22,7 @@ from sqlml import artifacts
 from sqlml.errors import ArtifactError, InputError
 from sqlml.kinds.churn import encode
 
-ROUTINE = "ml.score_churn"
+SCORING = "churn scoring"
 MAX_ID_LENGTH = 64
 # Model versions kept per process; a session rarely scores with more than one or two.
 CACHE_SIZE = 8
@@ -102,7 +102,7 @@ def customer_ids(values: np.ndarray, column: str) -> list[str]:
         seen: set[str] = set()
         duplicated = [i for i in ids if i in seen or seen.add(i)]
         raise InputError(
-            f"{ROUTINE}: column {column!r} has duplicates ({duplicated[0]!r} and "
+            f"{SCORING}: column {column!r} has duplicates ({duplicated[0]!r} and "
             f"{len(duplicated) - 1} more); each customer is scored once per run"
         )
     return ids
@@ -120,7 +120,7 @@ def score_columns(columns: Mapping[str, np.ndarray], n: int,
         lowered[low] = values
     if model.id_column not in lowered:
         shown = ", ".join(list(lowered)[:20]) or "none"
-        raise InputError(f"{ROUTINE}: input has no {model.id_column!r} column "
+        raise InputError(f"{SCORING}: input has no {model.id_column!r} column "
                          f"(columns: {shown})")
     ids = customer_ids(lowered[model.id_column], model.id_column)
     for col in model.features["numeric"]:  # whole columns, so an error counts every row
