@@ -125,23 +125,27 @@ class Smoke:
             raise AssertionError(f"ml.{routine} returned no row ({len(messages)} messages)")
         return rows
 
+    def _train(self, routine: str, model_name: str, options: dict) -> tuple[dict, str]:
+        (row,) = self._call(routine, model_name=model_name, options=json.dumps(options))
+        return row, f"version {row['version']} {row['status']}"
+
+    def _predict(self, routine: str, model_name: str, written: str, what: str) -> str:
+        """One scoring or forecasting run; ``written`` is the column counting its rows."""
+        (row,) = self._call(routine, model_name=model_name)
+        return f"run {row['run_id']}: {row[written]} {what}"
+
     def train(self) -> str:
-        (row,) = self._call("train_churn_model", model_name="smoke_churn",
-                            options=json.dumps(FAST_CHURN))
-        return f"version {row['version']} {row['status']} metrics {row['metrics'][:120]}"
+        row, summary = self._train("train_churn_model", "smoke_churn", FAST_CHURN)
+        return f"{summary} metrics {row['metrics'][:120]}"
 
     def score(self) -> str:
-        (row,) = self._call("score_churn", model_name="smoke_churn")
-        return f"run {row['run_id']}: {row['rows_scored']} scores"
+        return self._predict("score_churn", "smoke_churn", "rows_scored", "scores")
 
     def train_forecaster(self) -> str:
-        (row,) = self._call("train_forecaster", model_name="smoke_forecast",
-                            options=json.dumps(FAST_FORECAST))
-        return f"version {row['version']} {row['status']}"
+        return self._train("train_forecaster", "smoke_forecast", FAST_FORECAST)[1]
 
     def forecast(self) -> str:
-        (row,) = self._call("forecast", model_name="smoke_forecast")
-        return f"run {row['run_id']}: {row['rows_written']} rows"
+        return self._predict("forecast", "smoke_forecast", "rows_written", "rows")
 
     def agent_job(self) -> str:
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:

@@ -225,4 +225,4 @@ def test_the_sql_server_adapter_returns_scores_and_reasons_in_one_result_set(pla
     empty, no_drift, error = mssql.score_churn_explained_with_drift(
         customers, planted_model.onnx_artifact, sha, -2, profile)
     assert empty.empty and list(empty.columns) == list(out.columns) and no_drift is None
-    assert error.startswith("sqlml: ml.score_churn: explain must be a non-negative integer")
+    assert error.startswith("sqlml: churn scoring: explain must be a non-negative integer")

@@ -6,27 +6,25 @@ import re
 import pytest
 import sqlalchemy as sa
 
-import sql_helpers
-from sql_helpers import call, count, runs
-from sqlml.demo import churn_data
-from sqlml.demo.bulk import insert_frame
+from sql_helpers import (
+    assert_activation_rule_ties_activate,
+    assert_refuses_other_kind,
+    assert_refuses_tampered_blob,
+    call,
+    count,
+    load_customers,
+    runs,
+)
+from sql_helpers import train_churn as train
 
 pytestmark = pytest.mark.postgres
 
-FAST = json.dumps({"epochs": 3, "hidden_units": [16], "patience": 2})
 CUSTOMERS = 1500
 
 
 @pytest.fixture
 def customers(db):
-    frame, _ = churn_data.customers(CUSTOMERS, seed=17)
-    insert_frame(db, "features.customers", frame)
-    return db
-
-
-
-def train(engine, name="churn", query=None, options=FAST, activate=True):
-    return sql_helpers.train(engine, "train_churn_model", name, query, options, activate)
+    return load_customers(db, CUSTOMERS, seed=17)
 
 
 def score(engine, name="churn", query=None):
@@ -78,11 +76,7 @@ def test_text_ids_text_categories_and_nulls_through_input_query(customers):
 
 
 def test_versions_count_up_and_the_activation_rule_is_recorded(customers):
-    train(customers)
-    second = train(customers, activate=False)
-    assert (second["version"], second["status"]) == (2, "candidate")
-    third = train(customers)  # same data and seed: ties the active AUC, so it activates
-    assert (third["version"], third["status"]) == (3, "active")
+    assert_activation_rule_ties_activate(customers, train)  # the third ties the active AUC
     reasons = {r["version"]: (r["status"], r["status_reason"]) for r in call(
         customers, "SELECT version, status, status_reason FROM models.registry")}
     assert reasons[1][0] == "retired" and "replaced by version 3" in reasons[1][1]
@@ -154,20 +148,12 @@ def test_scoring_without_a_needed_feature_writes_no_scores(customers):
 
 def test_a_tampered_model_blob_is_refused_and_nothing_is_written(customers):
     train(customers)
-    with customers.begin() as connection:
-        connection.exec_driver_sql(
-            "UPDATE models.registry SET onnx_artifact = onnx_artifact || '\\x00'::bytea")
-    with pytest.raises(sa.exc.DBAPIError, match="does not match its recorded sha256"):
-        score(customers)
-    assert count(customers, "predictions.churn_scores") == 0
+    assert_refuses_tampered_blob(customers, lambda: score(customers), "predictions.churn_scores")
 
 
 def test_a_forecaster_name_cannot_be_scored_as_churn(customers):
     train(customers)
-    with customers.begin() as connection:
-        connection.exec_driver_sql("UPDATE models.registry SET kind = 'forecaster'")
-    with pytest.raises(sa.exc.DBAPIError, match="is a forecaster model, not a churn model"):
-        score(customers)
+    assert_refuses_other_kind(customers, lambda: score(customers), "forecaster", "churn")
 
 
 def test_scores_in_the_database_equal_the_pandas_implementation(customers):
@@ -199,3 +185,60 @@ def test_scores_in_the_database_equal_the_pandas_implementation(customers):
     got = got.set_index("customer_id")["churn_probability"]
     assert len(got) == len(want) == CUSTOMERS
     assert (got - want.reindex(got.index)).abs().max() <= PARITY
+
+
+def test_scores_cross_from_pl_python_as_text_that_reads_back_bit_for_bit(customers):
+    """adapters.postgres.write_scores sends scores as float32 decimal text; the
+    server's float4 input gives back each value exactly (then widened to float8)."""
+    import numpy as np
+
+    from sqlml.adapters.postgres import SEPARATOR, float4_text
+
+    rng = np.random.default_rng(5)
+    tens = np.array([10.0 ** -k for k in range(46)], dtype=np.float32)
+    values = np.concatenate([rng.random(5000).astype(np.float32), tens,
+                             np.nextafter(tens, np.float32(0)), np.nextafter(tens, np.float32(1)),
+                             np.array([0.0, 1.0, 1e-45], dtype=np.float32)]).astype(np.float64)
+    with customers.connect() as c:
+        back = c.execute(sa.text(
+            "SELECT u.p::float4::float8 FROM string_to_table(:t, :s) WITH ORDINALITY"
+            " AS u (p, i) ORDER BY u.i"),
+            {"t": float4_text(values), "s": SEPARATOR}).scalars().all()
+    assert np.array_equal(np.array(back), values)
+
+
+def test_scores_are_written_whatever_the_ids_hold(customers):
+    """The write from PL/Python: text payloads for plain ids; ids holding the
+    payload's separator, and a single empty id, go as arrays; scores within the
+    parity tolerance of the scorer's in every case."""
+    import numpy as np
+
+    from sqlml.kinds.churn import scoring
+    from test_churn_scoring import PARITY
+
+    features = ("region, plan_tier, contract, tenure_months, monthly_charges, total_charges,"
+                " support_calls")
+    train(customers, name="exact",
+          query=f"SELECT customer_id, {features}, churned FROM features.customers")
+    plain = f"SELECT customer_id::text AS customer_id, {features} FROM features.customers"
+    separator = plain.replace("customer_id::text", "CASE WHEN customer_id = 1 THEN 'a' || "
+                              "chr(31) || 'b' ELSE customer_id::text END")
+    for query in (plain, separator):
+        result = score(customers, name="exact", query=query)
+        with customers.connect() as c:
+            blob, sha = c.execute(sa.text("SELECT onnx_artifact, onnx_sha256 FROM "
+                                          "models.registry WHERE model_name = 'exact'")).one()
+            rows = c.execute(sa.text(query)).mappings().all()
+            got = dict(c.execute(sa.text("SELECT customer_id, churn_probability FROM "
+                                         "predictions.churn_scores WHERE run_id = :r"),
+                                 {"r": result["run_id"]}).all())
+        columns = {name: np.array([r[name] for r in rows], dtype=object) for name in rows[0]}
+        ids, want = scoring.score_columns(columns, len(rows), scoring.scorer(bytes(blob), sha))
+        assert len(got) == CUSTOMERS
+        assert np.abs(np.array([got[i] for i in ids]) - want).max() <= PARITY
+    assert "a\x1fb" in got
+    single = score(customers, name="exact",
+                   query=f"SELECT ''::text AS customer_id, {features}"
+                         " FROM features.customers LIMIT 1")
+    assert count(customers, "predictions.churn_scores",
+                 f"run_id = {single['run_id']} AND customer_id = ''") == 1

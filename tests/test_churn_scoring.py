@@ -145,3 +145,30 @@ def test_no_scoring_or_forecasting_path_imports_scikit_learn_or_tensorflow():
                             "sqlml.entrypoints, sqlml.kinds.churn.model, "
                             "sqlml.kinds.forecaster.model, onnxruntime")
     assert not loaded & HEAVY, sorted(loaded & HEAVY)
+
+
+def test_scores_cross_to_sql_as_text_that_reads_back_to_the_same_float32():
+    # adapters.postgres.float4_text: float4 input (strtof, correctly rounded) must
+    # give back each float32 exactly, powers of ten and subnormals included.
+    import ctypes
+
+    from sqlml.adapters.postgres import SEPARATOR, float4_text
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.strtof.restype, libc.strtof.argtypes = ctypes.c_float, [ctypes.c_char_p, ctypes.c_void_p]
+    rng = np.random.default_rng(3)
+    tens = np.array([10.0 ** -k for k in range(46)], dtype=np.float32)
+    values = np.concatenate([
+        rng.random(20000).astype(np.float32),
+        (10.0 ** rng.uniform(-45, 0, 20000)).astype(np.float32),
+        tens, np.nextafter(tens, np.float32(0)), np.nextafter(tens, np.float32(1)),
+        np.array([0.0, 1.0, 1e-45, 1.1754944e-38, 0.99999994], dtype=np.float32),
+    ])
+    values = values[(values >= 0) & (values <= 1)]
+    parts = float4_text(values.astype(np.float64)).split(SEPARATOR)
+    back = np.array([libc.strtof(p.encode(), None) for p in parts], dtype=np.float32)
+    assert np.array_equal(back, values)
+    # Not a float32, or outside [0, 1]: None, and the adapter sends arrays instead.
+    assert float4_text(np.array([0.1])) is None
+    assert float4_text(np.array([np.nan])) is None and float4_text(np.array([2.0])) is None
+    assert float4_text(np.array([])) == ""

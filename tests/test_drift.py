@@ -138,3 +138,55 @@ def test_columns_as_the_postgres_adapter_reads_them_give_the_same_drift():
     from_frame = entrypoints.drift(other, profile)
     pd.testing.assert_frame_equal(from_columns, from_frame)
     assert from_columns.set_index("feature").loc["tenure_months", "flagged"]
+
+
+def test_the_numpy_comparison_equals_the_pandas_one_on_awkward_columns():
+    # kinds/drift_columns.py (scoring's path, no pandas) against kinds/drift.py,
+    # value for value and detail for detail: blanks and padding, unseen and NULL
+    # categories, NULL numbers, a column missing, a type that does not fit its profile.
+    base = customers(seed=0)
+    profile = churn_profile(base)
+    other = customers(n=3000, seed=2, tenure_shift=5.0, plan_weights=(0.2, 0.3, 0.5))
+    plan = other["plan"].to_numpy(dtype=object).copy()
+    plan[:40] = None
+    plan[40:60] = "  "
+    plan[60:90] = " plus "
+    plan[90:120] = "enterprise"
+    plan[120:125] = "legacy"
+    tenure = other["tenure_months"].to_numpy().copy()
+    tenure[::7] = np.nan
+    columns = {"CUSTOMER_ID": other["customer_id"].astype(str).to_numpy(dtype=object),
+               "Tenure_Months": tenure, "plan": plan}
+    frame = pd.DataFrame({k: v for k, v in columns.items()})
+    pd.testing.assert_frame_equal(entrypoints.drift_columns(columns, len(other), profile),
+                                  entrypoints.drift(frame, profile), check_exact=True)
+    as_text = {**columns, "monthly_charges": other["monthly_charges"].astype(str)
+               .to_numpy(dtype=object)}
+    pd.testing.assert_frame_equal(
+        entrypoints.drift_columns(as_text, len(other), profile),
+        entrypoints.drift(pd.DataFrame(as_text), profile), check_exact=True)
+    empty = {k: v[:0] for k, v in as_text.items()}
+    pd.testing.assert_frame_equal(entrypoints.drift_columns(empty, 0, profile),
+                                  entrypoints.drift(pd.DataFrame(empty), profile))
+    rows = entrypoints.drift_column_rows(columns, len(other), profile)
+    assert [r[0] for r in rows] == ["tenure_months", "monthly_charges", "plan"]
+    assert json.loads(rows[2][3])["unseen"] == ["enterprise", "legacy"]
+
+
+def test_the_sql_server_adapter_measures_drift_as_pandas_does():
+    # adapters.mssql hands InputDataSet's columns to the NumPy comparison: integers,
+    # NULL numbers, pandas' str dtype with missing values, bits; the same rows.
+    from sqlml.adapters import mssql
+
+    base = customers(seed=0)
+    base["paperless"] = base["customer_id"] % 3 == 0
+    profile = drift.feature_profile(base.drop(columns=["customer_id"]),
+                                    ["tenure_months", "monthly_charges", "paperless"], ["plan"])
+    other = customers(n=2500, seed=4, tenure_shift=8.0, plan_weights=(0.3, 0.3, 0.4))
+    other["tenure_months"] = other["tenure_months"].round().astype("int64")
+    other["monthly_charges"] = other["monthly_charges"].where(other.index % 9 != 0)
+    other["plan"] = other["plan"].astype("str").where(other.index % 11 != 0)
+    other["paperless"] = other["customer_id"] % 2 == 0
+    profile_text = json.dumps(profile)
+    pd.testing.assert_frame_equal(mssql._drift_rows(other, profile_text),
+                                  entrypoints.drift(other, profile_text), check_exact=True)

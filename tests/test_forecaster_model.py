@@ -1,15 +1,14 @@
 """The forecaster without a database: input rules, windows, learning, artifacts, forecasts."""
 
-import io
 import json
 import subprocess
 import sys
-import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from sql_helpers import assert_no_pickle
 from sqlml import artifacts
 from sqlml.demo import series_data
 from sqlml.errors import ArtifactError, InputError
@@ -239,9 +238,7 @@ def test_keras_and_onnx_agree_within_1e_5(trained, data):
 
 
 def test_artifacts_hold_no_pickle(trained):
-    for blob in (trained.artifact, trained.onnx_artifact):
-        names = set(zipfile.ZipFile(io.BytesIO(blob)).namelist())
-        assert names <= {"manifest.json", "preprocessing.json", "model.keras", "model.onnx"}
+    assert_no_pickle(trained)
 
 
 def test_forecast_rows_follow_each_series_last_month(trained, data):

@@ -7,7 +7,14 @@ import pytest
 import sqlalchemy as sa
 
 import sql_helpers
-from sql_helpers import call, count, runs
+from sql_helpers import (
+    assert_activation_rule_ties_activate,
+    assert_refuses_other_kind,
+    assert_refuses_tampered_blob,
+    call,
+    count,
+    runs,
+)
 from sqlml.demo import series_data
 
 pytestmark = pytest.mark.postgres
@@ -88,11 +95,7 @@ def test_a_horizon_beyond_training_names_the_model_and_writes_nothing(series):
 
 
 def test_the_activation_rule_compares_backtest_mase(series):
-    train(series)
-    second = train(series, activate=False)
-    assert (second["version"], second["status"]) == (2, "candidate")
-    third = train(series)  # same data and seed: ties the active MASE, so it activates
-    assert (third["version"], third["status"]) == (3, "active")
+    assert_activation_rule_ties_activate(series, train)  # the third ties the active MASE
     [reason] = call(series, "SELECT status_reason FROM models.registry WHERE version = 3")
     assert reason["status_reason"].startswith("activated: validation mase")
     assert " <= version 1's " in reason["status_reason"]
@@ -167,20 +170,12 @@ def test_unknown_option_and_unknown_model_fail_clearly(series):
 
 def test_a_churn_model_cannot_forecast(series):
     train(series)
-    with series.begin() as connection:
-        connection.exec_driver_sql("UPDATE models.registry SET kind = 'churn'")
-    with pytest.raises(sa.exc.DBAPIError, match="is a churn model, not a forecaster model"):
-        forecast(series)
+    assert_refuses_other_kind(series, lambda: forecast(series), "churn", "forecaster")
 
 
 def test_a_tampered_model_blob_is_refused_and_nothing_is_written(series):
     train(series)
-    with series.begin() as connection:
-        connection.exec_driver_sql(
-            "UPDATE models.registry SET onnx_artifact = onnx_artifact || '\\x00'::bytea")
-    with pytest.raises(sa.exc.DBAPIError, match="does not match its recorded sha256"):
-        forecast(series)
-    assert count(series, "predictions.forecasts") == 0
+    assert_refuses_tampered_blob(series, lambda: forecast(series), "predictions.forecasts")
 
 
 def test_the_demo_trains_forecasts_and_shows_series_from_the_view(db, capsys):

@@ -25,7 +25,7 @@ from sqlml.deploy import mssql_runtime, wheels
 from sqlml.deploy.mssql_runtime import Probe
 from sqlml.errors import SqlmlError
 from tsql_contract import harness
-from tsql_contract.tsql import read_calls
+from tsql_contract.tsql import read_calls_text
 
 pytestmark = pytest.mark.unit
 
@@ -123,10 +123,11 @@ def probe(**overrides) -> Probe:
 
 
 def test_the_probe_script_runs_and_returns_what_sql_server_takes():
-    (call,) = read_calls_from(
+    (call,) = read_calls_text(
         "EXEC sp_execute_external_script @language = N'sqlml_python', @script = N'"
         + mssql_runtime.PROBE.replace("'", "''")
-        + "' WITH RESULT SETS ((info NVARCHAR(MAX)));"
+        + "' WITH RESULT SETS ((info NVARCHAR(MAX)));",
+        "probe.sql",
     )
     for profile in ("ml_services", "language_extension"):
         outcome = harness.run(call, profile=profile)
@@ -134,15 +135,6 @@ def test_the_probe_script_runs_and_returns_what_sql_server_takes():
         assert found.python.startswith("3.") and found.sqlml == sqlml.__version__
         assert found.distributions["numpy"] == found.imported["numpy"]
         assert "scikit-learn" in found.distributions  # names are canonical
-
-
-def read_calls_from(text: str):
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "probe.sql"
-        path.write_text(text)
-        return read_calls(path)
 
 
 def test_the_probe_call_parses_as_tsql():

@@ -24,27 +24,20 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 import sql_helpers
-from sql_helpers import call, count, runs
-from sqlml.demo import churn_data
-from sqlml.demo.bulk import insert_frame
+from sql_helpers import CHURN_FAST as FAST
+from sql_helpers import call, count, load_customers, runs
+from sql_helpers import train_churn as train
 from sqlml.deploy import migrate
 
 pytestmark = pytest.mark.postgres
 
-FAST = json.dumps({"epochs": 3, "hidden_units": [16], "patience": 2})
 CUSTOMERS = 600
 SCORE = "SELECT * FROM ml.score_churn(model_name => :name, input_query => :query)"
 
 
 @pytest.fixture
 def customers(db):
-    frame, _ = churn_data.customers(CUSTOMERS, seed=5)
-    insert_frame(db, "features.customers", frame)
-    return db
-
-
-def train(engine, name="churn", query=None, options=FAST, activate=True):
-    return sql_helpers.train(engine, "train_churn_model", name, query, options, activate)
+    return load_customers(db, CUSTOMERS, seed=5)
 
 
 def as_role(engine, sql, role="sqlml_operator", **params):
@@ -153,7 +146,7 @@ DIRECT_WRITES = [
     "DELETE FROM predictions.forecasts",
     "INSERT INTO predictions.churn_reasons (run_id, customer_id, rank, feature, feature_value,"
     " contribution) VALUES (1, 'x', 1, 'f', 'v', 0.5)",
-    "SELECT * FROM ops.churn_score_staged(1, ''::bytea, '', 3)",
+    "SELECT ops.churn_score_staged(1, 1, ''::bytea, '', 3)",
     "SELECT * FROM ops.model_binding_key",
     "SELECT public.dblink_exec('sqlml_run_log', 'UPDATE ops.runs SET status = ''failed''')",
     "SELECT ops.run_log('SELECT 1')",

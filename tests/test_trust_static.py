@@ -57,7 +57,7 @@ def test_every_numeric_option_has_bounds_in_the_spec(kind):
 ])
 def test_out_of_bounds_and_non_finite_options_name_the_option(options, option):
     with pytest.raises(InputError, match=f"option '{option}'"):
-        resolve_options(SPECS["churn"], options, "ml.train_churn_model")
+        resolve_options(SPECS["churn"], options, "churn training")
 
 
 def test_the_training_watch_calls_the_hook_and_keeps_the_time_limit(monkeypatch):

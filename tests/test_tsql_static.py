@@ -137,19 +137,22 @@ class RecordingConnection:
 PROCEDURE = "-- header\nCREATE OR ALTER PROCEDURE ml.x\nAS\nBEGIN\n    SET NOCOUNT ON;\nEND;"
 
 
-def test_deployed_batches_get_the_session_options_and_sql_server_gets_the_text_unchanged():
-    connection = RecordingConnection("Microsoft SQL Server 2022 (RTM-CU25)")
+def batches_sent(version: str) -> list[str]:
+    """What deploying PROCEDURE sends to a server answering ``version`` to @@VERSION."""
+    connection = RecordingConnection(version)
     tsql_batches.execute(connection, PROCEDURE)
-    batches = [s for s in connection.sent if s != "SELECT @@VERSION"]
+    return [s for s in connection.sent if s != "SELECT @@VERSION"]
+
+
+def test_deployed_batches_get_the_session_options_and_sql_server_gets_the_text_unchanged():
+    batches = batches_sent("Microsoft SQL Server 2022 (RTM-CU25)")
     assert batches[0] == "SET ANSI_NULLS ON; SET QUOTED_IDENTIFIER ON;"
     assert batches[1] == PROCEDURE
     assert batches[2] == tsql_batches.signing_statement("ml.x")  # ALTER dropped its signature
 
 
 def test_babelfish_gets_drop_and_create_and_no_signature():
-    connection = RecordingConnection("Babelfish for PostgreSQL with SQL Server Compatibility")
-    tsql_batches.execute(connection, PROCEDURE)
-    batches = [s for s in connection.sent if s != "SELECT @@VERSION"]
+    batches = batches_sent("Babelfish for PostgreSQL with SQL Server Compatibility")
     assert batches[0] == "SET ANSI_NULLS ON; SET QUOTED_IDENTIFIER ON;"
     assert batches[1] == "DROP PROCEDURE IF EXISTS ml.x"
     assert batches[2] == PROCEDURE.replace("CREATE OR ALTER PROCEDURE", "CREATE PROCEDURE")

@@ -1,7 +1,7 @@
 """One idiom per engine: thin ml wrappers, the model name check in one place.
 
 Revision ID: 0020
-Revises: 0016
+Revises: 0018
 Create Date: 2026-11-28
 
 Why: each engine had the same steps copied into every public routine (issue 10).
@@ -17,6 +17,6 @@ Definitions: migrations/objects/0020/ (see sqlml/deploy/objects.py).
 from sqlml.deploy.objects import replaceable_objects
 
 revision = "0020"
-down_revision = "0016"
+down_revision = "0018"
 
 upgrade, downgrade = replaceable_objects(revision)

@@ -14,9 +14,10 @@ name through ``predictions.churn_reasons_latest``, beside ``churn_latest``.
 ``ml.score_churn`` takes ``explain`` (default 0, so two-argument calls work as
 before) on both engines; on PostgreSQL it travels in the run's params through
 ``ops.call`` to ``ops.run_score_churn``, whose embedded-Python half
-``ops.churn_score_staged`` returns the reasons beside the scores. A PostgreSQL
-function's argument list is part of its identity, so the old signatures are dropped
-before their new definitions are created (and the other way round on downgrade).
+``ops.churn_score_staged`` writes the reasons beside the scores, in the same
+transaction. A PostgreSQL function's argument list is part of its identity, so the
+old signatures are dropped before their new definitions are created (and the other
+way round on downgrade).
 Definitions: migrations/objects/0021/ (see sqlml/deploy/objects.py).
 """
 
@@ -54,8 +55,8 @@ COLUMNS = {
 SIGNATURES = [
     ("ml.score_churn(text, text)", "ml.score_churn(text, text, integer)"),
     ("ops.run_score_churn(bigint, text)", "ops.run_score_churn(bigint, text, integer)"),
-    ("ops.churn_score_staged(bigint, bytea, text)",
-     "ops.churn_score_staged(bigint, bytea, text, integer)"),
+    ("ops.churn_score_staged(bigint, bigint, bytea, text)",
+     "ops.churn_score_staged(bigint, bigint, bytea, text, integer)"),
 ]
 
 

@@ -122,6 +122,13 @@ def _query(args: argparse.Namespace, sql: str, params: dict | None = None,
         engine.dispose()
 
 
+def _query_named(args: argparse.Namespace, select: str, order_by: str,
+                 limit: int | None = None) -> list[dict]:
+    """``select``'s rows, only model ``args.name``'s when one is named, in ``order_by``."""
+    where = " WHERE model_name = :name" if args.name else ""
+    return _query(args, f"{select}{where} ORDER BY {order_by}", {"name": args.name}, limit=limit)
+
+
 def _print_table(rows: list[dict], empty: str) -> None:
     if not rows:
         print(empty)
@@ -145,11 +152,9 @@ def _key_metric(kind: str, metrics) -> str:
 
 
 def _models(args: argparse.Namespace) -> int:
-    sql = ("SELECT model_name, version, kind, status, metrics, trained_rows, device, "
-           "created_at, status_reason FROM models.registry")
-    if args.name:
-        sql += " WHERE model_name = :name"
-    rows = _query(args, sql + " ORDER BY model_name, version", {"name": args.name})
+    rows = _query_named(args, "SELECT model_name, version, kind, status, metrics, trained_rows, "
+                              "device, created_at, status_reason FROM models.registry",
+                        "model_name, version")
     for row in rows:
         row["metric"] = _key_metric(row["kind"], row.pop("metrics"))
         row["created_at"] = str(row["created_at"])[:19]
@@ -159,11 +164,9 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    sql = ("SELECT run_id, run_type, model_name, status, rows_in, rows_out, started_at, "
-           "finished_at, error FROM ops.runs")
-    if args.name:
-        sql += " WHERE model_name = :name"
-    rows = _query(args, sql + " ORDER BY run_id DESC", {"name": args.name}, limit=args.limit)
+    rows = _query_named(args, "SELECT run_id, run_type, model_name, status, rows_in, rows_out, "
+                              "started_at, finished_at, error FROM ops.runs",
+                        "run_id DESC", limit=args.limit)
     for row in rows:
         started, finished = row.pop("started_at"), row.pop("finished_at")
         row["started"] = str(started)[:19]
@@ -174,12 +177,9 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _drift(args: argparse.Namespace) -> int:
-    sql = ("SELECT model_name, model_version, feature, psi, flagged, run_id, measured_at "
-           "FROM models.drift")
-    if args.name:
-        sql += " WHERE model_name = :name"
-    rows = _query(args, sql + " ORDER BY model_name, model_version, feature",
-                  {"name": args.name})
+    rows = _query_named(args, "SELECT model_name, model_version, feature, psi, flagged, run_id, "
+                              "measured_at FROM models.drift",
+                        "model_name, model_version, feature")
     for row in rows:
         row["psi"] = "" if row["psi"] is None else f"{row['psi']:.3f}"
         row["measured_at"] = str(row["measured_at"])[:19]

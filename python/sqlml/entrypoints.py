@@ -125,8 +125,18 @@ def drift_columns(columns: Mapping[str, np.ndarray], n: int,
                   profile: dict | str | None) -> pd.DataFrame:
     """:func:`drift` for adapters that read columns (``n`` rows, one NumPy array per
     column, as :func:`score_churn_columns` takes them), so that one read of the
-    input can serve scoring and drift."""
+    input can serve scoring and drift. The same rows as :func:`drift_column_rows`."""
     import pandas as pd
 
-    frame = pd.DataFrame({name: values for name, values in columns.items()}, index=range(n))
-    return drift(frame, profile)
+    from sqlml.kinds.drift import COLUMNS
+
+    return pd.DataFrame(drift_column_rows(columns, n, profile), columns=COLUMNS)
+
+
+def drift_column_rows(columns: Mapping[str, np.ndarray], n: int,
+                      profile: dict | str | None) -> list[tuple]:
+    """A churn scoring run's drift on its columns, as tuples of ``feature``, ``psi``,
+    ``flagged``, ``detail``, on NumPy alone (no pandas on the scoring path)."""
+    from sqlml.kinds import drift_columns as lean
+
+    return lean.drift_rows(columns, n, profile)

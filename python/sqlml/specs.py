@@ -35,18 +35,18 @@ def parse_json(text: str | dict | None, what: str) -> dict:
     return value
 
 
-def _coerce(name: str, value: Any, default: Any, routine: str) -> Any:
+def _coerce(name: str, value: Any, default: Any, what: str) -> Any:
     """The caller's value, checked against the type of the spec's default."""
     expected = type(default)
     bad = InputError(
-        f"option {name!r} of {routine} must be {_describe(default)}; got {json.dumps(value)}"
+        f"option {name!r} of {what} must be {_describe(default)}; got {json.dumps(value)}"
     )
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise bad
         return value
     if isinstance(value, float) and not math.isfinite(value):
-        raise InputError(f"option {name!r} of {routine} must be a finite number; "
+        raise InputError(f"option {name!r} of {what} must be a finite number; "
                          f"got {json.dumps(value)}")
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
@@ -81,33 +81,33 @@ def _describe(default: Any) -> str:
     return f"a {type(default).__name__}"
 
 
-def resolve_options(spec: dict, options: str | dict | None, routine: str) -> dict:
+def resolve_options(spec: dict, options: str | dict | None, what: str) -> dict:
     """The spec's defaults with the caller's options applied; unknown keys are errors."""
     defaults = spec["options"]
-    given = parse_json(options, f"options of {routine}")
+    given = parse_json(options, f"options of {what}")
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         raise InputError(
-            f"unknown option {unknown[0]!r} for {routine}; known options: "
+            f"unknown option {unknown[0]!r} for {what}; known options: "
             + ", ".join(sorted(defaults))
         )
     resolved = dict(defaults)
     for name, value in given.items():
-        resolved[name] = _coerce(name, value, defaults[name], routine)
+        resolved[name] = _coerce(name, value, defaults[name], what)
     bounds = spec.get("limits", {}).get("options", {})
     for name, value in resolved.items():
         if name in bounds:
-            check_bounds(name, value, bounds[name], routine)
+            check_bounds(name, value, bounds[name], what)
     return resolved
 
 
-def check_bounds(name: str, value: Any, bound: dict, routine: str) -> None:
+def check_bounds(name: str, value: Any, bound: dict, what: str) -> None:
     """``value`` within the spec's ``limits.options[name]``, or an error naming both."""
     low, high = bound.get("min", -math.inf), bound.get("max", math.inf)
     if isinstance(value, list):
         longest = bound.get("max_length")
         if longest is not None and len(value) > longest:
-            raise InputError(f"option {name!r} of {routine} has {len(value)} element(s); "
+            raise InputError(f"option {name!r} of {what} has {len(value)} element(s); "
                              f"at most {longest} allowed (limits.options in the spec)")
         values = value
     else:
@@ -116,5 +116,5 @@ def check_bounds(name: str, value: Any, bound: dict, routine: str) -> None:
         if isinstance(v, bool) or not isinstance(v, int | float):
             continue
         if not low <= v <= high:
-            raise InputError(f"option {name!r} of {routine} must be between {low} and {high} "
+            raise InputError(f"option {name!r} of {what} must be between {low} and {high} "
                              f"(limits.options in the spec); got {json.dumps(v)}")

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,3 +195,42 @@ def run_contract(name: str, *, profile: str, engine: sa.Engine | None = None,
             raise ValueError(f"{name} reads @input_data_1: give engine= and input_sql=")
         columns, rows = postgres_input(engine, input_sql, input_params, input_types)
     return run(external, profile=profile, columns=columns, rows=rows, params=params)
+
+
+def kind_spec(engine: sa.Engine, kind: str) -> str:
+    """``kind``'s row of models.specs, as the JSON text ml.train_* hands ops.train_model."""
+    with engine.connect() as connection:
+        spec = connection.execute(sa.text("SELECT spec FROM models.specs WHERE kind = :kind"),
+                                  {"kind": kind}).scalar_one()
+    return json.dumps(spec)
+
+
+def train_contract(kind: str, *, engine: sa.Engine, input_sql: str, options: str | None,
+                   profile: str = "ml_services") -> Outcome:
+    """One ops.train_model run for ``kind``, as its ml.train_* procedure calls it: the
+    kind's spec from models.specs and ``options`` (JSON text; None means the defaults)."""
+    return run_contract("ops.train_model", profile=profile, engine=engine, input_sql=input_sql,
+                        params={"kind": kind, "spec": kind_spec(engine, kind),
+                                "options": options})
+
+
+def assert_trained(outcome: Outcome, trained_rows: int, metrics: set[str]) -> dict:
+    """What every ops.train_model run hands back: both blobs, a registration counting
+    ``trained_rows`` with (at least) ``metrics``, and epochs in SQL Server's messages.
+    Returns the registration."""
+    out = outcome.output_params
+    registration = json.loads(out["registration"])
+    assert out["artifact"][:2] == b"PK" and out["onnx_artifact"][:2] == b"PK"
+    assert registration["trained_rows"] == trained_rows
+    assert metrics <= set(registration["metrics"])
+    epochs = registration["spec"]["options"]["epochs"]
+    assert f"epoch 1/{epochs}" in outcome.messages  # progress reaches SQL Server's messages
+    return registration
+
+
+def emptied_after(engine: sa.Engine, table: str):
+    """For a module's data fixture (``yield from``): hand over ``engine``, then delete
+    every row of ``table``, so that the next module starts from the deployed database."""
+    yield engine
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"DELETE FROM {table}")

@@ -8,77 +8,53 @@ then feed ml.score_churn's @script, as the T-SQL procedures chain them.
 import json
 
 import pytest
-import sqlalchemy as sa
 
 from sqlml.demo import churn_data
 from sqlml.demo.bulk import insert_frame
 
-from .harness import run_contract
+from .harness import assert_trained, emptied_after, kind_spec, run_contract, train_contract
 
 pytestmark = pytest.mark.tsql_contract
 
 FAST = json.dumps({"epochs": 2, "hidden_units": [8], "patience": 1, "ensemble_size": 1})
 CUSTOMERS = 400
+INPUT = "SELECT * FROM features.churn_features"
 # ml.score_churn's two external script calls: @explain = 0, and @explain > 0.
 PLAIN, EXPLAINED = 0, 1
-
-
-def _spec(engine) -> str:
-    with engine.connect() as connection:
-        spec = connection.execute(
-            sa.text("SELECT spec FROM models.specs WHERE kind = 'churn'")).scalar_one()
-    return json.dumps(spec)
 
 
 @pytest.fixture(scope="module")
 def customers(pg_engine):
     frame, _ = churn_data.customers(CUSTOMERS, seed=23)
     insert_frame(pg_engine, "features.customers", frame)
-    yield pg_engine
-    with pg_engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM features.customers")
+    yield from emptied_after(pg_engine, "features.customers")
 
 
 @pytest.fixture(scope="module")
 def trained(customers):
     """The OUTPUT parameters of one ops.train_model run for ml.train_churn_model
     (ML Services profile)."""
-    return run_contract(
-        "ops.train_model", profile="ml_services", engine=customers,
-        input_sql="SELECT * FROM features.churn_features",
-        params={"kind": "churn", "spec": _spec(customers), "options": FAST},
-    ).output_params
+    return train_contract("churn", engine=customers, input_sql=INPUT, options=FAST).output_params
 
 
 def test_train_churn_model_returns_blobs_and_a_registration(customers, profile):
-    outcome = run_contract(
-        "ops.train_model", profile=profile, engine=customers,
-        input_sql="SELECT * FROM features.churn_features",
-        params={"kind": "churn", "spec": _spec(customers), "options": FAST},
-    )
-    out = outcome.output_params
-    registration = json.loads(out["registration"])
-    assert out["artifact"][:2] == b"PK" and out["onnx_artifact"][:2] == b"PK"
-    assert registration["trained_rows"] == CUSTOMERS
-    assert {"auc", "baseline_auc", "n_train", "n_valid"} <= set(registration["metrics"])
-    assert "epoch 1/2" in outcome.messages  # progress reaches SQL Server's messages
+    outcome = train_contract("churn", engine=customers, input_sql=INPUT, options=FAST,
+                             profile=profile)
+    assert_trained(outcome, CUSTOMERS, {"auc", "baseline_auc", "n_train", "n_valid"})
 
 
 def test_train_churn_model_options_null_means_the_spec_defaults(customers):
-    call = run_contract(
-        "ops.train_model", profile="ml_services", engine=customers,
-        input_sql="SELECT * FROM features.churn_features",
-        params={"kind": "churn", "spec": _spec(customers), "options": None},
-    )
+    call = train_contract("churn", engine=customers, input_sql=INPUT, options=None)
     spec = json.loads(call.output_params["registration"])["spec"]
-    assert spec["options"]["epochs"] == json.loads(_spec(customers))["options"]["epochs"]
+    defaults = json.loads(kind_spec(customers, "churn"))["options"]
+    assert spec["options"]["epochs"] == defaults["epochs"]
 
 
 def test_score_churn_returns_what_with_result_sets_declares(customers, trained, profile):
     registration = json.loads(trained["registration"])
     outcome = run_contract(
         "ml.score_churn", profile=profile, engine=customers, call=PLAIN,
-        input_sql="SELECT * FROM features.churn_features",
+        input_sql=INPUT,
         params={"onnx_artifact": trained["onnx_artifact"],
                 "onnx_sha256": registration["onnx_sha256"],
                 "profile": json.dumps(registration["feature_schema"]["profile"])},
@@ -100,7 +76,7 @@ def test_score_churn_refuses_a_wrong_hash_with_its_own_sentence(customers, train
     as an exception that SQL Server would report only as the generic Msg 39004."""
     outcome = run_contract(
         "ml.score_churn", profile="ml_services", engine=customers, call=PLAIN,
-        input_sql="SELECT * FROM features.churn_features",
+        input_sql=INPUT,
         params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64,
                 "profile": None},
     )
@@ -118,7 +94,7 @@ def test_score_churn_with_explain_returns_scores_and_reasons_in_one_result_set(
     registration = json.loads(trained["registration"])
     outcome = run_contract(
         "ml.score_churn", profile=profile, engine=customers, call=EXPLAINED,
-        input_sql="SELECT * FROM features.churn_features",
+        input_sql=INPUT,
         params={"onnx_artifact": trained["onnx_artifact"],
                 "onnx_sha256": registration["onnx_sha256"], "explain": 3,
                 "profile": json.dumps(registration["feature_schema"]["profile"])},
@@ -140,7 +116,7 @@ def test_score_churn_with_explain_carries_an_error_out_with_no_rows(customers, t
     """A wrong hash under @explain: @script_error (THROW 50501), no score, no reason."""
     outcome = run_contract(
         "ml.score_churn", profile="ml_services", engine=customers, call=EXPLAINED,
-        input_sql="SELECT * FROM features.churn_features",
+        input_sql=INPUT,
         params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64,
                 "explain": 2, "profile": None},
     )
@@ -151,11 +127,7 @@ def test_score_churn_with_explain_carries_an_error_out_with_no_rows(customers, t
 def test_train_model_carries_a_parameter_error_out(customers):
     """A bad option is a parameter error naming the option, in @script_error (THROW
     50302 in ops.train_model, so in ERROR_MESSAGE() and ops.runs.error)."""
-    outcome = run_contract(
-        "ops.train_model", profile="ml_services", engine=customers,
-        input_sql="SELECT * FROM features.churn_features",
-        params={"kind": "churn", "spec": _spec(customers),
-                "options": json.dumps({"no_such_option": 1})},
-    )
+    outcome = train_contract("churn", engine=customers, input_sql=INPUT,
+                             options=json.dumps({"no_such_option": 1}))
     assert "no_such_option" in outcome.output_params["script_error"]
     assert outcome.output_params["artifact"] is None

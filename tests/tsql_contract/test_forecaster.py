@@ -9,11 +9,10 @@ import json
 import re
 
 import pytest
-import sqlalchemy as sa
 
 from sqlml.demo import series_data
 
-from .harness import run_contract
+from .harness import assert_trained, emptied_after, run_contract, train_contract
 
 pytestmark = pytest.mark.tsql_contract
 
@@ -23,42 +22,23 @@ SERIES = 6
 INPUT = "SELECT * FROM features.forecast_input"
 
 
-def _spec(engine) -> str:
-    with engine.connect() as connection:
-        spec = connection.execute(
-            sa.text("SELECT spec FROM models.specs WHERE kind = 'forecaster'")).scalar_one()
-    return json.dumps(spec)
-
-
 @pytest.fixture(scope="module")
 def series(pg_engine):
     series_data.load_series(pg_engine, n_series=SERIES, length=72, min_length=72, seed=8)
-    yield pg_engine
-    with pg_engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM features.monthly_usage")
+    yield from emptied_after(pg_engine, "features.monthly_usage")
 
 
 @pytest.fixture(scope="module")
 def trained(series):
     """The OUTPUT parameters of one ops.train_model run for ml.train_forecaster
     (ML Services profile)."""
-    return run_contract(
-        "ops.train_model", profile="ml_services", engine=series, input_sql=INPUT,
-        params={"kind": "forecaster", "spec": _spec(series), "options": FAST},
-    ).output_params
+    return train_contract("forecaster", engine=series, input_sql=INPUT, options=FAST).output_params
 
 
 def test_train_forecaster_returns_blobs_and_a_registration(series, profile):
-    outcome = run_contract(
-        "ops.train_model", profile=profile, engine=series, input_sql=INPUT,
-        params={"kind": "forecaster", "spec": _spec(series), "options": FAST},
-    )
-    out = outcome.output_params
-    registration = json.loads(out["registration"])
-    assert out["artifact"][:2] == b"PK" and out["onnx_artifact"][:2] == b"PK"
-    assert registration["trained_rows"] == SERIES * 72
-    assert {"mase", "baseline_mase", "coverage", "smape", "rmse"} <= set(registration["metrics"])
-    assert "epoch 1/2" in outcome.messages  # progress reaches SQL Server's messages
+    outcome = train_contract("forecaster", engine=series, input_sql=INPUT, options=FAST,
+                             profile=profile)
+    assert_trained(outcome, SERIES * 72, {"mase", "baseline_mase", "coverage", "smape", "rmse"})
 
 
 @pytest.mark.parametrize("horizon", [None, 5])
@@ -111,11 +91,8 @@ DAILY = generated("2025-01-01", "2025-05-31", "1 day")
 
 @pytest.fixture(scope="module")
 def daily(series):
-    return run_contract(
-        "ops.train_model", profile="ml_services", engine=series, input_sql=DAILY,
-        params={"kind": "forecaster", "spec": _spec(series),
-                "options": json.dumps({**TINY, "horizon": 7})},
-    ).output_params
+    return train_contract("forecaster", engine=series, input_sql=DAILY,
+                          options=json.dumps({**TINY, "horizon": 7})).output_params
 
 
 def test_daily_forecasts_continue_the_calendar_as_datetime2(series, daily, profile):
@@ -147,10 +124,9 @@ def test_hourly_periods_arrive_as_datetime2_and_forecasts_keep_their_minute(seri
     # ML Services takes no DATETIME2 input (CAST to DATETIME there); the language
     # extension does.
     query = generated("2025-03-01 00:30", "2025-03-08 23:30", "1 hour", kind="timestamp")
-    trained = run_contract(
-        "ops.train_model", profile="language_extension", engine=series, input_sql=query,
-        params={"kind": "forecaster", "spec": _spec(series),
-                "options": json.dumps({**TINY, "horizon": 6, "lookback": 48})},
+    trained = train_contract(
+        "forecaster", engine=series, input_sql=query, profile="language_extension",
+        options=json.dumps({**TINY, "horizon": 6, "lookback": 48}),
     ).output_params
     registration = json.loads(trained["registration"])
     assert registration["metrics"]["frequency"] == "hourly"

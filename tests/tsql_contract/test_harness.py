@@ -7,7 +7,6 @@ breaks it; the real procedures are checked in the test_<procedure>.py files.
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import pytest
 
 from . import harness
 from .sqltypes import ContractViolation, input_column, input_frame, output_problems
-from .tsql import Column, SqlType, parse_params, parse_type, read_calls, tokenize
+from .tsql import Column, SqlType, parse_params, parse_type, read_calls, read_calls_text, tokenize
 
 PROCEDURE = """
 -- a header comment with an apostrophe: it's ignored
@@ -92,13 +91,6 @@ def test_defaults_of_the_data_set_names():
         "InputDataSet", "OutputDataSet", False
     )
     assert call.result_sets == []
-
-
-def read_calls_text(text: str):
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "ml.inline.sql"
-        path.write_text(text)
-        return read_calls(path)
 
 
 def test_params_declaration():

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from . import harness
-from .test_harness import read_calls_text
+from .tsql import read_calls_text
 
 pytestmark = [pytest.mark.postgres, pytest.mark.tsql_contract]
 

@@ -201,13 +201,19 @@ def parse_params(declaration: str) -> list[Param]:
 
 def read_calls(path: Path) -> list[ExternalScriptCall]:
     """Every sp_execute_external_script call in a T-SQL file, in order."""
-    tokens = tokenize(path.read_text(encoding="utf-8"))
+    return read_calls_text(path.read_text(encoding="utf-8"), path.name)
+
+
+def read_calls_text(text: str, file_name: str = "ml.inline.sql") -> list[ExternalScriptCall]:
+    """Every sp_execute_external_script call in T-SQL ``text``, read as if from ``file_name``
+    (which names the procedure, as ``read_calls`` does)."""
+    tokens = tokenize(text)
     variables = _literal_variables(tokens)
     calls = []
     for index, token in enumerate(tokens):
         if token.is_word("SP_EXECUTE_EXTERNAL_SCRIPT") and _after_exec(tokens, index):
-            reader = _Reader(tokens, path.name, index + 1)
-            call = ExternalScriptCall(procedure=path.stem, variables=variables)
+            reader = _Reader(tokens, file_name, index + 1)
+            call = ExternalScriptCall(procedure=Path(file_name).stem, variables=variables)
             reader.read_arguments(call)
             reader.read_result_sets(call)
             calls.append(call)

@@ -23,6 +23,7 @@ import json
 import sys
 import traceback
 
+import numpy as np
 import pandas as pd
 
 from sqlml import entrypoints
@@ -120,7 +121,7 @@ def _drift_json(InputDataSet: pd.DataFrame, profile: str | None) -> str:
     from sqlml.kinds import drift
 
     try:
-        out = entrypoints.drift(InputDataSet, profile)
+        out = _drift_rows(InputDataSet, profile)
         flagged = out.loc[out["flagged"], "feature"].tolist()
         if flagged:
             _progress(f"sqlml: input drift past PSI {drift.PSI_THRESHOLD} in: "
@@ -129,6 +130,39 @@ def _drift_json(InputDataSet: pd.DataFrame, profile: str | None) -> str:
     except Exception as exc:  # drift must never fail the batch it describes
         return json.dumps([{"feature": "*", "psi": None, "flagged": False,
                             "detail": {"error": f"drift could not be measured: {exc}"}}])
+
+
+def _drift_rows(frame: pd.DataFrame, profile: str | None) -> pd.DataFrame:
+    """Drift of a churn input through the NumPy comparison (kinds/drift_columns.py,
+    the same rows as the pandas one at a third of its cost on 200,000 rows): numbers
+    as float64, text as str or None; series profiles (forecasts) through pandas."""
+    from sqlml.kinds.drift import COLUMNS
+
+    try:
+        parsed = json.loads(profile) if isinstance(profile, str) else profile
+        kind, features = parsed.get("kind"), parsed.get("features") or {}
+    except (ValueError, AttributeError):
+        return entrypoints.drift(frame, profile)  # which says what is wrong with it
+    if kind == "series":
+        return entrypoints.drift(frame, profile)
+    columns = {}
+    for name in frame.columns:
+        values = frame[name]
+        if pd.api.types.is_bool_dtype(values):
+            # As pandas reads a bit: 1.0 / 0.0 for a numeric feature, else its text.
+            flags = values.to_numpy(dtype=bool)
+            expected = features.get(str(name).strip().lower(), {})
+            columns[name] = (flags.astype(np.float64) if expected.get("type") == "numeric"
+                             else np.where(flags, "True", "False").astype(object))
+        elif pd.api.types.is_numeric_dtype(values):
+            columns[name] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        elif pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+            array = values.to_numpy(dtype=object)  # NULL as None, as PostgreSQL's reader
+            columns[name] = np.where(pd.isna(array), None, array)
+        else:  # dates and other types: pandas' own rules for the whole input
+            return entrypoints.drift(frame, profile)
+    return pd.DataFrame(entrypoints.drift_column_rows(columns, len(frame), profile),
+                        columns=COLUMNS)
 
 
 @_returns_error(lambda: (*_empty(customer_id="object", churn_probability="float64")(), None))

@@ -171,7 +171,10 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
         elif oid in FLOAT_OIDS | INT_OIDS:
             kind, expr = "float", col
         elif oid == BOOL_OID:
-            kind, expr = "float", f"{col}::int"
+            # One character a row: a third cheaper to aggregate than float8send.
+            kind = "bool"
+            select.append(f"string_agg(CASE WHEN {col} THEN '1' WHEN NOT {col} THEN '0'"
+                          f" ELSE 'n' END, '') AS c{i}")
         elif oid in TIME_OIDS:
             kind, expr = "days", f"extract(epoch FROM {col})"
         else:
@@ -179,7 +182,7 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
         if kind == "text":
             select.append(f"string_agg(coalesce({col}::text, E'\\x1e'), E'\\x1f') AS c{i}")
             select.append(f"count({col}) AS nn{i}")
-        else:
+        elif kind != "bool":
             select.append(f"{_float8_payload(expr)} AS c{i}")
         kinds.append(kind)
     [row] = plpy.execute(f"SELECT {', '.join(select)} FROM ({wrapped}) AS q")
@@ -187,6 +190,12 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
     columns: dict[str, np.ndarray] = {}
     for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
         payload = row[f"c{i}"]
+        if kind == "bool":
+            flags = np.frombuffer((payload or "").encode("ascii"), dtype=np.uint8)
+            values = (flags == ord("1")).astype(np.float64)
+            values[flags == ord("n")] = np.nan
+            columns[name] = values
+            continue
         if kind != "text":
             values = np.frombuffer(payload or b"", dtype=">f8").astype(np.float64)
             columns[name] = values / SECONDS_PER_DAY if kind == "days" else values
@@ -271,28 +280,144 @@ def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None) -
 
 
 @database_errors
-def score_churn_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
-                       explain: int | None = 0) -> list[tuple]:
-    """ops.churn_score_staged: one row of seven parallel arrays for the columns
-    ops.stage_input read (lean path) for the run: customer_id and churn_probability
-    (one element per customer), then reason_customer_id, reason_rank, reason_feature,
-    reason_feature_value, reason_contribution (``explain`` elements per customer,
-    none for 0). ops.run_score_churn writes the first two to predictions.churn_scores
-    and the other five to predictions.churn_reasons, in one statement."""
+def score_churn_staged(plpy, run_id: int, model_id: int, onnx_artifact: bytes,
+                       onnx_sha256: str, explain: int | None = 0) -> int:
+    """ops.churn_score_staged: score the columns ops.stage_input read (lean path) for
+    the run and write them to predictions.churn_scores; with ``explain`` = k > 0, also
+    each customer's k strongest reasons to predictions.churn_reasons, in the same
+    (caller's) transaction, so a run that fails has neither. Returns the scores written."""
     from sqlml.kinds.churn import scoring
 
     # A bad blob fails here, before the staged rows are used; cached per session by sha256.
     scoring.scorer(onnx_artifact, onnx_sha256)
     columns, n = staged(run_id)
     ids, probability = entrypoints.score_churn_columns(columns, n, onnx_artifact, onnx_sha256)
-    if not explain:
-        # The plain path stays as lean as before explanations: no pandas, nothing else.
-        return [(ids, probability.tolist(), [], [], [], [], [])]
-    reasons = entrypoints.explain_churn_columns(columns, n, onnx_artifact, onnx_sha256, explain)
-    return [(ids, probability.tolist(),
-             reasons["customer_id"].tolist(), reasons["rank"].tolist(),
-             reasons["feature"].tolist(), reasons["feature_value"].tolist(),
-             reasons["contribution"].tolist())]
+    written = write_scores(plpy, run_id, model_id, ids, probability)
+    if explain:
+        # Only now pandas and the explainer: explain = 0 keeps the lean path of before.
+        reasons = entrypoints.explain_churn_columns(columns, n, onnx_artifact, onnx_sha256,
+                                                    explain)
+        write_reasons(plpy, run_id, reasons)
+    return written
+
+
+# --- the write of a scoring batch -------------------------------------------------
+
+# PL/Python turns each element of a list it hands to SQL into text and parses it
+# again (str(), then the type's input function), so two arrays of 200,000 values
+# cost about 220 ms; two text payloads split by string_to_table cost a third of
+# that. The scores travel as decimal text of their float32 values (see
+# float4_text), which float4 input reads back to the very same number.
+_SCORES_FROM_TEXT = (
+    "INSERT INTO predictions.churn_scores (run_id, model_id, customer_id, churn_probability)"
+    " SELECT $1, $2, u.customer_id, u.churn_probability::pg_catalog.float4::pg_catalog.float8"
+    " FROM ROWS FROM (pg_catalog.string_to_table($3, E'\\x1f'),"
+    " pg_catalog.string_to_table($4, E'\\x1f')) AS u (customer_id, churn_probability)"
+)
+_SCORES_FROM_ARRAYS = (
+    "INSERT INTO predictions.churn_scores (run_id, model_id, customer_id, churn_probability)"
+    " SELECT $1, $2, u.customer_id, u.churn_probability"
+    " FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]),"
+    " pg_catalog.unnest($4::pg_catalog.float8[])) AS u (customer_id, churn_probability)"
+)
+# Prepared once per session (PL/Python keeps this module for the session's life).
+_plans: dict[str, object] = {}
+
+
+def _plan(plpy, sql: str, types: list[str]):
+    plan = _plans.get(sql)
+    if plan is None:
+        plan = _plans[sql] = plpy.prepare(sql, types)
+    return plan
+
+
+def float4_text(values: np.ndarray) -> str | None:
+    """Probabilities as decimal text joined by SEPARATOR, each read back by float4
+    input as exactly the float32 it came from (then widened to float8 exactly, as
+    ``Scorer.predict`` widens it), formatted by NumPy in a few milliseconds where
+    ``repr`` per value takes a hundred. None when a value is not a float32 in [0, 1]
+    (the caller then sends arrays).
+
+    Each value is written as an integer of 9 to 11 significant digits times a power
+    of ten: ``m e-NN``. Nine digits are within 5e-9 of the value, relative; normal
+    float32 values are at least 6e-8 apart, relative (subnormal ones further), so the
+    correctly rounded float4 input comes back to the same float32 whatever the float64
+    arithmetic here adds (about 1e-16). tests/test_churn_postgres.py checks it on the
+    server, powers of ten and their neighbours included.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    n = len(v)
+    if n == 0:
+        return ""
+    if not (np.all(v >= 0.0) and np.all(v <= 1.0)):  # NaN fails both
+        return None
+    if not np.array_equal(v.astype(np.float32).astype(np.float64), v):
+        return None
+    positive = v > 0.0
+    safe = np.where(positive, v, 1.0)
+    # floor(log10) may be off by one at a power of ten: then the integer has 9 or
+    # 11 digits instead of 10, still enough, and the width below holds 11.
+    exp10 = np.floor(np.log10(safe)).astype(np.int64)
+    mantissa = np.rint(safe * 10.0 ** (9 - exp10)).astype(np.int64)
+    power = 9 - exp10  # the value is mantissa * 10 ** -power; power is 8 .. 55
+    mantissa[~positive] = 0
+    power[~positive] = 0
+    digits = 11
+    out = np.empty((n, digits + 5), dtype=np.uint8)
+    rest = mantissa.copy()
+    for i in range(digits - 1, -1, -1):
+        out[:, i] = rest % 10 + 48
+        rest //= 10
+    out[:, digits] = ord("e")
+    out[:, digits + 1] = ord("-")
+    out[:, digits + 2] = power // 10 + 48
+    out[:, digits + 3] = power % 10 + 48
+    out[:, digits + 4] = ord(SEPARATOR)
+    return out.tobytes()[:-1].decode("ascii")
+
+
+def write_scores(plpy, run_id: int, model_id: int, ids: list[str],
+                 probability: np.ndarray) -> int:
+    """INSERT one scoring batch into predictions.churn_scores, in the caller's
+    transaction; returns the rows written."""
+    id_text = SEPARATOR.join(ids)
+    scores = float4_text(probability)
+    # Text payloads when they split back into the same rows: no id holds the
+    # separator (read_columns' plain fallback lets such ids through), and one empty
+    # id is not an empty payload.
+    if scores is not None and id_text.count(SEPARATOR) == max(len(ids) - 1, 0) \
+            and (id_text or not ids):
+        plan = _plan(plpy, _SCORES_FROM_TEXT, ["bigint", "bigint", "text", "text"])
+        result = plpy.execute(plan, [run_id, model_id, id_text, scores])
+    else:
+        plan = _plan(plpy, _SCORES_FROM_ARRAYS, ["bigint", "bigint", "text[]", "float8[]"])
+        result = plpy.execute(plan, [run_id, model_id, ids, probability.tolist()])
+    return result.nrows()
+
+
+_REASONS_FROM_ARRAYS = (
+    "INSERT INTO predictions.churn_reasons"
+    " (run_id, customer_id, rank, feature, feature_value, contribution)"
+    " SELECT $1, u.customer_id, u.rank, u.feature, u.feature_value, u.contribution"
+    " FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]),"
+    " pg_catalog.unnest($3::pg_catalog.int4[]), pg_catalog.unnest($4::pg_catalog.text[]),"
+    " pg_catalog.unnest($5::pg_catalog.text[]), pg_catalog.unnest($6::pg_catalog.float8[]))"
+    " AS u (customer_id, rank, feature, feature_value, contribution)"
+)
+
+
+def write_reasons(plpy, run_id: int, reasons: pd.DataFrame) -> int:
+    """INSERT a scoring run's reasons into predictions.churn_reasons, in the caller's
+    transaction; returns the rows written. Arrays, not text payloads: explaining a row
+    costs hundreds of model evaluations, so converting its k reasons is noise."""
+    if reasons.empty:
+        return 0
+    plan = _plan(plpy, _REASONS_FROM_ARRAYS,
+                 ["bigint", "text[]", "int4[]", "text[]", "text[]", "float8[]"])
+    return plpy.execute(plan, [
+        run_id, reasons["customer_id"].tolist(), reasons["rank"].tolist(),
+        reasons["feature"].tolist(), reasons["feature_value"].tolist(),
+        reasons["contribution"].tolist()]).nrows()
 
 
 @database_errors
@@ -313,19 +438,19 @@ def drift_staged(plpy, run_id: int, profile: str | None) -> list[tuple]:
     data = _STAGED.get(run_id)
     if data is None:
         return [("*", None, False, json.dumps({"error": f"run {run_id} has no staged input"}))]
-    if isinstance(data, tuple):
-        out = entrypoints.drift_columns(*data, profile)
+    if isinstance(data, tuple):  # scoring's columns: NumPy only, no pandas
+        out = entrypoints.drift_column_rows(*data, profile)
     else:
-        out = entrypoints.drift(data, profile)
-    flagged = out.loc[out["flagged"], "feature"].tolist()
+        out = rows(entrypoints.drift(data, profile))
+    flagged = [feature for feature, _, is_flagged, _ in out if is_flagged]
     if flagged:
         plpy.notice(f"sqlml: input drift past PSI {_threshold(profile)} in: "
                     f"{', '.join(flagged)} (see models.drift)")
-    return rows(out)
+    return out
 
 
 def _threshold(profile: str | None) -> float:
-    from sqlml.kinds.drift import PSI_THRESHOLD
+    from sqlml.kinds.drift_columns import PSI_THRESHOLD
 
     try:
         return float(json.loads(profile or "{}").get("threshold", PSI_THRESHOLD))

@@ -29,43 +29,48 @@ SHOWN_HISTORY = 6
 def train_and_forecast(engine: sa.Engine, options: dict | None = None,
                        n_series: int = 300) -> dict:
     rows = series_data.load_series(engine, n_series=n_series)
-    print(f"\nforecaster: loaded {rows} rows ({n_series} monthly series) into "
-          "features.monthly_usage")
-    [trained] = routines.call(engine, "train_forecaster", progress=_indent,
-                              model_name=MODEL_NAME,
-                              options=json.dumps(options) if options else None)
-    metrics = json.loads(trained["metrics"]) if isinstance(trained["metrics"], str) \
-        else trained["metrics"]
-    print(f"ml.train_forecaster: {trained['model_name']} version {trained['version']} "
-          f"({trained['status']})")
-    print(f"  {metrics.get('frequency', 'monthly')} series; backtest on each series' last "
-          f"{metrics['horizon']} periods: MASE "
-          f"{metrics['mase']:.3f} (seasonal naive {metrics['baseline_mase']:.3f}), sMAPE "
-          f"{metrics['smape']:.1f}%, {metrics['coverage_target']:.0%} intervals cover "
-          f"{metrics['coverage']:.0%}")
-    [run] = routines.call(engine, "forecast", model_name=MODEL_NAME)
-    print(f"ml.forecast: run {run['run_id']} wrote {run['rows_written']} rows "
-          f"(model version {run['version']})")
-    return {"trained": trained, "run": run}
+    return _train_then_forecast(
+        engine, f"{rows} rows ({n_series} monthly series) into features.monthly_usage",
+        MODEL_NAME, options, _monthly_backtest)
 
 
 def train_and_forecast_daily(engine: sa.Engine, options: dict | None = None,
                              n_series: int = 20) -> dict:
     rows = series_data.load_daily(engine, n_series=n_series)
-    print(f"\nforecaster: loaded {rows} rows ({n_series} daily series) into "
-          "features.daily_usage")
-    options = {"horizon": 14, **(options or {})}
+    return _train_then_forecast(
+        engine, f"{rows} rows ({n_series} daily series) into features.daily_usage",
+        DAILY_MODEL, {"horizon": 14, **(options or {})}, _daily_backtest,
+        input_query=DAILY_QUERY)
+
+
+def _monthly_backtest(metrics: dict) -> str:
+    return (f"{metrics.get('frequency', 'monthly')} series; backtest on each series' last "
+            f"{metrics['horizon']} periods: MASE "
+            f"{metrics['mase']:.3f} (seasonal naive {metrics['baseline_mase']:.3f}), sMAPE "
+            f"{metrics['smape']:.1f}%, {metrics['coverage_target']:.0%} intervals cover "
+            f"{metrics['coverage']:.0%}")
+
+
+def _daily_backtest(metrics: dict) -> str:
+    return (f"{metrics['frequency']} series, season {metrics['season']:g}; backtest on each "
+            f"series' last {metrics['horizon']} days: MASE {metrics['mase']:.3f} (seasonal "
+            f"naive {metrics['baseline_mase']:.3f})")
+
+
+def _train_then_forecast(engine: sa.Engine, loaded: str, model_name: str,
+                         options: dict | None, backtest, **query) -> dict:
+    """Say what was ``loaded``, train ``model_name`` (progress as it arrives), print its
+    version and the line ``backtest(metrics)`` makes of its metrics, then forecast with it."""
+    print(f"\nforecaster: loaded {loaded}")
     [trained] = routines.call(engine, "train_forecaster", progress=_indent,
-                              model_name=DAILY_MODEL, input_query=DAILY_QUERY,
-                              options=json.dumps(options))
+                              model_name=model_name,
+                              options=json.dumps(options) if options else None, **query)
     metrics = json.loads(trained["metrics"]) if isinstance(trained["metrics"], str) \
         else trained["metrics"]
     print(f"ml.train_forecaster: {trained['model_name']} version {trained['version']} "
           f"({trained['status']})")
-    print(f"  {metrics['frequency']} series, season {metrics['season']:g}; backtest on each "
-          f"series' last {metrics['horizon']} days: MASE {metrics['mase']:.3f} (seasonal "
-          f"naive {metrics['baseline_mase']:.3f})")
-    [run] = routines.call(engine, "forecast", model_name=DAILY_MODEL, input_query=DAILY_QUERY)
+    print(f"  {backtest(metrics)}")
+    [run] = routines.call(engine, "forecast", model_name=model_name, **query)
     print(f"ml.forecast: run {run['run_id']} wrote {run['rows_written']} rows "
           f"(model version {run['version']})")
     return {"trained": trained, "run": run}

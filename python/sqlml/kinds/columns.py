@@ -87,17 +87,17 @@ def text_ids(values: pd.Series, column: str, max_length: int, null_hint: str = "
     return ids
 
 
-def refuse_duplicates(ids: pd.Series, column: str, routine: str, why: str) -> None:
+def refuse_duplicates(ids: pd.Series, column: str, what: str, why: str) -> None:
     """Each id once: copies would land on both sides of a validation split, or score twice."""
     duplicated = ids[ids.duplicated()]
     if not duplicated.empty:
         raise InputError(
-            f"{routine}: column {column!r} has {len(duplicated)} duplicate value(s) "
+            f"{what}: column {column!r} has {len(duplicated)} duplicate value(s) "
             f"(first {duplicated.iloc[0]!r}); {why}"
         )
 
 
-def refuse_infinite(frame: pd.DataFrame, routine: str) -> None:
+def refuse_infinite(frame: pd.DataFrame, what: str) -> None:
     """No infinite number in a feature column: name the column and count the rows."""
     for column in frame.columns:
         values = frame[column]
@@ -109,6 +109,6 @@ def refuse_infinite(frame: pd.DataFrame, routine: str) -> None:
         infinite = np.isinf(numbers.to_numpy(dtype="float64"))
         if infinite.any():
             raise InputError(
-                f"{routine}: column {column!r} has {int(infinite.sum())} infinite value(s); "
+                f"{what}: column {column!r} has {int(infinite.sum())} infinite value(s); "
                 "features must be finite numbers or NULL"
             )

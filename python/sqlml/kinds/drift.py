@@ -32,32 +32,19 @@ import pandas as pd
 
 from sqlml.kinds.columns import as_numeric, normalise_columns
 
-PSI_THRESHOLD = 0.2
+# The threshold, the PSI and the share rounding are shared with the NumPy-only
+# comparison that churn scoring runs on its columns (kinds/drift_columns.py).
+from sqlml.kinds.drift_columns import PSI_THRESHOLD, SMOOTHING, psi  # noqa: F401
+from sqlml.kinds.drift_columns import rounded as _round
+from sqlml.kinds.drift_columns import shares as _shares
+
 BINS = 10
 MAX_CATEGORIES = 50
 SEASON = 12
-# Empty bins would make ln(a / e) infinite; a share this small stands in for zero.
-SMOOTHING = 1e-4
 OTHER = "(other)"
 NULL = "(null)"
 COLUMNS = ["feature", "psi", "flagged", "detail"]
 PROFILE_VERSION = 1
-
-
-def psi(expected: list[float] | np.ndarray, actual: list[float] | np.ndarray) -> float:
-    """Population stability index of two share vectors over the same bins."""
-    e = np.clip(np.asarray(expected, dtype=np.float64), SMOOTHING, None)
-    a = np.clip(np.asarray(actual, dtype=np.float64), SMOOTHING, None)
-    e, a = e / e.sum(), a / a.sum()
-    return float(np.sum((a - e) * np.log(a / e)))
-
-
-def _shares(counts: np.ndarray, total: int) -> list[float]:
-    return [float(c) / total if total else 0.0 for c in counts]
-
-
-def _round(values) -> list[float]:
-    return [round(float(v), 6) for v in values]
 
 
 # --- profiles, at training time --------------------------------------------------

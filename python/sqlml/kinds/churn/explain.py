@@ -179,7 +179,7 @@ def check_explain(k) -> int:
     whole = isinstance(k, int | np.integer | float | np.floating) and not isinstance(k, bool) \
         and not pd.isna(k) and float(k).is_integer()
     if not whole or k < 0:
-        raise InputError(f"ml.score_churn: explain must be a non-negative integer "
+        raise InputError(f"{scoring.SCORING}: explain must be a non-negative integer "
                          f"(reasons per customer); got {k!r}")
     return int(k)
 
@@ -206,7 +206,7 @@ def explain_scoring_columns(columns: dict, n: int, onnx_artifact: bytes, onnx_sh
     columns = {str(name).strip().lower(): values for name, values in columns.items()}
     if model.id_column not in columns:
         shown = ", ".join(list(columns)[:20]) or "none"
-        raise InputError(f"ml.score_churn: input has no {model.id_column!r} column "
+        raise InputError(f"{scoring.SCORING}: input has no {model.id_column!r} column "
                          f"(columns: {shown})")
     ids = pd.Series(scoring.customer_ids(columns[model.id_column], model.id_column),
                     dtype=object)

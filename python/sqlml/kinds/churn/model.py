@@ -33,15 +33,15 @@ from sqlml.kinds.columns import (
 from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
 
-ROUTINE = "ml.train_churn_model"
+TRAINING = "churn training"
 MAX_ID_LENGTH = 64
 PARITY_TOLERANCE = 1e-5
 
 
-def require_column(frame: pd.DataFrame, column: str, routine: str) -> None:
+def _require(frame: pd.DataFrame, column: str, what: str) -> None:
     if column not in frame.columns:
         shown = ", ".join(frame.columns[:20]) or "none"
-        raise InputError(f"{routine}: input has no {column!r} column (columns: {shown})")
+        raise InputError(f"{what}: input has no {column!r} column (columns: {shown})")
 
 
 def customer_ids(values: pd.Series, column: str) -> pd.Series:
@@ -88,7 +88,7 @@ def _check_options(opts: dict) -> None:
     for name, ok in checks.items():
         if not ok:
             raise InputError(
-                f"option {name!r} of {ROUTINE} is out of range: {json.dumps(opts[name])} "
+                f"option {name!r} of {TRAINING} is out of range: {json.dumps(opts[name])} "
                 "(epochs, batch_size >= 1; 0 <= dropout < 1; learning_rate > 0; "
                 "0.05 <= validation_fraction <= 0.5; class_weight 'balanced' or 'none'; "
                 "numeric_bins <= 256; 1 <= ensemble_size <= 16; booster 'auto' or 'none')"
@@ -110,30 +110,30 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
 def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.ndarray]:
     id_col, label_col = spec["input"]["id_column"], spec["input"]["label_column"]
     frame = normalise_columns(frame)
-    require_column(frame, id_col, ROUTINE)
-    require_column(frame, label_col, ROUTINE)
-    refuse_duplicates(customer_ids(frame[id_col], id_col), id_col, ROUTINE,
+    _require(frame, id_col, TRAINING)
+    _require(frame, label_col, TRAINING)
+    refuse_duplicates(customer_ids(frame[id_col], id_col), id_col, TRAINING,
                       "each customer must appear once in the training rows")
     y = labels(frame[label_col], label_col)
     limits = spec["limits"]
     if len(y) < limits["min_rows"]:
         raise InputError(
-            f"{ROUTINE}: {len(y)} training row(s) is too few; at least {limits['min_rows']} needed"
+            f"{TRAINING}: {len(y)} training row(s) is too few; at least {limits['min_rows']} needed"
         )
     counts = np.bincount(y, minlength=2)
     if counts.min() == 0:
         only = int(np.argmax(counts))
         raise InputError(
-            f"{ROUTINE}: column {label_col!r} has only one class ({only}) in {len(y)} rows; "
+            f"{TRAINING}: column {label_col!r} has only one class ({only}) in {len(y)} rows; "
             "a classifier needs churned and retained customers"
         )
     if counts.min() < limits["min_rows_per_class"]:
         raise InputError(
-            f"{ROUTINE}: column {label_col!r} has {counts.min()} row(s) of class "
+            f"{TRAINING}: column {label_col!r} has {counts.min()} row(s) of class "
             f"{int(np.argmin(counts))}; at least {limits['min_rows_per_class']} of each needed"
         )
     features = frame.drop(columns=[id_col, label_col])
-    refuse_infinite(features, ROUTINE)
+    refuse_infinite(features, TRAINING)
     return features, y
 
 
@@ -167,7 +167,7 @@ def _choose_blend(trees: dict, y_valid, p_trees, p_network, opts: dict,
               f"blend {best:.2f} network + {1 - best:.2f} gradient-boosted member: "
               f"validation AUC {blends[best]:.4f} against {network_auc:.4f} for the network "
               f"alone ({trees_auc:.4f} for the trees alone)")
-    progress(f"{ROUTINE}: {reason}")
+    progress(f"{TRAINING}: {reason}")
     return {"network_weight": best, "trees_valid_auc": trees_auc,
             "n_trees": len(trees["trees"]),
             "blend_valid_auc": {f"{w:.2f}": a for w, a in blends.items()}, "reason": reason}
@@ -188,7 +188,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     from sqlml.kinds.churn import metrics, network
 
     started = time.perf_counter()
-    opts = resolve_options(spec, options, ROUTINE)
+    opts = resolve_options(spec, options, TRAINING)
     _check_options(opts)
     features, y = prepare_training(frame, spec)
     train_idx, valid_idx = stratified_split(y, opts["validation_fraction"], opts["seed"])
@@ -196,7 +196,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
                            opts["min_category_count"], opts["numeric_bins"])
     x = pre.transform(features)
     x_train, y_train, x_valid, y_valid = x[train_idx], y[train_idx], x[valid_idx], y[valid_idx]
-    progress(f"{ROUTINE}: {len(y)} rows ({len(train_idx)} train, {len(valid_idx)} valid), "
+    progress(f"{TRAINING}: {len(y)} rows ({len(train_idx)} train, {len(valid_idx)} valid), "
              f"{len(pre.columns)} features -> {pre.width} inputs, churn rate {y.mean():.3f}")
 
     # The reference points a reader compares with, on the plain (scaled, one-hot)
@@ -275,7 +275,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         "onnx_max_abs_diff": parity,
         "curves": metrics.curves(y_valid, {"model": p_valid, "logistic_regression": p_baseline}),
     }
-    progress(f"{ROUTINE}: validation AUC {model_metrics['auc']:.4f} "
+    progress(f"{TRAINING}: validation AUC {model_metrics['auc']:.4f} "
              f"(logistic regression {baseline_metrics['auc']:.4f}, "
              f"gradient boosting {gbm_metrics['auc']:.4f})")
     return TrainedModel.build(

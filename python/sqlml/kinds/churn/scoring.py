@@ -22,7 +22,7 @@ from sqlml import artifacts
 from sqlml.errors import ArtifactError, InputError
 from sqlml.kinds.churn import encode
 
-ROUTINE = "ml.score_churn"
+SCORING = "churn scoring"
 MAX_ID_LENGTH = 64
 # Model versions kept per process; a session rarely scores with more than one or two.
 CACHE_SIZE = 8
@@ -83,15 +83,16 @@ def customer_ids(values: np.ndarray, column: str) -> list[str]:
     """Ids as text, the key of ``predictions.churn_scores`` (the rule of
     ``kinds.columns.text_ids``): no NULLs, at most 64 characters, each once."""
     items = values.tolist()
-    nulls = sum(1 for v in items if v is None or (isinstance(v, float) and v != v))
-    if nulls:
-        raise InputError(f"column {column!r} has {nulls} NULL value(s)")
-    if all(type(v) is str for v in items):
+    # Ids read as text (the PostgreSQL adapter's, 200,000 of them) take C-level
+    # passes only: one to see their types, one to strip, one to measure.
+    if set(map(type, items)) <= {str}:
         ids = list(map(str.strip, items))
     else:
+        nulls = sum(1 for v in items if v is None or (isinstance(v, float) and v != v))
+        if nulls:
+            raise InputError(f"column {column!r} has {nulls} NULL value(s)")
         ids = list(map(_id_text, items))
-    longest = max(ids, key=len, default="")
-    if len(longest) > MAX_ID_LENGTH:
+    if max(map(len, ids), default=0) > MAX_ID_LENGTH:
         first = next(i for i in ids if len(i) > MAX_ID_LENGTH)
         raise InputError(
             f"column {column!r} values must be at most {MAX_ID_LENGTH} characters; "
@@ -101,7 +102,7 @@ def customer_ids(values: np.ndarray, column: str) -> list[str]:
         seen: set[str] = set()
         duplicated = [i for i in ids if i in seen or seen.add(i)]
         raise InputError(
-            f"{ROUTINE}: column {column!r} has duplicates ({duplicated[0]!r} and "
+            f"{SCORING}: column {column!r} has duplicates ({duplicated[0]!r} and "
             f"{len(duplicated) - 1} more); each customer is scored once per run"
         )
     return ids
@@ -119,7 +120,7 @@ def score_columns(columns: Mapping[str, np.ndarray], n: int,
         lowered[low] = values
     if model.id_column not in lowered:
         shown = ", ".join(list(lowered)[:20]) or "none"
-        raise InputError(f"{ROUTINE}: input has no {model.id_column!r} column "
+        raise InputError(f"{SCORING}: input has no {model.id_column!r} column "
                          f"(columns: {shown})")
     ids = customer_ids(lowered[model.id_column], model.id_column)
     for col in model.features["numeric"]:  # whole columns, so an error counts every row

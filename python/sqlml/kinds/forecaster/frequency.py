@@ -116,7 +116,7 @@ def _one(times: np.ndarray) -> str | None:
     return f"{step:g} days"
 
 
-def infer(frame: pd.DataFrame, routine: str) -> Frequency:
+def infer(frame: pd.DataFrame, what: str) -> Frequency:
     """The one frequency of every series in ``frame`` (series_id text, stamp)."""
     found: dict[str, str] = {}
     for sid, group in frame.groupby("series_id", sort=True):
@@ -126,20 +126,20 @@ def infer(frame: pd.DataFrame, routine: str) -> Frequency:
             continue
         if name not in FREQUENCIES:
             raise InputError(
-                f"{routine}: series {sid!r} has periods {name} apart, which is not a "
+                f"{what}: series {sid!r} has periods {name} apart, which is not a "
                 "frequency the forecaster knows (hourly, daily, business_daily, weekly, "
                 "monthly, quarterly, yearly); aggregate it in the input query, or set "
                 'options {"frequency": ...}')
         found[sid] = name
     if not found:
-        raise InputError(f"{routine}: no series has two periods, so the frequency cannot be "
+        raise InputError(f"{what}: no series has two periods, so the frequency cannot be "
                          'inferred; set options {"frequency": ...}')
     names = set(found.values())
     if len(names) > 1:
         first = next(iter(found.items()))
         other = next((sid, name) for sid, name in found.items() if name != first[1])
         raise InputError(
-            f"{routine}: series {first[0]!r} is {first[1]} but series {other[0]!r} is "
+            f"{what}: series {first[0]!r} is {first[1]} but series {other[0]!r} is "
             f"{other[1]}; one model serves one frequency: train one model per frequency, "
             'or set options {"frequency": ...} to aggregate them to one')
     return FREQUENCIES[names.pop()]

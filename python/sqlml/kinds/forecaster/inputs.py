@@ -97,7 +97,7 @@ def period_stamps(values: pd.Series, ids: pd.Series, column: str = "period") -> 
         raise InputError(f"column {column!r} must hold dates: {exc}") from exc
 
 
-def read_frame(frame: pd.DataFrame, routine: str) -> pd.DataFrame:
+def read_frame(frame: pd.DataFrame, what: str) -> pd.DataFrame:
     """The three columns, typed: series_id (text), stamp (naive UTC timestamp), value
     (float, NaN = NULL). Frames already read pass through."""
     if "stamp" in frame.columns and list(frame.columns) == ["series_id", "stamp", "value"]:
@@ -106,10 +106,10 @@ def read_frame(frame: pd.DataFrame, routine: str) -> pd.DataFrame:
     for column in COLUMNS:
         if column not in frame.columns:
             shown = ", ".join(frame.columns[:20]) or "none"
-            raise InputError(f"{routine}: input has no {column!r} column (columns: {shown}); "
+            raise InputError(f"{what}: input has no {column!r} column (columns: {shown}); "
                              "forecasting rows are series_id, period, value")
     if frame.empty:
-        raise InputError(f"{routine}: input_query returned no rows")
+        raise InputError(f"{what}: input_query returned no rows")
     ids = series_ids(frame["series_id"])
     return pd.DataFrame({
         "series_id": ids.to_numpy(dtype=object),
@@ -118,27 +118,27 @@ def read_frame(frame: pd.DataFrame, routine: str) -> pd.DataFrame:
     })
 
 
-def _refuse_duplicates(rows: pd.DataFrame, freq: Frequency, routine: str) -> None:
+def _refuse_duplicates(rows: pd.DataFrame, freq: Frequency, what: str) -> None:
     duplicated = rows.duplicated(["series_id", "ordinal"], keep=False)
     if duplicated.any():
         first = rows[duplicated].sort_values(["series_id", "ordinal"]).iloc[0]
         n_series = rows.loc[duplicated, "series_id"].nunique()
         raise InputError(
-            f"{routine}: series {first.series_id!r} has more than one row for "
+            f"{what}: series {first.series_id!r} has more than one row for "
             f"{fq.label(first.ordinal, freq)} "
             f"({n_series} series have duplicates); periods count by {freq.unit}, so two "
             f"instants in one {freq.unit} are duplicates: aggregate them in the input query"
         )
 
 
-def regularise(frame: pd.DataFrame, routine: str, transform: str, max_gap: int,
+def regularise(frame: pd.DataFrame, what: str, transform: str, max_gap: int,
                freq: Frequency = MONTHLY) -> tuple[list[Series], bool]:
     """Rows to one gap-filled series per id (sorted by id) on ``freq``'s grid, and
     whether they are modelled in log space: ``transform`` 'log', or 'auto' with every
     value > 0."""
-    rows = read_frame(frame, routine)
+    rows = read_frame(frame, what)
     rows = rows.assign(ordinal=fq.ordinals(rows["stamp"], freq))
-    _refuse_duplicates(rows, freq, routine)
+    _refuse_duplicates(rows, freq, what)
     known = rows.dropna(subset=["value"])
     log_space = transform == "log" or (transform == "auto" and bool((known["value"] > 0).all()))
     units = freq.plural()
@@ -146,12 +146,12 @@ def regularise(frame: pd.DataFrame, routine: str, transform: str, max_gap: int,
     for sid, group in rows.groupby("series_id", sort=True):
         group = group.dropna(subset=["value"]).sort_values("ordinal")
         if group.empty:
-            raise InputError(f"{routine}: series {sid!r} has no non-NULL value")
+            raise InputError(f"{what}: series {sid!r} has no non-NULL value")
         ordinals, values = group["ordinal"].to_numpy(), group["value"].to_numpy()
         if log_space and (values <= 0).any():
             at = int(np.argmax(values <= 0))
             raise InputError(
-                f"{routine}: series {sid!r} has a value <= 0 ({values[at]:g} in "
+                f"{what}: series {sid!r} has a value <= 0 ({values[at]:g} in "
                 f"{fq.label(ordinals[at], freq)}), but this model works in log space; train "
                 'it with options {"transform": "none"} for data with zeros or negatives'
             )
@@ -159,7 +159,7 @@ def regularise(frame: pd.DataFrame, routine: str, transform: str, max_gap: int,
         if len(steps) and steps.max() - 1 > max_gap:
             at = int(np.argmax(steps))
             raise InputError(
-                f"{routine}: series {sid!r} has no value for {steps[at] - 1} {units} "
+                f"{what}: series {sid!r} has no value for {steps[at] - 1} {units} "
                 f"({fq.label(ordinals[at] + 1, freq)} to "
                 f"{fq.label(ordinals[at + 1] - 1, freq)}); gaps of up to {max_gap} {units} "
                 "are interpolated, longer ones must be filled or the series split in the "
@@ -180,12 +180,12 @@ def regularise(frame: pd.DataFrame, routine: str, transform: str, max_gap: int,
     return out, log_space
 
 
-def refuse_short(series: list[Series], needed: int, routine: str, why: str) -> None:
+def refuse_short(series: list[Series], needed: int, what: str, why: str) -> None:
     short = [s for s in series if len(s.real) < needed]
     if short:
         worst = min(short, key=lambda s: len(s.real))
         raise InputError(
-            f"{routine}: series {_shown([s.series_id for s in short])} "
+            f"{what}: series {_shown([s.series_id for s in short])} "
             f"{'is' if len(short) == 1 else 'are'} shorter than {needed} "
             f"{worst.freq.plural()} ({why}; {worst.series_id!r} has {len(worst.real)}): "
             "leave them out of the input query"

@@ -58,8 +58,8 @@ from sqlml.kinds.forecaster import windows as fw
 from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
 
-ROUTINE = "ml.train_forecaster"
-FORECAST = "ml.forecast"
+TRAINING = "forecaster training"
+FORECASTING = "forecasting"
 KIND = "forecaster"
 PARITY_TOLERANCE = 1e-5
 TRANSFORMS = ("auto", "log", "none")
@@ -76,9 +76,9 @@ def min_lookback(season: int) -> int:
 def frequency_of(opts: dict, rows: pd.DataFrame) -> fq.Frequency:
     """``options.frequency``, else the one inferred from the rows."""
     if not opts["frequency"]:
-        return fq.infer(rows, ROUTINE)
+        return fq.infer(rows, TRAINING)
     if opts["frequency"] not in fq.FREQUENCIES:
-        raise InputError(f"option 'frequency' of {ROUTINE} is out of range: "
+        raise InputError(f"option 'frequency' of {TRAINING} is out of range: "
                          f"{json.dumps(opts['frequency'])} (one of: "
                          + ", ".join(fq.FREQUENCIES) + "; or leave it out to infer it)")
     return fq.FREQUENCIES[opts["frequency"]]
@@ -118,7 +118,7 @@ def _check_options(opts: dict, limits: dict, table: dict) -> None:
     for name, ok in checks.items():
         if not ok:
             raise InputError(
-                f"option {name!r} of {ROUTINE} is out of range: {json.dumps(opts[name])} "
+                f"option {name!r} of {TRAINING} is out of range: {json.dumps(opts[name])} "
                 f"(for {opts['frequency']} series: 1 <= horizon <= {table['max_horizon']}; "
                 f"{min_lookback(season)} <= lookback <= {table['max_lookback']} (two seasons "
                 f"of {season}); units, layers, patience >= 1; "
@@ -170,9 +170,9 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
           progress: Progress = lambda message: None) -> TrainedModel:
     """Train one version: the two bundles and the registry row."""
     started = time.perf_counter()
-    opts = resolve_options(spec, options, ROUTINE)
+    opts = resolve_options(spec, options, TRAINING)
     limits = spec["limits"]
-    rows = inputs.read_frame(frame, ROUTINE)
+    rows = inputs.read_frame(frame, TRAINING)
     freq = frequency_of(opts, rows)
     source = "given" if opts["frequency"] else "inferred"
     table = spec["frequencies"][freq.name]
@@ -181,17 +181,17 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     horizon, lookback = opts["horizon"], opts["lookback"]
     season = max(int(round(opts["season"])), 1)
     units = freq.plural()
-    series, log_space = inputs.regularise(rows, ROUTINE, opts["transform"],
+    series, log_space = inputs.regularise(rows, TRAINING, opts["transform"],
                                            table["max_gap"], freq)
     history = table["min_history"]
-    inputs.refuse_short(series, horizon + history, ROUTINE,
+    inputs.refuse_short(series, horizon + history, TRAINING,
                          f"horizon + {history}, to backtest with {history} {units} in sample")
     series = inputs.backfill(series, lookback + horizon, season)
     padded = sum(1 for s in series if s.padded)
     # The frequency's longer seasons are recorded where the history covers two of them.
     longest = max(len(s.real) for s in series)
     seasons = [opts["season"]] + [p for p in table["seasons"][1:] if longest >= 2 * p]
-    progress(f"{ROUTINE}: {freq.name} series (frequency {source}), season {season}; "
+    progress(f"{TRAINING}: {freq.name} series (frequency {source}), season {season}; "
              f"horizon {horizon}, lookback {lookback}, validation "
              f"origins {opts['validation_origins']} {units}")
 
@@ -204,23 +204,23 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     if len(valid_w) == 0:
         longest = max(series, key=len)
         raise InputError(
-            f"{ROUTINE}: no series is long enough to validate and backtest: that needs "
+            f"{TRAINING}: no series is long enough to validate and backtest: that needs "
             f"lookback + 2 x horizon = {lookback + 2 * horizon} {units} in at least one "
             f"series (the longest, {longest.series_id!r}, has {len(longest)}); "
             "use a smaller lookback"
         )
     if len(train_w) == 0:
         # Still a sound model: the network starts as the base method and keeps it.
-        progress(f"{ROUTINE}: no series has the lookback + 3 x horizon + validation_origins"
+        progress(f"{TRAINING}: no series has the lookback + 3 x horizon + validation_origins"
                  f" - 1 = {lookback + 3 * horizon + origins - 1} {units} a backtest training "
                  f"window needs, so the network is not trained: the model is the {opts['base']}"
                  " base; use a smaller lookback or fewer validation_origins to train it")
     filled = sum(s.filled for s in series)
-    progress(f"{ROUTINE}: {len(series)} series, {sum(len(s.real) for s in series)} {units} "
+    progress(f"{TRAINING}: {len(series)} series, {sum(len(s.real) for s in series)} {units} "
              f"({filled} interpolated), {'log' if log_space else 'linear'} space; backtest "
              f"windows: {len(train_w)} train, {len(valid_w)} valid, {len(test_w)} test")
     if padded:
-        progress(f"{ROUTINE}: {padded} series shorter than lookback + horizon = "
+        progress(f"{TRAINING}: {padded} series shorter than lookback + horizon = "
                  f"{lookback + horizon} {units} were back-filled with their first season")
 
     # The scaling constants come from inputs only; validation inputs stand in when
@@ -232,7 +232,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     if table["seasonal_adjustment"] == "choose" and opts["base"] == "theta":
         adjustment_maes = choose_adjustment(valid_w, scaling)
         scaling.adjustment = min(adjustment_maes, key=adjustment_maes.get)
-        progress(f"{ROUTINE}: Theta seasonal adjustment {scaling.adjustment!r} (validation "
+        progress(f"{TRAINING}: Theta seasonal adjustment {scaling.adjustment!r} (validation "
                  "MAE " + ", ".join(f"{k} {v:.4f}" for k, v in adjustment_maes.items())
                  + ")")
     scale_opts["adjustment"] = scaling.adjustment
@@ -256,7 +256,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     baseline = metrics.backtest(test_w.targets, naive, scales)
     start = metrics.backtest(
         test_w.targets, fw.decode(np.zeros_like(delta), test_context, scaling), scales)
-    progress(f"{ROUTINE}: backtest MASE {model_metrics['mase']:.4f} (seasonal naive "
+    progress(f"{TRAINING}: backtest MASE {model_metrics['mase']:.4f} (seasonal naive "
              f"{baseline['mase']:.4f}, {opts['base']} alone {start['mase']:.4f}), "
              f"{opts['coverage']:.0%} interval coverage "
              f"{model_metrics['coverage']:.3f}")
@@ -363,15 +363,15 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     steps = scaling.horizon if horizon is None else int(horizon)
     freq = scaling.freq
     if not 1 <= steps <= scaling.horizon:
-        raise InputError(f"{FORECAST}: horizon {steps} is outside what the model was trained "
+        raise InputError(f"{FORECASTING}: horizon {steps} is outside what the model was trained "
                          f"for (1 to {scaling.horizon} {freq.plural()})")
-    rows = inputs.read_frame(frame, FORECAST)
+    rows = inputs.read_frame(frame, FORECASTING)
     refuse_other_frequencies(rows, freq)
     limits = {**MONTHLY_DEFAULTS, **{k: pre[k] for k in ("max_gap", "min_history") if k in pre}}
-    series, _ = inputs.regularise(rows, FORECAST, "log" if scaling.log_space else "none",
+    series, _ = inputs.regularise(rows, FORECASTING, "log" if scaling.log_space else "none",
                                    pre.get("max_gap_months", limits["max_gap"]), freq)
     history = limits["min_history"]
-    inputs.refuse_short(series, history, FORECAST,
+    inputs.refuse_short(series, history, FORECASTING,
                          f"{history} {freq.plural()}, the least history a forecast starts from")
     series = inputs.backfill(series, scaling.lookback, scaling.season)
     windows = fw.last(series, scaling.lookback, scaling.horizon, cut=0, with_targets=False)
@@ -400,6 +400,6 @@ def refuse_other_frequencies(rows: pd.DataFrame, freq: fq.Frequency) -> None:
         if name != freq.name:
             what = name if name in fq.FREQUENCIES else f"irregular (periods {name} apart)"
             raise InputError(
-                f"{FORECAST}: this model version was trained on {freq.name} series, but "
+                f"{FORECASTING}: this model version was trained on {freq.name} series, but "
                 f"series {sid!r} is {what}; forecast it with a model trained on its "
                 f"frequency, or aggregate it to {freq.name} periods in the input query")
