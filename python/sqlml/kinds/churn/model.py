@@ -30,7 +30,7 @@ from sqlml.kinds.columns import (
     refuse_infinite,
     text_ids,
 )
-from sqlml.kinds.training import Progress
+from sqlml.kinds.training import Progress, check_watch
 from sqlml.specs import resolve_options
 
 TRAINING = "churn training"
@@ -206,12 +206,17 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     baseline = network.logistic_regression(plain[train_idx], y_train, opts, balanced=False)
     p_baseline = baseline.predict_proba(plain[valid_idx])[:, 1]
     baseline_metrics = metrics.classification(y_valid, p_baseline)
+    # scikit-learn's fits cannot look at the watch (a cancel, a statement timeout, the
+    # time limit) while they run, as Keras's batches do; look between them at least.
+    check_watch()
     trees = _trees(pre, features, train_idx, y_train, opts["seed"])
+    check_watch()
     p_trees = booster.predict(trees, x_valid)
     gbm_metrics = metrics.classification(y_valid, p_trees)
 
     start = network.choose_start(x_train, y_train, x_valid, y_valid, opts,
                                  pre.plain_positions())
+    check_watch()
     wide = pre.plain_positions() if start["start"] == "plain" else None
     members = [network.fit(x_train, y_train, x_valid, y_valid, opts, progress, member=i,
                            wide_inputs=wide)
@@ -234,6 +239,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
             network.refit(x_all, y, opts, m.best_epoch, progress, member=i, wide_inputs=wide)
             for i, m in enumerate(members)])
         if trees is not None:
+            check_watch()
             trees = _trees(pre, features, np.arange(len(y)), y, opts["seed"])
 
     weight = choice["network_weight"]
@@ -250,6 +256,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     background = explainer.background_sample(features, pre, opts["seed"])
     onnx_blob = artifacts.pack("churn", "model.onnx", onnx_model,
                                {**preprocessing, "background": background})
+    check_watch()
     importance = explainer.importance(features.iloc[valid_idx], pre, onnx_model, background)
 
     all_metrics = {
