@@ -182,6 +182,29 @@ def test_too_short_for_training_windows_keeps_the_base_method():
     assert any("network is not trained" in text for text in messages)
 
 
+def test_refit_members_train_their_own_epochs_and_leave_the_joint_model():
+    from sqlml.kinds.forecaster import network
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 12, 4)).astype(np.float32)
+    y = rng.normal(size=(96, 3)).astype(np.float32)
+    opts = {"ensemble": 3, "units": 4, "layers": 1, "dropout": 0.0, "seed": 1,
+            "learning_rate": 0.01, "batch_size": 32}
+
+    def refit(epochs):
+        fitted = network.fit(x, y, None, None, opts, lambda message: None,
+                             fixed_epochs=epochs)
+        dense = [fitted.model.get_layer(f"member{i}_delta").get_weights()[0]
+                 for i in range(3)]
+        return fitted, dense
+
+    fitted, dense = refit([0, 1, 3])
+    assert fitted.epochs_run == 3
+    assert not dense[0].any() and dense[1].any() and dense[2].any()  # 0 epochs: the base
+    _, alone = refit([0, 1, 1])  # member 1's epoch, then nothing more for anyone
+    assert np.array_equal(dense[1], alone[1])
+
+
 # --- windows and the base ------------------------------------------------------------
 
 

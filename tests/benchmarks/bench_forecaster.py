@@ -78,7 +78,8 @@ def main() -> None:
     m = reg["metrics"]
     print(f"options: ensemble {resolved['ensemble']}, units {resolved['units']}, lookback "
           f"{resolved['lookback']}, batch {m['batch_size']} (option {resolved['batch_size']}), "
-          f"learning rate {m['learning_rate']:.4f}, refit {resolved['refit']}")
+          f"learning rate {m['learning_rate']:.4f}, refit {resolved['refit']} (batch "
+          f"{m.get('refit_batch_size')}, learning rate {m.get('refit_learning_rate') or 0:.4f})")
     print(f"windows: {m['windows']}; best epochs {m['best_epochs']}, epochs run "
           f"{m['epochs_run']}")
     print(f"train in-process:              {train_s:7.2f} s  (backtest + refit)")
