@@ -33,7 +33,8 @@ def trained():
 
 
 def legacy_scores(frame: pd.DataFrame, onnx_artifact: bytes, sha: str) -> np.ndarray:
-    """Scoring as it was before issue 11 (pandas transform), kept here as the reference."""
+    """Scoring as it was before issue 11 (pandas transform), with issue 13's bins, kept
+    here as the reference."""
     bundle = artifacts.unpack(onnx_artifact, sha)
     pre = Preprocessor.from_json(bundle.preprocessing["features"])
     frame = frame.rename(columns=str.lower)
@@ -46,6 +47,13 @@ def legacy_scores(frame: pd.DataFrame, onnx_artifact: bytes, sha: str) -> np.nda
         out[:, pos] = np.clip((filled - col.mean) / col.std, -10.0, 10.0)
         if col.indicator:
             out[:, pos + 1] = nan
+        # Piecewise-linear bins (issue 13), one column per bin, written out bin by bin.
+        # Without them this reference matched only models whose bin weights happened to
+        # be near zero, and the parity tests failed at random.
+        first_bin = pos + 1 + int(col.indicator)
+        for t in range(col.bins):
+            low, high = col.edges[t], col.edges[t + 1]
+            out[:, first_bin + t] = np.clip((filled - low) / (high - low), 0.0, 1.0)
         pos += col.width
 
     def text(v):
@@ -85,6 +93,8 @@ def awkward_frame(n=400, seed=5) -> pd.DataFrame:
 
 def test_scores_equal_the_pandas_implementation(trained):
     sha = trained.registration["onnx_sha256"]
+    numeric = artifacts.unpack(trained.onnx_artifact, sha).preprocessing["features"]["numeric"]
+    assert any(c["edges"] for c in numeric), "the model has bins: the reference must encode them"
     frame = awkward_frame()
     got = churn.score(frame, trained.onnx_artifact, sha)
     want = legacy_scores(frame, trained.onnx_artifact, sha)
