@@ -22,6 +22,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from sqlml.kinds.churn import encode
+
 PSI_THRESHOLD = 0.2
 # Empty bins would make ln(a / e) infinite; a share this small stands in for zero.
 SMOOTHING = 1e-4
@@ -138,13 +140,8 @@ def drift_rows(columns: Mapping[str, np.ndarray], n: int,
             return problem("drift_rows measures churn inputs; series go through "
                            "sqlml.kinds.drift.drift")
         threshold = float(profile.get("threshold", PSI_THRESHOLD))
-        lowered: dict[str, np.ndarray] = {}
-        for name, values in columns.items():
-            low = str(name).strip().lower()
-            if low in lowered:
-                raise ValueError(f"input has two columns named {low!r}: "
-                                 "alias one of them in the input query")
-            lowered[low] = np.asarray(values)[:n]
+        lowered = {name: np.asarray(values)[:n]
+                   for name, values in encode.by_lower_name(columns).items()}
         return [row(name, *compare(lowered.get(name), expected), threshold)
                 for name, expected in profile["features"].items()]
     except Exception as exc:  # drift must never fail the run it measures

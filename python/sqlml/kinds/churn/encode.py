@@ -27,6 +27,19 @@ CLIP = 10.0
 MISSING_SLOT, UNSEEN_SLOT = 0, 1
 
 
+def by_lower_name(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Columns keyed by their trimmed lower-case names, as every query's columns are
+    matched to a model's; two columns that differ only in case are refused."""
+    lowered: dict[str, np.ndarray] = {}
+    for name, values in columns.items():
+        low = str(name).strip().lower()
+        if low in lowered:
+            raise InputError(f"input has two columns named {low!r}: "
+                             "alias one of them in the input query")
+        lowered[low] = values
+    return lowered
+
+
 def category_text(v):
     """Text form of one value, None for NULL or blank; 3.0 and 3 are the same category."""
     if v is None or (isinstance(v, float) and math.isnan(v)):

@@ -111,13 +111,7 @@ def customer_ids(values: np.ndarray, column: str) -> list[str]:
 def score_columns(columns: Mapping[str, np.ndarray], n: int,
                   model: Scorer) -> tuple[list[str], np.ndarray]:
     """Scoring rows as columns (names in any case) -> ids and churn probabilities."""
-    lowered: dict[str, np.ndarray] = {}
-    for name, values in columns.items():
-        low = str(name).strip().lower()
-        if low in lowered:
-            raise InputError(f"input has two columns named {low!r}: "
-                             "alias one of them in the input query")
-        lowered[low] = values
+    lowered = encode.by_lower_name(columns)
     if model.id_column not in lowered:
         shown = ", ".join(list(lowered)[:20]) or "none"
         raise InputError(f"{SCORING}: input has no {model.id_column!r} column "
