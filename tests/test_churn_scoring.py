@@ -13,8 +13,8 @@ import pytest
 from sqlml import artifacts
 from sqlml.demo import churn_data
 from sqlml.errors import ArtifactError
+from sqlml.kinds.churn import encode, scoring
 from sqlml.kinds.churn import model as churn
-from sqlml.kinds.churn import scoring
 from sqlml.kinds.churn.preprocessing import Preprocessor
 from sqlml.kinds.columns import as_numeric
 from sqlml.paths import project_root
@@ -114,7 +114,7 @@ def test_columns_as_the_postgres_reader_hands_them_score_the_same(trained):
         if name == "customer_id":
             columns[name] = values.astype(str).to_numpy(dtype=object)
         elif values.dtype == object or pd.api.types.is_string_dtype(values):
-            columns[name] = values.astype(object).to_numpy()
+            columns[name] = values.astype(object).to_numpy().copy()
         else:
             columns[name] = values.astype("float64").to_numpy()
     ids, probability = scoring.score_columns(columns, len(frame),
@@ -122,6 +122,15 @@ def test_columns_as_the_postgres_reader_hands_them_score_the_same(trained):
     want = legacy_scores(frame, trained.onnx_artifact, sha)
     assert np.max(np.abs(probability - want)) <= PARITY
     assert ids == frame["customer_id"].astype(str).tolist()
+    # Text columns coded as the reader codes them (NULL, blank, padded and unseen
+    # values among them) score to the very same numbers.
+    columns["region"][:7] = [None, "", "  ", " north ", "atlantis", None, "north"]
+    coded = {name: encode.Coded.of(values.tolist()) for name, values in columns.items()
+             if values.dtype == object and name != "customer_id"}
+    assert all(np.array_equal(c.column(), columns[name]) for name, c in coded.items())
+    model = scoring.scorer(trained.onnx_artifact, sha)
+    assert np.array_equal(scoring.score_columns(columns, len(frame), model, coded)[1],
+                          scoring.score_columns(columns, len(frame), model)[1])
 
 
 def test_the_cache_never_serves_a_changed_blob(trained):

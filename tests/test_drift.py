@@ -8,6 +8,7 @@ import pytest
 
 from sqlml import entrypoints
 from sqlml.kinds import drift
+from sqlml.kinds.churn.encode import Coded
 
 pytestmark = pytest.mark.unit
 
@@ -171,6 +172,9 @@ def test_the_numpy_comparison_equals_the_pandas_one_on_awkward_columns():
     rows = entrypoints.drift_column_rows(columns, len(other), profile)
     assert [r[0] for r in rows] == ["tenure_months", "monthly_charges", "plan"]
     assert json.loads(rows[2][3])["unseen"] == ["enterprise", "legacy"]
+    # The PostgreSQL reader hands text columns coded too: the same rows, counted so.
+    coded = {"PLAN": Coded.of(plan.tolist())}
+    assert entrypoints.drift_column_rows(columns, len(other), profile, coded) == rows
 
 
 def test_the_sql_server_adapter_measures_drift_as_pandas_does():

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pandas costs a third of a second to import; the lean path n
     import pandas as pd
 
     from sqlml.kinds import TrainedModel
+    from sqlml.kinds.churn.encode import Coded
 
 # What the in-database code imports; reported without importing (TensorFlow
 # alone takes seconds to import).
@@ -87,14 +88,17 @@ def explain_churn_columns(columns: Mapping[str, np.ndarray], n: int, onnx_artifa
 
 
 def score_churn_columns(columns: Mapping[str, np.ndarray], n: int, onnx_artifact: bytes,
-                        onnx_sha256: str) -> tuple[list[str], np.ndarray]:
+                        onnx_sha256: str, coded: Mapping[str, Coded] | None = None
+                        ) -> tuple[list[str], np.ndarray]:
     """The lean form of :func:`score_churn` for adapters that read columns, not frames:
     ``n`` rows as one NumPy array per column -> customer ids and churn probabilities,
     in input order. Imports NumPy and ONNX Runtime only (no pandas); the model
-    version is loaded once per process and found again by its sha256."""
+    version is loaded once per process and found again by its sha256. ``coded``: text
+    columns the adapter coded while reading them (``kinds.churn.encode.Coded``)."""
     from sqlml.kinds.churn import scoring
 
-    return scoring.score_columns(columns, n, scoring.scorer(onnx_artifact, onnx_sha256))
+    return scoring.score_columns(columns, n, scoring.scorer(onnx_artifact, onnx_sha256),
+                                 coded)
 
 
 def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
@@ -134,9 +138,10 @@ def drift_columns(columns: Mapping[str, np.ndarray], n: int,
 
 
 def drift_column_rows(columns: Mapping[str, np.ndarray], n: int,
-                      profile: dict | str | None) -> list[tuple]:
+                      profile: dict | str | None,
+                      coded: Mapping[str, Coded] | None = None) -> list[tuple]:
     """A churn scoring run's drift on its columns, as tuples of ``feature``, ``psi``,
     ``flagged``, ``detail``, on NumPy alone (no pandas on the scoring path)."""
     from sqlml.kinds import drift_columns as lean
 
-    return lean.drift_rows(columns, n, profile)
+    return lean.drift_rows(columns, n, profile, coded)

@@ -44,6 +44,7 @@ from sqlml.errors import (
     ResourceLimitError,
     SqlmlError,
 )
+from sqlml.kinds.churn import encode
 
 SQLSTATES = {
     InputError: "22023",  # invalid_parameter_value
@@ -144,6 +145,9 @@ def _column(values: list, oid: int) -> pd.Series:
 # speed-up, never a change of values.
 SEPARATOR, NULL_MARK = "\x1f", "\x1e"
 NAN_FLOAT8 = "decode('7ff8000000000000', 'hex')"  # a NaN, read back as NULL
+# A text column is coded when at most half of its first rows are distinct values:
+# categories, not keys or free text, for which coding would cost more than it saves.
+CODE_SAMPLE = 1000
 SECONDS_PER_DAY = 86400.0
 
 
@@ -152,8 +156,9 @@ def _float8_payload(expr: str) -> str:
 
 
 def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
-                 ) -> tuple[dict[str, np.ndarray], int]:
-    """The caller's query as one NumPy array per column, and the row count.
+                 ) -> tuple[dict[str, np.ndarray], int, dict[str, encode.Coded]]:
+    """The caller's query as one NumPy array per column, the row count, and the text
+    columns also as ``encode.Coded`` (distinct values and each row's position).
 
     Numbers, booleans (0/1) and dates or timestamps (days since 1970, UTC) come
     back as float64 with NaN for NULL; every other type as an object array of
@@ -188,6 +193,7 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
     [row] = plpy.execute(f"SELECT {', '.join(select)} FROM ({wrapped}) AS q")
     n = int(row["n"])
     columns: dict[str, np.ndarray] = {}
+    coded: dict[str, encode.Coded] = {}
     for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
         payload = row[f"c{i}"]
         if kind == "bool":
@@ -202,14 +208,36 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
             continue
         items = payload.split(SEPARATOR) if n else []
         nulls = n - int(row[f"nn{i}"])
-        if len(items) != n or items.count(NULL_MARK) != nulls:
+        if len(items) != n:
             columns[name] = _plain_column(plpy, wrapped, name)
             continue
-        values = np.array(items, dtype=object)
-        if nulls:
-            values[values == NULL_MARK] = None
-        columns[name] = values
-    return columns, n
+        text = _text_column(items, nulls, coded=name.lower() not in exact)
+        if text is None:
+            columns[name] = _plain_column(plpy, wrapped, name)
+        elif isinstance(text, encode.Coded):
+            columns[name], coded[name] = text.column(), text
+        else:
+            columns[name] = text
+    return columns, n, coded
+
+
+def _text_column(items: list[str], nulls: int, coded: bool) -> np.ndarray | encode.Coded | None:
+    """A split text payload as an object array, or, for a column of repeated values
+    (categories), coded as it is split, so that encoding and drift count its distinct
+    values instead of its rows. None when its NULL marks do not match its NULL count:
+    a value holds one of the separators, and the column must be read the plain way."""
+    if coded and len(set(items[:CODE_SAMPLE])) <= CODE_SAMPLE // 2:
+        text = encode.Coded.of(items)
+        marks = [c for v, c in zip(text.values, text.counts(), strict=True) if v == NULL_MARK]
+        if sum(marks) != nulls:
+            return None
+        return encode.Coded([None if v == NULL_MARK else v for v in text.values], text.index)
+    if items.count(NULL_MARK) != nulls:
+        return None
+    values = np.array(items, dtype=object)
+    if nulls:
+        values[values == NULL_MARK] = None
+    return values
 
 
 def _plain_column(plpy, wrapped: str, name: str) -> np.ndarray:
@@ -235,7 +263,8 @@ def runtime_info(plpy) -> list[tuple]:
 
 
 # run id -> the caller's input rows, read by stage_input, taken by the owner's half:
-# a DataFrame (training, forecasting) or read_columns' arrays and count (scoring).
+# a DataFrame (training, forecasting) or read_columns' arrays, count and coded text
+# columns (scoring).
 _STAGED: dict[int, object] = {}
 
 
@@ -290,8 +319,9 @@ def score_churn_staged(plpy, run_id: int, model_id: int, onnx_artifact: bytes,
 
     # A bad blob fails here, before the staged rows are used; cached per session by sha256.
     scoring.scorer(onnx_artifact, onnx_sha256)
-    columns, n = staged(run_id)
-    ids, probability = entrypoints.score_churn_columns(columns, n, onnx_artifact, onnx_sha256)
+    columns, n, coded = staged(run_id)
+    ids, probability = entrypoints.score_churn_columns(columns, n, onnx_artifact, onnx_sha256,
+                                                       coded)
     written = write_scores(plpy, run_id, model_id, ids, probability)
     if explain:
         # Only now pandas and the explainer: explain = 0 keeps the lean path of before.
@@ -439,7 +469,8 @@ def drift_staged(plpy, run_id: int, profile: str | None) -> list[tuple]:
     if data is None:
         return [("*", None, False, json.dumps({"error": f"run {run_id} has no staged input"}))]
     if isinstance(data, tuple):  # scoring's columns: NumPy only, no pandas
-        out = entrypoints.drift_column_rows(*data, profile)
+        columns, n, coded = data
+        out = entrypoints.drift_column_rows(columns, n, profile, coded)
     else:
         out = rows(entrypoints.drift(data, profile))
     flagged = [feature for feature, _, is_flagged, _ in out if is_flagged]

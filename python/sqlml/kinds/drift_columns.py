@@ -97,14 +97,19 @@ def _categorical(raw_counts: Counter, n: int, expected: dict) -> tuple[float | N
     return (psi(e, a) if n else None), detail
 
 
-def compare(values: np.ndarray | None, expected: dict) -> tuple[float | None, dict]:
-    """One feature's PSI and detail, as ``kinds.drift._compare`` computes them."""
+def compare(values: np.ndarray | None, expected: dict,
+            coded: encode.Coded | None = None) -> tuple[float | None, dict]:
+    """One feature's PSI and detail, as ``kinds.drift._compare`` computes them;
+    ``coded``: the same column already coded, so its values are counted without a
+    pass over its rows."""
     if values is None:
         return None, {"missing": True}
     if expected["type"] == "numeric" and values.dtype.kind == "f":
         return _numeric(values, expected)
     if expected["type"] != "numeric" and values.dtype == object:
-        raw_counts = Counter(values.tolist())
+        # Counter and Coded both list values in order of first appearance.
+        raw_counts = (Counter(dict(zip(coded.values, coded.counts(), strict=True)))
+                      if coded is not None else Counter(values.tolist()))
         if all(v is None or type(v) is str for v in raw_counts):
             return _categorical(raw_counts, len(values), expected)
     import pandas as pd  # a column whose type does not match its profile: rare
@@ -124,12 +129,13 @@ def problem(message: str) -> list[tuple]:
     return [("*", None, False, json.dumps({"error": message}))]
 
 
-def drift_rows(columns: Mapping[str, np.ndarray], n: int,
-               profile: dict | str | None) -> list[tuple]:
+def drift_rows(columns: Mapping[str, np.ndarray], n: int, profile: dict | str | None,
+               coded: Mapping[str, encode.Coded] | None = None) -> list[tuple]:
     """``n`` rows as one array per column (names in any case) against a churn
     version's training profile: one ``(feature, psi, flagged, detail)`` per profiled
     feature, as :func:`sqlml.kinds.drift.drift` gives them for the same rows. Never
-    raises: an unusable input or profile is one row ``'*'`` that says why."""
+    raises: an unusable input or profile is one row ``'*'`` that says why.
+    ``coded``: text columns already coded (``encode.Coded``), by name."""
     try:
         if isinstance(profile, str):
             profile = json.loads(profile)
@@ -142,7 +148,9 @@ def drift_rows(columns: Mapping[str, np.ndarray], n: int,
         threshold = float(profile.get("threshold", PSI_THRESHOLD))
         lowered = {name: np.asarray(values)[:n]
                    for name, values in encode.by_lower_name(columns).items()}
-        return [row(name, *compare(lowered.get(name), expected), threshold)
+        coded = {name: c for name, c in encode.by_lower_name(coded or {}).items()
+                 if len(c.index) == n}
+        return [row(name, *compare(lowered.get(name), expected, coded.get(name)), threshold)
                 for name, expected in profile["features"].items()]
     except Exception as exc:  # drift must never fail the run it measures
         return problem(f"drift could not be measured: {type(exc).__name__}: {exc}")

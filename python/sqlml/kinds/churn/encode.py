@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -50,14 +51,47 @@ def category_text(v):
     return s if s else None
 
 
-def category_slots(values: np.ndarray, vocabulary: list[str]) -> np.ndarray:
-    """Each value's one-hot slot (see MISSING_SLOT, UNSEEN_SLOT), as intp."""
+@dataclass(frozen=True)
+class Coded:
+    """A text column as its distinct values, in order of first appearance (None for
+    NULL), and each row's position among them. Encoding and drift need no more of a
+    column than this, so an adapter that builds it once while it splits the column
+    (the PostgreSQL reader) spares both a pass over every row in Python."""
+
+    values: list
+    index: np.ndarray  # intp, one per row
+
+    @classmethod
+    def of(cls, items: list) -> Coded:
+        position = {v: i for i, v in enumerate(dict.fromkeys(items))}
+        index = np.fromiter(map(position.__getitem__, items), dtype=np.intp, count=len(items))
+        return cls(list(position), index)
+
+    def counts(self) -> list[int]:
+        """How many rows hold each of ``values``."""
+        return np.bincount(self.index, minlength=len(self.values)).tolist()
+
+    def column(self) -> np.ndarray:
+        """The column itself, as an object array."""
+        distinct = np.empty(len(self.values), dtype=object)
+        distinct[:] = self.values
+        return distinct.take(self.index)
+
+
+def category_slots(values: np.ndarray, vocabulary: list[str],
+                   coded: Coded | None = None) -> np.ndarray:
+    """Each value's one-hot slot (see MISSING_SLOT, UNSEEN_SLOT), as intp; ``coded``,
+    when the caller has it, is the same column already coded (no pass over its rows)."""
     index = {v: i + 2 for i, v in enumerate(vocabulary)}
-    items = values.tolist()
-    slot_of = {}
-    for v in set(items):
+
+    def slot(v) -> int:
         text = category_text(v)
-        slot_of[v] = MISSING_SLOT if text is None else index.get(text, UNSEEN_SLOT)
+        return MISSING_SLOT if text is None else index.get(text, UNSEEN_SLOT)
+
+    if coded is not None:
+        return np.array([slot(v) for v in coded.values], dtype=np.intp)[coded.index]
+    items = values.tolist()
+    slot_of = {v: slot(v) for v in set(items)}
     # NaN objects hash by identity, and the list holds the very objects the set saw.
     return np.fromiter(map(slot_of.__getitem__, items), dtype=np.intp, count=len(items))
 
@@ -117,11 +151,13 @@ def blocks(preprocessing: dict) -> dict[str, slice]:
 
 
 def transform(preprocessing: dict, columns: Mapping[str, np.ndarray], n: int,
-              numeric_ready: bool = False) -> np.ndarray:
+              numeric_ready: bool = False,
+              slots: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """The float32 input matrix of ``n`` rows. ``preprocessing`` is the bundle's
     ``features`` JSON (``Preprocessor.to_json``); ``columns`` maps lower-case names
     to arrays. ``numeric_ready``: numeric columns are already float64 (training
-    converts them with its own rules first)."""
+    converts them with its own rules first). ``slots``: categorical columns' slots
+    (``category_slots``) where the caller has them already."""
     numeric, categorical = preprocessing["numeric"], preprocessing["categorical"]
     needed = [c["name"] for c in numeric] + [c["name"] for c in categorical]
     missing = [c for c in needed if c not in columns]
@@ -148,7 +184,9 @@ def transform(preprocessing: dict, columns: Mapping[str, np.ndarray], n: int,
         pos += numeric_width(col)
     rows = np.arange(n)
     for col in categorical:
-        slots = category_slots(columns[col["name"]], col["vocabulary"])
-        out[rows, pos + slots] = 1.0
+        slot = (slots or {}).get(col["name"])
+        if slot is None:
+            slot = category_slots(columns[col["name"]], col["vocabulary"])
+        out[rows, pos + slot] = 1.0
         pos += len(col["vocabulary"]) + 2
     return out

