@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/benchmarks/bench_suite.py [--rows 200000] [--url URL]
         [--memory-rows 200000] [--train-rows 20000] [--train-options '{"epochs": 3}']
-        [--single 50] [--cold 5] [--repeat 3] [--forecaster]
+        [--single 50] [--cold 5] [--repeat 3] [--forecaster] [--shape customers|telco]
 
 Full sizes (about 15 minutes on 2 cores):
     make bench BENCH_ARGS="--memory-rows 1000000 --train-rows 100000 \
@@ -86,8 +86,68 @@ def timed(fn):
     return result, time.perf_counter() - start
 
 
+def _yes_no(condition: str) -> str:
+    return f"CASE WHEN {condition} THEN 'Yes' ELSE 'No' END"
+
+
+def _service(condition: str) -> str:
+    return (f"CASE WHEN internet_service = 'none' THEN 'No internet service' "
+            f"ELSE {_yes_no(condition)} END")
+
+
+# --shape telco: the same customers in the shape of the public IBM telco churn set
+# (text ids, 15 text feature columns, most of them Yes/No), which is what real churn
+# tables look like and where reading text dominates. Columns the demo data lacks
+# are drawn from the customer id, deterministically.
+TELCO = {
+    "customer_id": "lpad(customer_id::text, 6, '0') || '-T'",
+    "gender": "CASE WHEN customer_id % 2 = 0 THEN 'Male' ELSE 'Female' END",
+    "senior_citizen": "(customer_id % 6 = 0)::integer",
+    "partner": _yes_no("customer_id % 3 = 0"),
+    "dependents": _yes_no("customer_id % 5 < 2"),
+    "tenure": "tenure_months",
+    "phone_service": _yes_no("phone_service"),
+    "multiple_lines": ("CASE WHEN NOT phone_service THEN 'No phone service' "
+                       f"ELSE {_yes_no('customer_id % 7 < 3')} END"),
+    "internet_service": ("CASE internet_service WHEN 'dsl' THEN 'DSL' "
+                         "WHEN 'fiber' THEN 'Fiber optic' ELSE 'No' END"),
+    "online_security": _service("customer_id % 4 = 0"),
+    "online_backup": _service("customer_id % 9 < 4"),
+    "device_protection": _service("customer_id % 11 < 5"),
+    "tech_support": _service("tech_support"),
+    "streaming_tv": _service("streaming"),
+    "streaming_movies": _service("streaming AND customer_id % 2 = 0"),
+    "contract": ("CASE contract WHEN 'month-to-month' THEN 'Month-to-month' "
+                 "WHEN 'one_year' THEN 'One year' ELSE 'Two year' END"),
+    "paperless_billing": _yes_no("paperless_billing"),
+    "payment_method": "initcap(replace(payment_method, '_', ' '))",
+    "monthly_charges": "monthly_charges",
+    "total_charges": "total_charges",
+}
+SHAPE = {"name": "customers", "columns": FEATURES}  # --shape; set in main()
+
+
 def query_for(table: str, where: str = "") -> str:
-    return f"SELECT {', '.join(FEATURES)} FROM {SCHEMA}.{table}{where}"
+    return f"SELECT {', '.join(SHAPE['columns'])} FROM {SCHEMA}.{table}{where}"
+
+
+def one_customer(i: int) -> str:
+    """The WHERE clause that picks customer ``i`` (1-based) in the bench's shape."""
+    return (f" WHERE customer_id = '{i:06d}-T'" if SHAPE["name"] == "telco"
+            else f" WHERE customer_id = {i}")
+
+
+def reshape(engine: sa.Engine, table: str) -> None:
+    """With --shape telco, ``table`` rewritten in that shape (churned kept for training)."""
+    if SHAPE["name"] != "telco":
+        return
+    columns = ", ".join(f"{expr} AS {name}" for name, expr in TELCO.items())
+    with engine.begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE {SCHEMA}.{table}_shaped AS "
+                          f"SELECT {columns}, churned FROM {SCHEMA}.{table}")
+        c.exec_driver_sql(f"DROP TABLE {SCHEMA}.{table}")
+        c.exec_driver_sql(f"ALTER TABLE {SCHEMA}.{table}_shaped RENAME TO {table}")
+        c.exec_driver_sql(f"ANALYZE {SCHEMA}.{table}")
 
 
 def load(engine: sa.Engine, table: str, rows: int, seed: int) -> None:
@@ -99,6 +159,7 @@ def load(engine: sa.Engine, table: str, rows: int, seed: int) -> None:
     insert_frame(engine, f"{SCHEMA}.{table}", frame)
     with engine.begin() as c:
         c.exec_driver_sql(f"ANALYZE {SCHEMA}.{table}")
+    reshape(engine, table)
 
 
 def score_sql(query: str) -> str:
@@ -202,7 +263,12 @@ def main() -> None:
                         help="time what is deployed now (e.g. another build), not this tree")
     parser.add_argument("--forecaster", action="store_true",
                         help="also time forecaster training, 500 series x 120 months")
+    parser.add_argument("--shape", choices=["customers", "telco"], default="customers",
+                        help="the scored columns: the demo's, or the IBM telco set's shape "
+                             "(15 text features)")
     args = parser.parse_args()
+    SHAPE.update(name=args.shape,
+                 columns=list(TELCO) if args.shape == "telco" else FEATURES)
 
     url = args.url or resolve_url()
     if not args.url:
@@ -237,6 +303,10 @@ def main() -> None:
         c.exec_driver_sql(f"CREATE TABLE {SCHEMA}.training "
                           "(LIKE features.customers INCLUDING ALL)")
     insert_frame(engine, f"{SCHEMA}.training", train_frame)
+    reshape(engine, "training")
+    if args.shape != "customers":  # in-process training gets the same rows, as read back
+        with engine.connect() as c:
+            train_frame = pd.read_sql(sa.text(f"SELECT * FROM {SCHEMA}.training"), c)
     print(f"# loaded {args.rows} scoring rows in {load_s:.1f} s, "
           f"{args.train_rows} training rows")
 
@@ -266,7 +336,7 @@ def main() -> None:
     # --- batch scoring vs the floor ------------------------------------------------
     query = query_for("customers")
     raw = new_session(engine)
-    score(raw, query_for("customers", " WHERE customer_id = 1"))  # warm the session
+    score(raw, query_for("customers", one_customer(1)))  # warm the session
     floors, shaped, scored, client = [], [], [], []
     for _ in range(args.repeat):
         floors.append(floor(raw, query, shaped=False))
@@ -287,7 +357,7 @@ def main() -> None:
     floor(raw, query_for("customers", " WHERE false"), shaped=False)  # a plain floor table
     warm, one_floor = [], []
     for i in range(args.single):
-        one = query_for("customers", f" WHERE customer_id = {i + 1}")
+        one = query_for("customers", one_customer(i + 1))
         warm.append(timed(lambda one=one: score(raw, one))[1])
         with raw.cursor() as cur:
             start = time.perf_counter()
@@ -305,7 +375,7 @@ def main() -> None:
     # No pool: every connection below is a new session, a new backend process.
     sessions = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
     cold, connect = [], []
-    one = query_for("customers", " WHERE customer_id = 7")
+    one = query_for("customers", one_customer(7))
     for _ in range(args.cold):
         start = time.perf_counter()
         fresh = new_session(sessions)

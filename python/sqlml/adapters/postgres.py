@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sqlml import entrypoints
+from sqlml.adapters import text_payload
+from sqlml.adapters.text_payload import SEPARATOR
 from sqlml.errors import (
     ArtifactError,
     InputError,
@@ -140,14 +142,10 @@ def _column(values: list, oid: int) -> pd.Series:
 # --- the lean reader: one payload per column -----------------------------------
 
 # Text values are joined with a unit separator; NULL travels as a record
-# separator. Both are control characters no real key or category holds; a
-# column that does hold one is read again the plain way, so the rule is a
-# speed-up, never a change of values.
-SEPARATOR, NULL_MARK = "\x1f", "\x1e"
+# separator (see text_payload). Both are control characters no real key or
+# category holds; a column that does hold one is read again the plain way, so the
+# rule is a speed-up, never a change of values.
 NAN_FLOAT8 = "decode('7ff8000000000000', 'hex')"  # a NaN, read back as NULL
-# A text column is coded when at most half of its first rows are distinct values:
-# categories, not keys or free text, for which coding would cost more than it saves.
-CODE_SAMPLE = 1000
 SECONDS_PER_DAY = 86400.0
 
 
@@ -206,12 +204,8 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
             values = np.frombuffer(payload or b"", dtype=">f8").astype(np.float64)
             columns[name] = values / SECONDS_PER_DAY if kind == "days" else values
             continue
-        items = payload.split(SEPARATOR) if n else []
         nulls = n - int(row[f"nn{i}"])
-        if len(items) != n:
-            columns[name] = _plain_column(plpy, wrapped, name)
-            continue
-        text = _text_column(items, nulls, coded=name.lower() not in exact)
+        text = text_payload.column(payload, n, nulls, coded=name.lower() not in exact)
         if text is None:
             columns[name] = _plain_column(plpy, wrapped, name)
         elif isinstance(text, encode.Coded):
@@ -219,25 +213,6 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
         else:
             columns[name] = text
     return columns, n, coded
-
-
-def _text_column(items: list[str], nulls: int, coded: bool) -> np.ndarray | encode.Coded | None:
-    """A split text payload as an object array, or, for a column of repeated values
-    (categories), coded as it is split, so that encoding and drift count its distinct
-    values instead of its rows. None when its NULL marks do not match its NULL count:
-    a value holds one of the separators, and the column must be read the plain way."""
-    if coded and len(set(items[:CODE_SAMPLE])) <= CODE_SAMPLE // 2:
-        text = encode.Coded.of(items)
-        marks = [c for v, c in zip(text.values, text.counts(), strict=True) if v == NULL_MARK]
-        if sum(marks) != nulls:
-            return None
-        return encode.Coded([None if v == NULL_MARK else v for v in text.values], text.index)
-    if items.count(NULL_MARK) != nulls:
-        return None
-    values = np.array(items, dtype=object)
-    if nulls:
-        values[values == NULL_MARK] = None
-    return values
 
 
 def _plain_column(plpy, wrapped: str, name: str) -> np.ndarray:
