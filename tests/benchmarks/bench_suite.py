@@ -101,22 +101,22 @@ def _service(condition: str) -> str:
 # are drawn from the customer id, deterministically.
 TELCO = {
     "customer_id": "lpad(customer_id::text, 6, '0') || '-T'",
-    "gender": "CASE WHEN customer_id % 2 = 0 THEN 'Male' ELSE 'Female' END",
-    "senior_citizen": "(customer_id % 6 = 0)::integer",
-    "partner": _yes_no("customer_id % 3 = 0"),
-    "dependents": _yes_no("customer_id % 5 < 2"),
+    "gender": "CASE WHEN mod(customer_id, 2) = 0 THEN 'Male' ELSE 'Female' END",
+    "senior_citizen": "(mod(customer_id, 6) = 0)::integer",
+    "partner": _yes_no("mod(customer_id, 3) = 0"),
+    "dependents": _yes_no("mod(customer_id, 5) < 2"),
     "tenure": "tenure_months",
     "phone_service": _yes_no("phone_service"),
     "multiple_lines": ("CASE WHEN NOT phone_service THEN 'No phone service' "
-                       f"ELSE {_yes_no('customer_id % 7 < 3')} END"),
+                       f"ELSE {_yes_no('mod(customer_id, 7) < 3')} END"),
     "internet_service": ("CASE internet_service WHEN 'dsl' THEN 'DSL' "
                          "WHEN 'fiber' THEN 'Fiber optic' ELSE 'No' END"),
-    "online_security": _service("customer_id % 4 = 0"),
-    "online_backup": _service("customer_id % 9 < 4"),
-    "device_protection": _service("customer_id % 11 < 5"),
+    "online_security": _service("mod(customer_id, 4) = 0"),
+    "online_backup": _service("mod(customer_id, 9) < 4"),
+    "device_protection": _service("mod(customer_id, 11) < 5"),
     "tech_support": _service("tech_support"),
     "streaming_tv": _service("streaming"),
-    "streaming_movies": _service("streaming AND customer_id % 2 = 0"),
+    "streaming_movies": _service("streaming AND mod(customer_id, 2) = 0"),
     "contract": ("CASE contract WHEN 'month-to-month' THEN 'Month-to-month' "
                  "WHEN 'one_year' THEN 'One year' ELSE 'Two year' END"),
     "paperless_billing": _yes_no("paperless_billing"),
@@ -147,6 +147,7 @@ def reshape(engine: sa.Engine, table: str) -> None:
                           f"SELECT {columns}, churned FROM {SCHEMA}.{table}")
         c.exec_driver_sql(f"DROP TABLE {SCHEMA}.{table}")
         c.exec_driver_sql(f"ALTER TABLE {SCHEMA}.{table}_shaped RENAME TO {table}")
+        c.exec_driver_sql(f"ALTER TABLE {SCHEMA}.{table} ADD PRIMARY KEY (customer_id)")
         c.exec_driver_sql(f"ANALYZE {SCHEMA}.{table}")
 
 
