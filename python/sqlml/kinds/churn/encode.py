@@ -172,21 +172,30 @@ def transform(preprocessing: dict, columns: Mapping[str, np.ndarray], n: int,
         values = values if numeric_ready else numeric_values(values, col["name"])
         nan = np.isnan(values)
         filled = np.where(nan, col["median"], values)
-        out[:, pos] = np.clip((filled - col["mean"]) / col["std"], -CLIP, CLIP)
+        scaled = filled - col["mean"]
+        scaled /= col["std"]
+        out[:, pos] = np.clip(scaled, -CLIP, CLIP, out=scaled)
         if col["indicator"]:
             out[:, pos + 1] = nan
         edges = col.get("edges") or []
         if edges:  # piecewise-linear encoding over quantile bins (see preprocessing)
             edges = np.asarray(edges)
             start = pos + 1 + bool(col["indicator"])
-            out[:, start:start + len(edges) - 1] = np.clip(
-                (filled[:, None] - edges[:-1]) / (edges[1:] - edges[:-1]), 0.0, 1.0)
+            bins = np.subtract.outer(filled, edges[:-1])
+            bins /= edges[1:] - edges[:-1]
+            out[:, start:start + len(edges) - 1] = np.clip(bins, 0.0, 1.0, out=bins)
         pos += numeric_width(col)
-    rows = np.arange(n)
-    for col in categorical:
+    if not categorical:
+        return out
+    # Every one-hot 1 of every categorical column set in one scatter: row r's slot s of
+    # the column whose block starts at p is element r * width + p + s.
+    hot = np.empty((n, len(categorical)), dtype=np.intp)
+    for j, col in enumerate(categorical):
         slot = (slots or {}).get(col["name"])
         if slot is None:
             slot = category_slots(columns[col["name"]], col["vocabulary"])
-        out[rows, pos + slot] = 1.0
+        hot[:, j] = slot + pos
         pos += len(col["vocabulary"]) + 2
+    hot += (np.arange(n, dtype=np.intp) * width)[:, None]
+    out.reshape(-1)[hot.ravel()] = 1.0
     return out
