@@ -115,11 +115,11 @@ def test_a_removed_object_is_listed_dropped_on_upgrade_and_kept_out_of_drift(pro
 def test_a_portable_view_ships_rendered_for_each_engine(project, scratch_url):
     """One file under sql/portable/ is two objects, each snapshotted, compared and
     deployed as its engine replaces a view."""
-    view = "models.active_models"
+    view = "models.drift"
     path = project / "sql" / "portable" / f"{view}.sql"
     path.write_text(path.read_text().replace("-- Read by", "-- Read (amended) by"))
     assert len(objects.drift(project)) == 2, "both engines' definitions changed"
-    revision = new_object_revision(project, "Amend active_models").name[:4]
+    revision = new_object_revision(project, "Amend drift").name[:4]
     for engine, create in objects.REPLACE_VIEW.items():
         frozen = project / "migrations" / "objects" / revision / engine / f"{view}.sql"
         assert frozen.read_text() == objects.render(path.read_text(), engine)
@@ -131,7 +131,7 @@ def test_a_portable_view_ships_rendered_for_each_engine(project, scratch_url):
         migrate(engine)
         with engine.connect() as connection:
             assert connection.execute(sa.text(
-                "SELECT count(*) FROM models.active_models")).scalar_one() == 0
+                "SELECT count(*) FROM models.drift")).scalar_one() == 0
     finally:
         engine.dispose()
 

@@ -6,9 +6,10 @@ file. A view whose SQL is the same on both engines is written once, under
 ``sql/portable/``, as a plain ``CREATE VIEW`` that parses as T-SQL and as PostgreSQL;
 :func:`render` turns it into each engine's replaceable form (``CREATE OR ALTER VIEW``,
 ``CREATE OR REPLACE VIEW``), and everything below (snapshots, drift, deploy) sees
-only that rendered text. They ship through Alembic, the way the Alembic cookbook's
-"replaceable objects" recipe does, so that an upgrade and a downgrade move
-procedures, views and tables together:
+only that rendered text (a view whose text differs by engine keeps a file per engine).
+They ship through Alembic, the way the Alembic cookbook's "replaceable objects"
+recipe does, so that an upgrade and a downgrade move procedures, views and tables
+together:
 
 * A revision that adds or changes objects has a snapshot folder,
   ``migrations/objects/<revision>/<engine>/<schema>.<object>.sql``, holding the
@@ -29,6 +30,12 @@ procedures, views and tables together:
   snapshot of that object, so a change to a procedure cannot reach ``main``
   without the revision that ships it. ``sqlml objects revision -m "..."`` writes
   that revision and its snapshot.
+
+On Babelfish, the T-SQL engine of the tests, a replaced view loses its descriptions
+(``MS_Description``: gap 1's DROP and CREATE; SQL Server's ALTER keeps them), so a
+revision that changes the T-SQL text of a described view fails the Babelfish round
+trip at the describing revision's downgrade (``sp_dropextendedproperty``). No
+revision does so yet.
 
 Setup scripts (roles, grants, jobs, server settings) are named ``NN_*.sql``, are
 idempotent, and run on every ``sqlml deploy`` after the migrations; they are not

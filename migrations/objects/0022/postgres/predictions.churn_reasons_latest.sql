@@ -4,10 +4,8 @@
 -- Returns one row per (model_name, customer_id, rank): the input column, the
 -- customer's value of it as text, and its contribution (change in churn probability
 -- this value accounts for; positive raises the risk), with the score and model version.
--- A customer whose latest run was scored without explain has no rows here. Built on
--- the tables, not on churn_latest, so that either view can be replaced alone: Babelfish
--- (the T-SQL engine of the tests) replaces a view by DROP and CREATE, and refuses to
--- drop a view that another view reads.
+-- A customer whose latest run was scored without @explain has no rows here. Built on
+-- the tables, not on churn_latest, so that either view can be replaced alone.
 CREATE OR REPLACE VIEW predictions.churn_reasons_latest AS
 WITH latest AS (
     SELECT

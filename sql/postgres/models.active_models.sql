@@ -1,7 +1,7 @@
 -- models.active_models: the version of each model name that scoring uses now.
 -- Read by analysts, reports and the sqlml CLI; no model blobs, no features.
 -- Returns one row per model name that has an active version.
-CREATE OR ALTER VIEW models.active_models AS
+CREATE OR REPLACE VIEW models.active_models AS
 SELECT
     r.model_id,
     r.model_name,

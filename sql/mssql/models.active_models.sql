@@ -1,7 +1,7 @@
 -- models.active_models: the version of each model name that scoring uses now.
 -- Read by analysts, reports and the sqlml CLI; no model blobs, no features.
 -- Returns one row per model name that has an active version.
-CREATE VIEW models.active_models AS
+CREATE OR ALTER VIEW models.active_models AS
 SELECT
     r.model_id,
     r.model_name,
@@ -16,4 +16,4 @@ SELECT
     r.created_by,
     r.activated_at
 FROM models.registry AS r
-WHERE r.status = 'active';
+WHERE r.status = N'active';
