@@ -68,8 +68,8 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check python tests migrations scripts
-	$(BIN)/sqlfluff lint --dialect tsql procedures/mssql sql/mssql
-	$(BIN)/sqlfluff lint --dialect postgres procedures/postgres sql/postgres
+	$(BIN)/sqlfluff lint --dialect tsql procedures/mssql sql/mssql sql/portable
+	$(BIN)/sqlfluff lint --dialect postgres procedures/postgres sql/postgres sql/portable
 
 # Not part of `make test`: timings on a shared machine; see tests/benchmarks/bench_suite.py.
 bench: setup

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from sqlml.adapters import mssql
+from sqlml.deploy import objects
 from sqlml.kinds import drift
 from sqlml.paths import project_root
 
@@ -61,7 +62,7 @@ def test_every_analyst_view_column_gets_an_ms_description(revision, views, ddl):
     for schema, names in views.items():
         for view in names:
             assert (schema, view, "") in described, f"{schema}.{view} has no description"
-            source = (ROOT / "sql" / "mssql" / f"{schema}.{view}.sql").read_text()
+            source = objects.live_objects(ROOT, "mssql")[f"{schema}.{view}"].text
             start = source.rindex("\nSELECT") + len("\nSELECT")  # the outer query
             select = source[start:source.index("\nFROM", start)]
             columns = re.findall(r"(\w+)\s*,?\s*$", select, re.M)

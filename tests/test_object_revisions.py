@@ -110,3 +110,40 @@ def test_a_removed_object_is_listed_dropped_on_upgrade_and_kept_out_of_drift(pro
                 / "ops.sweep_runs.sql").exists()
     assert "ops.sweep_runs" not in objects.latest_snapshots(project, "postgres")
     assert objects.drift(project) == []
+
+
+def test_a_portable_view_ships_rendered_for_each_engine(project, scratch_url):
+    """One file under sql/portable/ is two objects, each snapshotted, compared and
+    deployed as its engine replaces a view."""
+    view = "models.drift"
+    path = project / "sql" / "portable" / f"{view}.sql"
+    path.write_text(path.read_text().replace("-- Read by", "-- Read (amended) by"))
+    assert len(objects.drift(project)) == 2, "both engines' definitions changed"
+    revision = new_object_revision(project, "Amend drift").name[:4]
+    for engine, create in objects.REPLACE_VIEW.items():
+        frozen = project / "migrations" / "objects" / revision / engine / f"{view}.sql"
+        assert frozen.read_text() == objects.render(path.read_text(), engine)
+        assert f"{create}{view} AS" in frozen.read_text() and "(amended)" in frozen.read_text()
+    assert objects.drift(project) == []
+
+    engine = sa.create_engine(scratch_url)
+    try:
+        migrate(engine)
+        with engine.connect() as connection:
+            assert connection.execute(sa.text(
+                "SELECT count(*) FROM models.drift")).scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+def test_an_object_written_twice_or_a_portable_one_that_is_not_a_view_is_refused(project):
+    twin = project / "sql" / "postgres" / "models.drift.sql"
+    twin.write_text(objects.render(
+        (project / "sql" / "portable" / "models.drift.sql").read_text(), "postgres"))
+    with pytest.raises(SqlmlError, match="models.drift is defined twice"):
+        objects.live_objects(project, "postgres")
+    twin.unlink()
+    (project / "sql" / "portable" / "ops.x.sql").write_text(
+        "CREATE VIEW ops.x AS SELECT 1 AS one;\nCREATE VIEW ops.y AS SELECT 2 AS two;\n")
+    with pytest.raises(SqlmlError, match="one 'CREATE VIEW"):
+        objects.live_objects(project, "mssql")

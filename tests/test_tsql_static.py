@@ -17,19 +17,38 @@ pytestmark = pytest.mark.unit
 
 ROOT = project_root()
 MSSQL_URL = "mssql+pyodbc://sqlml@sqlserver/sqlml?driver=ODBC+Driver+18+for+SQL+Server"
-TSQL_FILES = sorted([*ROOT.glob("procedures/mssql/*.sql"), *ROOT.glob("sql/mssql/*.sql")])
+# sql/portable/: views written once for both engines (sqlml.deploy.objects.render).
+PORTABLE_FILES = objects.portable_files(ROOT)
+TSQL_FILES = sorted([*ROOT.glob("procedures/mssql/*.sql"), *ROOT.glob("sql/mssql/*.sql"),
+                     *PORTABLE_FILES])
 
 
-def assert_parses(text: str, label: str) -> None:
+def assert_parses(text: str, label: str, dialect: str = "tsql") -> None:
     try:
-        sqlfluff.parse(text, dialect="tsql")
+        sqlfluff.parse(text, dialect=dialect)
     except APIParsingError as exc:
-        pytest.fail(f"{label} does not parse as T-SQL: {exc}")
+        pytest.fail(f"{label} does not parse as {dialect}: {exc}")
 
 
 @pytest.mark.parametrize("path", TSQL_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_tsql_file_parses(path: Path):
     assert_parses(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
+
+
+@pytest.mark.parametrize("path", PORTABLE_FILES, ids=lambda p: p.name)
+def test_every_portable_view_parses_as_postgresql_too(path: Path):
+    assert_parses(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)), "postgres")
+
+
+@pytest.mark.parametrize("engine", ["mssql", "postgres"])
+def test_portable_views_render_as_each_engine_replaces_a_view(engine):
+    dialect = "tsql" if engine == "mssql" else "postgres"
+    rendered = {name: obj for name, obj in objects.live_objects(ROOT, engine).items()
+                if obj.path in PORTABLE_FILES}
+    assert rendered and all(obj.kind == "VIEW" for obj in rendered.values())
+    for name, obj in rendered.items():
+        assert objects.REPLACE_VIEW[engine] + name + " AS" in obj.text
+        assert_parses(obj.text, f"{name} as rendered for {engine}", dialect)
 
 
 @pytest.mark.parametrize("path", TSQL_FILES, ids=lambda p: p.name)

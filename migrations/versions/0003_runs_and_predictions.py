@@ -13,7 +13,15 @@ that produced them, so any number can be traced to a model.
 import sqlalchemy as sa
 from alembic import op
 
-from sqlml.deploy.ddl import current_login, json_checks, json_text, long_text, now, timestamp
+from sqlml.deploy.ddl import (
+    current_login,
+    json_checks,
+    json_text,
+    long_text,
+    now,
+    run_and_model,
+    timestamp,
+)
 
 revision = "0003"
 down_revision = "0002"
@@ -60,9 +68,7 @@ def upgrade() -> None:
 
     op.create_table(
         "forecasts",
-        sa.Column("run_id", sa.BigInteger, sa.ForeignKey("ops.runs.run_id"), nullable=False),
-        sa.Column("model_id", sa.BigInteger, sa.ForeignKey("models.registry.model_id"),
-                  nullable=False),
+        *run_and_model(),
         sa.Column("series_id", sa.Unicode(128), nullable=False),
         sa.Column("period", sa.Date, nullable=False),
         sa.Column("step", sa.Integer, nullable=False),

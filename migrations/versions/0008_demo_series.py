@@ -12,9 +12,9 @@ input_query at its own tables or views instead.
 Definitions: migrations/objects/0008/ (see sqlml/deploy/objects.py).
 """
 
-import sqlalchemy as sa
 from alembic import op
 
+from sqlml.deploy.ddl import create_series_table
 from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0008"
@@ -22,14 +22,7 @@ down_revision = "0007"
 
 
 def upgrade() -> None:
-    op.create_table(
-        "monthly_usage",
-        sa.Column("series_id", sa.Unicode(128), nullable=False),
-        sa.Column("period", sa.Date, nullable=False),
-        sa.Column("value", sa.Double),
-        sa.PrimaryKeyConstraint("series_id", "period"),
-        schema="features",
-    )
+    create_series_table("monthly_usage")
     apply_snapshot(revision)
 
 

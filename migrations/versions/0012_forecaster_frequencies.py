@@ -29,9 +29,9 @@ ones) cannot be represented there and are deleted first.
 Definitions: migrations/objects/0012/ (see sqlml/deploy/objects.py).
 """
 
-import sqlalchemy as sa
 from alembic import op
 
+from sqlml.deploy.ddl import create_series_table
 from sqlml.deploy.objects import apply_snapshot, execute, recreate_latest, revert_snapshot
 
 revision = "0012"
@@ -64,14 +64,7 @@ def _period_type(sql_type: str) -> None:
 def upgrade() -> None:
     _period_type("DATETIME2(0)" if _mssql() else "timestamp(0)")
     apply_snapshot(revision)
-    op.create_table(
-        "daily_usage",
-        sa.Column("series_id", sa.Unicode(128), nullable=False),
-        sa.Column("period", sa.Date, nullable=False),
-        sa.Column("value", sa.Double),
-        sa.PrimaryKeyConstraint("series_id", "period"),
-        schema="features",
-    )
+    create_series_table("daily_usage")
 
 
 def downgrade() -> None:

@@ -18,7 +18,7 @@ Definitions: migrations/objects/0015/ (see sqlml/deploy/objects.py).
 import sqlalchemy as sa
 from alembic import op
 
-from sqlml.deploy.ddl import is_mssql, json_checks, json_text
+from sqlml.deploy.ddl import is_mssql, json_checks, json_text, run_and_model
 from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0015"
@@ -149,9 +149,7 @@ def _describe(drop: bool = False) -> None:
 def upgrade() -> None:
     op.create_table(
         "run_drift",
-        sa.Column("run_id", sa.BigInteger, sa.ForeignKey("ops.runs.run_id"), nullable=False),
-        sa.Column("model_id", sa.BigInteger, sa.ForeignKey("models.registry.model_id"),
-                  nullable=False),
+        *run_and_model(),
         sa.Column("feature", sa.Unicode(256), nullable=False),
         sa.Column("psi", sa.Double),
         sa.Column("flagged", sa.Boolean, nullable=False),

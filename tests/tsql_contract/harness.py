@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from sqlml.paths import project_root
@@ -212,6 +213,20 @@ def train_contract(kind: str, *, engine: sa.Engine, input_sql: str, options: str
     return run_contract("ops.train_model", profile=profile, engine=engine, input_sql=input_sql,
                         params={"kind": kind, "spec": kind_spec(engine, kind),
                                 "options": options})
+
+
+def trained_fixture(kind: str, data: str, input_sql: str, options: str):
+    """A module's fixture ``trained``: the OUTPUT parameters of one ops.train_model run
+    for ``kind`` (ML Services profile) on the rows of the module's fixture ``data``;
+    its scoring contracts take the blobs from them, as the T-SQL procedures chain them."""
+
+    @pytest.fixture(scope="module")
+    def trained(request) -> dict:
+        engine = request.getfixturevalue(data)
+        return train_contract(kind, engine=engine, input_sql=input_sql,
+                              options=options).output_params
+
+    return trained
 
 
 def assert_trained(outcome: Outcome, trained_rows: int, metrics: set[str]) -> dict:

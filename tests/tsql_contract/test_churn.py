@@ -12,7 +12,14 @@ import pytest
 from sqlml.demo import churn_data
 from sqlml.demo.bulk import insert_frame
 
-from .harness import assert_trained, emptied_after, kind_spec, run_contract, train_contract
+from .harness import (
+    assert_trained,
+    emptied_after,
+    kind_spec,
+    run_contract,
+    train_contract,
+    trained_fixture,
+)
 
 pytestmark = pytest.mark.tsql_contract
 
@@ -30,11 +37,7 @@ def customers(pg_engine):
     yield from emptied_after(pg_engine, "features.customers")
 
 
-@pytest.fixture(scope="module")
-def trained(customers):
-    """The OUTPUT parameters of one ops.train_model run for ml.train_churn_model
-    (ML Services profile)."""
-    return train_contract("churn", engine=customers, input_sql=INPUT, options=FAST).output_params
+trained = trained_fixture("churn", "customers", INPUT, FAST)
 
 
 def test_train_churn_model_returns_blobs_and_a_registration(customers, profile):

@@ -12,7 +12,7 @@ import pytest
 
 from sqlml.demo import series_data
 
-from .harness import assert_trained, emptied_after, run_contract, train_contract
+from .harness import assert_trained, emptied_after, run_contract, train_contract, trained_fixture
 
 pytestmark = pytest.mark.tsql_contract
 
@@ -28,11 +28,7 @@ def series(pg_engine):
     yield from emptied_after(pg_engine, "features.monthly_usage")
 
 
-@pytest.fixture(scope="module")
-def trained(series):
-    """The OUTPUT parameters of one ops.train_model run for ml.train_forecaster
-    (ML Services profile)."""
-    return train_contract("forecaster", engine=series, input_sql=INPUT, options=FAST).output_params
+trained = trained_fixture("forecaster", "series", INPUT, FAST)
 
 
 def test_train_forecaster_returns_blobs_and_a_registration(series, profile):

@@ -1,4 +1,5 @@
-"""Column types and defaults that differ by engine, for the Alembic revisions.
+"""Column types and defaults that differ by engine, and columns and tables that several
+revisions create alike, for the Alembic revisions.
 
 Released revisions depend on what these return, so change nothing here that
 an old revision uses: add a new helper instead.
@@ -51,3 +52,26 @@ def now() -> sa.TextClause:
 
 def current_login() -> sa.TextClause:
     return sa.text("SUSER_SNAME()" if is_mssql() else "CURRENT_USER")
+
+
+def run_and_model() -> list[sa.Column]:
+    """``run_id`` and ``model_id``, both NOT NULL foreign keys (ops.runs,
+    models.registry): the run that wrote a row and the model version it used."""
+    return [
+        sa.Column("run_id", sa.BigInteger, sa.ForeignKey("ops.runs.run_id"), nullable=False),
+        sa.Column("model_id", sa.BigInteger, sa.ForeignKey("models.registry.model_id"),
+                  nullable=False),
+    ]
+
+
+def create_series_table(name: str) -> None:
+    """``features.<name>``: one row per series and period (``series_id``, ``period``
+    DATE, ``value``, NULL when unknown), the forecaster's input tables."""
+    op.create_table(
+        name,
+        sa.Column("series_id", sa.Unicode(128), nullable=False),
+        sa.Column("period", sa.Date, nullable=False),
+        sa.Column("value", sa.Double),
+        sa.PrimaryKeyConstraint("series_id", "period"),
+        schema="features",
+    )

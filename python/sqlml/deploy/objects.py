@@ -1,17 +1,24 @@
 """Replaceable objects (procedures, functions, views) versioned by Alembic.
 
-The files under ``procedures/<engine>/`` and ``sql/<engine>/<schema>.<object>.sql``
-are the current definitions, one object per file. They ship through Alembic, the
-way the Alembic cookbook's "replaceable objects" recipe does, so that an upgrade
-and a downgrade move procedures, views and tables together:
+The files under ``procedures/<engine>/``, ``sql/<engine>/<schema>.<object>.sql`` and
+``sql/portable/<schema>.<object>.sql`` are the current definitions, one object per
+file. A view whose SQL is the same on both engines is written once, under
+``sql/portable/``, as a plain ``CREATE VIEW`` that parses as T-SQL and as PostgreSQL;
+:func:`render` turns it into each engine's replaceable form (``CREATE OR ALTER VIEW``,
+``CREATE OR REPLACE VIEW``), and everything below (snapshots, drift, deploy) sees
+only that rendered text (a view whose text differs by engine keeps a file per engine).
+They ship through Alembic, the way the Alembic cookbook's "replaceable objects"
+recipe does, so that an upgrade and a downgrade move procedures, views and tables
+together:
 
 * A revision that adds or changes objects has a snapshot folder,
   ``migrations/objects/<revision>/<engine>/<schema>.<object>.sql``, holding the
-  exact text it deploys. A snapshot may be refreshed in place (``sqlml objects
-  freeze``) only while its revision is unreleased; **released** means it has
-  landed on ``main``, where any database may have run it. After that a change to
-  an object is a new revision, so that every database that ran the old one gets
-  the change and a downgrade can find the old text.
+  exact text it deploys (a portable view as rendered for that engine). A snapshot
+  may be refreshed in place (``sqlml objects freeze``) only while its revision is
+  unreleased; **released** means it has landed on ``main``, where any database may
+  have run it. After that a change to an object is a new revision, so that every
+  database that ran the old one gets the change and a downgrade can find the old
+  text.
 * ``upgrade()`` calls :func:`apply_snapshot`: every file of the revision's
   snapshot is executed (``CREATE OR REPLACE`` / ``CREATE OR ALTER``).
 * ``downgrade()`` calls :func:`revert_snapshot`: each object goes back to the
@@ -24,6 +31,12 @@ and a downgrade move procedures, views and tables together:
   without the revision that ships it. ``sqlml objects revision -m "..."`` writes
   that revision and its snapshot.
 
+On Babelfish, the T-SQL engine of the tests, a replaced view loses its descriptions
+(``MS_Description``: gap 1's DROP and CREATE; SQL Server's ALTER keeps them), so a
+revision that changes the T-SQL text of a described view fails the Babelfish round
+trip at the describing revision's downgrade (``sp_dropextendedproperty``). No
+revision does so yet.
+
 Setup scripts (roles, grants, jobs, server settings) are named ``NN_*.sql``, are
 idempotent, and run on every ``sqlml deploy`` after the migrations; they are not
 objects and are not snapshotted.
@@ -32,7 +45,6 @@ objects and are not snapshotted.
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +57,10 @@ _CREATE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 DIALECT_ENGINES = {"postgresql": "postgres", "mssql": "mssql"}
+PORTABLE = "portable"  # sql/portable/: views written once for both engines
+# A portable view's one engine-specific word: how it replaces an existing view.
+_PORTABLE_CREATE = re.compile(r"^CREATE VIEW (?=\S)", re.MULTILINE)
+REPLACE_VIEW = {"mssql": "CREATE OR ALTER VIEW ", "postgres": "CREATE OR REPLACE VIEW "}
 
 
 @dataclass(frozen=True)
@@ -56,16 +72,34 @@ class SqlObject:
 
     @property
     def text(self) -> str:
-        return self.path.read_text(encoding="utf-8")
+        """What is deployed: the file, or a portable view rendered for ``engine``."""
+        text = self.path.read_text(encoding="utf-8")
+        return render(text, self.engine) if self.path.parent.name == PORTABLE else text
 
     def drop_statement(self) -> str:
         return f"DROP {self.kind} IF EXISTS {self.name}"
 
 
+def render(text: str, engine: str) -> str:
+    """A portable view's text for ``engine``: its one ``CREATE VIEW`` (at the start
+    of a line) made the engine's create-or-replace; nothing else changes."""
+    rendered, count = _PORTABLE_CREATE.subn(REPLACE_VIEW[engine], text)
+    if count != 1:
+        raise SqlmlError(f"a portable view has one 'CREATE VIEW <schema>.<view>' line, "
+                         f"not {count}")
+    return rendered
+
+
 def parse(path: Path, engine: str) -> SqlObject:
     if not OBJECT_FILE.match(path.name):
         raise SqlmlError(f"{path}: object files are named <schema>.<object>.sql")
-    match = _CREATE.search(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    if path.parent.name == PORTABLE:
+        try:
+            text = render(text, engine)
+        except SqlmlError as exc:
+            raise SqlmlError(f"{path}: {exc}") from exc
+    match = _CREATE.search(text)
     if not match:
         raise SqlmlError(f"{path}: no CREATE FUNCTION, PROCEDURE or VIEW statement found")
     kind = "PROCEDURE" if match.group(1).upper() == "PROC" else match.group(1).upper()
@@ -76,11 +110,26 @@ def parse(path: Path, engine: str) -> SqlObject:
     return SqlObject(path=path, engine=engine, name=name, kind=kind)
 
 
+def portable_files(root: Path) -> list[Path]:
+    """sql/portable/<schema>.<object>.sql: the views written once for both engines."""
+    return sorted((root / "sql" / PORTABLE).glob("*.sql"))
+
+
 def live_objects(root: Path, engine: str) -> dict[str, SqlObject]:
-    """The current definitions: procedures/<engine>/*.sql and sql/<engine>/<schema>.<object>.sql."""
+    """The current definitions: procedures/<engine>/*.sql, sql/<engine>/<schema>.<object>.sql
+    and sql/portable/<schema>.<object>.sql (rendered for ``engine``); each object is
+    defined in one of them only."""
     files = sorted((root / "procedures" / engine).glob("*.sql"))
     files += [p for p in sorted((root / "sql" / engine).glob("*.sql")) if OBJECT_FILE.match(p.name)]
-    return {obj.name: obj for obj in (parse(p, engine) for p in files)}
+    files += portable_files(root)
+    live: dict[str, SqlObject] = {}
+    for obj in (parse(p, engine) for p in files):
+        if obj.name in live:
+            raise SqlmlError(f"{obj.name} is defined twice: {live[obj.name].path} and {obj.path}")
+        if obj.path.parent.name == PORTABLE and obj.kind != "VIEW":
+            raise SqlmlError(f"{obj.path}: only views are portable")
+        live[obj.name] = obj
+    return live
 
 
 def setup_scripts(root: Path, engine: str) -> list[Path]:
@@ -145,7 +194,8 @@ def drift(root: Path) -> list[str]:
 
 
 def freeze(root: Path, revision: str, names: list[str] | None = None) -> list[Path]:
-    """Copy live files into ``revision``'s snapshot; all changed ones unless ``names``."""
+    """Write live definitions (as deployed: rendered for the engine) into ``revision``'s
+    snapshot; all changed ones unless ``names``."""
     written = []
     for engine in DIALECT_ENGINES.values():
         shipped = latest_snapshots(root, engine, before=revision)
@@ -164,7 +214,7 @@ def freeze(root: Path, revision: str, names: list[str] | None = None) -> list[Pa
             if (names is None and changed) or (names is not None and name in names):
                 target = snapshots_root(root) / revision / engine / obj.path.name
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(obj.path, target)
+                target.write_text(obj.text, encoding="utf-8")
                 written.append(target)
     return written
 

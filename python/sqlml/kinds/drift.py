@@ -30,10 +30,11 @@ import json
 import numpy as np
 import pandas as pd
 
+# The threshold, the PSI, the share rounding and the rows (flagged past the threshold,
+# or one '*' row that says why not) are shared with the NumPy-only comparison that
+# churn scoring runs on its columns (kinds/drift_columns.py).
+from sqlml.kinds import drift_columns
 from sqlml.kinds.columns import as_numeric, normalise_columns
-
-# The threshold, the PSI and the share rounding are shared with the NumPy-only
-# comparison that churn scoring runs on its columns (kinds/drift_columns.py).
 from sqlml.kinds.drift_columns import PSI_THRESHOLD, SMOOTHING, psi  # noqa: F401
 from sqlml.kinds.drift_columns import rounded as _round
 from sqlml.kinds.drift_columns import shares as _shares
@@ -181,9 +182,8 @@ def _rounded_dict(shares: dict) -> dict:
 
 
 def _row(feature: str, value: float | None, detail: dict, threshold: float) -> dict:
-    flagged = value is not None and value > threshold
-    return {"feature": feature, "psi": value, "flagged": bool(flagged),
-            "detail": json.dumps({**detail, "threshold": threshold})}
+    return dict(zip(COLUMNS, drift_columns.row(feature, value, detail, threshold),
+                    strict=True))
 
 
 def _feature_rows(frame: pd.DataFrame, profile: dict, threshold: float) -> list[dict]:
@@ -224,11 +224,9 @@ def drift(frame: pd.DataFrame, profile: dict | str | None) -> pd.DataFrame:
     unusable profile or input gives one row ``feature = '*'`` whose detail says
     why, so that a run is never failed by its drift check."""
     try:
-        if isinstance(profile, str):
-            profile = json.loads(profile)
-        if not profile or "features" not in profile:
-            return _problem("this model version has no training profile (trained before "
-                            "drift was recorded): retrain it to measure drift")
+        profile = drift_columns.usable_profile(profile)
+        if profile is None:
+            return _problem(drift_columns.NO_PROFILE)
         threshold = float(profile.get("threshold", PSI_THRESHOLD))
         if profile.get("kind") == "series":
             rows = _series_rows(frame, profile, threshold)
@@ -240,8 +238,7 @@ def drift(frame: pd.DataFrame, profile: dict | str | None) -> pd.DataFrame:
 
 
 def _problem(message: str) -> pd.DataFrame:
-    return pd.DataFrame([{"feature": "*", "psi": None, "flagged": False,
-                          "detail": json.dumps({"error": message})}], columns=COLUMNS)
+    return pd.DataFrame(drift_columns.problem(message), columns=COLUMNS)
 
 
 def as_json(rows: pd.DataFrame) -> str:

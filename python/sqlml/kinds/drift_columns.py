@@ -119,6 +119,18 @@ def compare(values: np.ndarray | None, expected: dict,
     return drift._compare(pd.Series(values), expected)
 
 
+NO_PROFILE = ("this model version has no training profile (trained before drift was "
+              "recorded): retrain it to measure drift")
+
+
+def usable_profile(profile: dict | str | None) -> dict | None:
+    """A version's training profile (JSON text or parsed), or None when it has none to
+    compare against (trained before drift was recorded)."""
+    if isinstance(profile, str):
+        profile = json.loads(profile)
+    return profile if profile and "features" in profile else None
+
+
 def row(feature: str, value: float | None, detail: dict, threshold: float) -> tuple:
     """(feature, psi, flagged, detail JSON): one row of ``ops.run_drift``."""
     flagged = value is not None and value > threshold
@@ -137,11 +149,9 @@ def drift_rows(columns: Mapping[str, np.ndarray], n: int, profile: dict | str | 
     raises: an unusable input or profile is one row ``'*'`` that says why.
     ``coded``: text columns already coded (``encode.Coded``), by name."""
     try:
-        if isinstance(profile, str):
-            profile = json.loads(profile)
-        if not profile or "features" not in profile:
-            return problem("this model version has no training profile (trained before "
-                           "drift was recorded): retrain it to measure drift")
+        profile = usable_profile(profile)
+        if profile is None:
+            return problem(NO_PROFILE)
         if profile.get("kind") == "series":
             return problem("drift_rows measures churn inputs; series go through "
                            "sqlml.kinds.drift.drift")

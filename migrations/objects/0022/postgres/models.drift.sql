@@ -3,7 +3,7 @@
 -- Returns one row per (model_id, feature) from the newest scoring or forecasting run
 -- that measured it: the population stability index of that run's input against the
 -- version's training profile, flagged past 0.2 (see docs/drift.md).
-CREATE OR ALTER VIEW models.drift AS
+CREATE OR REPLACE VIEW models.drift AS
 SELECT
     r.model_name,
     r.version AS model_version,

@@ -4,9 +4,25 @@
 -- Returns one row per (model_name, customer_id, rank): the input column, the
 -- customer's value of it as text, and its contribution (change in churn probability
 -- this value accounts for; positive raises the risk), with the score and model version.
--- A customer whose latest run was scored without explain has no rows here. Built on
+-- A customer whose latest run was scored without @explain has no rows here. Built on
 -- the tables, not on churn_latest, so that either view can be replaced alone.
-CREATE OR REPLACE VIEW predictions.churn_reasons_latest AS
+CREATE VIEW predictions.churn_reasons_latest AS
+WITH latest AS (
+    SELECT
+        s.customer_id,
+        s.churn_probability,
+        r.model_name,
+        r.version AS model_version,
+        s.model_id,
+        s.run_id,
+        s.scored_at,
+        ROW_NUMBER() OVER (
+            PARTITION BY r.model_name, s.customer_id ORDER BY s.run_id DESC
+        ) AS recency
+    FROM predictions.churn_scores AS s
+    INNER JOIN models.registry AS r ON s.model_id = r.model_id
+)
+
 SELECT
     l.customer_id,
     x.rank,
@@ -19,18 +35,7 @@ SELECT
     l.model_id,
     l.run_id,
     l.scored_at
-FROM (
-    SELECT DISTINCT ON (r.model_name, s.customer_id)
-        s.customer_id,
-        s.churn_probability,
-        r.model_name,
-        r.version AS model_version,
-        s.model_id,
-        s.run_id,
-        s.scored_at
-    FROM predictions.churn_scores AS s
-    INNER JOIN models.registry AS r ON s.model_id = r.model_id
-    ORDER BY r.model_name ASC, s.customer_id ASC, s.run_id DESC
-) AS l
+FROM latest AS l
 INNER JOIN predictions.churn_reasons AS x
-    ON l.run_id = x.run_id AND l.customer_id = x.customer_id;
+    ON l.run_id = x.run_id AND l.customer_id = x.customer_id
+WHERE l.recency = 1;

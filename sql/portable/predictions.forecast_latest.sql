@@ -1,12 +1,12 @@
 -- predictions.forecast_latest: the newest forecast of each series, per model name.
 -- Read by analysts and reports. Returns one row per (model_name, series_id, period)
 -- from the latest run that forecast that series, with the model version and interval.
-CREATE OR REPLACE VIEW predictions.forecast_latest AS
+CREATE VIEW predictions.forecast_latest AS
 WITH latest AS (
     SELECT
         r.model_name,
         f.series_id,
-        max(f.run_id) AS run_id
+        MAX(f.run_id) AS run_id
     FROM predictions.forecasts AS f
     INNER JOIN models.registry AS r ON f.model_id = r.model_id
     GROUP BY r.model_name, f.series_id

@@ -6,7 +6,7 @@
 -- this value accounts for; positive raises the risk), with the score and model version.
 -- A customer whose latest run was scored without @explain has no rows here. Built on
 -- the tables, not on churn_latest, so that either view can be replaced alone.
-CREATE OR ALTER VIEW predictions.churn_reasons_latest AS
+CREATE OR REPLACE VIEW predictions.churn_reasons_latest AS
 WITH latest AS (
     SELECT
         s.customer_id,

@@ -3,7 +3,7 @@
 -- Returns one row per (model_id, feature) from the newest scoring or forecasting run
 -- that measured it: the population stability index of that run's input against the
 -- version's training profile, flagged past 0.2 (see docs/drift.md).
-CREATE OR REPLACE VIEW models.drift AS
+CREATE VIEW models.drift AS
 SELECT
     r.model_name,
     r.version AS model_version,
@@ -20,6 +20,6 @@ FROM ops.run_drift AS d
 INNER JOIN models.registry AS r ON d.model_id = r.model_id
 INNER JOIN ops.runs AS u ON d.run_id = u.run_id
 WHERE d.run_id = (
-    SELECT max(x.run_id) FROM ops.run_drift AS x
+    SELECT MAX(x.run_id) FROM ops.run_drift AS x
     WHERE x.model_id = d.model_id AND x.feature = d.feature
 );

@@ -1,7 +1,7 @@
 -- predictions.churn_latest: each customer's most recent churn score, per model name.
 -- Read by analysts and reports (SELECT ... WHERE churn_probability > 0.7).
 -- Returns one row per (model_name, customer_id) with the model version that scored it.
-CREATE OR ALTER VIEW predictions.churn_latest AS
+CREATE OR REPLACE VIEW predictions.churn_latest AS
 WITH ranked AS (
     SELECT
         s.customer_id,

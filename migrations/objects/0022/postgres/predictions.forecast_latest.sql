@@ -1,7 +1,7 @@
 -- predictions.forecast_latest: the newest forecast of each series, per model name.
 -- Read by analysts and reports. Returns one row per (model_name, series_id, period)
 -- from the latest run that forecast that series, with the model version and interval.
-CREATE OR ALTER VIEW predictions.forecast_latest AS
+CREATE OR REPLACE VIEW predictions.forecast_latest AS
 WITH latest AS (
     SELECT
         r.model_name,

@@ -1,7 +1,7 @@
 -- features.forecast_input: the default input of ml.train_forecaster and ml.forecast.
 -- One row per series and month: series_id, period (first of the month), value (NULL
 -- when unknown). Point input_query elsewhere to forecast other data.
-CREATE OR ALTER VIEW features.forecast_input AS
+CREATE VIEW features.forecast_input AS
 SELECT
     u.series_id,
     u.period,

@@ -1,7 +1,7 @@
 -- features.churn_features: the default input of ml.train_churn_model and ml.score_churn.
 -- One row per customer: customer_id, the feature columns, and churned (0/1, NULL when
 -- unknown). Scoring ignores churned. Point input_query elsewhere to use other data.
-CREATE OR ALTER VIEW features.churn_features AS
+CREATE VIEW features.churn_features AS
 SELECT
     c.customer_id,
     c.region,
