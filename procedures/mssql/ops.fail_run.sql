@@ -1,6 +1,6 @@
--- ops.fail_run: record an error as the failure of a run still running. The one
--- CATCH idiom of every ml procedure that keeps a run (ml.activate_model,
--- ml.score_churn, ml.forecast, ml.spark_begin, ops.train_model):
+-- ops.fail_run: record an error as the failure of a run still running. The CATCH
+-- idiom of the procedures that keep a run: ops.call (the body of ml.activate_model,
+-- ml.score_churn, ml.forecast and the ml.train_* procedures) and ml.spark_begin:
 --     BEGIN CATCH
 --         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
 --         EXEC ops.fail_run @run_id = @run_id, @model_id = @model_id;

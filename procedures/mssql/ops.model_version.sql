@@ -1,6 +1,6 @@
 -- ops.model_version: one version of a model, or a clear error: @model_version when
--- given, else the model's active version. Called by ml.score_churn and ml.forecast
--- (the active version) and by ml.spark_begin (either). Returns @model_id, @version,
+-- given, else the model's active version. Called by ops.run_score_churn and
+-- ops.run_forecast (the active version) and by ml.spark_begin (either). Returns @model_id, @version,
 -- @onnx_artifact and @onnx_sha256 (OUTPUT). Errors name the model and say what to do.
 CREATE OR ALTER PROCEDURE ops.model_version
     @kind NVARCHAR(32),
