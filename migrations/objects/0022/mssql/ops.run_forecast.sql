@@ -35,6 +35,7 @@ BEGIN
     EXEC ops.model_version
         @kind = N'forecaster',
         @model_name = @model_name,
+        @run_id = @run_id,
         @model_id = @model_id OUTPUT,
         @version = @version OUTPUT,
         @onnx_artifact = @onnx_artifact OUTPUT,
