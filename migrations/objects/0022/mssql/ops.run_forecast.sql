@@ -1,7 +1,9 @@
 -- ops.run_forecast: forecast every series with the model's active version and write
 -- the batch to predictions.forecasts in one transaction. Called by ops.call for
 -- ml.forecast, in the run it opened (@run_id); ml.forecast says what the arguments
--- mean. Returns one row: run_id, model_id, version, rows_written.
+-- mean. Its steps are ops.run_score_churn's, with the forecaster's script, result set
+-- and table (one body per kind, as on PostgreSQL). Returns one row: run_id, model_id,
+-- version, rows_written.
 CREATE OR ALTER PROCEDURE ops.run_forecast
     @run_id BIGINT,
     @model_name NVARCHAR(4000),

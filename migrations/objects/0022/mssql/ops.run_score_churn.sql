@@ -2,7 +2,9 @@
 -- batch to predictions.churn_scores (and, with @explain > 0, each customer's reasons
 -- to predictions.churn_reasons) in one transaction. Called by ops.call for
 -- ml.score_churn, in the run it opened (@run_id); ml.score_churn says what the
--- arguments mean. Returns one row: run_id, model_id, version, rows_scored.
+-- arguments mean. Its steps are ops.run_forecast's, with churn's script, result set and
+-- tables (one body per kind, as on PostgreSQL). Returns one row: run_id, model_id,
+-- version, rows_scored.
 CREATE OR ALTER PROCEDURE ops.run_score_churn
     @run_id BIGINT,
     @model_name NVARCHAR(4000),
@@ -63,6 +65,8 @@ BEGIN
         THROW 50502, @message, 1;
     END;
 
+    -- Two calls because their result sets differ (WITH RESULT SETS is fixed per call):
+    -- @explain = 0 keeps the lean two columns.
     IF @explain = 0
     BEGIN
         INSERT INTO #scores (customer_id, churn_probability)
