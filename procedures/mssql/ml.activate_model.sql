@@ -1,7 +1,8 @@
 -- ml.activate_model: make one version of a model the active one (and retire the one
 -- it replaces): promotion after review, or a rollback. Called by ML engineers and
 -- `sqlml`. Returns one row: model_id, model_name, version, status. Recorded in
--- ops.runs and in the versions' status_reason.
+-- ops.runs and in the versions' status_reason. The work is ops.call's
+-- (ops.run_activate).
 CREATE OR ALTER PROCEDURE ml.activate_model
     @model_name NVARCHAR(4000),
     @version INT
@@ -9,61 +10,5 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
-    DECLARE @run_id BIGINT;
-    DECLARE @model_id BIGINT;
-    DECLARE @status NVARCHAR(16);
-    DECLARE @versions INT;
-    DECLARE @message NVARCHAR(2048);
-    DECLARE @params NVARCHAR(MAX) = (
-        SELECT @version AS version FOR JSON PATH, WITHOUT_ARRAY_WRAPPER
-    );
-    BEGIN TRY
-        EXEC ops.begin_run
-            @run_type = N'activate_model',
-            @model_name = @model_name,
-            @params = @params,
-            @run_id = @run_id OUTPUT;
-        BEGIN TRANSACTION;
-        SELECT
-            @model_id = r.model_id,
-            @status = r.status
-        FROM models.registry AS r WITH (UPDLOCK, HOLDLOCK)
-        WHERE r.model_name = @model_name AND r.version = @version;
-        IF @model_id IS NULL
-        BEGIN
-            SELECT @versions = COUNT(*) FROM models.registry AS r WHERE r.model_name = @model_name;
-            SET @message = CONCAT(
-                N'sqlml: model ''', @model_name, N''' has no version ', @version,
-                N' (', @versions, N' version(s) registered)'
-            );
-            THROW 50401, @message, 1;
-        END;
-        IF @status <> N'active'
-        BEGIN
-            UPDATE models.registry
-            SET
-                status = N'retired',
-                status_reason = CONCAT(N'retired: version ', @version, N' activated by ', SUSER_SNAME())
-            WHERE model_name = @model_name AND status = N'active';
-            UPDATE models.registry
-            SET
-                status = N'active',
-                status_reason = CONCAT(N'activated by ', SUSER_SNAME(), N' with ml.activate_model'),
-                activated_at = SYSDATETIMEOFFSET()
-            WHERE model_id = @model_id;
-        END;
-        EXEC ops.finish_run @run_id = @run_id, @model_id = @model_id, @rows_in = 1, @rows_out = 1;
-        COMMIT TRANSACTION;
-
-        SELECT
-            @model_id AS model_id,
-            @model_name AS model_name,
-            @version AS version,
-            N'active' AS status;
-    END TRY
-    BEGIN CATCH
-        IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        EXEC ops.fail_run @run_id = @run_id, @model_id = @model_id;
-        THROW;
-    END CATCH;
+    EXEC ops.call @run_type = N'activate_model', @model_name = @model_name, @version = @version;
 END;

@@ -33,7 +33,8 @@ BEGIN
     BEGIN TRY
         -- Every call is a run, as with ml.score_churn: opened first (committed on its
         -- own), and failed by ops.fail_run in the CATCH block when anything below
-        -- refuses it.
+        -- refuses it. Its own CATCH block, as on PostgreSQL, not ops.call's: the run
+        -- outlives this call (ml.spark_publish or ml.spark_fail ends it).
         SET @run_params = JSON_MODIFY(JSON_MODIFY(JSON_MODIFY(
             COALESCE(@params, N'{}'), '$.engine', N'spark'), '$.model_version', @model_version),
             '$.horizon', @horizon);

@@ -13,16 +13,11 @@ BEGIN
     DECLARE @kind NVARCHAR(32);
     DECLARE @model_id BIGINT;
     DECLARE @failure NVARCHAR(MAX) = COALESCE(@error, N'failed');
-    BEGIN TRY
-        BEGIN TRANSACTION;
-        EXEC ops.claim_spark_stage @run_id = @run_id, @kind = @kind OUTPUT, @model_id = @model_id OUTPUT;
-        IF @kind IS NOT NULL
-            EXEC ops.close_spark_stage @run_id = @run_id, @error = @failure;
-        COMMIT TRANSACTION;
-        SELECT CAST(IIF(@kind IS NULL, 0, 1) AS BIT) AS closed;
-    END TRY
-    BEGIN CATCH
-        IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        THROW;
-    END CATCH;
+    -- No CATCH block: with XACT_ABORT ON any error rolls the transaction back.
+    BEGIN TRANSACTION;
+    EXEC ops.claim_spark_stage @run_id = @run_id, @kind = @kind OUTPUT, @model_id = @model_id OUTPUT;
+    IF @kind IS NOT NULL
+        EXEC ops.close_spark_stage @run_id = @run_id, @error = @failure;
+    COMMIT TRANSACTION;
+    SELECT CAST(IIF(@kind IS NULL, 0, 1) AS BIT) AS closed;
 END;

@@ -10,7 +10,7 @@
 -- Returns one row: model_id, model_name, version, status, metrics (JSON: backtest
 -- mase, smape, rmse, coverage, baseline_mase of seasonal naive, ...).
 -- Every call is a run in ops.runs; on any error nothing is registered. The work is
--- ops.train_model's, shared by every model kind.
+-- ops.call's (ops.train_model, shared by every model kind).
 CREATE OR ALTER PROCEDURE ml.train_forecaster
     @model_name NVARCHAR(4000),
     @input_query NVARCHAR(MAX) = NULL,
@@ -20,11 +20,7 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
-    EXEC ops.train_model
-        @kind = N'forecaster',
-        @run_type = N'train_forecaster',
-        @model_name = @model_name,
-        @input_query = @input_query,
-        @options = @options,
-        @activate = @activate;
+    EXEC ops.call
+        @run_type = N'train_forecaster', @model_name = @model_name, @input_query = @input_query,
+        @options = @options, @activate = @activate;
 END;

@@ -1,5 +1,5 @@
 -- ops.begin_run: open a row in ops.runs (status running) and return its run_id.
--- Called first by every ml procedure, outside its transaction, so the run is
+-- Called first by ops.call and ml.spark_begin, outside any transaction, so the run is
 -- visible while it works and survives its rollback (ops.fail_run then closes it).
 -- The row keeps the caller's session (session_id, login_time), so that no run stays
 -- 'running' forever: a session runs one request at a time, so a run this session

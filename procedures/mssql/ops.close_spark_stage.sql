@@ -10,20 +10,16 @@ BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
     DECLARE @model_id BIGINT;
-    BEGIN TRY
-        BEGIN TRANSACTION;
-        SELECT @model_id = s.model_id
-        FROM ops.spark_stages AS s WITH (UPDLOCK, HOLDLOCK)
-        WHERE s.run_id = @run_id;
-        IF @error IS NOT NULL
-            EXEC ops.fail_run @run_id = @run_id, @model_id = @model_id, @error = @error;
-        DELETE FROM staging.churn_scores WHERE run_id = @run_id;
-        DELETE FROM staging.forecasts WHERE run_id = @run_id;
-        DELETE FROM ops.spark_stages WHERE run_id = @run_id;
-        COMMIT TRANSACTION;
-    END TRY
-    BEGIN CATCH
-        IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
-        THROW;
-    END CATCH;
+    -- No CATCH block: with XACT_ABORT ON any error rolls the transaction back (the
+    -- caller's too, when it has one).
+    BEGIN TRANSACTION;
+    SELECT @model_id = s.model_id
+    FROM ops.spark_stages AS s WITH (UPDLOCK, HOLDLOCK)
+    WHERE s.run_id = @run_id;
+    IF @error IS NOT NULL
+        EXEC ops.fail_run @run_id = @run_id, @model_id = @model_id, @error = @error;
+    DELETE FROM staging.churn_scores WHERE run_id = @run_id;
+    DELETE FROM staging.forecasts WHERE run_id = @run_id;
+    DELETE FROM ops.spark_stages WHERE run_id = @run_id;
+    COMMIT TRANSACTION;
 END;

@@ -1,6 +1,6 @@
--- ops.fail_run: record an error as the failure of a run still running. The one
--- CATCH idiom of every ml procedure that keeps a run (ml.activate_model,
--- ml.score_churn, ml.forecast, ml.spark_begin, ops.train_model):
+-- ops.fail_run: record an error as the failure of a run still running. The CATCH
+-- idiom of the procedures that keep a run: ops.call (the body of ml.activate_model,
+-- ml.score_churn, ml.forecast and the ml.train_* procedures) and ml.spark_begin:
 --     BEGIN CATCH
 --         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
 --         EXEC ops.fail_run @run_id = @run_id, @model_id = @model_id;
@@ -13,6 +13,8 @@
 -- handled, read here; for a failure of the embedded Python it is the sentence our
 -- code raised (@script_error, ops.raise_script_error). A NULL @run_id (ops.begin_run
 -- failed, and recorded its own refusal) and a run no longer running are left alone.
+-- The run keeps the model it recorded (ops.model_version) unless @model_id names one
+-- (a registration the rollback undid names none).
 -- Returns nothing.
 CREATE OR ALTER PROCEDURE ops.fail_run
     @run_id BIGINT,
@@ -25,7 +27,9 @@ BEGIN
     UPDATE ops.runs
     SET
         status = N'failed',
-        model_id = (SELECT r.model_id FROM models.registry AS r WHERE r.model_id = @model_id),
+        model_id = COALESCE(
+            (SELECT r.model_id FROM models.registry AS r WHERE r.model_id = @model_id), model_id
+        ),
         finished_at = SYSDATETIMEOFFSET(),
         error = COALESCE(
             @error, ERROR_MESSAGE(), N'sqlml: ops.fail_run was called outside a CATCH block'

@@ -1,6 +1,6 @@
 -- ops.finish_run: mark a run succeeded with its model and row counts.
--- Called last by every ml procedure, inside the transaction that writes the rows
--- it counts. Returns nothing.
+-- Called last by the work of every run (ops.run_*, ops.train_model, ml.spark_publish),
+-- inside the transaction that writes the rows it counts. Returns nothing.
 CREATE OR ALTER PROCEDURE ops.finish_run
     @run_id BIGINT,
     @model_id BIGINT,

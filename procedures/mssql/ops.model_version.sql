@@ -1,11 +1,14 @@
 -- ops.model_version: one version of a model, or a clear error: @model_version when
--- given, else the model's active version. Called by ml.score_churn and ml.forecast
--- (the active version) and by ml.spark_begin (either). Returns @model_id, @version,
--- @onnx_artifact and @onnx_sha256 (OUTPUT). Errors name the model and say what to do.
+-- given, else the model's active version. Called by ops.run_score_churn and
+-- ops.run_forecast (the active version, recorded on their @run_id at once, so that a
+-- run failing later keeps its model) and by ml.spark_begin (either). Returns
+-- @model_id, @version, @onnx_artifact and @onnx_sha256 (OUTPUT). Errors name the
+-- model and say what to do.
 CREATE OR ALTER PROCEDURE ops.model_version
     @kind NVARCHAR(32),
     @model_name NVARCHAR(128),
     @model_version INT = NULL,
+    @run_id BIGINT = NULL,
     @model_id BIGINT OUTPUT,
     @version INT OUTPUT,
     @onnx_artifact VARBINARY(MAX) OUTPUT,
@@ -58,4 +61,5 @@ BEGIN
         );
         THROW 50103, @message, 1;
     END;
+    UPDATE ops.runs SET model_id = @model_id WHERE run_id = @run_id;
 END;

@@ -1,8 +1,8 @@
 -- ops.record_drift: write the input drift that a scoring run's embedded Python
 -- measured (@drift: a JSON array of {feature, psi, flagged, detail}, against the
--- version's training profile) to ops.run_drift. Called by ml.score_churn and
--- ml.forecast in the transaction that writes their predictions. A problem measuring
--- drift never fails a run: the Python half then returns one '*' row saying so.
+-- version's training profile) to ops.run_drift. Called by ops.run_score_churn and
+-- ops.run_forecast in the transaction that writes their predictions. A problem
+-- measuring drift never fails a run: the Python half then returns one '*' row saying so.
 -- Returns nothing.
 CREATE OR ALTER PROCEDURE ops.record_drift
     @run_id BIGINT,

@@ -1,6 +1,6 @@
 -- ops.register_model: add the next version of a model to models.registry and apply
--- the activation rule. Called by ml.train_churn_model and ml.train_forecaster,
--- inside their transaction, with what the embedded Python returned (two bundles
+-- the activation rule. Called by ops.train_model (for ml.train_churn_model and
+-- ml.train_forecaster), inside its transaction, with what the embedded Python returned (two bundles
 -- and the registration document). Rule: with @activate = 1 the new version becomes
 -- active when the model has no active version, or when its validation metric (the
 -- spec's activation_metric: AUC for churn, MASE for forecasts) is at least as good

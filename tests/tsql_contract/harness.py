@@ -24,7 +24,7 @@ error 39004). Adding a contract test for a procedure is a few lines::
     @pytest.mark.tsql_contract
     def test_score_churn(db, profile, trained_churn_model):
         outcome = run_contract(
-            "ml.score_churn", profile=profile, engine=db,
+            "ops.run_score_churn", profile=profile, engine=db,
             input_sql="SELECT * FROM features.churn_features LIMIT 500",
             params={"onnx_artifact": trained_churn_model.onnx, "onnx_sha256": ...},
         )

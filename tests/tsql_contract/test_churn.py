@@ -2,7 +2,7 @@
 
 Training runs through ops.train_model's @script (which ml.train_churn_model calls);
 its OUTPUT parameters
-then feed ml.score_churn's @script, as the T-SQL procedures chain them.
+then feed ops.run_score_churn's @script (ml.score_churn's work), as the T-SQL procedures chain them.
 """
 
 import json
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.tsql_contract
 FAST = json.dumps({"epochs": 2, "hidden_units": [8], "patience": 1, "ensemble_size": 1})
 CUSTOMERS = 400
 INPUT = "SELECT * FROM features.churn_features"
-# ml.score_churn's two external script calls: @explain = 0, and @explain > 0.
+# ops.run_score_churn's two external script calls (ml.score_churn's work): @explain = 0, and @explain > 0.
 PLAIN, EXPLAINED = 0, 1
 
 
@@ -56,7 +56,7 @@ def test_train_churn_model_options_null_means_the_spec_defaults(customers):
 def test_score_churn_returns_what_with_result_sets_declares(customers, trained, profile):
     registration = json.loads(trained["registration"])
     outcome = run_contract(
-        "ml.score_churn", profile=profile, engine=customers, call=PLAIN,
+        "ops.run_score_churn", profile=profile, engine=customers, call=PLAIN,
         input_sql=INPUT,
         params={"onnx_artifact": trained["onnx_artifact"],
                 "onnx_sha256": registration["onnx_sha256"],
@@ -75,10 +75,10 @@ def test_score_churn_returns_what_with_result_sets_declares(customers, trained, 
 
 
 def test_score_churn_refuses_a_wrong_hash_with_its_own_sentence(customers, trained):
-    """The error leaves the script as @script_error (THROW 50501 in ml.score_churn), not
+    """The error leaves the script as @script_error (THROW 50501 in ops.run_score_churn), not
     as an exception that SQL Server would report only as the generic Msg 39004."""
     outcome = run_contract(
-        "ml.score_churn", profile="ml_services", engine=customers, call=PLAIN,
+        "ops.run_score_churn", profile="ml_services", engine=customers, call=PLAIN,
         input_sql=INPUT,
         params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64,
                 "profile": None},
@@ -96,7 +96,7 @@ def test_score_churn_with_explain_returns_scores_and_reasons_in_one_result_set(
     procedure can split them into churn_scores and churn_reasons; @drift as before."""
     registration = json.loads(trained["registration"])
     outcome = run_contract(
-        "ml.score_churn", profile=profile, engine=customers, call=EXPLAINED,
+        "ops.run_score_churn", profile=profile, engine=customers, call=EXPLAINED,
         input_sql=INPUT,
         params={"onnx_artifact": trained["onnx_artifact"],
                 "onnx_sha256": registration["onnx_sha256"], "explain": 3,
@@ -118,7 +118,7 @@ def test_score_churn_with_explain_returns_scores_and_reasons_in_one_result_set(
 def test_score_churn_with_explain_carries_an_error_out_with_no_rows(customers, trained):
     """A wrong hash under @explain: @script_error (THROW 50501), no score, no reason."""
     outcome = run_contract(
-        "ml.score_churn", profile="ml_services", engine=customers, call=EXPLAINED,
+        "ops.run_score_churn", profile="ml_services", engine=customers, call=EXPLAINED,
         input_sql=INPUT,
         params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64,
                 "explain": 2, "profile": None},

@@ -2,7 +2,7 @@
 
 Training runs through ops.train_model's @script (which ml.train_forecaster calls);
 its OUTPUT parameters then
-feed ml.forecast's @script, as the T-SQL procedures chain them.
+feed ops.run_forecast's @script (ml.forecast's work), as the T-SQL procedures chain them.
 """
 
 import json
@@ -41,7 +41,7 @@ def test_train_forecaster_returns_blobs_and_a_registration(series, profile):
 def test_forecast_returns_what_with_result_sets_declares(series, trained, profile, horizon):
     registration = json.loads(trained["registration"])
     outcome = run_contract(
-        "ml.forecast", profile=profile, engine=series, input_sql=INPUT,
+        "ops.run_forecast", profile=profile, engine=series, input_sql=INPUT,
         params={"onnx_artifact": trained["onnx_artifact"],
                 "onnx_sha256": registration["onnx_sha256"], "horizon": horizon,
                 "profile": json.dumps(registration["feature_schema"]["profile"])},
@@ -57,10 +57,10 @@ def test_forecast_returns_what_with_result_sets_declares(series, trained, profil
 
 
 def test_forecast_refuses_a_wrong_hash_with_its_own_sentence(series, trained):
-    """The error leaves the script as @script_error (THROW 50602 in ml.forecast), not as
+    """The error leaves the script as @script_error (THROW 50602 in ops.run_forecast), not as
     an exception that SQL Server would report only as the generic Msg 39004."""
     outcome = run_contract(
-        "ml.forecast", profile="ml_services", engine=series, input_sql=INPUT,
+        "ops.run_forecast", profile="ml_services", engine=series, input_sql=INPUT,
         params={"onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64,
                 "horizon": None, "profile": None},
     )
@@ -96,7 +96,7 @@ def test_daily_forecasts_continue_the_calendar_as_datetime2(series, daily, profi
     assert registration["feature_schema"]["frequency"] == "daily"
     assert registration["metrics"]["season"] == 7.0
     rows = run_contract(
-        "ml.forecast", profile=profile, engine=series, input_sql=DAILY,
+        "ops.run_forecast", profile=profile, engine=series, input_sql=DAILY,
         params={"onnx_artifact": daily["onnx_artifact"],
                 "onnx_sha256": registration["onnx_sha256"], "horizon": None, "profile": None},
     ).output
@@ -107,7 +107,7 @@ def test_daily_forecasts_continue_the_calendar_as_datetime2(series, daily, profi
 def test_forecasting_monthly_series_with_a_daily_model_names_both(series, daily):
     registration = json.loads(daily["registration"])
     outcome = run_contract(
-        "ml.forecast", profile="ml_services", engine=series, input_sql=INPUT,
+        "ops.run_forecast", profile="ml_services", engine=series, input_sql=INPUT,
         params={"onnx_artifact": daily["onnx_artifact"],
                 "onnx_sha256": registration["onnx_sha256"], "horizon": None, "profile": None},
     )
@@ -127,7 +127,7 @@ def test_hourly_periods_arrive_as_datetime2_and_forecasts_keep_their_minute(seri
     registration = json.loads(trained["registration"])
     assert registration["metrics"]["frequency"] == "hourly"
     rows = run_contract(
-        "ml.forecast", profile="language_extension", engine=series, input_sql=query,
+        "ops.run_forecast", profile="language_extension", engine=series, input_sql=query,
         params={"onnx_artifact": trained["onnx_artifact"],
                 "onnx_sha256": registration["onnx_sha256"], "horizon": None,
                 "profile": json.dumps(registration["feature_schema"]["profile"])},
