@@ -102,13 +102,13 @@ def test_freeze_refreshes_an_unreleased_snapshot(project):
 
 
 def test_a_removed_object_is_listed_dropped_on_upgrade_and_kept_out_of_drift(project):
-    (project / "procedures" / "postgres" / "ops.sweep_runs.sql").unlink()
+    (project / "procedures" / "postgres" / "ops.conninfo_quote.sql").unlink()
     objects.freeze(project, "0010")
     listed = objects.removed(project, "0010", "postgres")
-    assert "ops.sweep_runs" in listed and "ops.fail_run" in listed
+    assert "ops.conninfo_quote" in listed and "ops.fail_run" in listed
     assert not (project / "migrations" / "objects" / "0010" / "postgres"
-                / "ops.sweep_runs.sql").exists()
-    assert "ops.sweep_runs" not in objects.latest_snapshots(project, "postgres")
+                / "ops.conninfo_quote.sql").exists()
+    assert "ops.conninfo_quote" not in objects.latest_snapshots(project, "postgres")
     assert objects.drift(project) == []
 
 

@@ -146,7 +146,7 @@ DIRECT_WRITES = [
     "DELETE FROM predictions.forecasts",
     "INSERT INTO predictions.churn_reasons (run_id, customer_id, rank, feature, feature_value,"
     " contribution) VALUES (1, 'x', 1, 'f', 'v', 0.5)",
-    "SELECT ops.churn_score_staged(1, 1, ''::bytea, '', 3)",
+    "SELECT * FROM ops.python_step('score_churn', 1, '{\"explain\": 3}') AS s (written bigint)",
     "SELECT * FROM ops.model_binding_key",
     "SELECT public.dblink_exec('sqlml_run_log', 'UPDATE ops.runs SET status = ''failed''')",
     "SELECT ops.run_log('SELECT 1')",

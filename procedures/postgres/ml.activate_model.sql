@@ -6,14 +6,12 @@
 -- models.registry itself.
 CREATE OR REPLACE FUNCTION ml.activate_model(model_name text, version integer)
 RETURNS SETOF ml.model_state
-LANGUAGE plpgsql
+LANGUAGE sql
 AS $$
-BEGIN
-    RETURN QUERY SELECT * FROM jsonb_populate_record(NULL::ml.model_state, ops.call(
-        'activate_model', activate_model.model_name,
-        jsonb_build_object('version', activate_model.version), NULL
-    ));
-END;
+SELECT * FROM jsonb_populate_record(NULL::ml.model_state, ops.call(
+    'activate_model', activate_model.model_name,
+    jsonb_build_object('version', activate_model.version), NULL
+));
 $$;
 REVOKE ALL ON FUNCTION ml.activate_model(text, integer) FROM public;
 GRANT EXECUTE ON FUNCTION ml.activate_model(text, integer) TO sqlml_operator;

@@ -15,16 +15,13 @@ CREATE OR REPLACE FUNCTION ml.forecast(
     input_query text DEFAULT NULL
 )
 RETURNS TABLE (run_id bigint, model_id bigint, version integer, rows_written bigint)
-LANGUAGE plpgsql
+LANGUAGE sql
 AS $$
-BEGIN
-    RETURN QUERY SELECT r.run_id, r.model_id, r.version, r.rows_written
-    FROM jsonb_to_record(ops.call(
-        'forecast', forecast.model_name,
-        jsonb_build_object('horizon', forecast.horizon, 'input_query', forecast.input_query),
-        ops.input_or_default('forecaster', forecast.input_query)
-    )) AS r (run_id bigint, model_id bigint, version integer, rows_written bigint);
-END;
+SELECT * FROM jsonb_to_record(ops.call(
+    'forecast', forecast.model_name,
+    jsonb_build_object('horizon', forecast.horizon, 'input_query', forecast.input_query),
+    ops.input_or_default('forecaster', forecast.input_query)
+)) AS r (run_id bigint, model_id bigint, version integer, rows_written bigint);
 $$;
 REVOKE ALL ON FUNCTION ml.forecast(text, integer, text) FROM public;
 GRANT EXECUTE ON FUNCTION ml.forecast(text, integer, text) TO sqlml_operator;

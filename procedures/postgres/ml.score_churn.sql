@@ -17,17 +17,14 @@ CREATE OR REPLACE FUNCTION ml.score_churn(
     explain integer DEFAULT 0
 )
 RETURNS TABLE (run_id bigint, model_id bigint, version integer, rows_scored bigint)
-LANGUAGE plpgsql
+LANGUAGE sql
 AS $$
-BEGIN
-    RETURN QUERY SELECT r.run_id, r.model_id, r.version, r.rows_scored
-    FROM jsonb_to_record(ops.call(
-        'score_churn', score_churn.model_name,
-        jsonb_build_object('input_query', score_churn.input_query,
-            'explain', score_churn.explain),
-        ops.input_or_default('churn', score_churn.input_query)
-    )) AS r (run_id bigint, model_id bigint, version integer, rows_scored bigint);
-END;
+SELECT * FROM jsonb_to_record(ops.call(
+    'score_churn', score_churn.model_name,
+    jsonb_build_object('input_query', score_churn.input_query,
+        'explain', score_churn.explain),
+    ops.input_or_default('churn', score_churn.input_query)
+)) AS r (run_id bigint, model_id bigint, version integer, rows_scored bigint);
 $$;
 REVOKE ALL ON FUNCTION ml.score_churn(text, text, integer) FROM public;
 GRANT EXECUTE ON FUNCTION ml.score_churn(text, text, integer) TO sqlml_operator;

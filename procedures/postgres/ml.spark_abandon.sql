@@ -7,6 +7,7 @@
 -- marked 'abandoned'. Also drops stage partitions no open run owns. Called by a DBA,
 -- an operator or a scheduled job; the default, a day, is longer than any Spark job
 -- sqlml expects. Returns one row per stage closed: run_id, status (the run's).
+-- Same header as the other table-returning Spark routines (owner's rights, OUT columns).
 CREATE OR REPLACE FUNCTION ml.spark_abandon(older_than_minutes integer DEFAULT 1440)
 RETURNS TABLE (run_id bigint, status text)
 LANGUAGE plpgsql
@@ -20,7 +21,7 @@ DECLARE
 BEGIN
     PERFORM ops.sweep_runs();
     FOR v_run IN
-        SELECT s.run_id, r.started_at
+        SELECT s.run_id, r.started_at, s AS stage
         FROM ops.spark_stages AS s
         LEFT JOIN ops.runs AS r ON r.run_id = s.run_id
         WHERE r.status IS DISTINCT FROM 'running'
@@ -29,7 +30,7 @@ BEGIN
         ORDER BY s.run_id
         FOR UPDATE OF s SKIP LOCKED
     LOOP
-        PERFORM ops.close_spark_stage(v_run.run_id, format(
+        PERFORM ops.close_spark_stage(v_run.stage, format(
             'sqlml: abandoned: Spark run %s began at %s and was never published',
             v_run.run_id, v_run.started_at
         ), 'abandoned');

@@ -11,6 +11,7 @@
 -- Returns one row: run_id, model_id, version, onnx_artifact, onnx_sha256.
 -- The run then ends through ml.spark_publish (succeeded), ml.spark_fail (failed) or
 -- ml.spark_abandon (abandoned).
+-- Same header as the other table-returning Spark routines (owner's rights, OUT columns).
 CREATE OR REPLACE FUNCTION ml.spark_begin(
     kind text,
     model_name text,

@@ -16,7 +16,7 @@ BEGIN
     IF v_stage.run_id IS NULL THEN
         RETURN false;
     END IF;
-    PERFORM ops.close_spark_stage(v_stage.run_id, coalesce(spark_fail.error, 'failed'));
+    PERFORM ops.close_spark_stage(v_stage, coalesce(spark_fail.error, 'failed'));
     RETURN true;
 END;
 $$;

@@ -9,6 +9,7 @@
 -- and the stage's partition dropped. Only the login that began the run may publish.
 -- Returns one row: run_id, model_id, version, rows_written. On any error nothing
 -- is published and the run stays open for ml.spark_fail.
+-- Same header as the other table-returning Spark routines (owner's rights, OUT columns).
 CREATE OR REPLACE FUNCTION ml.spark_publish(
     spark_run_id bigint,
     rows_in bigint,
@@ -122,7 +123,7 @@ BEGIN
     END IF;
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     PERFORM ops.finish_run(v_stage.run_id, v_stage.model_id, spark_publish.rows_in, v_rows);
-    PERFORM ops.close_spark_stage(v_stage.run_id, NULL);
+    PERFORM ops.close_spark_stage(v_stage, NULL);
     RETURN QUERY SELECT v_stage.run_id, v_stage.model_id, v_version, v_rows;
 END;
 $$;

@@ -15,16 +15,14 @@ CREATE OR REPLACE FUNCTION ml.train_churn_model(
     activate boolean DEFAULT TRUE
 )
 RETURNS SETOF ml.trained_model
-LANGUAGE plpgsql
+LANGUAGE sql
 AS $$
-BEGIN
-    RETURN QUERY SELECT * FROM jsonb_populate_record(NULL::ml.trained_model, ops.call(
-        'train_churn_model', train_churn_model.model_name,
-        jsonb_build_object('input_query', train_churn_model.input_query,
-            'options', train_churn_model.options, 'activate', train_churn_model.activate),
-        ops.input_or_default('churn', train_churn_model.input_query)
-    ));
-END;
+SELECT * FROM jsonb_populate_record(NULL::ml.trained_model, ops.call(
+    'train_churn_model', train_churn_model.model_name,
+    jsonb_build_object('input_query', train_churn_model.input_query,
+        'options', train_churn_model.options, 'activate', train_churn_model.activate),
+    ops.input_or_default('churn', train_churn_model.input_query)
+));
 $$;
 REVOKE ALL ON FUNCTION ml.train_churn_model(text, text, text, boolean) FROM public;
 GRANT EXECUTE ON FUNCTION ml.train_churn_model(text, text, text, boolean) TO sqlml_operator;

@@ -11,6 +11,7 @@
 -- backtest mase, smape, rmse, coverage, baseline_mase of seasonal naive, ...).
 -- Every call is a run in ops.runs; on any error nothing is registered. The work is
 -- ops.call's (ops.run_train), shared by every model kind.
+-- Its arguments are ml.train_churn_model's (the public interface), so the two read alike.
 CREATE OR REPLACE FUNCTION ml.train_forecaster(
     model_name text,
     input_query text DEFAULT NULL,
@@ -18,16 +19,14 @@ CREATE OR REPLACE FUNCTION ml.train_forecaster(
     activate boolean DEFAULT TRUE
 )
 RETURNS SETOF ml.trained_model
-LANGUAGE plpgsql
+LANGUAGE sql
 AS $$
-BEGIN
-    RETURN QUERY SELECT * FROM jsonb_populate_record(NULL::ml.trained_model, ops.call(
-        'train_forecaster', train_forecaster.model_name,
-        jsonb_build_object('input_query', train_forecaster.input_query,
-            'options', train_forecaster.options, 'activate', train_forecaster.activate),
-        ops.input_or_default('forecaster', train_forecaster.input_query)
-    ));
-END;
+SELECT * FROM jsonb_populate_record(NULL::ml.trained_model, ops.call(
+    'train_forecaster', train_forecaster.model_name,
+    jsonb_build_object('input_query', train_forecaster.input_query,
+        'options', train_forecaster.options, 'activate', train_forecaster.activate),
+    ops.input_or_default('forecaster', train_forecaster.input_query)
+));
 $$;
 REVOKE ALL ON FUNCTION ml.train_forecaster(text, text, text, boolean) FROM public;
 GRANT EXECUTE ON FUNCTION ml.train_forecaster(text, text, text, boolean) TO sqlml_operator;

@@ -4,6 +4,7 @@
 -- a concurrent publish and fail of one run queue on the stage's row. Returns the
 -- stage row, or NULL when the run has no open stage (published, failed or abandoned
 -- already); refuses another login's stage.
+-- Its lookup has ops.run_call's shape (the caller's own row, or a refusal) on another table.
 CREATE OR REPLACE FUNCTION ops.claim_spark_stage(run_id bigint)
 RETURNS ops.spark_stages
 LANGUAGE plpgsql

@@ -1,7 +1,8 @@
 -- ops.python_runtime(): what Python the server embeds, and where sqlml's runtime is.
 -- Called by `sqlml deploy` (to build the runtime for this Python version) and by
 -- people diagnosing a deploy. Returns one JSON document; imports nothing of sqlml.
--- runtime_path: the database-level setting, the one ops.use_python_runtime uses.
+-- runtime_path: the database-level setting (ALTER DATABASE ... SET
+-- sqlml.runtime_path), never the session's; ops.use_python_runtime reads it here.
 CREATE OR REPLACE FUNCTION ops.python_runtime()
 RETURNS jsonb
 LANGUAGE plpython3u

@@ -1,8 +1,8 @@
 -- ops.record_drift(run_id, model_id): measure the input drift of the rows staged for
 -- a run against the version's training profile and write it to ops.run_drift. Called
--- by ops.run_score_churn and ops.run_forecast, in their transaction, before the
--- scoring half takes the staged rows. It never fails the run: a problem measuring it
--- is a WARNING and a '*' row saying so. Returns nothing.
+-- by ops.run_predict, in its transaction, before the scoring or forecasting step
+-- takes the staged rows. It never fails the run: a problem measuring it is a
+-- WARNING and a '*' row saying so. Returns nothing.
 CREATE OR REPLACE FUNCTION ops.record_drift(run_id bigint, model_id bigint)
 RETURNS void
 LANGUAGE plpgsql
@@ -13,10 +13,10 @@ DECLARE
 BEGIN
     INSERT INTO ops.run_drift (run_id, model_id, feature, psi, flagged, detail)
     SELECT record_drift.run_id, record_drift.model_id, d.feature, d.psi, d.flagged, d.detail
-    FROM ops.drift_staged(record_drift.run_id, (
+    FROM ops.python_step('drift', record_drift.run_id, jsonb_build_object('profile', (
         SELECT r.feature_schema -> 'profile' FROM models.registry AS r
         WHERE r.model_id = record_drift.model_id
-    )) AS d;
+    ))) AS d (feature text, psi double precision, flagged boolean, detail jsonb);
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT;
     RAISE WARNING 'sqlml: input drift not measured: %', v_message;

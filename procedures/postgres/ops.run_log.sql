@@ -1,15 +1,15 @@
 -- ops.run_log(statement): run one statement on ops.runs in its own transaction,
 -- committed whatever happens to the caller's; returns the statement's one text value
 -- (a run_id). PostgreSQL has no autonomous transactions, so the statement goes
--- through dblink to a second session of this database, as this function's owner.
+-- through dblink to a second session of this database, as the owner.
 -- The connection is named (sqlml_run_log) and kept for the session: one round trip
--- per call, not a new connection. Called by ops.begin_run and ops.fail_call only;
--- nobody else may execute it (nor dblink: its functions are revoked from PUBLIC, so
--- no caller can borrow the owner's connection).
+-- per call, not a new connection. Called by ops.begin_run and ops.fail_call only,
+-- with the owner's rights (they are SECURITY DEFINER, so this need not be); nobody
+-- else may execute it (nor dblink: its functions are revoked from PUBLIC, so no
+-- caller can borrow the owner's connection).
 CREATE OR REPLACE FUNCTION ops.run_log(statement text)
 RETURNS text
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

@@ -21,7 +21,9 @@ BEGIN
             USING ERRCODE = 'undefined_object', HINT = 'run sqlml deploy';
     END IF;
     SELECT * INTO v_trained
-    FROM ops.train_staged(run_train.run_id, run_train.kind, v_spec, run_train.options);
+    FROM ops.python_step('train', run_train.run_id, jsonb_build_object(
+        'kind', run_train.kind, 'spec', v_spec, 'options', run_train.options
+    )) AS t (artifact bytea, onnx_artifact bytea, registration jsonb);
     SELECT * INTO v_registered FROM ops.register_model(
         run_train.kind, run_train.model_name, v_trained.artifact, v_trained.onnx_artifact,
         v_trained.registration, run_train.activate

@@ -1,12 +1,13 @@
 -- ops.sweep_runs(): mark 'abandoned' every running run whose session is gone
 -- (terminated, crashed, disconnected: no live backend with its pid and start time).
--- Called by ops.begin_run on every call and by the pg_cron job sqlml-sweep-runs.
+-- Called by ops.begin_run on every call (through the run log's connection), by
+-- ml.spark_abandon and by the pg_cron job sqlml-sweep-runs: always with the owner's
+-- rights, so it is not SECURITY DEFINER itself, and nobody else may execute it.
 -- Returns how many runs it marked. Needs to see every session's backend_start:
 -- the owner is a superuser or a member of pg_read_all_stats.
 CREATE OR REPLACE FUNCTION ops.sweep_runs()
 RETURNS integer
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

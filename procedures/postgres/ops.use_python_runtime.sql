@@ -4,8 +4,9 @@
 -- Only the deploying owner decides what code the database runs:
 -- * the path is the DATABASE-level setting sqlml.runtime_path (pg_db_role_setting,
 --   setrole 0: ALTER DATABASE ... SET, which only the database owner or a superuser
---   may run), never the session's value, which SET, a connection option or
---   ALTER ROLE ... SET can change;
+--   may run; read by ops.python_runtime, with this function's pinned search_path),
+--   never the session's value, which SET, a connection option or ALTER ROLE ... SET
+--   can change;
 -- * the directory, each directory above it, and each entry directly in it must be
 --   owned by root or the server's OS user and writable by no one else (group- or
 --   world-writable parents are allowed only when sticky and root-owned, like /tmp);
@@ -23,13 +24,7 @@ AS $$
 if SD.get("path"):
     return
 import os, stat, sys
-rows = plpy.execute(
-    "SELECT substr(c, length('sqlml.runtime_path=') + 1) AS p"
-    " FROM pg_catalog.pg_db_role_setting AS s, unnest(s.setconfig) AS c"
-    " WHERE s.setrole = 0 AND c LIKE 'sqlml.runtime\\_path=%'"
-    " AND s.setdatabase = (SELECT oid FROM pg_catalog.pg_database"
-    " WHERE datname = current_database())")
-path = rows[0]["p"] if rows.nrows() else None
+path = plpy.execute("SELECT ops.python_runtime() ->> 'runtime_path' AS p")[0]["p"]
 if not path:
     plpy.error("sqlml's Python runtime is not configured for this database",
                hint="run `sqlml deploy --url ...`; it sets sqlml.runtime_path with ALTER DATABASE")

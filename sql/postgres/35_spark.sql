@@ -32,7 +32,7 @@ REVOKE ALL ON FUNCTION
 ml.spark_begin(text, text, integer, integer, jsonb),
 ml.spark_publish(bigint, bigint, bigint),
 ml.spark_fail(bigint, text),
-ops.close_spark_stage(bigint, text, text)
+ops.close_spark_stage(ops.spark_stages, text, text)
 FROM sqlml_operator;
 
 GRANT USAGE ON SCHEMA ml, staging, features TO sqlml_spark;
