@@ -7,14 +7,14 @@
 -- marked 'abandoned'. Also drops stage partitions no open run owns. Called by a DBA,
 -- an operator or a scheduled job; the default, a day, is longer than any Spark job
 -- sqlml expects. Returns one row per stage closed: run_id, status (the run's).
--- Same header as the other table-returning Spark routines (owner's rights, OUT columns).
+-- Owner's rights, as every Spark routine; its columns are always qualified, so no OUT column
+-- clashes with one (PL/pgSQL refuses an ambiguous name rather than guessing).
 CREATE OR REPLACE FUNCTION ml.spark_abandon(older_than_minutes integer DEFAULT 1440)
 RETURNS TABLE (run_id bigint, status text)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_column
 DECLARE
     v_run record;
     v_orphan record;

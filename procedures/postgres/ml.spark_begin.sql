@@ -11,7 +11,8 @@
 -- Returns one row: run_id, model_id, version, onnx_artifact, onnx_sha256.
 -- The run then ends through ml.spark_publish (succeeded), ml.spark_fail (failed) or
 -- ml.spark_abandon (abandoned).
--- Same header as the other table-returning Spark routines (owner's rights, OUT columns).
+-- Owner's rights, as every Spark routine; its columns are always qualified, so no OUT column
+-- clashes with one (PL/pgSQL refuses an ambiguous name rather than guessing).
 CREATE OR REPLACE FUNCTION ml.spark_begin(
     kind text,
     model_name text,
@@ -26,7 +27,6 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_column
 DECLARE
     v_run_id bigint;
     v_model_id bigint;

@@ -9,7 +9,8 @@
 -- and the stage's partition dropped. Only the login that began the run may publish.
 -- Returns one row: run_id, model_id, version, rows_written. On any error nothing
 -- is published and the run stays open for ml.spark_fail.
--- Same header as the other table-returning Spark routines (owner's rights, OUT columns).
+-- Owner's rights, as every Spark routine; its columns are always qualified, so no OUT column
+-- clashes with one (PL/pgSQL refuses an ambiguous name rather than guessing).
 CREATE OR REPLACE FUNCTION ml.spark_publish(
     spark_run_id bigint,
     rows_in bigint,
@@ -20,7 +21,6 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_column
 DECLARE
     v_stage ops.spark_stages;
     v_status text;
