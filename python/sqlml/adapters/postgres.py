@@ -165,29 +165,47 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
     """
     wrapped = wrap_query(query)
     names, types = _describe(plpy, wrapped)
-    quote = plpy.quote_ident
-    select, kinds = ["count(*) AS n"], []
-    for i, (name, oid) in enumerate(zip(names, types, strict=True)):
-        col = f"q.{quote(name)}"
-        if oid in INT_OIDS and name.lower() in exact:
-            kind = "text"
-        elif oid in FLOAT_OIDS | INT_OIDS:
-            kind, expr = "float", col
-        elif oid == BOOL_OID:
-            # One character a row: a third cheaper to aggregate than float8send.
-            kind = "bool"
+    kinds = [_kind(name, oid, exact) for name, oid in zip(names, types, strict=True)]
+    read = _read(plpy, wrapped, names, kinds, plain_text=False)
+    if read is None:
+        # A text value holds a separator. Every column is read again, in one scan, so
+        # that all of them see the rows in the same order: a query without ORDER BY
+        # may return its rows in another order the second time it runs.
+        read = _read(plpy, wrapped, names, kinds, plain_text=True)
+    return read
+
+
+def _kind(name: str, oid: int, exact: frozenset[str]) -> str:
+    """How a column crosses: float, bool, days, text, or id (text, one value a row)."""
+    if name.lower() in exact and oid not in FLOAT_OIDS | TIME_OIDS | {BOOL_OID}:
+        return "id"
+    if oid in FLOAT_OIDS | INT_OIDS:
+        return "float"
+    if oid == BOOL_OID:
+        return "bool"
+    return "days" if oid in TIME_OIDS else "text"
+
+
+def _read(plpy, wrapped: str, names: list[str], kinds: list[str], plain_text: bool
+          ) -> tuple[dict[str, np.ndarray], int, dict[str, encode.Coded]] | None:
+    """One scan of the query: a payload per column, or, with ``plain_text``, text
+    columns as arrays that PL/Python converts value by value. None when a text
+    payload does not split back into its rows."""
+    select = ["count(*) AS n"]
+    for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+        col = f"q.{plpy.quote_ident(name)}"
+        if kind == "bool":  # one character a row: a third cheaper than float8send
             select.append(f"string_agg(CASE WHEN {col} THEN '1' WHEN NOT {col} THEN '0'"
                           f" ELSE 'n' END, '') AS c{i}")
-        elif oid in TIME_OIDS:
-            kind, expr = "days", f"extract(epoch FROM {col})"
+        elif kind == "float":
+            select.append(f"{_float8_payload(col)} AS c{i}")
+        elif kind == "days":
+            select.append(f"{_float8_payload(f'extract(epoch FROM {col})')} AS c{i}")
+        elif plain_text:
+            select.append(f"array_agg({col}::text) AS c{i}")
         else:
-            kind = "text"
-        if kind == "text":
             select.append(f"string_agg(coalesce({col}::text, E'\\x1e'), E'\\x1f') AS c{i}")
             select.append(f"count({col}) AS nn{i}")
-        elif kind != "bool":
-            select.append(f"{_float8_payload(expr)} AS c{i}")
-        kinds.append(kind)
     [row] = plpy.execute(f"SELECT {', '.join(select)} FROM ({wrapped}) AS q")
     n = int(row["n"])
     columns: dict[str, np.ndarray] = {}
@@ -199,29 +217,22 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
             values = (flags == ord("1")).astype(np.float64)
             values[flags == ord("n")] = np.nan
             columns[name] = values
-            continue
-        if kind != "text":
+        elif kind not in ("text", "id"):
             values = np.frombuffer(payload or b"", dtype=">f8").astype(np.float64)
             columns[name] = values / SECONDS_PER_DAY if kind == "days" else values
-            continue
-        nulls = n - int(row[f"nn{i}"])
-        text = text_payload.column(payload, n, nulls, coded=name.lower() not in exact)
-        if text is None:
-            columns[name] = _plain_column(plpy, wrapped, name)
-        elif isinstance(text, encode.Coded):
-            columns[name], coded[name] = text.column(), text
+        elif plain_text:
+            columns[name] = np.empty(n, dtype=object)
+            columns[name][:] = payload or []
         else:
-            columns[name] = text
+            nulls = n - int(row[f"nn{i}"])
+            text = text_payload.column(payload, n, nulls, coded=kind == "text")
+            if text is None:
+                return None
+            if isinstance(text, encode.Coded):
+                columns[name], coded[name] = text.column(), text
+            else:
+                columns[name] = text
     return columns, n, coded
-
-
-def _plain_column(plpy, wrapped: str, name: str) -> np.ndarray:
-    """One text column as PL/Python converts it (for values holding a separator)."""
-    col = plpy.quote_ident(name)
-    [row] = plpy.execute(f"SELECT array_agg(q.{col}::text) AS c FROM ({wrapped}) AS q")
-    values = np.empty(len(row["c"] or []), dtype=object)
-    values[:] = row["c"] or []
-    return values
 
 
 def rows(frame: pd.DataFrame) -> list[tuple]:
