@@ -26,7 +26,8 @@ pytestmark = pytest.mark.tsql_contract
 FAST = json.dumps({"epochs": 2, "hidden_units": [8], "patience": 1, "ensemble_size": 1})
 CUSTOMERS = 400
 INPUT = "SELECT * FROM features.churn_features"
-# ops.run_score_churn's two external script calls (ml.score_churn's work): @explain = 0, and @explain > 0.
+# ops.run_score_churn's two external script calls (ml.score_churn's work):
+# @explain = 0, and @explain > 0.
 PLAIN, EXPLAINED = 0, 1
 
 

@@ -11,8 +11,9 @@ inside a SECURITY DEFINER function:
    input query with the caller's own rights into a DataFrame and keeps it in this
    session's memory under the call's run id.
 2. The owner's half (``ops.run_call``, SECURITY DEFINER) loads and checks the model,
-   and its embedded-Python part (:func:`train_staged`, :func:`score_churn_staged`,
-   :func:`forecast_staged`) takes the staged frame by run id, so it never reads
+   and its embedded-Python part (``ops.python_step``: :func:`train_staged`,
+   :func:`score_churn_staged`, :func:`forecast_staged`, :func:`drift_staged`) takes
+   the staged rows by run id, so it never reads
    anything with the owner's rights on a caller's behalf, and never accepts results
    (scores, metrics, blobs) from the caller.
 
@@ -286,7 +287,7 @@ def interrupt_hook(plpy):
 
 @database_errors
 def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None) -> list[tuple]:
-    """ops.train_staged: one row of the Keras bundle, the ONNX bundle, the registration."""
+    """ops.python_step('train'): one row of the Keras bundle, the ONNX bundle, the registration."""
     frame = staged(run_id)
     plpy.notice(f"sqlml: read {len(frame)} training rows")
     trained = entrypoints.train_model(kind, frame, json.loads(spec), options,
@@ -297,7 +298,7 @@ def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None) -
 @database_errors
 def score_churn_staged(plpy, run_id: int, model_id: int, onnx_artifact: bytes,
                        onnx_sha256: str, explain: int | None = 0) -> int:
-    """ops.churn_score_staged: score the columns ops.stage_input read (lean path) for
+    """ops.python_step('score_churn'): score the columns ops.stage_input read (lean path) for
     the run and write them to predictions.churn_scores; with ``explain`` = k > 0, also
     each customer's k strongest reasons to predictions.churn_reasons, in the same
     (caller's) transaction, so a run that fails has neither. Returns the scores written."""
@@ -447,7 +448,7 @@ def forecast_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
 
 
 def drift_staged(plpy, run_id: int, profile: str | None) -> list[tuple]:
-    """ops.drift_staged: the rows staged for the run (read once, with the caller's
+    """ops.python_step('drift'): the rows staged for the run (read once, with the caller's
     rights, for scoring or forecasting too) against the version's training profile;
     rows of feature, psi, flagged, detail (JSON text). Leaves the rows staged for the
     owner's half that follows. Never raises: a run is not failed by its drift."""
