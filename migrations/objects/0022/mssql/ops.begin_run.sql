@@ -28,27 +28,34 @@ BEGIN
         SELECT s.login_time FROM sys.dm_exec_sessions AS s WHERE s.session_id = @@SPID
     );
     DECLARE @sees_all BIT = IIF(HAS_PERMS_BY_NAME(NULL, NULL, N'VIEW SERVER STATE') = 1, 1, 0);
+    -- One pass over the runs left 'running': this session's own (same login) failed,
+    -- those of sessions that ended abandoned.
     UPDATE r
     SET
-        r.status = N'failed',
+        r.status = IIF(m.mine = 1, N'failed', N'abandoned'),
         r.finished_at = SYSDATETIMEOFFSET(),
-        r.error = N'sqlml: the call was cancelled or timed out before the run finished'
+        r.error = IIF(
+            m.mine = 1,
+            N'sqlml: the call was cancelled or timed out before the run finished',
+            N'sqlml: the session that ran this ended before the run finished'
+        )
     FROM ops.runs AS r
-    WHERE r.status = N'running' AND r.session_id = @@SPID AND r.login_time = @login_time;
-    UPDATE r
-    SET
-        r.status = N'abandoned',
-        r.finished_at = SYSDATETIMEOFFSET(),
-        r.error = N'sqlml: the session that ran this ended before the run finished'
-    FROM ops.runs AS r
+    CROSS APPLY (
+        SELECT IIF(r.session_id = @@SPID AND r.login_time = @login_time, 1, 0) AS mine
+    ) AS m
     WHERE
         r.status = N'running'
         AND r.session_id IS NOT NULL
-        AND (r.session_id = @@SPID OR @sees_all = 1)
-        AND NOT EXISTS (
-            SELECT 1
-            FROM sys.dm_exec_sessions AS s
-            WHERE s.session_id = r.session_id AND s.login_time = r.login_time
+        AND (
+            m.mine = 1
+            OR (
+                (r.session_id = @@SPID OR @sees_all = 1)
+                AND NOT EXISTS (
+                    SELECT 1
+                    FROM sys.dm_exec_sessions AS s
+                    WHERE s.session_id = r.session_id AND s.login_time = r.login_time
+                )
+            )
         );
     INSERT INTO ops.runs (
         run_type, model_name, params, session_id, login_time, status, finished_at, error
