@@ -185,8 +185,7 @@ def predict(model, x: np.ndarray) -> np.ndarray:
     return model.predict(x, batch_size=batch, verbose=0)[:n].astype(np.float64)
 
 
-def batches(x: np.ndarray, y: np.ndarray, members: int, batch: int, seed: int,
-            pad: bool = True):
+def batches(x: np.ndarray, y: np.ndarray, members: int, batch: int, seed: int):
     """The training windows as a ``tf.data`` pipeline: reshuffled every epoch, in batches
     that all have ``batch`` rows, with ``y`` repeated for each of ``members`` outputs.
     The last, shorter batch of an epoch is padded with zero windows weighted 0, and its
@@ -213,13 +212,10 @@ def batches(x: np.ndarray, y: np.ndarray, members: int, batch: int, seed: int,
                 tf.ensure_shape(yb, [batch, members, horizon]),
                 tf.ensure_shape(weight, [batch, members]))
 
-    def repeated(xb, yb):
-        return xb, tf.tile(yb[:, None, :], [1, members, 1])
-
     return (tf.data.Dataset.from_tensor_slices((x, y))
             .shuffle(n, seed=seed, reshuffle_each_iteration=True)
             .batch(batch)
-            .map(padded if pad else repeated)
+            .map(padded)
             .prefetch(2))
 
 
@@ -319,9 +315,14 @@ def fit(x_train, y_train, x_valid, y_valid, opts: dict, progress: Progress,
             model, gate = gated(inputs, deltas, optimizer, jit)
             gate.assign(_gate_values(n, finished))
             keep = KeepBest(gate)
+        if jit:  # batches of one shape, so XLA compiles the step once
+            data = {"x": batches(x_train, y_train, n, opts["batch_size"], opts["seed"]),
+                    "shuffle": False}
+        else:  # small sets: Keras's own batches and shuffle, as before
+            data = {"x": x_train, "y": np.repeat(y_train[:, None, :], n, axis=1),
+                    "batch_size": opts["batch_size"], "shuffle": True}
         model.fit(
-            batches(x_train, y_train, n, opts["batch_size"], opts["seed"], pad=jit),
-            epochs=epochs, shuffle=False, verbose=0,
+            **data, epochs=epochs, verbose=0,
             callbacks=[keep, progress_callback(progress, epochs, ("loss", "val_mae"))],
         )
         done = keep.done
