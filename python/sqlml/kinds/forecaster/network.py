@@ -227,6 +227,7 @@ class Fitted:
     device: str
     valid_mae: float | None  # of the averaged model, in units of s
     start_mae: float | None  # the base method's, same units
+    valid_delta: np.ndarray | None = None  # the averaged model's outputs on x_valid
 
 
 def _snapshot(member_layers) -> list:
@@ -328,9 +329,10 @@ def fit(x_train, y_train, x_valid, y_valid, opts: dict, progress: Progress,
         done = keep.done
     for member, b in zip(members, best, strict=True):
         _restore(member, b["weights"])
-    valid_mae = None
+    valid_mae = valid_delta = None
     if validating:
-        valid_mae = float(np.mean(np.abs(predict(averaged, x_valid) - y_valid)))
+        valid_delta = predict(averaged, x_valid)
+        valid_mae = float(np.mean(np.abs(valid_delta - y_valid)))
     return Fitted(
         model=averaged,
         best_epochs=[b["epoch"] for b in best],
@@ -338,4 +340,5 @@ def fit(x_train, y_train, x_valid, y_valid, opts: dict, progress: Progress,
         device=device,
         valid_mae=valid_mae,
         start_mae=start,
+        valid_delta=valid_delta,
     )
