@@ -182,9 +182,12 @@ def test_too_short_for_training_windows_keeps_the_base_method():
     assert any("network is not trained" in text for text in messages)
 
 
-def test_refit_members_train_their_own_epochs_and_leave_the_joint_model():
+@pytest.mark.parametrize("jit", [False, True])
+def test_refit_members_train_their_own_epochs_and_leave_the_joint_model(jit, monkeypatch):
     from sqlml.kinds.forecaster import network
 
+    if jit:  # XLA, as on large training sets: closed gates inside one compiled step
+        monkeypatch.setattr(network, "JIT_MIN_WINDOWS", 0)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(96, 12, 4)).astype(np.float32)
     y = rng.normal(size=(96, 3)).astype(np.float32)
@@ -203,6 +206,32 @@ def test_refit_members_train_their_own_epochs_and_leave_the_joint_model():
     assert not dense[0].any() and dense[1].any() and dense[2].any()  # 0 epochs: the base
     _, alone = refit([0, 1, 1])  # member 1's epoch, then nothing more for anyone
     assert np.array_equal(dense[1], alone[1])
+
+
+def test_training_batches_have_one_shape_and_the_short_batch_keeps_its_loss():
+    import keras
+    import tensorflow as tf
+
+    from sqlml.kinds.forecaster import network
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 12, 4)).astype(np.float32)
+    y = rng.normal(size=(300, 3)).astype(np.float32)
+    shapes = [(tuple(xb.shape), tuple(yb.shape), float(tf.reduce_sum(wb[:, 0])))
+              for xb, yb, wb in network.batches(x, y, 2, 128, seed=1)]
+    assert shapes == [((128, 12, 4), (128, 2, 3), 128.0)] * 3  # 128 + 128 + 44 padded
+    xb, yb, wb = list(network.batches(x, y, 2, 128, seed=1))[-1]
+    real = int(np.sum(wb.numpy()[:, 0] > 0))
+    assert real == 44
+    _, _, inputs, deltas = network.build(12, 4, 3, {"layers": 1, "units": 4, "dropout": 0.0,
+                                                    "ensemble": 2})
+    model = network.joint(inputs, deltas, keras.optimizers.Adam(), 3, jit=False)
+    for w in model.trainable_weights:
+        w.assign(rng.normal(0, 0.3, w.shape).astype(np.float32))
+    padded = model.compute_loss(x=xb, y=yb, y_pred=model(xb), sample_weight=wb)
+    short = model.compute_loss(x=xb[:real], y=yb[:real], y_pred=model(xb[:real]))
+    assert np.isclose(float(padded), float(short), rtol=1e-6)
+    assert np.allclose(network.predict(model, x), model.predict(x, verbose=0), atol=1e-6)
 
 
 # --- windows and the base ------------------------------------------------------------

@@ -243,8 +243,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     batch, rate = batch_and_rate(opts, len(train_w))
     fit_opts = {**opts, "batch_size": batch, "learning_rate": rate}
     fitted = network.fit(x_train, y_train, x_valid, y_valid, fit_opts, progress)
-    widths = fit_intervals(y_valid - network.predict(fitted.model, x_valid),
-                           opts["coverage"])
+    widths = fit_intervals(y_valid - fitted.valid_delta, opts["coverage"])
 
     x_test, _, test_context = _encoded(test_w, scaling)
     delta = network.predict(fitted.model, x_test)
