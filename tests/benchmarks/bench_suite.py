@@ -100,7 +100,7 @@ def _service(condition: str) -> str:
 # tables look like and where reading text dominates. Columns the demo data lacks
 # are drawn from the customer id, deterministically.
 TELCO = {
-    "customer_id": "lpad(customer_id::text, 6, '0') || '-T'",
+    "customer_id": "lpad(customer_id::text, 7, '0') || '-T'",
     "gender": "CASE WHEN mod(customer_id, 2) = 0 THEN 'Male' ELSE 'Female' END",
     "senior_citizen": "(mod(customer_id, 6) = 0)::integer",
     "partner": _yes_no("mod(customer_id, 3) = 0"),
@@ -133,7 +133,7 @@ def query_for(table: str, where: str = "") -> str:
 
 def one_customer(i: int) -> str:
     """The WHERE clause that picks customer ``i`` (1-based) in the bench's shape."""
-    return (f" WHERE customer_id = '{i:06d}-T'" if SHAPE["name"] == "telco"
+    return (f" WHERE customer_id = '{i:07d}-T'" if SHAPE["name"] == "telco"
             else f" WHERE customer_id = {i}")
 
 
