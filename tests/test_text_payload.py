@@ -30,7 +30,7 @@ def test_categories_are_coded_from_their_bytes_to_the_same_values(seed):
     values = [None if v == "NULL" else v
               for v in rng.choice(VALUES + ["NULL"], size=5000).tolist()]
     text, nulls = payload_of(values)
-    coded = text_payload.code(text, len(values))
+    coded = text_payload.code(text, len(values))  # 5000 rows: coded from bytes
     assert coded is not None
     split = Coded.of(text.split(SEPARATOR))
     assert coded.values == split.values  # first-appearance order, as Counter keeps it

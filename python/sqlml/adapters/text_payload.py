@@ -21,8 +21,10 @@ import numpy as np
 from sqlml.kinds.churn.encode import Coded
 
 SEPARATOR, NULL_MARK = "\x1f", "\x1e"
-# Values coded from bytes: at most this long (four 8-byte words) and this many.
-MAX_BYTES, MAX_DISTINCT = 32, 64
+# Values coded from bytes: at most this long (four 8-byte words) and this many, in a
+# column of at least this many rows (below it, splitting costs less than NumPy's calls:
+# a one-row call would pay about 30 microseconds a column).
+MAX_BYTES, MAX_DISTINCT, MIN_ROWS = 32, 64, 1000
 # A split column is coded when at most half of its first rows are distinct values:
 # categories, not keys or free text, for which coding costs more than it saves.
 CODE_SAMPLE = 1000
@@ -38,7 +40,7 @@ def column(payload: str, n: int, nulls: int, coded: bool = True
     holds a separator, and the caller must read the column another way."""
     if n == 0:
         return np.empty(0, dtype=object)
-    text = code(payload, n) if coded else None
+    text = code(payload, n) if coded and n >= MIN_ROWS else None
     if text is None:
         items = payload.split(SEPARATOR)
         if len(items) != n:
