@@ -447,7 +447,7 @@ def forecast_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
     return rows(out)
 
 
-def drift_staged(plpy, run_id: int, profile: str | None) -> list[tuple]:
+def drift_staged(plpy, run_id: int, profile: dict | str | None) -> list[tuple]:
     """ops.python_step('drift'): the rows staged for the run (read once, with the caller's
     rights, for scoring or forecasting too) against the version's training profile;
     rows of feature, psi, flagged, detail (JSON text). Leaves the rows staged for the
@@ -467,10 +467,12 @@ def drift_staged(plpy, run_id: int, profile: str | None) -> list[tuple]:
     return out
 
 
-def _threshold(profile: str | None) -> float:
+def _threshold(profile: dict | str | None) -> float:
     from sqlml.kinds.drift_columns import PSI_THRESHOLD
 
     try:
-        return float(json.loads(profile or "{}").get("threshold", PSI_THRESHOLD))
+        if not isinstance(profile, dict):
+            profile = json.loads(profile or "{}")
+        return float(profile.get("threshold", PSI_THRESHOLD))
     except (TypeError, ValueError, AttributeError):
         return PSI_THRESHOLD

@@ -21,10 +21,11 @@ import numpy as np
 from sqlml.kinds.churn.encode import Coded
 
 SEPARATOR, NULL_MARK = "\x1f", "\x1e"
-# Values coded from bytes: at most this long (four 8-byte words) and this many, in a
-# column of at least this many rows (below it, splitting costs less than NumPy's calls:
-# a one-row call would pay about 30 microseconds a column).
-MAX_BYTES, MAX_DISTINCT, MIN_ROWS = 32, 64, 1000
+# Values coded from bytes: at most this long (four 8-byte words) and this many.
+MAX_BYTES, MAX_DISTINCT = 32, 64
+# Columns are coded from this many rows up: below it, the plain array costs less than
+# coding's NumPy calls (a one-row call would pay about 30 microseconds a column).
+MIN_ROWS = 1000
 # A split column is coded when at most half of its first rows are distinct values:
 # categories, not keys or free text, for which coding costs more than it saves.
 CODE_SAMPLE = 1000
@@ -35,12 +36,14 @@ _MASKS = np.array([(1 << (8 * r)) - 1 for r in range(8)] + [2**64 - 1], dtype=np
 def column(payload: str, n: int, nulls: int, coded: bool = True
            ) -> np.ndarray | Coded | None:
     """``n`` values (``nulls`` of them NULL) as an object array of ``str`` and None,
-    or, with ``coded``, as ``Coded`` where the column repeats its values. None when
+    or, with ``coded`` and MIN_ROWS rows or more, as ``Coded`` where the column
+    repeats its values. None when
     the payload does not split into ``n`` values with ``nulls`` NULL marks: a value
     holds a separator, and the caller must read the column another way."""
     if n == 0:
         return np.empty(0, dtype=object)
-    text = code(payload, n) if coded and n >= MIN_ROWS else None
+    coded = coded and n >= MIN_ROWS
+    text = code(payload, n) if coded else None
     if text is None:
         items = payload.split(SEPARATOR)
         if len(items) != n:

@@ -40,8 +40,7 @@ if step == "score_churn":
 if step == "forecast":
     return postgres.forecast_staged(plpy, run_id, onnx_artifact, a["onnx_sha256"], a["horizon"])
 if step == "drift":
-    profile = a["profile"]
-    return postgres.drift_staged(plpy, run_id, None if profile is None else json.dumps(profile))
+    return postgres.drift_staged(plpy, run_id, a["profile"])
 plpy.error("sqlml: unknown step %s of the embedded Python" % step, sqlstate="22023")
 $$;
 REVOKE ALL ON FUNCTION ops.python_step(text, bigint, jsonb, bytea) FROM public;
