@@ -22,7 +22,11 @@ SELECT 'constraint ' || conrelid::regclass || '.' || conname || ' ' || pg_get_co
 FROM pg_constraint WHERE connamespace::regnamespace::text IN ('models', 'predictions', 'ops')
 UNION ALL
 SELECT 'routine ' || p.oid::regprocedure || ' ' || md5(pg_get_functiondef(p.oid))
-FROM pg_proc AS p WHERE p.pronamespace::regnamespace::text IN ('ml', 'ops')
+FROM pg_proc AS p WHERE p.pronamespace::regnamespace::text IN ('ml', 'ops') AND p.prokind <> 'a'
+UNION ALL  -- pg_get_functiondef refuses aggregates (deploy's ops.column_payloads)
+SELECT 'aggregate ' || a.aggfnoid::regprocedure || ' ' || a.aggtransfn || ' ' || a.aggfinalfn
+FROM pg_aggregate AS a JOIN pg_proc AS p ON p.oid = a.aggfnoid
+WHERE p.pronamespace::regnamespace::text IN ('ml', 'ops')
 UNION ALL
 SELECT 'view ' || schemaname || '.' || viewname || ' ' || md5(definition)
 FROM pg_views WHERE schemaname IN ('models', 'predictions', 'features')

@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import struct
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -167,7 +168,10 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
     wrapped = wrap_query(query)
     names, types = _describe(plpy, wrapped)
     kinds = [_kind(name, oid, exact) for name, oid in zip(names, types, strict=True)]
-    read = _read(plpy, wrapped, names, kinds, plain_text=False)
+    if _native_reader(plpy, len(names)):
+        read = _read_native(plpy, wrapped, names, types, kinds)
+    else:
+        read = _read(plpy, wrapped, names, kinds, plain_text=False)
     if read is None:
         # A text value holds a separator. Every column is read again, in one scan, so
         # that all of them see the rows in the same order: a query without ORDER BY
@@ -224,16 +228,98 @@ def _read(plpy, wrapped: str, names: list[str], kinds: list[str], plain_text: bo
         elif plain_text:
             columns[name] = np.empty(n, dtype=object)
             columns[name][:] = payload or []
-        else:
-            nulls = n - int(row[f"nn{i}"])
-            text = text_payload.column(payload, n, nulls, coded=kind == "text")
-            if text is None:
-                return None
-            if isinstance(text, encode.Coded):
-                columns[name], coded[name] = text.column(), text
-            else:
-                columns[name] = text
+        elif not _text_column(name, kind, payload or "", n, n - int(row[f"nn{i}"]),
+                              columns, coded):
+            return None
     return columns, n, coded
+
+
+def _text_column(name: str, kind: str, payload: str | memoryview, n: int, nulls: int,
+                 columns: dict[str, np.ndarray], coded: dict[str, encode.Coded]) -> bool:
+    """A text payload into ``columns`` (and ``coded``); False when it does not split
+    back into its ``n`` values (one of them holds a separator)."""
+    text = text_payload.column(payload, n, nulls, coded=kind == "text")
+    if text is None:
+        return False
+    if isinstance(text, encode.Coded):
+        columns[name], coded[name] = text.column(), text
+    else:
+        columns[name] = text
+    return True
+
+
+# --- the native reader: ops.column_payloads ------------------------------------
+
+# Types the aggregate turns into float8 itself; other numbers are cast in SQL.
+NATIVE_FLOAT_OIDS = {20, 21, 23, 700, 701}
+# An aggregate takes at most 100 arguments (FUNC_MAX_ARGS), one being its state.
+NATIVE_MAX_COLUMNS = 99
+_NATIVE_READER = (
+    "SELECT CASE WHEN pg_catalog.has_schema_privilege('ops', 'USAGE') THEN ("
+    " SELECT p.oid IS NOT NULL AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE')"
+    " FROM (SELECT pg_catalog.to_regprocedure('ops.column_payloads(\"any\")') AS oid) AS p"
+    ") ELSE false END AND pg_catalog.current_setting('server_encoding') = 'UTF8' AS usable"
+)
+
+
+def _native_reader(plpy, columns: int) -> bool:
+    """Whether ``ops.column_payloads`` (procedures/postgres/native, installed by
+    ``sqlml deploy`` where it can build it) is there for the caller: then a query's
+    rows cross in one transition per row, not one ``string_agg`` step per value.
+    Asked on every call, as the caller: a deploy or a REVOKE changes the answer."""
+    if columns > NATIVE_MAX_COLUMNS:
+        return False
+    return bool(plpy.execute(_NATIVE_READER)[0]["usable"])
+
+
+def _read_native(plpy, wrapped: str, names: list[str], types: list[int], kinds: list[str]
+                 ) -> tuple[dict[str, np.ndarray], int, dict[str, encode.Coded]] | None:
+    """:func:`_read` through ``ops.column_payloads``: the same values, from one payload
+    per column in one bytea (layout: procedures/postgres/native/payloads.c)."""
+    args = []
+    for name, oid, kind in zip(names, types, kinds, strict=True):
+        col = f"q.{plpy.quote_ident(name)}"
+        if kind == "days":
+            args.append(f"(extract(epoch FROM {col}))::pg_catalog.float8")
+        elif kind == "float" and oid not in NATIVE_FLOAT_OIDS:
+            args.append(f"({col})::pg_catalog.float8")
+        elif kind in ("float", "bool"):
+            args.append(col)
+        else:
+            args.append(f"({col})::pg_catalog.text")
+    [row] = plpy.execute(f"SELECT pg_catalog.count(*) AS n, ops.column_payloads({', '.join(args)})"
+                         f" AS p FROM ({wrapped}) AS q")
+    n = int(row["n"])
+    payloads = _unpack(row["p"], len(names)) if n else [(0, memoryview(b""))] * len(names)
+    columns: dict[str, np.ndarray] = {}
+    coded: dict[str, encode.Coded] = {}
+    for name, kind, (non_null, payload) in zip(names, kinds, payloads, strict=True):
+        if kind in ("text", "id"):
+            if not _text_column(name, kind, payload, n, n - non_null, columns, coded):
+                return None
+            continue
+        values = np.frombuffer(payload, dtype=np.float64).copy()
+        columns[name] = values / SECONDS_PER_DAY if kind == "days" else values
+    return columns, n, coded
+
+
+_HEADER, _COLUMN = struct.Struct("=iiq"), struct.Struct("=iiqq")
+
+
+def _unpack(blob: bytes, count: int) -> list[tuple[int, memoryview]]:
+    """ops.column_payloads' bytea -> each column's (non-NULL values, payload)."""
+    view = memoryview(blob)
+    version, columns, _ = _HEADER.unpack_from(view, 0)
+    if version != 1 or columns != count:
+        raise SqlmlError(f"ops.column_payloads returned layout {version} with {columns} "
+                         f"columns, not layout 1 with {count}: redeploy (sqlml deploy)")
+    at, out = _HEADER.size, []
+    for _ in range(count):
+        _, _, non_null, size = _COLUMN.unpack_from(view, at)
+        at += _COLUMN.size
+        out.append((non_null, view[at:at + size]))
+        at += size + (-size % 8)
+    return out
 
 
 def rows(frame: pd.DataFrame) -> list[tuple]:
@@ -337,6 +423,19 @@ _SCORES_FROM_ARRAYS = (
     " FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]),"
     " pg_catalog.unnest($4::pg_catalog.float8[])) AS u (customer_id, churn_probability)"
 )
+# With the native payload functions (procedures/postgres/native/payloads.c): the ids
+# as the same text payload, the scores as 8 bytes each, both turned back into rows
+# in the SELECT list, a value per call, with no tuplestore and no score printed and
+# parsed (200,000 rows: about 0.07 s less). Each function ends with its payload, so
+# payloads of unequal length would pad with NULL, which the NOT NULL columns refuse.
+_SCORES_FROM_PAYLOADS = (
+    "INSERT INTO predictions.churn_scores (run_id, model_id, customer_id, churn_probability)"
+    " SELECT $1, $2, ops.payload_texts($3), ops.payload_float8s($4)"
+)
+_NATIVE_WRITER = (
+    "SELECT pg_catalog.to_regprocedure('ops.payload_float8s(bytea)') IS NOT NULL"
+    " AND pg_catalog.to_regprocedure('ops.payload_texts(text)') IS NOT NULL AS usable"
+)
 # Prepared once per session (PL/Python keeps this module for the session's life).
 _plans: dict[str, object] = {}
 
@@ -398,12 +497,15 @@ def write_scores(plpy, run_id: int, model_id: int, ids: list[str],
     """INSERT one scoring batch into predictions.churn_scores, in the caller's
     transaction; returns the rows written."""
     id_text = SEPARATOR.join(ids)
-    scores = float4_text(probability)
     # Text payloads when they split back into the same rows: no id holds the
     # separator (read_columns' plain fallback lets such ids through), and one empty
     # id is not an empty payload.
-    if scores is not None and id_text.count(SEPARATOR) == max(len(ids) - 1, 0) \
-            and (id_text or not ids):
+    as_text = id_text.count(SEPARATOR) == max(len(ids) - 1, 0) and (id_text or not ids)
+    if as_text and id_text and plpy.execute(_NATIVE_WRITER)[0]["usable"]:
+        plan = _plan(plpy, _SCORES_FROM_PAYLOADS, ["bigint", "bigint", "text", "bytea"])
+        values = np.ascontiguousarray(probability, dtype=np.float64).tobytes()
+        result = plpy.execute(plan, [run_id, model_id, id_text, values])
+    elif as_text and (scores := float4_text(probability)) is not None:
         plan = _plan(plpy, _SCORES_FROM_TEXT, ["bigint", "bigint", "text", "text"])
         result = plpy.execute(plan, [run_id, model_id, id_text, scores])
     else:

@@ -1,7 +1,8 @@
 """A text column as one payload: its values joined by SEPARATOR, NULL as NULL_MARK.
 
 The PostgreSQL reader (``postgres.read_columns``) hands each text column over as
-one ``string_agg``, because PL/Python builds one Python object per array element.
+one payload (``ops.column_payloads`` or a ``string_agg``: UTF-8 bytes or text),
+because PL/Python builds one Python object per array element.
 This module turns such a payload back into the column. Most feature columns hold a
 few short values (``Yes``, ``Month-to-month``), and for those splitting 200,000
 values into Python strings, only to count a handful of distinct ones, is most of
@@ -33,7 +34,7 @@ CODE_SAMPLE = 1000
 _MASKS = np.array([(1 << (8 * r)) - 1 for r in range(8)] + [2**64 - 1], dtype=np.uint64)
 
 
-def column(payload: str, n: int, nulls: int, coded: bool = True
+def column(payload: str | bytes | memoryview, n: int, nulls: int, coded: bool = True
            ) -> np.ndarray | Coded | None:
     """``n`` values (``nulls`` of them NULL) as an object array of ``str`` and None,
     or, with ``coded`` and MIN_ROWS rows or more, as ``Coded`` where the column
@@ -45,6 +46,8 @@ def column(payload: str, n: int, nulls: int, coded: bool = True
     coded = coded and n >= MIN_ROWS
     text = code(payload, n) if coded else None
     if text is None:
+        if not isinstance(payload, str):
+            payload = str(payload, "utf-8")
         items = payload.split(SEPARATOR)
         if len(items) != n:
             return None
@@ -63,13 +66,14 @@ def column(payload: str, n: int, nulls: int, coded: bool = True
     return Coded([None if v == NULL_MARK else v for v in text.values], text.index)
 
 
-def code(payload: str, n: int) -> Coded | None:
+def code(payload: str | bytes | memoryview, n: int) -> Coded | None:
     """The payload's ``n`` values coded from their bytes, in order of first appearance;
     None when there are not ``n`` of them, or they are too long or too many to code so
     (the caller then splits the payload)."""
-    raw = payload.encode("utf-8")
+    raw = payload.encode("utf-8") if isinstance(payload, str) else payload
     size = len(raw)
-    data = np.frombuffer(raw + bytes(MAX_BYTES + 8), dtype=np.uint8)
+    data = np.zeros(size + MAX_BYTES + 8, dtype=np.uint8)  # zero padding past the end
+    data[:size] = np.frombuffer(raw, dtype=np.uint8)
     cuts = np.flatnonzero(data[:size] == ord(SEPARATOR))
     if len(cuts) != n - 1:
         return None
@@ -102,5 +106,5 @@ def code(payload: str, n: int) -> Coded | None:
         index[rest[same]] = len(firsts)
         firsts.append(int(first))
         rest = rest[~same]
-    values = [raw[starts[i]:starts[i] + lengths[i]].decode("utf-8") for i in firsts]
+    values = [str(raw[starts[i]:starts[i] + lengths[i]], "utf-8") for i in firsts]
     return Coded(values, index)

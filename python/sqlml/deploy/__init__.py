@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from sqlml import embedded_pg
 from sqlml.connect import create_engine, engine_name, redact
-from sqlml.deploy import objects, pg_runtime, tsql_batches
+from sqlml.deploy import native, objects, pg_runtime, tsql_batches
 from sqlml.errors import EngineError
 from sqlml.paths import project_root
 
@@ -159,6 +159,8 @@ def deploy(url: str, runtime_path: str | None = None, log=print) -> dict[str, st
             # idempotent and opens its own transaction where it needs one.
             setup_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         run_setup_scripts(setup_engine, kind, log, skip=skip)
+        if kind == "postgres":
+            native.install(engine, _is_local(url), log)
         if skip is not None:
             log(f"deploy: ml.runtime_info not run: {tsql_batches.BABELFISH_GAPS[4]}")
             return {}

@@ -1,0 +1,145 @@
+"""The native column reader (ops.column_payloads, procedures/postgres/native/): it reads
+exactly what the string_agg reader reads, and it is only ever an accelerator."""
+
+import json
+import math
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+from sqlml.adapters import postgres
+from sqlml.deploy import migrate, native
+
+pytestmark = pytest.mark.postgres
+
+# Every type the reader meets: integers, reals, numeric, booleans, dates and times,
+# categories (multi-byte, blank, NULL), varchar, padded char, free text, an id.
+TYPES = """
+SELECT g AS id, g::int2 AS small, (g * 1000003)::int8 AS big, (g / 7.0)::float4 AS real4,
+    g / 3.0::float8 AS dbl, (g / 7.0)::numeric(12, 4) AS num,
+    CASE WHEN g % 4 = 0 THEN NULL ELSE g % 2 = 0 END AS flag,
+    DATE '2020-01-01' + g AS day,
+    TIMESTAMPTZ '2021-03-04 05:06:07.891+00' + g * INTERVAL '1 hour' AS ts,
+    (ARRAY['Yes', 'No', 'Fiber optic', 'Ünïcødé ✓', '', NULL])[g % 6 + 1] AS cat,
+    ((ARRAY['a', 'bb'])[g % 2 + 1])::varchar(5) AS vc,
+    ((ARRAY['x', 'yy'])[g % 2 + 1])::char(4) AS pad,
+    'free text ' || g AS free, CASE WHEN g % 9 = 0 THEN NULL ELSE g END AS maybe,
+    CASE WHEN g % 5 = 0 THEN 'Infinity'::float8 WHEN g % 5 = 1 THEN 'NaN' ELSE -g END AS odd
+FROM generate_series(1, {rows}) AS g
+"""
+
+BOTH_READERS = """
+CREATE FUNCTION pg_temp.both_readers(query text) RETURNS text LANGUAGE plpython3u AS $$
+plpy.execute("SELECT ops.use_python_runtime()")
+import json, math
+from sqlml.adapters import postgres as pg
+wrapped = pg.wrap_query(query)
+names, types = pg._describe(plpy, wrapped)
+kinds = [pg._kind(n, o, frozenset({"id"})) for n, o in zip(names, types)]
+def plain(read):
+    if read is None:
+        return None
+    columns, n, coded = read
+    def value(v):
+        return "NaN" if isinstance(v, float) and math.isnan(v) else v
+    return {"n": n, "coded": sorted(coded),
+            "columns": {k: [value(v) for v in c.tolist()] for k, c in columns.items()}}
+return json.dumps({
+    "usable": pg._native_reader(plpy, len(names)),
+    "native": plain(pg._read_native(plpy, wrapped, names, types, kinds)),
+    "string_agg": plain(pg._read(plpy, wrapped, names, kinds, plain_text=False)),
+    "plain": plain(pg._read(plpy, wrapped, names, kinds, plain_text=True))})
+$$
+"""
+
+
+def both_readers(engine: sa.Engine, query: str) -> dict:
+    with engine.connect() as c:
+        c.exec_driver_sql(BOTH_READERS)
+        return json.loads(c.execute(sa.text("SELECT pg_temp.both_readers(:q)"),
+                                    {"q": query}).scalar_one())
+
+
+@pytest.mark.parametrize("rows", [1500, 3, 0])
+def test_the_native_reader_reads_what_string_agg_reads(db, rows):
+    """Same values, same row count, same columns coded (1,500 rows: categories are
+    coded from their bytes; 3: split; 0: empty)."""
+    read = both_readers(db, TYPES.format(rows=rows))
+    assert read["usable"], "sqlml deploy installs ops.column_payloads on the test server"
+    assert read["native"] == read["string_agg"]
+    assert read["native"]["n"] == rows
+    if rows:
+        assert read["native"]["columns"] == read["plain"]["columns"]
+        assert read["native"]["columns"]["ts"][0] == pytest.approx(
+            (18690 + 5 / 24 + 6 / 1440 + 7.891 / 86400) + 1 / 24)
+        assert read["native"]["columns"]["odd"][:2] == ["NaN", -2.0]
+    if rows == 1500:
+        assert math.isinf(read["native"]["columns"]["odd"][4])
+        assert read["native"]["coded"] == ["cat", "pad", "vc"]
+
+
+def test_a_value_holding_the_separator_is_read_again_the_plain_way(db):
+    query = "SELECT g AS id, CASE WHEN g = 2 THEN 'a' || chr(31) || 'b' ELSE 'c' END AS cat" \
+            " FROM generate_series(1, 1200) AS g"
+    read = both_readers(db, query)
+    assert read["native"] is None and read["string_agg"] is None  # both refuse to guess
+    assert read["plain"]["columns"]["cat"][1] == "a\x1fb"
+
+
+def test_a_role_that_may_not_execute_it_reads_with_string_agg(db):
+    usable = postgres._NATIVE_READER.replace('\\"', '"')
+    with db.connect() as c:
+        c.exec_driver_sql("DROP ROLE IF EXISTS sqlml_test_stranger")
+        c.exec_driver_sql("CREATE ROLE sqlml_test_stranger")
+        try:
+            c.exec_driver_sql("SET ROLE sqlml_operator")
+            operator = c.exec_driver_sql(usable).scalar_one()
+            c.exec_driver_sql("SET ROLE sqlml_test_stranger")
+            stranger = c.exec_driver_sql(usable).scalar_one()
+            c.exec_driver_sql("RESET ROLE")
+            c.exec_driver_sql("GRANT USAGE ON SCHEMA ops TO sqlml_test_stranger")
+            c.exec_driver_sql("SET ROLE sqlml_test_stranger")
+            stranger_in_ops = c.exec_driver_sql(usable).scalar_one()
+        finally:
+            c.exec_driver_sql("RESET ROLE")
+            c.exec_driver_sql("DROP OWNED BY sqlml_test_stranger")
+            c.exec_driver_sql("DROP ROLE sqlml_test_stranger")
+    assert (operator, stranger, stranger_in_ops) == (True, False, False)
+
+
+def test_a_query_wider_than_an_aggregate_takes_reads_with_string_agg():
+    assert postgres._native_reader(None, postgres.NATIVE_MAX_COLUMNS + 1) is False
+
+
+def test_only_its_aggregate_calls_it_and_it_names_what_it_cannot_read(db):
+    with db.connect() as c:
+        with pytest.raises(sa.exc.DBAPIError, match="cannot accept a value of type internal"):
+            c.exec_driver_sql("SELECT ops.column_payloads_step(NULL::internal, 1)")
+        c.rollback()
+        with pytest.raises(sa.exc.DBAPIError,
+                           match="cannot read argument 2 of type timestamp with time zone"):
+            c.exec_driver_sql("SELECT ops.column_payloads(1, now())")
+
+
+def test_deploy_leaves_it_out_where_it_cannot_build_it(db):
+    said = []
+    assert native.install(db, local=False, log=said.append) is None
+    assert said == ["native reader: not installed: the server is on another host "
+                    '(see docs/dba.md, "The native column reader"); scoring reads with string_agg']
+
+
+def test_a_downgrade_drops_it_so_the_schemas_can_go(scratch_url):
+    engine = sa.create_engine(scratch_url, poolclass=NullPool)
+    exists = "SELECT to_regprocedure('ops.column_payloads(\"any\")') IS NOT NULL"
+    try:
+        migrate(engine)
+        assert native.install(engine, local=True, log=lambda message: None)
+        with engine.connect() as c:
+            assert c.exec_driver_sql(exists).scalar_one()
+        migrate(engine, "0022", downgrade=True)
+        with engine.connect() as c:
+            assert not c.exec_driver_sql(exists).scalar_one()
+        migrate(engine, "base", downgrade=True)
+    finally:
+        engine.dispose()
