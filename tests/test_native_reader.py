@@ -14,7 +14,10 @@ from sqlml.deploy import migrate, native
 pytestmark = pytest.mark.postgres
 
 # Every type the reader meets: integers, reals, numeric, booleans, dates and times,
-# categories (multi-byte, blank, NULL), varchar, padded char, free text, an id.
+# categories (multi-byte, blank, NULL), varchar, padded char, free text, an id; and
+# text at the edges of what the aggregate codes itself: 64 and 65 distinct values,
+# values of 32 and 33 bytes, a value holding the NULL mark, and values of every length
+# up to 32 bytes that differ from another of the same length in one byte.
 TYPES = """
 SELECT g AS id, g::int2 AS small, (g * 1000003)::int8 AS big, (g / 7.0)::float4 AS real4,
     g / 3.0::float8 AS dbl, (g / 7.0)::numeric(12, 4) AS num,
@@ -25,7 +28,16 @@ SELECT g AS id, g::int2 AS small, (g * 1000003)::int8 AS big, (g / 7.0)::float4 
     ((ARRAY['a', 'bb'])[g % 2 + 1])::varchar(5) AS vc,
     ((ARRAY['x', 'yy'])[g % 2 + 1])::char(4) AS pad,
     'free text ' || g AS free, CASE WHEN g % 9 = 0 THEN NULL ELSE g END AS maybe,
-    CASE WHEN g % 5 = 0 THEN 'Infinity'::float8 WHEN g % 5 = 1 THEN 'NaN' ELSE -g END AS odd
+    CASE WHEN g % 5 = 0 THEN 'Infinity'::float8 WHEN g % 5 = 1 THEN 'NaN' ELSE -g END AS odd,
+    'v' || g % 64 AS d64, 'v' || g % 65 AS d65,
+    CASE WHEN g % 2 = 0 THEN repeat('é', 16) ELSE 'y' END AS w32,
+    CASE WHEN g % 2 = 0 THEN repeat('x', 33) ELSE 'y' END AS w33,
+    CASE WHEN g % 3 = 0 THEN 'a' || chr(30) || 'b' ELSE 'c' END AS rs,
+    (SELECT array_agg(v ORDER BY v) FROM (
+        SELECT left(repeat('abcdefghij', 4), k) || m AS v
+        FROM generate_series(0, 31) AS k, unnest(ARRAY['', 'x']) AS m
+        UNION SELECT overlay(left(repeat('abcdefghij', 4), k) PLACING 'Z' FROM k / 2 + 1)
+        FROM generate_series(1, 32) AS k) AS l)[g % 60 + 1] AS lengths
 FROM generate_series(1, {rows}) AS g
 """
 
@@ -45,8 +57,10 @@ def plain(read):
         return "NaN" if isinstance(v, float) and math.isnan(v) else v
     return {"n": n, "coded": sorted(coded),
             "columns": {k: [value(v) for v in c.tolist()] for k, c in columns.items()}}
+_, parts = pg._native_parts(plpy, wrapped, names, types, kinds)
 return json.dumps({
     "usable": pg._native_reader(plpy, len(names)),
+    "aggregate_coded": [n for n, part in zip(names, parts) if part.codes is not None],
     "native": plain(pg._read_native(plpy, wrapped, names, types, kinds)),
     "string_agg": plain(pg._read(plpy, wrapped, names, kinds, plain_text=False)),
     "plain": plain(pg._read(plpy, wrapped, names, kinds, plain_text=True))})
@@ -76,7 +90,26 @@ def test_the_native_reader_reads_what_string_agg_reads(db, rows):
         assert read["native"]["columns"]["odd"][:2] == ["NaN", -2.0]
     if rows == 1500:
         assert math.isinf(read["native"]["columns"]["odd"][4])
-        assert read["native"]["coded"] == ["cat", "pad", "vc"]
+        assert read["native"]["coded"] == ["cat", "d64", "d65", "lengths", "pad", "rs", "vc",
+                                           "w32", "w33"]
+        # the aggregate itself coded those within text_payload.code's limits
+        assert read["aggregate_coded"] == ["cat", "vc", "pad", "d64", "w32", "lengths"]
+        assert len(set(read["native"]["columns"]["lengths"])) == 60
+
+
+def test_the_aggregate_codes_text_within_text_payloads_limits():
+    """The C aggregate codes a column exactly when text_payload.code would: same limits."""
+    import re
+
+    from sqlml.adapters import text_payload
+    from sqlml.paths import project_root
+
+    source = (project_root() / native.SOURCE).read_text()
+    limits = {name: int(value) for name, value in
+              re.findall(r"#define CODE_(MAX_DISTINCT|MAX_BYTES|MIN_ROWS) (\d+)", source)}
+    assert limits == {"MAX_DISTINCT": text_payload.MAX_DISTINCT,
+                      "MAX_BYTES": text_payload.MAX_BYTES, "MIN_ROWS": text_payload.MIN_ROWS}
+    assert f"#define PAYLOAD_VERSION {postgres.LAYOUT}" in source
 
 
 def test_a_value_holding_the_separator_is_read_again_the_plain_way(db):

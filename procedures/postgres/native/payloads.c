@@ -11,19 +11,29 @@
  * per row, its columns passed as arguments (VARIADIC "any": no row value is built
  * and taken apart again), so reading the rows costs little more than scanning them.
  *
- * The payloads are exactly what the string_agg reader builds, so the Python side
- * parses both alike:
+ * The payloads are what the string_agg reader builds, so the Python side parses
+ * both alike:
  *   - a number (smallint, integer, bigint, real, double precision, boolean as 0/1)
  *     as 8 bytes of float8 in this machine's byte order, NaN for NULL;
  *   - text as its values joined by SEPARATOR, NULL written as NULL_MARK.
+ * A text column of at most CODE_MAX_DISTINCT distinct values (NULL counted as one)
+ * of at most CODE_MAX_BYTES bytes, none holding SEPARATOR or NULL_MARK, is also
+ * coded as it is read: its distinct values in order of first appearance and one
+ * byte per row, its position among them. That is what the Python reader would
+ * otherwise compute from the payload with NumPy (adapters/text_payload.code, whose
+ * limits these are), at a tenth of the cost; from CODE_MIN_ROWS rows on, a coded
+ * column's payload is left out.
  * Other types are cast by the caller (numeric to float8, dates to epoch seconds,
  * everything else to text); an argument of any other type is refused. At most
  * FUNC_MAX_ARGS - 1 (99) columns: a wider query is read the string_agg way.
  *
  * The result is one bytea:
  *   int32 version, int32 columns, int64 rows, then per column
- *   int32 kind (0 float8, 1 text), int32 zero, int64 non-NULL values, int64 bytes,
- *   the bytes, and zero padding to a multiple of 8.
+ *   int32 kind (0 float8, 1 text), int32 distinct values (-1: not coded),
+ *   int64 non-NULL values, int64 payload bytes, the payload; and when coded,
+ *   int64 bytes of the distinct values (joined by SEPARATOR, NULL as NULL_MARK),
+ *   those bytes, and one code byte per row. Each part is zero-padded to a
+ *   multiple of 8 bytes.
  *
  * ops.payload_texts(text) and ops.payload_float8s(bytea), at the end of the file, are
  * the way back: one row per value, for the INSERT that writes a scoring batch.
@@ -47,10 +57,35 @@
 
 PG_MODULE_MAGIC;
 
-#define PAYLOAD_VERSION 1
+#define PAYLOAD_VERSION 2
 #define SEPARATOR_BYTE '\x1f'
 static const char separator = SEPARATOR_BYTE;
-static const char null_mark = '\x1e';
+#define NULL_MARK_BYTE '\x1e'
+static const char null_mark = NULL_MARK_BYTE;
+
+/* adapters/text_payload.py: MAX_DISTINCT, MAX_BYTES, MIN_ROWS */
+#define CODE_MAX_DISTINCT 64
+#define CODE_MAX_BYTES 32
+#define CODE_MIN_ROWS 1000
+#define CODE_SLOTS 128			/* open addressing: twice the most distinct values */
+
+#define CODE_WORDS (CODE_MAX_BYTES / 8)
+
+/* A text column's distinct values so far, and each row's code. A value is compared
+ * by its length, whether it is NULL, and four 8-byte words that hold every one of
+ * its bytes (value_words), so two values of one length are equal exactly when
+ * their words are. */
+typedef struct Dictionary
+{
+	bool		coding;			/* false once a value does not fit */
+	int			distinct;
+	int16		slot_code[CODE_SLOTS];	/* -1: empty */
+	bool		is_null[CODE_MAX_DISTINCT];
+	uint8		length[CODE_MAX_DISTINCT];
+	uint64		words[CODE_MAX_DISTINCT][CODE_WORDS];
+	char		value[CODE_MAX_DISTINCT][CODE_MAX_BYTES];
+	StringInfoData codes;
+} Dictionary;
 
 typedef enum ColumnKind
 {
@@ -64,6 +99,7 @@ typedef struct Column
 	ColumnKind	kind;
 	int64		non_null;
 	StringInfoData bytes;
+	Dictionary *dictionary;		/* text columns */
 } Column;
 
 typedef struct State
@@ -124,6 +160,15 @@ new_state(FunctionCallInfo fcinfo, MemoryContext context)
 		state->columns[i].type = type;
 		state->columns[i].kind = kind_of(type, i + 1);
 		initStringInfo(&state->columns[i].bytes);
+		if (state->columns[i].kind == KIND_TEXT)
+		{
+			Dictionary *dictionary = palloc0(sizeof(Dictionary));
+
+			dictionary->coding = true;
+			memset(dictionary->slot_code, -1, sizeof(dictionary->slot_code));
+			initStringInfo(&dictionary->codes);
+			state->columns[i].dictionary = dictionary;
+		}
 	}
 	MemoryContextSwitchTo(old);
 	return state;
@@ -160,6 +205,126 @@ put(StringInfo buffer, const char *bytes, int count)
 	buffer->len += count;
 }
 
+static inline uint64
+load8(const char *bytes)
+{
+	uint64		word;
+
+	memcpy(&word, bytes, sizeof(word));
+	return word;
+}
+
+static inline uint64
+load4(const char *bytes)
+{
+	uint32		word;
+
+	memcpy(&word, bytes, sizeof(word));
+	return word;
+}
+
+/* A value of count <= CODE_MAX_BYTES bytes as words that hold every byte, read with
+ * whole-word loads that never pass its end (copying it to a zeroed buffer first
+ * would stall each load behind the copy's byte stores): whole words, then the
+ * last 8 bytes for a partial one; below 8 bytes, overlapping halves. */
+static inline void
+value_words(const char *bytes, int count, uint64 words[CODE_WORDS])
+{
+	int			j;
+
+	for (j = 0; j < CODE_WORDS; j++)
+		words[j] = 0;
+	if (count >= 8)
+	{
+		for (j = 0; j < CODE_WORDS; j++)
+		{
+			if (8 * j + 8 <= count)
+				words[j] = load8(bytes + 8 * j);
+			else if (8 * j < count)
+				words[j] = load8(bytes + count - 8);
+		}
+	}
+	else if (count >= 4)
+		words[0] = load4(bytes) | (load4(bytes + count - 4) << 32);
+	else if (count > 0)
+		words[0] = (uint64) (uint8) bytes[0] | ((uint64) (uint8) bytes[count / 2] << 8)
+			| ((uint64) (uint8) bytes[count - 1] << 16);
+}
+
+/* The row's code for a text value (or NULL), adding the value when it is new;
+ * coding stops for good at a value that does not fit. Values holding SEPARATOR or
+ * NULL_MARK are coded here and refused in the final function, which looks at each
+ * distinct value once. */
+static inline void
+code_value(Dictionary *dictionary, const char *bytes, int count, bool is_null)
+{
+	uint64		words[CODE_WORDS];
+	uint64		hash;
+	int			slot;
+	uint8		code;
+
+	if (count > CODE_MAX_BYTES)
+	{
+		dictionary->coding = false;
+		return;
+	}
+	value_words(bytes, count, words);
+	hash = (words[0] * UINT64CONST(0x9E3779B97F4A7C15))
+		^ (words[1] * UINT64CONST(0xC2B2AE3D27D4EB4F))
+		^ (words[2] * UINT64CONST(0x165667B19E3779F9))
+		^ (words[3] * UINT64CONST(0x27D4EB2F165667C5))
+		^ ((uint64) count << 1) ^ (uint64) is_null;
+	hash ^= hash >> 29;
+	for (slot = (int) (hash & (CODE_SLOTS - 1));; slot = (slot + 1) & (CODE_SLOTS - 1))
+	{
+		int			found = dictionary->slot_code[slot];
+		uint64	   *known;
+
+		if (found < 0)
+			break;
+		known = dictionary->words[found];
+		if (dictionary->length[found] == count && dictionary->is_null[found] == is_null
+			&& known[0] == words[0] && known[1] == words[1]
+			&& known[2] == words[2] && known[3] == words[3])
+		{
+			code = (uint8) found;
+			put(&dictionary->codes, (const char *) &code, 1);
+			return;
+		}
+	}
+	if (dictionary->distinct == CODE_MAX_DISTINCT)
+	{
+		dictionary->coding = false;
+		return;
+	}
+	code = (uint8) dictionary->distinct++;
+	dictionary->slot_code[slot] = code;
+	dictionary->is_null[code] = is_null;
+	dictionary->length[code] = (uint8) count;
+	memcpy(dictionary->words[code], words, sizeof(words));
+	if (count > 0)
+		memcpy(dictionary->value[code], bytes, count);
+	put(&dictionary->codes, (const char *) &code, 1);
+}
+
+/* At the end: a coded column whose distinct values hold SEPARATOR or NULL_MARK goes
+ * out as its payload instead, for the Python reader to handle as the string_agg
+ * reader's (adapters/text_payload.column). */
+static void
+check_codes(Dictionary *dictionary)
+{
+	int			code;
+
+	for (code = 0; code < dictionary->distinct && dictionary->coding; code++)
+	{
+		const char *value = dictionary->value[code];
+
+		if (memchr(value, SEPARATOR_BYTE, dictionary->length[code]) != NULL
+			|| memchr(value, NULL_MARK_BYTE, dictionary->length[code]) != NULL)
+			dictionary->coding = false;
+	}
+}
+
 static inline void
 append_value(Column *column, bool first_row, bool is_null, Datum value)
 {
@@ -174,7 +339,11 @@ append_value(Column *column, bool first_row, bool is_null, Datum value)
 	if (!first_row)
 		put(&column->bytes, &separator, 1);
 	if (is_null)
+	{
 		put(&column->bytes, &null_mark, 1);
+		if (column->dictionary->coding)
+			code_value(column->dictionary, NULL, 0, true);
+	}
 	else
 	{
 		/* short and compressed values are read in place or expanded here, in the
@@ -182,6 +351,8 @@ append_value(Column *column, bool first_row, bool is_null, Datum value)
 		text	   *t = DatumGetTextPP(value);
 
 		put(&column->bytes, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+		if (column->dictionary->coding)
+			code_value(column->dictionary, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), false);
 		column->non_null++;
 	}
 }
@@ -218,17 +389,52 @@ append_int64(StringInfo out, int64 value)
 	appendBinaryStringInfo(out, (const char *) &value, sizeof(value));
 }
 
+static void
+append_padded(StringInfo out, const char *bytes, Size count)
+{
+	static const char zeros[8] = {0};
+
+	appendBinaryStringInfo(out, bytes, count);
+	appendBinaryStringInfo(out, zeros, TYPEALIGN(8, count) - count);
+}
+
+/* Whether the column goes out coded, and then whether its payload goes too. */
+static bool
+is_coded(Column *column)
+{
+	return column->kind == KIND_TEXT && column->dictionary->coding;
+}
+
+static bool
+keeps_payload(Column *column, int64 rows)
+{
+	return !is_coded(column) || rows < CODE_MIN_ROWS;
+}
+
 Datum
 sqlml_column_payloads_final(PG_FUNCTION_ARGS)
 {
 	State	   *state = (State *) PG_GETARG_POINTER(0);
 	Size		size = 16;
 	StringInfoData out;
+	StringInfoData values;
 	bytea	   *result;
 	int			i;
+	int			code;
 
 	for (i = 0; i < state->count; i++)
-		size += 24 + TYPEALIGN(8, state->columns[i].bytes.len);
+	{
+		Column	   *column = &state->columns[i];
+
+		if (column->kind == KIND_TEXT)
+			check_codes(column->dictionary);
+		size += 24;
+		if (keeps_payload(column, state->rows))
+			size += TYPEALIGN(8, column->bytes.len);
+		if (is_coded(column))
+			size += 8 + TYPEALIGN(8, CODE_MAX_DISTINCT * (CODE_MAX_BYTES + 1))
+				+ TYPEALIGN(8, column->dictionary->codes.len);
+	}
 	if (size > MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -243,17 +449,34 @@ sqlml_column_payloads_final(PG_FUNCTION_ARGS)
 	append_int32(&out, PAYLOAD_VERSION);
 	append_int32(&out, state->count);
 	append_int64(&out, state->rows);
+	initStringInfo(&values);
 	for (i = 0; i < state->count; i++)
 	{
 		Column	   *column = &state->columns[i];
-		static const char zeros[8] = {0};
+		Dictionary *dictionary = column->dictionary;
+		bool		payload = keeps_payload(column, state->rows);
 
 		append_int32(&out, column->kind);
-		append_int32(&out, 0);
+		append_int32(&out, is_coded(column) ? dictionary->distinct : -1);
 		append_int64(&out, column->non_null);
-		append_int64(&out, column->bytes.len);
-		appendBinaryStringInfo(&out, column->bytes.data, column->bytes.len);
-		appendBinaryStringInfo(&out, zeros, TYPEALIGN(8, column->bytes.len) - column->bytes.len);
+		append_int64(&out, payload ? column->bytes.len : 0);
+		if (payload)
+			append_padded(&out, column->bytes.data, column->bytes.len);
+		if (!is_coded(column))
+			continue;
+		resetStringInfo(&values);
+		for (code = 0; code < dictionary->distinct; code++)
+		{
+			if (code > 0)
+				appendStringInfoChar(&values, SEPARATOR_BYTE);
+			if (dictionary->is_null[code])
+				appendStringInfoChar(&values, NULL_MARK_BYTE);
+			else
+				appendBinaryStringInfo(&values, dictionary->value[code], dictionary->length[code]);
+		}
+		append_int64(&out, values.len);
+		append_padded(&out, values.data, values.len);
+		append_padded(&out, dictionary->codes.data, dictionary->codes.len);
 	}
 	result = (bytea *) out.data;
 	SET_VARSIZE(result, out.len);

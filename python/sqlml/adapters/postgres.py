@@ -33,6 +33,7 @@ import functools
 import json
 import re
 import struct
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -40,7 +41,7 @@ import numpy as np
 
 from sqlml import entrypoints
 from sqlml.adapters import text_payload
-from sqlml.adapters.text_payload import SEPARATOR
+from sqlml.adapters.text_payload import NULL_MARK, SEPARATOR
 from sqlml.errors import (
     ArtifactError,
     InputError,
@@ -272,10 +273,10 @@ def _native_reader(plpy, columns: int) -> bool:
     return bool(plpy.execute(_NATIVE_READER)[0]["usable"])
 
 
-def _read_native(plpy, wrapped: str, names: list[str], types: list[int], kinds: list[str]
-                 ) -> tuple[dict[str, np.ndarray], int, dict[str, encode.Coded]] | None:
-    """:func:`_read` through ``ops.column_payloads``: the same values, from one payload
-    per column in one bytea (layout: procedures/postgres/native/payloads.c)."""
+def _native_parts(plpy, wrapped: str, names: list[str], types: list[int], kinds: list[str]
+                  ) -> tuple[int, list[_Part]]:
+    """One scan of the query through ``ops.column_payloads``: the row count and one part
+    per column (layout: procedures/postgres/native/payloads.c)."""
     args = []
     for name, oid, kind in zip(names, types, kinds, strict=True):
         col = f"q.{plpy.quote_ident(name)}"
@@ -289,36 +290,76 @@ def _read_native(plpy, wrapped: str, names: list[str], types: list[int], kinds: 
             args.append(f"({col})::pg_catalog.text")
     [row] = plpy.execute(f"SELECT pg_catalog.count(*) AS n, ops.column_payloads({', '.join(args)})"
                          f" AS p FROM ({wrapped}) AS q")
-    n = int(row["n"])
-    payloads = _unpack(row["p"], len(names)) if n else [(0, memoryview(b""))] * len(names)
+    return int(row["n"]), _unpack(row["p"], len(names)) if row["n"] else []
+
+
+def _read_native(plpy, wrapped: str, names: list[str], types: list[int], kinds: list[str]
+                 ) -> tuple[dict[str, np.ndarray], int, dict[str, encode.Coded]] | None:
+    """:func:`_read` through ``ops.column_payloads``: the same values, from one payload
+    per column, or from the column's codes where the aggregate coded it."""
+    n, parts = _native_parts(plpy, wrapped, names, types, kinds)
     columns: dict[str, np.ndarray] = {}
     coded: dict[str, encode.Coded] = {}
-    for name, kind, (non_null, payload) in zip(names, kinds, payloads, strict=True):
-        if kind in ("text", "id"):
-            if not _text_column(name, kind, payload, n, n - non_null, columns, coded):
+    if not n:  # no rows, no aggregate state: the final function was not called
+        empty = {"text": np.empty(0, dtype=object), "id": np.empty(0, dtype=object)}
+        return {name: empty.get(kind, np.empty(0)) for name, kind in zip(names, kinds,
+                                                                          strict=True)}, 0, {}
+    for name, kind, part in zip(names, kinds, parts, strict=True):
+        if part.codes is not None and n >= text_payload.MIN_ROWS:
+            # Coded by the aggregate itself, as text_payload.code would have coded it.
+            text = encode.Coded(part.values, part.codes.astype(np.intp))
+            columns[name] = text.column()
+            if kind == "text":
+                coded[name] = text
+        elif kind in ("text", "id"):
+            if not _text_column(name, kind, part.payload, n, n - part.non_null, columns,
+                                coded):
                 return None
-            continue
-        values = np.frombuffer(payload, dtype=np.float64).copy()
-        columns[name] = values / SECONDS_PER_DAY if kind == "days" else values
+        else:
+            values = np.frombuffer(part.payload, dtype=np.float64).copy()
+            columns[name] = values / SECONDS_PER_DAY if kind == "days" else values
     return columns, n, coded
 
 
-_HEADER, _COLUMN = struct.Struct("=iiq"), struct.Struct("=iiqq")
+_HEADER, _COLUMN, _SIZE = struct.Struct("=iiq"), struct.Struct("=iiqq"), struct.Struct("=q")
+LAYOUT = 2
 
 
-def _unpack(blob: bytes, count: int) -> list[tuple[int, memoryview]]:
-    """ops.column_payloads' bytea -> each column's (non-NULL values, payload)."""
+@dataclass(frozen=True)
+class _Part:
+    """One column of ops.column_payloads' bytea."""
+
+    non_null: int
+    payload: memoryview  # float8s, or text values joined by SEPARATOR (empty when coded)
+    values: list | None = None  # coded: distinct values, first appearance, None for NULL
+    codes: np.ndarray | None = None  # coded: uint8, each row's position in values
+
+
+def _unpack(blob: bytes, count: int) -> list[_Part]:
+    """ops.column_payloads' bytea (layout: procedures/postgres/native/payloads.c) ->
+    one part per column."""
     view = memoryview(blob)
-    version, columns, _ = _HEADER.unpack_from(view, 0)
-    if version != 1 or columns != count:
+    version, columns, rows = _HEADER.unpack_from(view, 0)
+    if version != LAYOUT or columns != count:
         raise SqlmlError(f"ops.column_payloads returned layout {version} with {columns} "
-                         f"columns, not layout 1 with {count}: redeploy (sqlml deploy)")
+                         f"columns, not layout {LAYOUT} with {count}: redeploy (sqlml deploy)")
     at, out = _HEADER.size, []
     for _ in range(count):
-        _, _, non_null, size = _COLUMN.unpack_from(view, at)
+        _, distinct, non_null, size = _COLUMN.unpack_from(view, at)
         at += _COLUMN.size
-        out.append((non_null, view[at:at + size]))
+        payload = view[at:at + size]
         at += size + (-size % 8)
+        if distinct < 0:
+            out.append(_Part(non_null, payload))
+            continue
+        [size] = _SIZE.unpack_from(view, at)
+        at += _SIZE.size
+        values = [None if v == NULL_MARK else v
+                  for v in str(view[at:at + size], "utf-8").split(SEPARATOR)]
+        at += size + (-size % 8)
+        codes = np.frombuffer(view[at:at + rows], dtype=np.uint8)
+        at += rows + (-rows % 8)
+        out.append(_Part(non_null, payload, values, codes))
     return out
 
 
