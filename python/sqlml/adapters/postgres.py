@@ -24,7 +24,12 @@ Scoring's caller half takes a lean path (``read_columns``; the owner's half then
 calls ``entrypoints.score_churn_columns``):
 no pandas is imported, numbers cross as one binary float8 payload per column and
 text as one delimited string per column, so a session's first call pays for
-NumPy and ONNX Runtime only, and 200,000 rows cross in a few hundred milliseconds.
+NumPy and ONNX Runtime only. Where ``sqlml deploy`` could build them (deploy/
+native.py), the C aggregate ``ops.column_payloads`` builds all those payloads in
+one step per row and codes low-cardinality text itself, and the batch is written
+back through ``ops.payload_texts``/``ops.payload_float8s``: 200,000 telco rows are
+read in 0.13 s, not 0.34 s. Elsewhere ``string_agg`` and ``string_to_table`` do the
+same work with the same values.
 """
 
 from __future__ import annotations
