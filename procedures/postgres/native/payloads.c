@@ -125,8 +125,7 @@ kind_of(Oid type, int argument)
 		case BOOLOID:
 			return KIND_FLOAT8;
 		case TEXTOID:
-		case VARCHAROID:
-		case BPCHAROID:
+		case VARCHAROID:		/* char(n) is not here: its cast to text drops the padding */
 			return KIND_TEXT;
 		default:
 			ereport(ERROR,
