@@ -49,3 +49,23 @@ def test_the_server_runs_its_own_python_not_the_venv(db):
 def test_python_tag():
     assert pg_runtime.python_tag("3.11.2") == "cp311"
     assert pg_runtime.python_tag("3.12") == "cp312"
+
+
+def test_a_session_that_trained_runs_any_query_after(db):
+    """TensorFlow in a backend and PostgreSQL's LLVM JIT crash the server together (a
+    segmentation fault, every session restarted): deploy turns JIT off for the database,
+    and training turns it off in a session that had turned it on."""
+    from sql_helpers import load_customers
+
+    load_customers(db, 300, seed=3)
+    with db.connect() as c:
+        assert c.exec_driver_sql("SHOW jit").scalar_one() == "off"
+        c.exec_driver_sql("SET jit = on")
+        c.execute(sa.text("SELECT * FROM ml.train_churn_model(model_name => 'jit',"
+                          " input_query => 'SELECT * FROM features.customers',"
+                          " options => :o)"), {"o": '{"epochs": 1, "ensemble_size": 1}'}).all()
+        c.commit()
+        assert c.exec_driver_sql("SHOW jit").scalar_one() == "off"
+        c.exec_driver_sql("SET jit_above_cost = 0")
+        total = c.exec_driver_sql("SELECT sum(g * 2) FROM generate_series(1, 1000) AS g")
+        assert total.scalar_one() == 1001000

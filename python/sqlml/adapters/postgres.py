@@ -421,6 +421,10 @@ def interrupt_hook(plpy):
 def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None) -> list[tuple]:
     """ops.python_step('train'): one row of the Keras bundle, the ONNX bundle, the registration."""
     frame = staged(run_id)
+    # Before TensorFlow is loaded into this backend: its LLVM and the JIT's cannot
+    # share a process (a JIT-compiled query then crashes the server; deploy turns JIT
+    # off for the database, and this holds for a session that turned it on again).
+    plpy.execute("SELECT pg_catalog.set_config('jit', 'off', false)")
     plpy.notice(f"sqlml: read {len(frame)} training rows")
     trained = entrypoints.train_model(kind, frame, json.loads(spec), options,
                                       progress=plpy.notice, interrupt=interrupt_hook(plpy))

@@ -118,6 +118,13 @@ def install_postgres_runtime(engine: sa.Engine, url: str, runtime_path: str | No
         connection.exec_driver_sql(
             f"ALTER DATABASE {quoted_db} SET {RUNTIME_SETTING} = '{literal}'"
         )
+        # TensorFlow, which training loads into the backend, carries its own LLVM and
+        # exports its symbols: a backend that has loaded it and then JIT-compiles a
+        # query with PostgreSQL's llvmjit (also LLVM) dies of a segmentation fault, and
+        # the postmaster restarts every session. The demo's reasons query did, after
+        # training in the same session. Training also turns JIT off in its session
+        # (adapters/postgres.train_staged); this covers the transaction that rolls back.
+        connection.exec_driver_sql(f"ALTER DATABASE {quoted_db} SET jit = off")
     engine.dispose()  # the setting applies to new sessions only
     return runtime_path
 
