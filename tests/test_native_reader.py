@@ -176,3 +176,23 @@ def test_a_downgrade_drops_it_so_the_schemas_can_go(scratch_url):
         migrate(engine, "base", downgrade=True)
     finally:
         engine.dispose()
+
+
+def test_the_write_functions_give_back_each_value_as_sent(db):
+    """ops.payload_float8s: each score's 8 bytes, bit for bit; ops.payload_texts: each id,
+    empty and multi-byte ones included, in order; side by side in a SELECT list, as the
+    batch's INSERT uses them."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    scores = np.concatenate([rng.random(2000), [0.0, 1.0, 5e-324, 1e-300, 0.5]])
+    ids = [f"c{i}" for i in range(len(scores) - 3)] + ["", "Ünïcødé ✓", " padded "]
+    with db.connect() as c:
+        rows = c.execute(sa.text(
+            "SELECT ops.payload_texts(:ids) AS customer_id,"
+            " ops.payload_float8s(:scores) AS churn_probability"),
+            {"ids": postgres.SEPARATOR.join(ids), "scores": scores.tobytes()}).all()
+        with pytest.raises(sa.exc.DBAPIError, match="8 bytes per value, not 7 bytes"):
+            c.execute(sa.text("SELECT ops.payload_float8s(:b)"), {"b": b"1234567"}).all()
+    assert [r.customer_id for r in rows] == ids
+    assert np.array_equal(np.array([r.churn_probability for r in rows]), scores)
