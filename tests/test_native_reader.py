@@ -121,7 +121,7 @@ def test_a_value_holding_the_separator_is_read_again_the_plain_way(db):
 
 
 def test_a_role_that_may_not_execute_it_reads_with_string_agg(db):
-    usable = postgres._NATIVE_READER.replace('\\"', '"')
+    usable = postgres._NATIVE_READER
     with db.connect() as c:
         c.exec_driver_sql("DROP ROLE IF EXISTS sqlml_test_stranger")
         c.exec_driver_sql("CREATE ROLE sqlml_test_stranger")

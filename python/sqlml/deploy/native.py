@@ -27,6 +27,7 @@ import hashlib
 import shutil
 import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -88,19 +89,16 @@ def install(engine: sa.Engine, local: bool, log=print) -> str | None:
         reason = "the server is on another host (see docs/dba.md, \"The native column reader\")"
     elif not superuser:
         reason = "only a superuser creates C functions"
-    pg_config = _pg_config(major)
-    if reason is None and pg_config is None:
+    toolchain = _toolchain(major)
+    if reason is None and toolchain is None:
         reason = (f"no PostgreSQL {major} server headers here "
                   f"(apt package postgresql-server-dev-{major})")
+    elif reason is None and shutil.which(toolchain.cc[0]) is None:
+        reason = f"no C compiler ({' '.join(toolchain.cc)})"
     if reason is not None:
         log(f"native reader: not installed: {reason}; scoring reads with string_agg")
         return None
-    compiler = _ask(pg_config, "--cc")
-    if compiler is None or shutil.which(compiler.split()[0]) is None:
-        log(f"native reader: not installed: no C compiler ({(compiler or 'cc').strip()});"
-            " scoring reads with string_agg")
-        return None
-    library = build(pg_config, major)
+    library = build(toolchain, major)
     with engine.begin() as connection:
         for statement in create_sql(str(library)):
             connection.exec_driver_sql(statement)
@@ -111,29 +109,35 @@ def install(engine: sa.Engine, local: bool, log=print) -> str | None:
     return str(library)
 
 
-def _pg_config(major: int) -> Path | None:
-    """The pg_config of the server's major version, when its server headers are here."""
+class Toolchain(NamedTuple):
+    """What pg_config says a server extension is compiled with."""
+
+    cc: list[str]
+    cflags: list[str]  # --cflags and --cflags_sl
+    include: Path  # --includedir-server
+
+
+def _toolchain(major: int) -> Toolchain | None:
+    """The build settings of the server's major version, when its server headers are
+    here: one pg_config call, which prints one line per flag asked, in order."""
     for candidate in (Path(f"/usr/lib/postgresql/{major}/bin/pg_config"),
                       shutil.which("pg_config")):
         if not candidate or not Path(candidate).is_file():
             continue
-        said = _ask(Path(candidate), "--version", "--includedir-server")
-        if said is None:
+        done = subprocess.run([str(candidate), "--version", "--includedir-server", "--cc",
+                               "--cflags", "--cflags_sl"], capture_output=True, text=True)
+        lines = done.stdout.splitlines()
+        if done.returncode != 0 or len(lines) < 5:
             continue
-        version, include = said.splitlines()[:2]
+        version, include, cc, cflags, cflags_sl = lines[:5]
         # "PostgreSQL 15.18 (Debian ...)": the major version is what must match
         if version.split()[1].split(".")[0] == str(major) \
                 and (Path(include) / "postgres.h").is_file():
-            return Path(candidate)
+            return Toolchain(cc.split(), cflags.split() + cflags_sl.split(), Path(include))
     return None
 
 
-def _ask(pg_config: Path, *flags: str) -> str | None:
-    done = subprocess.run([str(pg_config), *flags], capture_output=True, text=True)
-    return done.stdout if done.returncode == 0 else None
-
-
-def build(pg_config: Path, major: int) -> Path:
+def build(toolchain: Toolchain, major: int) -> Path:
     """Compile the source unless this very source is built already; the library's path."""
     source = project_root() / SOURCE
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
@@ -142,11 +146,9 @@ def build(pg_config: Path, major: int) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     target.parent.chmod(0o755)
-    cc, cflags, cflags_sl, include = (_ask(pg_config, flag).strip() for flag in
-                                      ("--cc", "--cflags", "--cflags_sl", "--includedir-server"))
     partial = target.with_suffix(".part")
-    command = [*cc.split(), *cflags.split(), *cflags_sl.split(), "-shared",
-               f"-I{include}", str(source), "-o", str(partial)]
+    command = [*toolchain.cc, *toolchain.cflags, "-shared", f"-I{toolchain.include}",
+               str(source), "-o", str(partial)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise EngineError(f"native reader: compiling {SOURCE} failed:\n{done.stderr.strip()}")
