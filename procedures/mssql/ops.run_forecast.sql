@@ -59,6 +59,8 @@ BEGIN
     SELECT @query = COALESCE(@input_query, JSON_VALUE(s.spec, '$.input.default_query'))
     FROM models.specs AS s
     WHERE s.kind = N'forecaster';
+    -- Types the language extension refuses: a sqlml error naming the column and its CAST.
+    EXEC ops.check_input_types @input_query = @query;
 
     INSERT INTO #forecasts (series_id, period, step, forecast, lower, upper)
     EXEC sp_execute_external_script

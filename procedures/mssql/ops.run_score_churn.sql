@@ -64,6 +64,8 @@ BEGIN
         );
         THROW 50502, @message, 1;
     END;
+    -- Types the language extension refuses: a sqlml error naming the column and its CAST.
+    EXEC ops.check_input_types @input_query = @query;
 
     -- Two calls because their result sets differ (WITH RESULT SETS is fixed per call):
     -- @explain = 0 keeps the lean two columns.
