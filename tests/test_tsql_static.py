@@ -183,3 +183,15 @@ def test_babelfish_gets_drop_and_create_and_no_signature():
 
 def test_views_are_not_signed():
     assert tsql_batches.signed_procedure("CREATE OR ALTER VIEW ml.v AS SELECT 1") is None
+
+
+def test_mssql_ddl_limits_operators_to_their_own_runs(mssql_ddl):
+    """Issue 21: as PostgreSQL's policy runs_own (revision 0010), a security policy
+    filters ops.runs to the operator's own rows; its function opens its own batch."""
+    batches = [b.strip() for b in mssql_ddl.split("\nGO\n")]
+    policy = next(b for b in batches if b.startswith("CREATE SECURITY POLICY ops.runs_own"))
+    assert "FILTER PREDICATE ops.runs_visible_to(created_by) ON ops.runs" in policy
+    assert "STATE = ON" in policy
+    function = next(b for b in batches if "ops.runs_visible_to" in b and "FUNCTION" in b)
+    assert function.startswith("CREATE FUNCTION ops.runs_visible_to")
+    assert "SUSER_SNAME()" in function and "sqlml_operator" in function

@@ -24,11 +24,11 @@ import uuid
 # tests/, so that the request's bindings unpickle as the parent's langext.odbc.Binding
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from langext import odbc  # noqa: E402
-
 # numpy and pandas must be importable before Init: the extension imports them first.
 import numpy  # noqa: E402,F401
 import pandas  # noqa: E402,F401
+
+from langext import odbc  # noqa: E402
 
 SQL_SUCCESS = 0
 SQL_PARAM_INPUT = 1

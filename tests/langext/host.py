@@ -80,7 +80,7 @@ class Result:
         return self.data[index]
 
     def records(self) -> list[tuple]:
-        return list(zip(*self.data)) if self.data else []
+        return list(zip(*self.data, strict=True)) if self.data else []
 
 
 class LanguageExtension:
@@ -173,8 +173,8 @@ def problems(call, result: Result) -> list[str]:
         if len(declared) != len(result.columns):
             found.append(f"WITH RESULT SETS declares {len(declared)} columns; the script "
                          f"returned {len(result.columns)} ({', '.join(result.c_types)})")
-        for index, (column, (c_type, _size, _digits, nullable)) in enumerate(
-                zip(declared, result.columns)):
+        for index, (column, (c_type, _size, _digits, _nullable)) in enumerate(
+                zip(declared, result.columns, strict=False)):
             accepts = _ACCEPTS.get(column.type.name, set())
             if c_type not in accepts:
                 found.append(f"column {index + 1} {column.name} {column.type}: the script "

@@ -224,6 +224,15 @@ def param_buffer(binding: Binding, value):
     return (struct * 1)(_struct(binding, value)), ctypes.sizeof(struct)
 
 
+def _char(chunk: bytes):
+    """SQL_C_CHAR out of the extension is UTF-8 text, or raw bytes where a script left
+    bytes in an object column (which the extension sends as CHAR, unconverted)."""
+    try:
+        return chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return chunk
+
+
 def _from_struct(c_type: int, item):
     if c_type == SQL_C_TYPE_DATE:
         return dt.date(item.year, item.month, item.day)
@@ -254,7 +263,7 @@ def read_column(c_type: int, data: int | None, indicators, rows: int) -> list:
             offset += length
             values.append(chunk if c_type == SQL_C_BINARY
                           else chunk.decode("utf-16-le") if c_type == SQL_C_WCHAR
-                          else chunk.decode("utf-8"))
+                          else _char(chunk))
         return values
     struct = _STRUCTS[c_type]
     array = ctypes.cast(data, ctypes.POINTER(struct))
