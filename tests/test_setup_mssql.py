@@ -140,3 +140,22 @@ def test_failure_procedure_writes_only_columns_ops_runs_has(db):
     for assignments in updates:
         assigned = re.findall(r"^\s*(\w+) = ", assignments, re.M)
         assert assigned and set(assigned) <= columns
+
+
+@pytest.mark.unit
+def test_smoke_trains_the_model_the_nightly_job_scores():
+    """Issue 21: the smoke script started the nightly job after training only
+    smoke_churn, so on a healthy server the job's step failed (no model churn)."""
+    import inspect
+    import sys
+
+    sys.path.insert(0, str(project_root() / "scripts"))
+    try:
+        import mssql_smoke
+    finally:
+        sys.path.pop(0)
+    [scored] = re.findall(r"EXEC ml\.score_churn @model_name = N'(\w+)';", " ".join(job_commands()))
+    source = inspect.getsource(mssql_smoke.Smoke.agent_job)
+    assert f'self._train("train_churn_model", "{scored}"' in source
+    assert source.index("_train(") < source.index("sp_start_job @job_name")
+    assert f"model_name = N'{scored}'" in source  # waits for the job's own run
