@@ -1,25 +1,33 @@
 """Fixtures of the ``langext`` tests: the prebuilt language extension, unpacked once.
 
 Without the prebuilt (``SQLML_LANGEXT_DIST``, default ``../shared/langext/*.tar.gz``)
-or without the libpython it links against, every test here is skipped with the reason.
+or where this machine cannot load it (its libpython3.11, which ``make setup``
+installs), every test here is skipped with the one-line reason.
 """
 
 from __future__ import annotations
 
-import ctypes.util
+import subprocess
+import sys
 
 import pytest
 
 from .host import LanguageExtension, Unavailable, find_dist, unpack
 
+LOADS = "import ctypes, sys, numpy, pandas; ctypes.PyDLL(sys.argv[1])"
+
 
 @pytest.fixture(scope="session")
 def langext(tmp_path_factory) -> LanguageExtension:
     try:
-        dist = find_dist()
-        if ctypes.util.find_library("python3.11") is None:
-            raise Unavailable("libpython3.11 is not installed (make setup installs it)")
-        library = unpack(dist, tmp_path_factory.mktemp("langext"))
+        library = unpack(find_dist(), tmp_path_factory.mktemp("langext"))
+        # In a process of its own, as every session runs: loading it runs nothing.
+        loaded = subprocess.run([sys.executable, "-c", LOADS, str(library)],
+                                capture_output=True, text=True, timeout=120)
+        if loaded.returncode != 0:
+            reason = (loaded.stderr.strip().splitlines() or ["no reason given"])[-1]
+            raise Unavailable(f"the prebuilt language extension does not load: {reason} "
+                              "(make setup installs libpython3.11)")
     except Unavailable as exc:
         pytest.skip(str(exc))
     return LanguageExtension(library)
