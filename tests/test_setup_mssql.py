@@ -135,7 +135,7 @@ def test_failure_procedure_writes_only_columns_ops_runs_has(db):
     assert inserts
     for statement in inserts:
         assert {c.strip() for c in statement.split(",")} <= columns
-    updates = re.findall(r"UPDATE ops\.runs\s+SET (.*?)\s+WHERE", procedure, re.S)
+    updates = re.findall(r"UPDATE ops\.runs\s+SET\s+(.*?)\s+WHERE", procedure, re.S)
     assert updates
     for assignments in updates:
         assigned = re.findall(r"^\s*(\w+) = ", assignments, re.M)
