@@ -14,10 +14,12 @@ STAMP := $(VENV)/.sqlml-installed
 # prebuilt Babelfish of the `babelfish` tests links against (plus the en_US.UTF-8
 # locale, which its FORMAT() switches lc_numeric to); chromium, the headless
 # browser the report's test opens it in; for sqlml spark, Java 17 and
-# PostgreSQL's JDBC driver (junixsocket: JDBC over the embedded engine's socket).
+# PostgreSQL's JDBC driver (junixsocket: JDBC over the embedded engine's socket);
+# what the prebuilt Python language extension of the `langext` tests links against
+# (../shared/langext: libpython3.11, libexpat, zlib; its numpy and pandas are .venv's).
 APT_PACKAGES := postgresql-15 postgresql-plpython3-15 postgresql-15-cron python3 \
                 postgresql-server-dev-15 gcc libc6-dev \
-                unixodbc tdsodbc locales \
+                unixodbc tdsodbc locales libpython3.11 libexpat1 zlib1g \
                 libantlr4-runtime4.9 libossp-uuid16 libicu72 libxml2 libssl3 chromium \
                 openjdk-17-jre-headless libpostgresql-jdbc-java libjunixsocket-java libjunixsocket-jni
 PYTEST_ARGS ?=

@@ -4,11 +4,15 @@
     (or SQLML_MSSQL_URL / SQLML_DATABASE_URL; the docker compose stack's URL works as is)
 
 Steps: connect, build (the sqlml library deploy uploads), deploy, runtime (ml.runtime_info),
-data (demo customers and series), train, score, train forecaster, forecast, an Agent job
-run, and two error paths (a bad option, a missing version) that must reach ERROR_MESSAGE()
-and ops.runs with our sentence. Each line says PASS, FAIL (with the server's message) or
-SKIP (why; on Babelfish, the gap). The exit status is the number of failures. It writes
-demo data and model versions named smoke_*: run it on a database made for it.
+data (demo customers and series), train, score, an operator (a login of its own in role
+sqlml_operator scores through the signed procedures, and may neither write ops.runs nor run
+a script of its own, nor read others' runs), train forecaster, forecast, an Agent job run
+(the nightly job scores model churn, which it trains first), and two error paths (a bad
+option, a missing version) that must reach ERROR_MESSAGE() and ops.runs with our sentence.
+Each line says PASS, FAIL (with the server's message) or SKIP (why; on Babelfish, the
+gap). The exit status is the number of failures. It writes demo data, model versions named
+smoke_* and churn, and a login sqlml_smoke_operator that it drops again: run it on a
+server and database made for it, as a login that may create logins (the compose stack's sa).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import sqlalchemy as sa  # noqa: E402
 FAST_CHURN = {"epochs": 2, "hidden_units": [8], "patience": 1}
 FAST_FORECAST = {"epochs": 2, "horizon": 6}
 AGENT_WAIT_S = 180
+OPERATOR = "sqlml_smoke_operator"
 
 
 class Skip(Exception):
@@ -147,19 +152,77 @@ class Smoke:
     def forecast(self) -> str:
         return self._predict("forecast", "smoke_forecast", "rows_written", "rows")
 
+    def operator(self) -> str:
+        """As docs/trust-mssql.md promises: signing and ownership chaining let an operator
+        score, and nothing more. The URL's login (sa in the compose stack) would pass
+        every check, so this step connects as a login of its own."""
+        import secrets
+
+        from sqlalchemy.engine import make_url
+
+        from sqlml import routines
+        from sqlml.connect import create_engine
+
+        password = "Sm0ke!" + secrets.token_hex(12)
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql(
+                f"IF SUSER_ID(N'{OPERATOR}') IS NULL CREATE LOGIN [{OPERATOR}] WITH "
+                f"PASSWORD = N'{password}', CHECK_POLICY = OFF ELSE ALTER LOGIN [{OPERATOR}] "
+                f"WITH PASSWORD = N'{password}'")
+            c.exec_driver_sql(
+                f"IF DATABASE_PRINCIPAL_ID(N'{OPERATOR}') IS NULL "
+                f"CREATE USER [{OPERATOR}] FOR LOGIN [{OPERATOR}]")
+            c.exec_driver_sql(f"ALTER ROLE sqlml_operator ADD MEMBER [{OPERATOR}]")
+        url = make_url(self.url).set(username=OPERATOR, password=password)
+        engine = create_engine(url.render_as_string(hide_password=False))
+        try:
+            (row,) = routines.call(engine, "score_churn", model_name="smoke_churn")
+            refused = []
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                for what, sql in [
+                    ("INSERT INTO ops.runs", "INSERT INTO ops.runs (run_type, model_name, "
+                     "status) VALUES (N'score_churn', N'forged', N'succeeded')"),
+                    ("sp_execute_external_script", "EXEC sp_execute_external_script "
+                     "@language = N'sqlml_python', @script = N'x = 1'"),
+                ]:
+                    try:
+                        c.exec_driver_sql(sql)
+                    except sa.exc.DBAPIError:
+                        refused.append(what)
+                    else:
+                        raise AssertionError(f"an operator may run {what}")
+                others = c.exec_driver_sql(
+                    "SELECT COUNT(*) FROM ops.runs WHERE created_by <> SUSER_SNAME()").scalar()
+            if others:
+                raise AssertionError(f"an operator reads {others} runs of other logins")
+            return (f"run {row['run_id']} scored {row['rows_scored']} as {OPERATOR}; "
+                    f"refused: {', '.join(refused)}; reads only its own runs")
+        finally:
+            engine.dispose()
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.exec_driver_sql(f"IF DATABASE_PRINCIPAL_ID(N'{OPERATOR}') IS NOT NULL "
+                                  f"DROP USER [{OPERATOR}]")
+                c.exec_driver_sql(f"IF SUSER_ID(N'{OPERATOR}') IS NOT NULL "
+                                  f"DROP LOGIN [{OPERATOR}]")
+
     def agent_job(self) -> str:
+        """The nightly job scores model churn (40_agent_jobs.sql), not smoke_churn: it
+        needs an active churn version, trained here first."""
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             database = c.exec_driver_sql("SELECT DB_NAME()").scalar()
             job = f"sqlml {database[:80]}: nightly churn scoring"
             if c.exec_driver_sql("SELECT OBJECT_ID(N'msdb.dbo.sp_start_job')").scalar() is None:
                 raise Skip("no SQL Server Agent (msdb.dbo.sp_start_job) on this server")
+        self._train("train_churn_model", "churn", FAST_CHURN)
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             last = c.exec_driver_sql("SELECT ISNULL(MAX(run_id), 0) FROM ops.runs").scalar()
             c.exec_driver_sql("EXEC msdb.dbo.sp_start_job @job_name = ?", (job,))
             deadline = time.monotonic() + AGENT_WAIT_S
             while time.monotonic() < deadline:
                 row = c.exec_driver_sql(
                     "SELECT TOP (1) run_id, status, model_name, error FROM ops.runs "
-                    "WHERE run_id > ? AND status <> N'running' ORDER BY run_id", (last,)).first()
+                    "WHERE run_id > ? AND run_type = N'score_churn' AND model_name = N'churn' "
+                    "AND status <> N'running' ORDER BY run_id", (last,)).first()
                 if row:
                     if row.status != "succeeded":
                         raise AssertionError(f"job {job!r}: run {row.run_id} {row.status}: "
@@ -205,6 +268,7 @@ class Smoke:
         self.step("data", self.data, needs=("deploy",))
         self.step("train", self.train, needs=("data",))
         self.step("score", self.score, needs=("train",))
+        self.step("operator", self.operator, needs=("score",))
         self.step("train forecaster", self.train_forecaster, needs=("data",))
         self.step("forecast", self.forecast, needs=("train forecaster",))
         self.step("agent job", self.agent_job, needs=("train",))

@@ -103,3 +103,39 @@ def test_build_contexts_leave_local_state_out():
     ignored = (ROOT / ".dockerignore").read_text().split()
     for path in (".venv", ".sqlml", ".git"):
         assert path in ignored
+
+
+def test_the_extensibility_check_is_found_in_the_package_file_list():
+    """Issue 21: Microsoft's docs run /opt/mssql/bin/checkinstallextensibility.sh, older
+    packages ship it under /opt/mssql/lib/...: the build asks dpkg where it is."""
+    dockerfile = (ROOT / "docker" / "mssql" / "Dockerfile").read_text()
+    assert "dpkg -L mssql-server-extensibility" in dockerfile
+    assert "/checkinstallextensibility" in dockerfile
+    assert "RUN /opt/mssql/lib/mssql-server-extensibility/checkinstall" not in dockerfile
+
+
+def test_python312_is_on_every_path_the_satellite_may_get():
+    dockerfile = (ROOT / "docker" / "mssql" / "Dockerfile").read_text()
+    assert "ln -sf /usr/local/bin/python3.12 /usr/bin/python3.12" in dockerfile
+
+
+def test_launchpad_starts_only_after_external_scripts_are_enabled():
+    """Launchpad reads 'external scripts enabled' when it starts (Microsoft's Linux
+    setup restarts it after sp_configure): supervisord starts it from the one-shot
+    program that enables the setting, and health waits for it."""
+    import configparser
+
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read(ROOT / "docker" / "mssql" / "supervisord.conf")
+    assert conf["program:launchpadd"]["autostart"] == "false"
+    script = (ROOT / "docker" / "mssql" / "enable-external-scripts.sh").read_text()
+    assert conf["program:enable-external-scripts"]["command"].endswith(
+        "enable-external-scripts.sh")
+    enable = script.index("sp_configure 'external scripts enabled', 1")
+    assert enable < script.index("start launchpadd")
+    assert "supervisorctl" in conf and "unix_http_server" in conf
+    assert "MSSQL_SA_PASSWORD" in script and " -P " not in script  # no password in argv
+    health = " ".join(compose()["services"]["sqlserver"]["healthcheck"]["test"])
+    assert "status launchpadd" in health
+    dockerfile = (ROOT / "docker" / "mssql" / "Dockerfile").read_text()
+    assert "enable-external-scripts.sh /opt/sqlml/" in dockerfile

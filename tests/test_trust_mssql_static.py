@@ -89,16 +89,22 @@ def test_pythonhome_is_the_languages_environment():
     assert """ENVIRONMENT_VARIABLES = N'{"PYTHONHOME": "/usr/local"}'""" in sql
 
 
-def test_classifier_does_not_trust_the_application_name():
+def test_classifier_lets_no_application_name_leave_the_limits():
+    """Any client sets APP_NAME(): it may only add a session to group sqlml (SQL Agent's
+    job steps, issue 21), after the role rule, never send one to another group."""
     text = code_and_strings(MSSQL / "20_resource_pool.sql")
     body = text[text.index("FUNCTION dbo.sqlml_classifier"):]
-    body = body[:body.index("END;")]
-    assert "APP_NAME" not in body.upper()
-    assert "IS_SRVROLEMEMBER" in body.upper()
+    body = body[:body.index("END;")].upper()
+    whens = re.findall(r"WHEN (.*?) THEN N''(\w+)''", body)
+    assert "IS_SRVROLEMEMBER" in whens[0][0] and whens[0][1] == "SQLML"
+    for condition, group in whens:
+        if "APP_NAME" in condition:
+            assert group == "SQLML", condition
+    assert "SQLAGENT - TSQL JOBSTEP" in body
 
 
 def test_dockerfile_checks_the_extensibility_install():
     text = (ROOT / "docker" / "mssql" / "Dockerfile").read_text()
     install = text.index('"mssql-server-extensibility=${MSSQL_VERSION}"')
-    check = text.index("/opt/mssql/lib/mssql-server-extensibility/checkinstallextensibility.sh")
+    check = text.index("dpkg -L mssql-server-extensibility | grep '/checkinstallextensibility")
     assert install < check

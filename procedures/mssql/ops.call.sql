@@ -26,6 +26,8 @@ BEGIN
     SET XACT_ABORT ON;
     DECLARE @run_id BIGINT;
     DECLARE @params NVARCHAR(MAX);
+    DECLARE @message NVARCHAR(2048);
+    DECLARE @probe TABLE (x INT);
     DECLARE @kind NVARCHAR(32) = CASE @run_type
         WHEN N'train_churn_model' THEN N'churn'
         WHEN N'train_forecaster' THEN N'forecaster'
@@ -48,6 +50,24 @@ BEGIN
             SELECT @input_query AS input_query, @options AS options, @activate AS activate
             FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
         );
+    -- A caller's INSERT ... EXEC ml.<routine>: SQL Server nests no INSERT ... EXEC
+    -- (Msg 8164, which the work's own INSERT ... EXEC of the script would raise) and
+    -- forbids the CATCH block's ROLLBACK inside one (Msg 3915, which would hide the real
+    -- error and take the run's row with it). A probe of the same shape finds out first,
+    -- before any run is opened, and says so in a sentence (docs/report-authors.md).
+    BEGIN TRY
+        INSERT INTO @probe (x) EXEC ('SELECT 1 AS x');
+    END TRY
+    BEGIN CATCH
+        IF ERROR_NUMBER() <> 8164 THROW;
+        SET @message = CONCAT(
+            N'sqlml: ml.', @run_type, N' cannot run inside INSERT ... EXEC (SQL Server ',
+            N'nests no INSERT ... EXEC, and a failed run could not roll back): call it ',
+            N'with EXEC on its own and read its row from ops.runs or the ',
+            N'predictions views'
+        );
+        THROW 50012, @message, 1;
+    END CATCH;
     BEGIN TRY
         EXEC ops.begin_run
             @run_type = @run_type,

@@ -25,14 +25,16 @@ BEGIN
     DECLARE @drift NVARCHAR(MAX);
     DECLARE @script_error NVARCHAR(MAX);
     DECLARE @message NVARCHAR(2048);
+    DECLARE @duplicate NVARCHAR(128);
+    -- No key here: series ids that the database's collation takes for one are found
+    -- below and refused in a sentence (as ops.run_score_churn does for customer ids).
     CREATE TABLE #forecasts (
-        series_id NVARCHAR(128) NOT NULL,
+        series_id NVARCHAR(128) COLLATE DATABASE_DEFAULT NOT NULL,
         period DATETIME2(0) NOT NULL,
         step INT NOT NULL,
         forecast FLOAT NOT NULL,
         lower FLOAT NULL,
-        upper FLOAT NULL,
-        PRIMARY KEY (series_id, period)
+        upper FLOAT NULL
     );
     EXEC ops.model_version
         @kind = N'forecaster',
@@ -59,6 +61,8 @@ BEGIN
     SELECT @query = COALESCE(@input_query, JSON_VALUE(s.spec, '$.input.default_query'))
     FROM models.specs AS s
     WHERE s.kind = N'forecaster';
+    -- Types the language extension refuses: a sqlml error naming the column and its CAST.
+    EXEC ops.check_input_types @input_query = @query;
 
     INSERT INTO #forecasts (series_id, period, step, forecast, lower, upper)
     EXEC sp_execute_external_script
@@ -84,6 +88,22 @@ OutputDataSet, drift, script_error = forecast_with_drift(InputDataSet, onnx_arti
         upper FLOAT NULL
     ));
     EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50602;
+
+    SELECT TOP (1) @duplicate = MIN(f.series_id)
+    FROM #forecasts AS f
+    GROUP BY f.series_id, f.period
+    HAVING COUNT(*) > 1;
+    IF @duplicate IS NOT NULL
+    BEGIN
+        SET @message = CONCAT(
+            N'sqlml: series_id ''', @duplicate, N''' comes more than once under this ',
+            N'database''s collation (',
+            CAST(DATABASEPROPERTYEX(DB_NAME(), 'Collation') AS NVARCHAR(128)),
+            N'), which compares ids without regard to case or trailing spaces: make them ',
+            N'distinct in the input_query (docs/report-authors.md)'
+        );
+        THROW 50603, @message, 1;
+    END;
 
     BEGIN TRANSACTION;
     INSERT INTO predictions.forecasts (

@@ -25,8 +25,12 @@ BEGIN
     DECLARE @script_error NVARCHAR(MAX);
     DECLARE @max_explain INT;
     DECLARE @message NVARCHAR(2048);
+    DECLARE @duplicate NVARCHAR(64);
+    -- No key here: ids that the database's collation takes for one (under the default
+    -- case-insensitive one, 'ab' and 'AB', or 'ab' and 'ab ') are found below and
+    -- refused in a sentence, not as Msg 2627 on a key of tempdb's collation.
     CREATE TABLE #scores (
-        customer_id NVARCHAR(64) NOT NULL PRIMARY KEY,
+        customer_id NVARCHAR(64) COLLATE DATABASE_DEFAULT NOT NULL,
         churn_probability FLOAT NOT NULL
     );
     -- @explain > 0: the script's one result set holds scores (rank NULL) and reasons.
@@ -64,6 +68,8 @@ BEGIN
         );
         THROW 50502, @message, 1;
     END;
+    -- Types the language extension refuses: a sqlml error naming the column and its CAST.
+    EXEC ops.check_input_types @input_query = @query;
 
     -- Two calls because their result sets differ (WITH RESULT SETS is fixed per call):
     -- @explain = 0 keeps the lean two columns.
@@ -118,6 +124,22 @@ OutputDataSet, drift, script_error = score_churn_explained_with_drift(InputDataS
         SELECT e.customer_id, e.churn_probability
         FROM #explained AS e
         WHERE e.rank IS NULL;
+    END;
+
+    SELECT TOP (1) @duplicate = MIN(s.customer_id)
+    FROM #scores AS s
+    GROUP BY s.customer_id
+    HAVING COUNT(*) > 1;
+    IF @duplicate IS NOT NULL
+    BEGIN
+        SET @message = CONCAT(
+            N'sqlml: customer_id ''', @duplicate, N''' comes more than once under this ',
+            N'database''s collation (',
+            CAST(DATABASEPROPERTYEX(DB_NAME(), 'Collation') AS NVARCHAR(128)),
+            N'), which compares ids without regard to case or trailing spaces: make them ',
+            N'distinct in the input_query (docs/report-authors.md)'
+        );
+        THROW 50503, @message, 1;
     END;
 
     BEGIN TRANSACTION;

@@ -34,6 +34,8 @@ BEGIN
         THROW 50301, @message, 1;
     END;
     SET @query = COALESCE(@input_query, JSON_VALUE(@spec, '$.input.default_query'));
+    -- Types the language extension refuses: a sqlml error naming the column and its CAST.
+    EXEC ops.check_input_types @input_query = @query;
 
     EXEC sp_execute_external_script
         @language = N'sqlml_python',

@@ -13,15 +13,20 @@
 --                            callers (jobs run one at a time), not by failing calls
 --
 -- Which sessions land in workload group sqlml: if the instance has no classifier
--- function yet (or has sqlml's), this script installs master.dbo.sqlml_classifier,
--- which sends there the sessions of logins in server role sqlml_governed (created
--- here; a DBA adds the logins of operators and of the SQL Agent jobs' owner:
--- ALTER SERVER ROLE sqlml_governed ADD MEMBER [login]). Not by APP_NAME(): any
--- client sets its application name, so a session could leave the limits by
--- naming itself. Group sqlml uses the default internal pool with default settings,
--- so for a session that runs no external script nothing changes. Where another
--- classifier exists already, it is left alone: return N'sqlml' from it for the
--- sessions to govern.
+-- function yet (or has sqlml's), this script installs master.dbo.sqlml_classifier.
+-- The classifier runs once, at login, on the login that connects, so its rules are:
+--   1. logins in server role sqlml_governed (created here; a DBA adds the logins of
+--      operators and ML engineers: ALTER SERVER ROLE sqlml_governed ADD MEMBER [login]);
+--   2. SQL Agent's T-SQL job steps (APP_NAME() 'SQLAgent - TSQL JobStep ...'): Agent
+--      connects as its own service login and only then impersonates the job owner, so
+--      adding a job owner to sqlml_governed governs none of its jobs. Rule 2 governs
+--      every Agent job step; for one that runs no external script nothing changes.
+--   3. every other session: group default.
+-- APP_NAME() only ever adds a session to the limits: a client may name itself, but
+-- no name takes a member of sqlml_governed out of them. Group sqlml uses the default
+-- internal pool with default settings, so for a session that runs no external script
+-- nothing changes. Where another classifier exists already, it is left alone: return
+-- N'sqlml' from it for these sessions.
 --
 -- Resource Governor is an Enterprise feature (EngineEdition 3: Enterprise,
 -- Developer, Evaluation); elsewhere this script only says so. Statements that the
@@ -81,13 +86,14 @@ BEGIN TRY
               BEGIN
                   RETURN CASE
                       WHEN IS_SRVROLEMEMBER(N''sqlml_governed'') = 1 THEN N''sqlml''
+                      WHEN APP_NAME() LIKE N''SQLAgent - TSQL JobStep%'' THEN N''sqlml''
                       ELSE N''default''
                   END;
               END;';
         EXEC master.sys.sp_executesql
             N'ALTER RESOURCE GOVERNOR WITH (CLASSIFIER_FUNCTION = dbo.sqlml_classifier);';
         PRINT N'sqlml: classifier master.dbo.sqlml_classifier: members of server role '
-            + N'sqlml_governed use workload group sqlml';
+            + N'sqlml_governed and SQL Agent job steps use workload group sqlml';
     END;
     ELSE IF @classifier <> ISNULL(OBJECT_ID(N'master.dbo.sqlml_classifier'), -1)
         PRINT N'sqlml: a Resource Governor classifier exists already; it decides which sessions '

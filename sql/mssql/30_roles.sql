@@ -8,8 +8,10 @@
 --                   else: no features, no models.registry (model blobs), no procedures.
 --   sqlml_operator  EXECUTE on schema ml (train, score, forecast, activate); SELECT on
 --                   features (what the default input queries read, with the caller's
---                   rights), models and predictions, and ops.runs. No INSERT, UPDATE
---                   or DELETE anywhere, no EXECUTE on ops, no external scripts.
+--                   rights), models and predictions, and its own rows of ops.runs
+--                   (a security policy, revision 0024). No INSERT, UPDATE or DELETE
+--                   anywhere, no EXECUTE on ops but ops.record_job_failure (the
+--                   Agent jobs' failure step), no external scripts.
 --   public          nothing in ml, ops, models, predictions or features.
 --
 -- Who writes, then: every sqlml object is owned by dbo, so ownership chaining lets the
@@ -27,6 +29,11 @@ SET NOCOUNT ON;
 
 DECLARE @principal SYSNAME;
 DECLARE @statement NVARCHAR(MAX);
+DECLARE @revokes TABLE (
+    schema_name SYSNAME NOT NULL,
+    principal_name SYSNAME NOT NULL,
+    permission_name NVARCHAR(128) NOT NULL
+);
 
 IF DATABASE_PRINCIPAL_ID(N'sqlml_analyst') IS NULL
     CREATE ROLE sqlml_analyst;
@@ -47,15 +54,48 @@ GRANT SELECT ON OBJECT::ops.runs TO sqlml_operator;
 
 -- What earlier releases granted and this one takes back: writes and ops for the
 -- operator, and running external scripts directly (any Python, as any role).
-REVOKE INSERT, UPDATE, DELETE ON SCHEMA::models FROM sqlml_operator;
-REVOKE INSERT, UPDATE, DELETE ON SCHEMA::ops FROM sqlml_operator;
-REVOKE INSERT, UPDATE, DELETE ON SCHEMA::predictions FROM sqlml_operator;
-REVOKE EXECUTE ON SCHEMA::ops FROM sqlml_operator;
-REVOKE EXECUTE, SELECT, INSERT, UPDATE, DELETE ON SCHEMA::ml FROM public;
-REVOKE EXECUTE, SELECT, INSERT, UPDATE, DELETE ON SCHEMA::ops FROM public;
-REVOKE SELECT, INSERT, UPDATE, DELETE ON SCHEMA::models FROM public;
-REVOKE SELECT, INSERT, UPDATE, DELETE ON SCHEMA::predictions FROM public;
-REVOKE SELECT, INSERT, UPDATE, DELETE ON SCHEMA::features FROM public;
+-- A permission held WITH GRANT OPTION is revoked only WITH CASCADE (Msg 4611
+-- otherwise), which also takes back what the grantee passed on; CASCADE is written
+-- only then, because Babelfish, where the tests run this script, refuses it on a schema.
+INSERT INTO @revokes (schema_name, principal_name, permission_name)
+SELECT r.schema_name, r.principal_name, p.value
+FROM (
+    VALUES
+    (N'models', N'sqlml_operator', N'INSERT,UPDATE,DELETE'),
+    (N'ops', N'sqlml_operator', N'INSERT,UPDATE,DELETE,EXECUTE'),
+    (N'predictions', N'sqlml_operator', N'INSERT,UPDATE,DELETE'),
+    (N'ml', N'public', N'EXECUTE,SELECT,INSERT,UPDATE,DELETE'),
+    (N'ops', N'public', N'EXECUTE,SELECT,INSERT,UPDATE,DELETE'),
+    (N'models', N'public', N'SELECT,INSERT,UPDATE,DELETE'),
+    (N'predictions', N'public', N'SELECT,INSERT,UPDATE,DELETE'),
+    (N'features', N'public', N'SELECT,INSERT,UPDATE,DELETE')
+) AS r (schema_name, principal_name, permissions)
+CROSS APPLY STRING_SPLIT(r.permissions, N',') AS p;
+SET @statement = (
+    SELECT STRING_AGG(CAST(CONCAT(
+        N'REVOKE ', r.permission_name, N' ON SCHEMA::', QUOTENAME(r.schema_name), N' FROM ',
+        QUOTENAME(r.principal_name),
+        CASE WHEN EXISTS (
+            SELECT 1
+            FROM sys.database_permissions AS p
+            INNER JOIN sys.database_principals AS pr
+                ON p.grantee_principal_id = pr.principal_id
+            WHERE
+                p.class = 3
+                AND p.major_id = SCHEMA_ID(r.schema_name)
+                AND pr.name = r.principal_name
+                AND p.permission_name = r.permission_name
+                AND p.state = 'W'
+        ) THEN N' CASCADE' ELSE N'' END,
+        N';'
+    ) AS NVARCHAR(MAX)), N' ')
+    FROM @revokes AS r
+);
+EXEC sys.sp_executesql @statement;
+
+-- The one ops procedure an operator runs itself: the failure step of the SQL Agent
+-- jobs it owns (40_agent_jobs.sql), which may write ops.runs only through it.
+GRANT EXECUTE ON OBJECT::ops.record_job_failure TO sqlml_operator;
 
 IF OBJECT_ID(N'sys.external_languages') IS NOT NULL
 BEGIN
@@ -70,10 +110,11 @@ BEGIN
     );
     WHILE @principal IS NOT NULL
     BEGIN
-        SET @statement = N'REVOKE EXECUTE ANY EXTERNAL SCRIPT FROM ' + QUOTENAME(@principal) + N';';
+        SET @statement = N'REVOKE EXECUTE ANY EXTERNAL SCRIPT FROM ' + QUOTENAME(@principal)
+            + N' CASCADE;';  -- SQL Server only (Babelfish has no external scripts)
         IF EXISTS (SELECT 1 FROM sys.external_languages AS l WHERE l.language = N'sqlml_python')
             SET @statement = @statement + N' REVOKE EXECUTE EXTERNAL SCRIPT ON EXTERNAL LANGUAGE::'
-                + N'sqlml_python FROM ' + QUOTENAME(@principal) + N';';
+                + N'sqlml_python FROM ' + QUOTENAME(@principal) + N' CASCADE;';
         EXEC sys.sp_executesql @statement;
         PRINT N'sqlml: revoked external scripts from role ' + QUOTENAME(@principal)
             + N': only the signed procedures run Python (35_signing.sql)';

@@ -13,8 +13,10 @@
 -- CATCH blocks. When step 1 still fails it goes to step 2, which makes sure the
 -- failure is in ops.runs too when the procedure never got to record it (procedure
 -- missing, database offline at first, permission denied, the step cancelled): it
--- inserts a 'failed' run with the job history's message, closes runs this job's
--- login left 'running', and ends the job as failed so Agent alerts fire.
+-- reads the job history's message with the job owner's rights and hands it to
+-- ops.record_job_failure, which inserts a 'failed' run, closes runs this job's login
+-- left 'running' (an operator job owner may write no table itself), and the step
+-- ends the job as failed so Agent alerts fire.
 --
 -- Run by hand with sqlcmd, give it -x: otherwise sqlcmd reads the SQL Agent token
 -- $(ESCAPE_NONE(JOBID)) below as a sqlcmd variable and stops.
@@ -164,22 +166,13 @@ END TRY
 BEGIN CATCH
     SET @step_message = NULL;
 END CATCH;
-SET @job_started = ISNULL(@job_started, DATEADD(HOUR, -24, SYSDATETIMEOFFSET()));
-UPDATE ops.runs
-SET status = N''failed'', finished_at = SYSDATETIMEOFFSET(),
-    error = N''SQL Agent job {job} ended before the run finished: '' + ISNULL(@step_message, N''see the job history'')
-WHERE run_type = N''{run_type}'' AND model_name = N''{model}'' AND status = N''running''
-    AND started_at >= @job_started AND created_by = SUSER_SNAME();
-IF NOT EXISTS (
-    SELECT 1 FROM ops.runs
-    WHERE run_type = N''{run_type}'' AND model_name = N''{model}'' AND started_at >= @job_started
-)
-    INSERT INTO ops.runs (run_type, model_name, status, params, finished_at, error)
-    VALUES (
-        N''{run_type}'', N''{model}'', N''failed'', N''{"source": "sql_agent"}'', SYSDATETIMEOFFSET(),
-        N''SQL Agent job {job} failed before the procedure recorded a run: ''
-            + ISNULL(@step_message, N''see the job history'')
-    );',
+-- The signed procedure writes: the job owner (an operator) may write no table.
+EXEC ops.record_job_failure
+    @job_name = N''{job}'',
+    @run_type = N''{run_type}'',
+    @model_name = N''{model}'',
+    @job_started = @job_started,
+    @step_message = @step_message;',
         N'{job}', REPLACE(@job_name, N'''', N'''''')),
         N'{run_type}', @run_type),
         N'{model}', @model_name);

@@ -96,7 +96,7 @@ def test_every_object_creates(bf_engine, obj):
     """Each file's CREATE runs on the engine as deploy runs it (gap 1 translated)."""
     with bf_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         tsql_batches.execute(connection, obj.text)
-        kind = "P" if obj.kind == "PROCEDURE" else "V"
+        kind = {"PROCEDURE": "P", "VIEW": "V", "FUNCTION": "FN"}[obj.kind]
         assert connection.exec_driver_sql(
             f"SELECT OBJECT_ID(N'{obj.name}', N'{kind}')").scalar() is not None
 

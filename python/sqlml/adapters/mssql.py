@@ -69,16 +69,22 @@ def _progress(message: str) -> None:
 
 
 def output(frame: pd.DataFrame) -> pd.DataFrame:
-    """OutputDataSet as SQL Server reads it: pandas 3 infers a ``str`` dtype for
-    text, which the language extension's bridge does not take (it reads NumPy
-    dtypes only); object columns with None for NULL it does. Numeric and datetime
-    columns keep their dtype."""
+    """OutputDataSet as SQL Server's Python language extension reads it (it maps NumPy
+    dtypes only, tests/langext): pandas 3 infers a ``str`` dtype for text, which it
+    refuses ("Expecting an object of type numpy.dtype"), so text becomes ``object``
+    with None for NULL; of the timestamps it takes only ``datetime64[ns]``, and
+    pandas 3 keeps a DATETIME2 input (or any parsed date) at ``datetime64[us]``
+    ("Unsupported data type datetime64[us]"), so timestamps become ``[ns]`` (naive
+    UTC where they carry a zone). Numeric and bool columns keep their dtype."""
     out = frame.copy()
     for name in out.columns:
         column = out[name]
-        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
-            continue  # bool counts as numeric
-        out[name] = column.astype(object).where(column.notna(), None)
+        if pd.api.types.is_datetime64_any_dtype(column):
+            if getattr(column.dt, "tz", None) is not None:
+                column = column.dt.tz_convert("UTC").dt.tz_localize(None)
+            out[name] = column.astype("datetime64[ns]")
+        elif not pd.api.types.is_numeric_dtype(column):  # bool counts as numeric
+            out[name] = column.astype(object).where(column.notna(), None)
     return out
 
 

@@ -34,6 +34,9 @@ BABELFISH_GAPS = {
     8: "Babelfish gap 8: no NOT NULL in ALTER TABLE ... ALTER COLUMN",
     7: "Babelfish gap 7: no ownership chaining between procedures (a procedure's EXEC "
        "of another is checked against the caller's rights)",
+    9: "Babelfish gap 9: no CREATE SECURITY POLICY (row-level security)",
+    10: "Babelfish gap 10: INSERT ... EXEC nests (no Msg 8164), and EXEC of a variable "
+        "or an N'' literal in parentheses is a syntax error inside a procedure",
 }
 # The setup scripts deploy skips on Babelfish, with the gap that stops each.
 BABELFISH_SKIPS = {

@@ -1,0 +1,46 @@
+"""Issue 21: column types SQL Server's Python language extension refuses are found in
+the caller's input query before any script runs (ops.check_input_types), in every
+procedure that hands sp_execute_external_script an @input_data_1, inside its run.
+
+The refusal itself runs through the extension (tests/langext/test_refused_types.py)
+and the CASTs on a T-SQL engine (tests/babelfish/test_input_types.py)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sqlml.paths import project_root
+from tsql_contract.tsql import read_calls
+
+pytestmark = pytest.mark.unit
+
+MSSQL = project_root() / "procedures" / "mssql"
+READERS = sorted(p for p in MSSQL.glob("*.sql") if any(c.has_input for c in read_calls(p)))
+
+
+def test_the_procedures_that_read_an_input_query():
+    assert [p.name for p in READERS] == [
+        "ops.run_forecast.sql", "ops.run_score_churn.sql", "ops.train_model.sql"]
+
+
+@pytest.mark.parametrize("path", READERS, ids=lambda p: p.name)
+def test_the_input_query_is_checked_before_the_script(path):
+    text = path.read_text()
+    check = text.index("EXEC ops.check_input_types @input_query = @query;")
+    assert check < text.index("EXEC sp_execute_external_script")
+    assert check > text.index("SET @query = ") if "SET @query = " in text else \
+        check > text.index("@query = COALESCE(")
+    for call in read_calls(path):
+        if call.has_input:
+            assert call.arguments["@input_data_1"].text == "@query"
+
+
+@pytest.mark.parametrize("path", READERS, ids=lambda p: p.name)
+def test_the_check_runs_inside_the_run_ops_call_opened(path):
+    """ops.call runs these with the run open; its CATCH records the THROW as failed."""
+    call = (MSSQL / "ops.call.sql").read_text()
+    assert f"EXEC {path.stem}" in call
+    assert re.search(r"BEGIN CATCH\s+IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;\s+"
+                     r"EXEC ops.fail_run @run_id = @run_id;\s+THROW;", call)
