@@ -386,7 +386,9 @@ HINTS = (
     (("not found", "has no active version"),
      "list what is there with `sqlml models`; train with `sqlml train churn|forecaster NAME`"),
     (("permission denied", "execute permission was denied", "select permission was denied"),
-     "your login needs a sqlml role: GRANT sqlml_operator TO you (docs/dba.md)"),
+     "this login lacks the right: sqlml_analyst reads the analyst views, sqlml_operator "
+     "also runs the ml routines and reads models, predictions and its own runs; a DBA "
+     "grants the role that fits (docs/trust.md)"),
     (("connection refused", "could not connect", "no such file or directory",
       "connection failed", "server closed the connection"),
      "is the database running? `sqlml db start` for the embedded engine; else check --url "

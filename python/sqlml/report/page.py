@@ -194,6 +194,10 @@ def render(data: ReportData, figs: dict[str, list[Figure | None]]) -> str:
              "Built only from what the database holds: the registry's stored metrics and "
              "curves, the prediction views, the run log and the drift view.</p>",
              summary(data)]
+    if data.omitted:
+        parts.append('<p class="meta"><b>Built with this login\'s rights.</b> Left out:</p><ul>'
+                     + "".join(f'<li class="meta">{esc(note)}</li>' for note in data.omitted)
+                     + "</ul>")
 
     parts.append("<h2>Churn model</h2>")
     if not data.churn:
