@@ -72,7 +72,13 @@ def mssql_ddl() -> str:
 
 def test_mssql_ddl_renders_offline_and_parses(mssql_ddl):
     assert "CREATE TABLE models.registry" in mssql_ddl
-    assert_parses(mssql_ddl, "alembic upgrade head --sql (mssql)")
+    # One revision at a time: the whole script is past sqlfluff's parse-node limit
+    # (100,000), which it answers with a parse error of line 1.
+    sections = re.split(r"^-- Running upgrade (.*)$", mssql_ddl, flags=re.MULTILINE)
+    assert len(sections) > 20
+    assert_parses(sections[0], "alembic upgrade head --sql (mssql): its preamble")
+    for label, text in zip(sections[1::2], sections[2::2], strict=True):
+        assert_parses(text, f"alembic upgrade head --sql (mssql): {label}")
 
 
 def test_mssql_ddl_uses_modern_types_and_a_filtered_unique_index(mssql_ddl):

@@ -418,6 +418,12 @@ def interrupt_hook(plpy):
 
 
 @database_errors
+def check_options(plpy, kind: str, spec: str, options: str | None) -> None:
+    """ops.check_options: training's option checks, before the input is read."""
+    entrypoints.check_options(kind, json.loads(spec), options)
+
+
+@database_errors
 def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None) -> list[tuple]:
     """ops.python_step('train'): one row of the Keras bundle, the ONNX bundle, the registration."""
     frame = staged(run_id)
