@@ -37,4 +37,4 @@ def test_sql_server_gets_the_same_descriptions():
         schema, name = table.split(".")
         assert (f"@level0name = N'{schema}', @level1type = N'TABLE', @level1name = N'{name}', "
                 "@level2type = N'COLUMN'") in ddl
-    assert "sp_updateextendedproperty" in ddl and "backend_pid" not in ddl
+    assert "sp_addextendedproperty" in ddl and "backend_pid" not in ddl

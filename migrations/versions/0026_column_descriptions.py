@@ -11,9 +11,9 @@ the analyst views have had since revision 0015. ``predictions.churn_reasons_late
 now shows each customer's latest run that kept reasons (the nightly job keeps
 none), and ``models.drift`` the latest row per model name and feature, so the
 descriptions revision 0015 and 0021 gave them are reworded to say so. Schema DDL
-only: no data moves. On SQL Server a description is updated where it exists and
-added where it does not (Babelfish loses a view's descriptions when the view is
-replaced), so either order with the objects revision that replaces the views works.
+only: no data moves. On SQL Server a description is dropped where it exists and
+added again (Babelfish loses a view's descriptions when the view is replaced), so
+either order with the objects revision that replaces the views works.
 """
 
 import sqlalchemy as sa
@@ -154,18 +154,21 @@ def _ms_set(schema: str, name: str, kind: str, column: str | None, text: str | N
     """Add, update or (text None) drop one MS_Description, whether or not it exists."""
     target = (f"@level0type = N'SCHEMA', @level0name = N'{schema}', "
               f"@level1type = N'{kind}', @level1name = N'{name}'")
-    listed = f"N'SCHEMA', N'{schema}', N'{kind}', N'{name}', "
-    listed += f"N'COLUMN', N'{column}'" if column else "NULL, NULL"
     if column:
         target += f", @level2type = N'COLUMN', @level2name = N'{column}'"
-    exists = ("EXISTS (SELECT 1 FROM sys.fn_listextendedproperty("
-              f"N'MS_Description', {listed}))")
+    # Dropped where it exists, whatever that takes: Babelfish ends the connection when
+    # fn_listextendedproperty is asked about a view's column, its
+    # sys.extended_properties does not list them, and a missing one is error 15217 on
+    # SQL Server but another number there. So the drop may fail quietly; the add that
+    # follows it fails loudly if the description is still there.
+    drop = ("BEGIN TRY EXEC sys.sp_dropextendedproperty @name = N'MS_Description', "
+            f"{target}; END TRY BEGIN CATCH END CATCH")
     if text is None:
-        return (f"IF {exists} EXEC sys.sp_dropextendedproperty "
-                f"@name = N'MS_Description', {target}")
-    value = f"@name = N'MS_Description', @value = {_literal(text)}, {target}"
-    return (f"IF {exists} EXEC sys.sp_updateextendedproperty {value} "
-            f"ELSE EXEC sys.sp_addextendedproperty {value}")
+        return drop
+    # Drop and add rather than sp_updateextendedproperty, which also ends Babelfish's
+    # connection for a view's column.
+    return (f"{drop};\nEXEC sys.sp_addextendedproperty @name = N'MS_Description', "
+            f"@value = {_literal(text)}, {target}")
 
 
 def _describe(descriptions: dict, drop_tables: bool = False) -> None:
