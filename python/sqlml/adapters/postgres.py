@@ -460,6 +460,32 @@ def score_churn_staged(plpy, run_id: int, model_id: int, onnx_artifact: bytes,
     return written
 
 
+@database_errors
+def preview_churn_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
+                         explain: int | None = 0) -> list[tuple]:
+    """ops.python_step('preview_churn'): score the staged rows as
+    :func:`score_churn_staged` does and hand them back, writing nothing: rows of
+    customer_id, churn_probability, reasons (JSON text, NULL for ``explain`` 0)."""
+    from sqlml.kinds.churn import scoring
+
+    scoring.scorer(onnx_artifact, onnx_sha256)
+    columns, n, coded = staged(run_id)
+    ids, probability = entrypoints.score_churn_columns(columns, n, onnx_artifact, onnx_sha256,
+                                                       coded)
+    reasons: dict[str, list[dict]] = {}
+    if explain:
+        explained = entrypoints.explain_churn_columns(columns, n, onnx_artifact, onnx_sha256,
+                                                      explain)
+        for row in explained.sort_values(["customer_id", "rank"]).itertuples(index=False):
+            reasons.setdefault(str(row.customer_id), []).append({
+                "rank": int(row.rank), "feature": str(row.feature),
+                "feature_value": None if row.feature_value is None else str(row.feature_value),
+                "contribution": float(row.contribution)})
+    return [(customer, float(p),
+             json.dumps(reasons.get(customer, [])) if explain else None)
+            for customer, p in zip(ids, probability, strict=True)]
+
+
 # --- the write of a scoring batch -------------------------------------------------
 
 # PL/Python turns each element of a list it hands to SQL into text and parses it
