@@ -31,7 +31,7 @@ def member(request, pg_url, scored):  # noqa: F811
     url = make_url(pg_url).set(username=name).render_as_string(hide_password=False)
     yield request.param, url
     with scored.begin() as connection:
-        connection.exec_driver_sql(f"UPDATE ops.runs SET created_by = current_user")
+        connection.exec_driver_sql("UPDATE ops.runs SET created_by = current_user")
         connection.exec_driver_sql(f"DROP ROLE {name}")
 
 
