@@ -11,10 +11,18 @@ the analyst views have had since revision 0015. ``predictions.churn_reasons_late
 now shows each customer's latest run that kept reasons (the nightly job keeps
 none), and ``models.drift`` the latest row per model name and feature, so the
 descriptions revision 0015 and 0021 gave them are reworded to say so. Schema DDL
-only: no data moves. On SQL Server a description is dropped where it exists and
-added again (Babelfish loses a view's descriptions when the view is replaced), so
-either order with the objects revision that replaces the views works.
+only: no data moves.
+
+Babelfish (the tests' T-SQL engine) replaces a view by DROP and CREATE, so the
+revision that ships the two views' new text leaves them without descriptions there
+(SQL Server's ALTER keeps them), and it cannot list a view column's description
+(fn_listextendedproperty ends the connection). So on Babelfish this downgrade puts
+back every description revisions 0015 and 0021 gave the two views, which their own
+downgrades then drop, and a round trip holds; on SQL Server it rewords them back.
 """
+
+import importlib.util
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
@@ -114,28 +122,22 @@ DESCRIPTIONS = {
         },
     ),
 }
-# What the two views' reworded descriptions said before (revisions 0015 and 0021).
-PREVIOUS = {
-    ("predictions", "churn_reasons_latest", "VIEW"): (
-        "Why each customer got their latest churn score, per model name: the reasons the "
-        "scoring run behind predictions.churn_latest kept (ml.score_churn's explain), most "
-        "risk-raising first (ORDER BY churn_probability DESC, rank).",
-        {
-            "churn_probability": "The customer's latest churn probability (0 to 1).",
-            "run_id": "The scoring run (ops.runs) that wrote them.",
-        },
-    ),
-    ("models", "drift", "VIEW"): (
-        "Latest input drift per model version and feature: the population stability "
-        "index (PSI) of the newest run's input against the training profile; flagged "
-        "when PSI > 0.2.",
-        {
-            "model_version": "The version whose training profile was the reference.",
-        },
-    ),
-}
+# The revisions whose descriptions of the two views this one rewords.
+DESCRIBED_BY = {("models", "drift"): "0015_drift_and_descriptions.py",
+                ("predictions", "churn_reasons_latest"): "0021_churn_reasons.py"}
 ENGINE_ONLY = {"backend_pid": False, "backend_start": False,  # PostgreSQL's columns
                "session_id": True, "login_time": True}  # SQL Server's
+
+
+def _previous(schema: str, view: str) -> tuple[str, dict]:
+    """What the describing revision said of the view (its own data, read from its file)."""
+    path = Path(__file__).with_name(DESCRIBED_BY[(schema, view)])
+    spec = importlib.util.spec_from_file_location(f"sqlml_revision_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if hasattr(module, "DESCRIPTIONS"):
+        return module.DESCRIPTIONS[(schema, view)]
+    return module.ABOUT, module.COLUMNS
 
 
 def _literal(text: str) -> str:
@@ -150,47 +152,66 @@ def _columns(schema: str, name: str, columns: dict) -> dict:
     return {c: t for c, t in columns.items() if c in existing}
 
 
-def _ms_set(schema: str, name: str, kind: str, column: str | None, text: str | None) -> str:
-    """Add, update or (text None) drop one MS_Description, whether or not it exists."""
+def _babelfish() -> bool:
+    if op.get_context().as_sql:
+        return False
+    return "Babelfish" in (op.get_bind().exec_driver_sql("SELECT @@VERSION").scalar() or "")
+
+
+def _ms(action: str, schema: str, name: str, kind: str, column: str | None,
+        text: str | None = None) -> str:
+    """One MS_Description statement: add, update or drop."""
     target = (f"@level0type = N'SCHEMA', @level0name = N'{schema}', "
               f"@level1type = N'{kind}', @level1name = N'{name}'")
     if column:
         target += f", @level2type = N'COLUMN', @level2name = N'{column}'"
-    # Dropped where it exists, whatever that takes: Babelfish ends the connection when
-    # fn_listextendedproperty is asked about a view's column, its
-    # sys.extended_properties does not list them, and a missing one is error 15217 on
-    # SQL Server but another number there. So the drop may fail quietly; the add that
-    # follows it fails loudly if the description is still there.
-    drop = ("BEGIN TRY EXEC sys.sp_dropextendedproperty @name = N'MS_Description', "
-            f"{target}; END TRY BEGIN CATCH END CATCH")
-    if text is None:
-        return drop
-    # Drop and add rather than sp_updateextendedproperty, which also ends Babelfish's
-    # connection for a view's column.
-    return (f"{drop};\nEXEC sys.sp_addextendedproperty @name = N'MS_Description', "
-            f"@value = {_literal(text)}, {target}")
+    value = "" if text is None else f"@value = {_literal(text)}, "
+    return f"EXEC sys.sp_{action}extendedproperty @name = N'MS_Description', {value}{target}"
 
 
-def _describe(descriptions: dict, drop_tables: bool = False) -> None:
-    for (schema, name, kind), (about, columns) in descriptions.items():
-        clear = drop_tables and kind == "TABLE"
-        if is_mssql():
-            op.execute(_ms_set(schema, name, kind, None, None if clear else about))
-        else:
-            op.execute(f"COMMENT ON {kind} {schema}.{name} IS "
-                       f"{'NULL' if clear else _literal(about)}")
-        for column, text in _columns(schema, name, columns).items():
-            if is_mssql():
-                op.execute(_ms_set(schema, name, kind, column, None if clear else text))
-            else:
-                op.execute(f"COMMENT ON COLUMN {schema}.{name}.{column} IS "
-                           f"{'NULL' if clear else _literal(text)}")
+def _set(schema: str, name: str, kind: str, column: str | None, text: str | None,
+         new: bool) -> None:
+    """Describe (text None: undescribe) one object or column. On SQL Server a new
+    description is added and an existing one reworded; a column's by drop and add,
+    because Babelfish's sp_updateextendedproperty ends the connection on a view's."""
+    if not is_mssql():
+        target = f"{schema}.{name}" + (f".{column}" if column else "")
+        what = "COLUMN" if column else kind
+        op.execute(f"COMMENT ON {what} {target} IS "
+                   f"{'NULL' if text is None else _literal(text)}")
+    elif text is None:
+        op.execute(_ms("drop", schema, name, kind, column))
+    elif new:
+        op.execute(_ms("add", schema, name, kind, column, text))
+    elif column:
+        op.execute(_ms("drop", schema, name, kind, column))
+        op.execute(_ms("add", schema, name, kind, column, text))
+    else:
+        op.execute(_ms("update", schema, name, kind, None, text))
 
 
 def upgrade() -> None:
-    _describe(DESCRIPTIONS)
+    for (schema, name, kind), (about, columns) in DESCRIPTIONS.items():
+        new = kind == "TABLE"
+        _set(schema, name, kind, None, about, new)
+        for column, text in _columns(schema, name, columns).items():
+            _set(schema, name, kind, column, text, new)
 
 
 def downgrade() -> None:
-    _describe({k: v for k, v in DESCRIPTIONS.items() if k[2] == "TABLE"}, drop_tables=True)
-    _describe(PREVIOUS)
+    babelfish = _babelfish()
+    for (schema, name, kind), (_, columns) in DESCRIPTIONS.items():
+        if kind == "TABLE":
+            _set(schema, name, kind, None, None, False)
+            for column in _columns(schema, name, columns):
+                _set(schema, name, kind, column, None, False)
+            continue
+        about, before = _previous(schema, name)
+        if babelfish:  # the views lost every description when they were replaced
+            op.execute(_ms("add", schema, name, kind, None, about))
+            for column, text in _columns(schema, name, before).items():
+                op.execute(_ms("add", schema, name, kind, column, text))
+            continue
+        _set(schema, name, kind, None, about, False)
+        for column in _columns(schema, name, columns):
+            _set(schema, name, kind, column, before[column], False)

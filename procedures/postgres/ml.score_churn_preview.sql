@@ -10,9 +10,9 @@
 --                caller's rights; needs customer_id and the model's feature columns
 --   explain      reasons returned per customer (default 0: none), 0 to the spec's
 --                limits.max_explain (20)
--- Returns one row per input row: run_id, model_id, version, customer_id,
--- churn_probability, reasons (jsonb array of {rank, feature, feature_value,
--- contribution}, strongest risk first; NULL with explain 0).
+-- Returns one row per input row, most at risk first (then by customer_id): run_id,
+-- model_id, version, customer_id, churn_probability, reasons (jsonb array of {rank,
+-- feature, feature_value, contribution}, strongest risk first; NULL with explain 0).
 CREATE OR REPLACE FUNCTION ml.score_churn_preview(
     model_name text,
     input_query text DEFAULT NULL,

@@ -54,13 +54,12 @@ BEGIN
         -- written but the run log, and no drift is measured on made-up rows.
         SELECT coalesce(jsonb_agg(jsonb_build_object('customer_id', s.customer_id,
                 'churn_probability', s.churn_probability, 'reasons', s.reasons)
-                ORDER BY s.ordinality), '[]'::jsonb), count(*)
+                ORDER BY s.churn_probability DESC, s.customer_id), '[]'::jsonb), count(*)
         INTO v_scored, v_rows_in
-        FROM ROWS FROM (ops.python_step('preview_churn', run_predict.run_id,
+        FROM ops.python_step('preview_churn', run_predict.run_id,
             jsonb_build_object('onnx_sha256', v_model.onnx_sha256, 'explain', v_explain),
             v_model.onnx_artifact
-        ) AS (customer_id text, churn_probability double precision, reasons jsonb))
-        WITH ORDINALITY AS s (customer_id, churn_probability, reasons, ordinality);
+        ) AS s (customer_id text, churn_probability double precision, reasons jsonb);
         PERFORM ops.finish_run(run_predict.run_id, v_model.model_id, v_rows_in, 0);
         RETURN jsonb_build_object('run_id', run_predict.run_id, 'model_id', v_model.model_id,
             'version', v_model.version, 'rows', v_scored);
