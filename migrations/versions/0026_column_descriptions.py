@@ -14,11 +14,12 @@ descriptions revision 0015 and 0021 gave them are reworded to say so. Schema DDL
 only: no data moves.
 
 Babelfish (the tests' T-SQL engine) replaces a view by DROP and CREATE, so the
-revision that ships the two views' new text leaves them without descriptions there
-(SQL Server's ALTER keeps them), and it cannot list a view column's description
-(fn_listextendedproperty ends the connection). So on Babelfish this downgrade puts
-back every description revisions 0015 and 0021 gave the two views, which their own
-downgrades then drop, and a round trip holds; on SQL Server it rewords them back.
+revision that ships the two views' new text leaves them without their own
+description there (their columns' stay; SQL Server's ALTER keeps both), and it
+cannot list a view column's description (fn_listextendedproperty ends the
+connection). So on Babelfish this downgrade adds back the description revisions
+0015 and 0021 gave each view, which their own downgrades then drop, and a round
+trip holds; on SQL Server it rewords it back.
 """
 
 import importlib.util
@@ -207,11 +208,9 @@ def downgrade() -> None:
                 _set(schema, name, kind, column, None, False)
             continue
         about, before = _previous(schema, name)
-        if babelfish:  # the views lost every description when they were replaced
+        if babelfish:  # the replaced view lost its own description (not its columns')
             op.execute(_ms("add", schema, name, kind, None, about))
-            for column, text in _columns(schema, name, before).items():
-                op.execute(_ms("add", schema, name, kind, column, text))
-            continue
-        _set(schema, name, kind, None, about, False)
+        else:
+            _set(schema, name, kind, None, about, False)
         for column in _columns(schema, name, columns):
             _set(schema, name, kind, column, before[column], False)
