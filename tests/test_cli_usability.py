@@ -6,6 +6,7 @@ traceback and no internal message.
 """
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -86,3 +87,17 @@ def test_a_command_that_starts_the_embedded_server_says_so(tmp_path):
     finally:
         subprocess.run([*SQLML, "db", "stop"], env=env, capture_output=True, timeout=120,
                        cwd=project_root())
+
+
+@pytest.mark.unit
+def test_train_prints_one_short_line_not_the_metrics_document(capsys):
+    metrics = {"auc": 0.81234, "baseline_auc": 0.8, "feature_importance": [
+        {"feature": f"column_{i}", "importance": i / 100} for i in range(60)],
+        "curves": {"roc": list(range(200))}}
+    assert len(json.dumps(metrics)) > 3000
+    row = {"model_id": 7, "model_name": "churn", "version": 2, "status": "active",
+           "metrics": json.dumps(metrics)}
+    cli._print_rows([cli._trained("churn")(row)])
+    out = capsys.readouterr().out.strip()
+    assert len(out.splitlines()) == 1 and len(out) < 300, out
+    assert "metric=auc 0.8123 (baseline 0.8000)" in out and "model_id = 7" in out
