@@ -90,13 +90,15 @@ def test_explain_zero_null_and_the_two_argument_call_write_no_reasons(trained):
     assert count(trained, "predictions.churn_reasons") == 0
 
 
-def test_the_latest_view_follows_the_latest_run(trained):
-    """A later run without explain hides the earlier run's reasons: they would explain
-    a score the customer no longer has."""
-    score(trained, 2)
+def test_the_latest_view_keeps_the_latest_run_that_kept_reasons(trained):
+    """Issue 22, finding 11: the nightly job scores without explain; the reasons of the
+    latest explained run stay, with that run's score and id beside them."""
+    explained = score(trained, 2)
     assert count(trained, "predictions.churn_reasons_latest") == 2 * CUSTOMERS
-    score(trained, 0)
-    assert count(trained, "predictions.churn_reasons_latest") == 0
+    later = score(trained, 0)
+    assert later > explained
+    assert count(trained, "predictions.churn_reasons_latest",
+                 f"run_id = {explained}") == 2 * CUSTOMERS
 
 
 @pytest.mark.parametrize("explain", [-1, 21])

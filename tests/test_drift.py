@@ -82,7 +82,7 @@ def test_a_version_without_a_profile_gives_one_row_that_says_so(profile):
 
 def test_a_broken_input_never_raises():
     rows = entrypoints.drift(pd.DataFrame({"series_id": ["a"]}),
-                             {"kind": "series", "features": {}})
+                             {"kind": "series", "features": {}, "min_rows": 1})
     assert list(rows["feature"]) == ["*"]
     assert "could not be measured" in json.loads(rows["detail"].iloc[0])["error"]
 
@@ -122,7 +122,7 @@ def test_values_on_a_bin_edge_fall_in_the_same_bin_at_training_and_at_a_run():
     # few values: the quantile edges are the values themselves (to many decimals)
     values = pd.DataFrame({"x": [155.5158333333, 208.5441666667, 226.9033333333,
                                  487.2208333333, 689.7425, 839.2341666667]})
-    profile = drift.feature_profile(values, ["x"], [])
+    profile = drift.feature_profile(values, ["x"], [], min_rows=1)
     rows = entrypoints.drift(values, profile)
     assert rows["psi"].iloc[0] == pytest.approx(0.0) and not rows["flagged"].iloc[0]
 
@@ -194,3 +194,30 @@ def test_the_sql_server_adapter_measures_drift_as_pandas_does():
     profile_text = json.dumps(profile)
     pd.testing.assert_frame_equal(mssql._drift_rows(other, profile_text),
                                   entrypoints.drift(other, profile_text), check_exact=True)
+
+
+@pytest.mark.parametrize("n", [1, 5, 99])
+def test_too_few_rows_are_recorded_as_such_never_flagged(n):
+    """Issue 22, finding 10: one made-up customer flagged drift on every feature."""
+    profile = churn_profile(customers(seed=0))
+    assert profile["min_rows"] == 100
+    few = customers(n=n, seed=1, tenure_shift=300.0, plan_weights=(0, 0, 1))
+    for rows in (entrypoints.drift(few, profile),
+                 entrypoints.drift_columns(
+                     {c: few[c].to_numpy(dtype=object if c == "plan" else None)
+                      for c in few}, n, profile)):
+        assert list(rows["feature"]) == ["*"] and not rows["flagged"].any()
+        detail = json.loads(rows["detail"].iloc[0])
+        assert detail["too_few_rows"] and detail["rows"] == n and detail["min_rows"] == 100
+        assert "too few rows" in detail["error"]
+    # at the minimum the shift is measured and flagged
+    enough = customers(n=100, seed=1, tenure_shift=300.0)
+    assert by_feature(entrypoints.drift(enough, profile))["tenure_months"].flagged
+
+
+def test_too_few_series_are_recorded_as_such():
+    levels = list(np.geomspace(10, 10_000, 40))
+    profile = drift.series_profile(series(levels), min_rows=5)
+    rows = entrypoints.drift(series([levels[0] * 100] * 1), profile)
+    assert list(rows["feature"]) == ["*"] and not rows["flagged"].any()
+    assert json.loads(rows["detail"].iloc[0])["series"] == 1

@@ -335,6 +335,15 @@ def test_5_a_terminated_session_leaves_an_abandoned_run(customers, pg_url):
 def test_5_run_errors_keep_no_data_value_and_operators_read_only_their_own(customers, login):
     role, engine = login
     secret = "s3cr3t-value-42"
+    # A model of that name, so that the call gets past its cheap checks to the input
+    # (issue 22: a missing model is refused before the input is read).
+    with customers.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO models.registry (model_name, version, kind, status, artifact,"
+            " artifact_sha256, onnx_artifact, onnx_sha256, spec, metrics, feature_schema,"
+            " trained_rows, training_seconds, device) VALUES ('churn', 1, 'churn', 'active',"
+            " '\\x00', repeat('0', 64), '\\x00', repeat('0', 64), '{}', '{}', '{}', 1, 0,"
+            " 'CPU')")
     with pytest.raises(sa.exc.DBAPIError) as raised:
         call(engine, SCORE, name="churn", query=f"SELECT '{secret}'::int AS customer_id")
     assert secret in str(raised.value.orig)  # the caller gets the whole message

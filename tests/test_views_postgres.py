@@ -57,16 +57,40 @@ def test_churn_latest_is_each_customers_newest_score_per_model_name(scored):
         ("other", "a", 1, 0.20), ("other", "d", 1, 0.21)]
 
 
-def test_churn_reasons_latest_is_churn_latest_joined_to_its_runs_reasons(scored):
+def test_churn_reasons_latest_is_each_customers_latest_explained_run(scored):
+    """Issue 22, finding 11: a later run without reasons (the nightly job) no longer
+    empties the view; each customer's reasons come with the score of their run."""
     columns = ("customer_id, rank, feature, feature_value, contribution, churn_probability,"
                " model_name, model_version, model_id, run_id, scored_at")
     reasons = call(scored, f"SELECT {columns} FROM predictions.churn_reasons_latest"
                            " ORDER BY model_name, customer_id, rank")
-    joined = call(scored, f"SELECT {columns} FROM predictions.churn_latest AS l"
+    # runs 1, 2, 3 in RUNS order; b's newest run (2) kept no reasons: run 1's show
+    assert {(r["model_name"], r["customer_id"], r["run_id"]) for r in reasons} == {
+        ("churn", "a", 2), ("churn", "b", 1), ("churn", "c", 1),
+        ("other", "a", 3), ("other", "d", 3)}
+    joined = call(scored, f"SELECT {columns} FROM predictions.churn_scores AS s"
                           " INNER JOIN predictions.churn_reasons AS x USING (run_id, customer_id)"
+                          " INNER JOIN (SELECT model_id, model_name, version AS model_version"
+                          " FROM models.registry) AS r USING (model_id)"
                           " ORDER BY model_name, customer_id, rank")
-    assert reasons == joined
-    # b's newest run kept no reasons: none of run 0's reasons for b show
-    assert {(r["model_name"], r["customer_id"]) for r in reasons} == {
-        ("churn", "a"), ("churn", "c"), ("other", "a"), ("other", "d")}
+    picked = {(r["model_name"], r["customer_id"], r["run_id"]) for r in reasons}
+    assert reasons == [r for r in joined
+                       if (r["model_name"], r["customer_id"], r["run_id"]) in picked]
+    assert all(r["rank"] in (1, 2) for r in reasons) and len(reasons) == 2 * len(picked)
 
+
+def test_models_drift_is_the_latest_per_model_name_and_feature(scored):
+    """Issue 22, finding 13: one row per model name and feature, whichever version
+    measured it last, and that version on the row."""
+    with scored.begin() as connection:
+        for run_id, model_id, features in ((1, 1, ("tenure", "plan")), (2, 2, ("tenure",)),
+                                           (3, 3, ("tenure",))):
+            for feature in features:
+                connection.execute(sa.text(
+                    "INSERT INTO ops.run_drift (run_id, model_id, feature, psi, flagged,"
+                    " detail) VALUES (:run_id, :model_id, :feature, 0.01, false, '{}')"),
+                    dict(run_id=run_id, model_id=model_id, feature=feature))
+    rows = call(scored, "SELECT model_name, feature, model_version, run_id FROM models.drift"
+                        " ORDER BY model_name, feature")
+    assert [tuple(r.values()) for r in rows] == [
+        ("churn", "plan", 1, 1), ("churn", "tenure", 2, 2), ("other", "tenure", 1, 3)]

@@ -1,6 +1,7 @@
 -- ops.call: the body of every ml procedure that keeps a run, and the one place a
 -- run's failure is handled (as ops.call on PostgreSQL). Called by ml.train_churn_model,
--- ml.train_forecaster, ml.score_churn, ml.forecast and ml.activate_model, which only
+-- ml.train_forecaster, ml.score_churn (and ml.score_churn_preview, @preview = 1),
+-- ml.forecast and ml.activate_model, which only
 -- name their run type and pass their arguments on (those a run type does not take
 -- stay NULL).
 --   1. ops.begin_run records the call, with its arguments as params, as 'running':
@@ -19,7 +20,8 @@ CREATE OR ALTER PROCEDURE ops.call
     @activate BIT = NULL,
     @horizon INT = NULL,
     @explain INT = NULL,
-    @version INT = NULL
+    @version INT = NULL,
+    @preview BIT = 0
 AS
 BEGIN
     SET NOCOUNT ON;
@@ -37,8 +39,11 @@ BEGIN
         SET @params = (SELECT @version AS version FOR JSON PATH, WITHOUT_ARRAY_WRAPPER);
     ELSE IF @run_type = N'score_churn'
         SET @params = (
-            SELECT @input_query AS input_query, @explain AS explain
-            FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
+            SELECT
+                @input_query AS input_query,
+                @explain AS explain,
+                CASE WHEN @preview = 1 THEN CAST(1 AS BIT) END AS preview
+            FOR JSON PATH, WITHOUT_ARRAY_WRAPPER
         );
     ELSE IF @run_type = N'forecast'
         SET @params = (
@@ -79,7 +84,7 @@ BEGIN
         ELSE IF @run_type = N'score_churn'
             EXEC ops.run_score_churn
                 @run_id = @run_id, @model_name = @model_name, @input_query = @input_query,
-                @explain = @explain;
+                @explain = @explain, @preview = @preview;
         ELSE IF @run_type = N'forecast'
             EXEC ops.run_forecast
                 @run_id = @run_id, @model_name = @model_name, @input_query = @input_query,

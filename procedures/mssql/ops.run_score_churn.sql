@@ -4,12 +4,15 @@
 -- ml.score_churn, in the run it opened (@run_id); ml.score_churn says what the
 -- arguments mean. Its steps are ops.run_forecast's, with churn's script, result set and
 -- tables (one body per kind, as on PostgreSQL). Returns one row: run_id, model_id,
--- version, rows_scored.
+-- version, rows_scored. With @preview = 1 (ml.score_churn_preview) it writes no score,
+-- reason or drift and returns the scored rows instead: run_id, model_id, version,
+-- customer_id, churn_probability, reasons (JSON; NULL with @explain 0).
 CREATE OR ALTER PROCEDURE ops.run_score_churn
     @run_id BIGINT,
     @model_name NVARCHAR(4000),
     @input_query NVARCHAR(MAX),
-    @explain INT
+    @explain INT,
+    @preview BIT = 0
 AS
 BEGIN
     SET NOCOUNT ON;
@@ -50,9 +53,11 @@ BEGIN
         @version = @version OUTPUT,
         @onnx_artifact = @onnx_artifact OUTPUT,
         @onnx_sha256 = @onnx_sha256 OUTPUT;
+    -- A preview measures no drift (made-up rows): without a profile the script's
+    -- drift is one row saying so, which nothing keeps.
     SELECT @profile = JSON_QUERY(r.feature_schema, '$.profile')
     FROM models.registry AS r
-    WHERE r.model_id = @model_id;
+    WHERE r.model_id = @model_id AND @preview = 0;
     SELECT
         @query = COALESCE(@input_query, JSON_VALUE(s.spec, '$.input.default_query')),
         @max_explain = COALESCE(CAST(JSON_VALUE(s.spec, '$.limits.max_explain') AS INT), 0)
@@ -140,6 +145,31 @@ OutputDataSet, drift, script_error = score_churn_explained_with_drift(InputDataS
             N'distinct in the input_query (docs/report-authors.md)'
         );
         THROW 50503, @message, 1;
+    END;
+
+    IF @preview = 1
+    BEGIN
+        SET @rows = (SELECT COUNT_BIG(*) FROM #scores);
+        BEGIN TRANSACTION;
+        EXEC ops.finish_run
+            @run_id = @run_id, @model_id = @model_id, @rows_in = @rows, @rows_out = 0;
+        COMMIT TRANSACTION;
+        SELECT
+            @run_id AS run_id,
+            @model_id AS model_id,
+            @version AS version,
+            s.customer_id,
+            s.churn_probability,
+            (
+                SELECT e.rank, e.feature, e.feature_value, e.contribution
+                FROM #explained AS e
+                WHERE e.customer_id = s.customer_id AND e.rank IS NOT NULL
+                ORDER BY e.rank
+                FOR JSON PATH, INCLUDE_NULL_VALUES
+            ) AS reasons
+        FROM #scores AS s
+        ORDER BY s.churn_probability DESC, s.customer_id;
+        RETURN;
     END;
 
     BEGIN TRANSACTION;

@@ -3,6 +3,9 @@
 -- run it opened (@run_id). Reads the kind's spec, trains in the embedded Python on
 -- @input_query (NULL: the spec's default) with the caller's rights, and registers
 -- the version with the activation rule (ops.register_model), in one transaction.
+-- What costs nothing is checked before the input is read (issue 22): a name that
+-- belongs to a model of another kind, options that are not a JSON object or name an
+-- unknown option (the Python entry point checks types and limits again).
 -- Returns one row: model_id, model_name, version, status, metrics (JSON).
 CREATE OR ALTER PROCEDURE ops.train_model
     @run_id BIGINT,
@@ -27,11 +30,51 @@ BEGIN
     DECLARE @trained_rows BIGINT;
     DECLARE @script_error NVARCHAR(MAX);
     DECLARE @message NVARCHAR(2048);
+    DECLARE @other_kind NVARCHAR(32);
+    DECLARE @unknown NVARCHAR(4000);
+    DECLARE @what NVARCHAR(64) = CONCAT(@kind, N' training');
     SELECT @spec = s.spec FROM models.specs AS s WHERE s.kind = @kind;
     IF @spec IS NULL
     BEGIN
         SET @message = CONCAT(N'sqlml: no spec for model kind ', @kind, N'; run sqlml deploy');
         THROW 50301, @message, 1;
+    END;
+    SELECT TOP (1) @other_kind = r.kind
+    FROM models.registry AS r
+    WHERE r.model_name = @model_name AND r.kind <> @kind;
+    IF @other_kind IS NOT NULL
+    BEGIN
+        SET @message = CONCAT(
+            N'sqlml: model ''', @model_name, N''' is a ', @other_kind,
+            N' model; choose another name for a ', @kind, N' model'
+        );
+        THROW 50203, @message, 1;
+    END;
+    IF LTRIM(RTRIM(ISNULL(@options, N''))) <> N''
+    BEGIN
+        IF ISJSON(@options) = 0
+        BEGIN
+            SET @message = CONCAT(N'sqlml: options of ', @what,
+                N' is not valid JSON; pass JSON text, like {"epochs": 20}');
+            THROW 50303, @message, 1;
+        END;
+        IF LEFT(LTRIM(@options), 1) <> N'{'
+        BEGIN
+            SET @message = CONCAT(N'sqlml: options of ', @what,
+                N' must be a JSON object, like {"epochs": 20}');
+            THROW 50303, @message, 1;
+        END;
+        SELECT TOP (1) @unknown = o.[key]
+        FROM OPENJSON(@options) AS o
+        WHERE o.[key] NOT IN (SELECT d.[key] FROM OPENJSON(@spec, '$.options') AS d)
+        ORDER BY o.[key];
+        IF @unknown IS NOT NULL
+        BEGIN
+            SELECT @message = CONCAT(N'sqlml: unknown option ''', @unknown, N''' for ', @what,
+                N'; known options: ', STRING_AGG(d.[key], N', ') WITHIN GROUP (ORDER BY d.[key]))
+            FROM OPENJSON(@spec, '$.options') AS d;
+            THROW 50303, @message, 1;
+        END;
     END;
     SET @query = COALESCE(@input_query, JSON_VALUE(@spec, '$.input.default_query'));
     -- Types the language extension refuses: a sqlml error naming the column and its CAST.

@@ -4,9 +4,11 @@
 -- name their run type and turn the JSON result into their own row.
 --   1. ops.begin_run records the call as 'running', committed at once (so a session
 --      that dies mid-call leaves a row that the next call marks 'abandoned');
---   2. ops.stage_input reads input_query with the CALLER's rights (this function is
+--   2. ops.check_call refuses what is wrong before any work (a name of another kind,
+--      bad options, a model without an active version);
+--   3. ops.stage_input reads input_query with the CALLER's rights (this function is
 --      SECURITY INVOKER) into the session's memory (NULL: the call reads no rows);
---   3. ops.run_call does the work with the OWNER's rights (SECURITY DEFINER).
+--   4. ops.run_call does the work with the OWNER's rights (SECURITY DEFINER).
 -- Any error, cancel and statement timeout included, goes to ops.fail_call, which
 -- records the run as failed and re-raises it. Returns the result document.
 -- No SET search_path here: the caller's input_query resolves names as the caller's would.
@@ -32,6 +34,8 @@ BEGIN
                 coalesce(length(call.model_name), 0)
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
+        -- Names, kinds and options first: they cost nothing, the input may cost minutes.
+        PERFORM ops.check_call(call.run_type, call.model_name, call.params);
         IF call.input_query IS NOT NULL THEN
             -- Scoring reads its id column as exact text, named by the churn spec.
             PERFORM ops.stage_input(v_run_id, call.input_query, CASE

@@ -14,6 +14,9 @@
 --                two arrays of Python objects); with explain = k > 0 also each
 --                customer's k strongest reasons to predictions.churn_reasons, with 0
 --                no explaining work at all. One row: the scores written.
+--   preview_churn  onnx_sha256, explain: scores (and k reasons) returned, nothing
+--                written (ml.score_churn_preview): one row per input row:
+--                customer_id, churn_probability, reasons (jsonb array, NULL for k = 0).
 --   forecast     onnx_sha256, horizon (NULL: the model's): horizon rows per series:
 --                series_id, period (midnight for daily and longer periods), step,
 --                forecast, lower, upper.
@@ -37,6 +40,9 @@ if step == "train":
 if step == "score_churn":
     return [(postgres.score_churn_staged(plpy, run_id, a["model_id"], onnx_artifact,
                                          a["onnx_sha256"], a["explain"]),)]
+if step == "preview_churn":
+    return postgres.preview_churn_staged(plpy, run_id, onnx_artifact, a["onnx_sha256"],
+                                         a["explain"])
 if step == "forecast":
     return postgres.forecast_staged(plpy, run_id, onnx_artifact, a["onnx_sha256"], a["horizon"])
 if step == "drift":

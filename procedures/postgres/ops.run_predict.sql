@@ -6,7 +6,9 @@
 -- failed run has none of them. params: the run's (explain, NULL: 0; horizon, NULL:
 -- the version's). Called by ops.run_call for ml.score_churn and ml.forecast, with the
 -- owner's rights. Returns {run_id, model_id, version, rows_scored} (churn) or
--- {run_id, model_id, version, rows_written} (forecaster).
+-- {run_id, model_id, version, rows_written} (forecaster). A churn run with
+-- params.preview (ml.score_churn_preview) writes no score, reason or drift: it returns
+-- {run_id, model_id, version, rows: [{customer_id, churn_probability, reasons}]}.
 CREATE OR REPLACE FUNCTION ops.run_predict(run_id bigint, kind text, model_name text, params jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -20,6 +22,8 @@ DECLARE
     v_model record;
     v_rows_in bigint;
     v_rows bigint;
+    v_preview boolean := coalesce((run_predict.params ->> 'preview')::boolean, false);
+    v_scored jsonb;
 BEGIN
     IF run_predict.kind = 'churn' THEN
         -- Explaining costs about (columns + 1) * 32 model evaluations per customer, so
@@ -44,6 +48,21 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                     HINT = 'pass a smaller horizon, or train a version with options {"horizon": N}';
         END IF;
+    END IF;
+    IF v_preview AND run_predict.kind = 'churn' THEN
+        -- What-if: the scores (and reasons) come back to the caller; no table is
+        -- written but the run log, and no drift is measured on made-up rows.
+        SELECT coalesce(jsonb_agg(jsonb_build_object('customer_id', s.customer_id,
+                'churn_probability', s.churn_probability, 'reasons', s.reasons)
+                ORDER BY s.churn_probability DESC, s.customer_id), '[]'::jsonb), count(*)
+        INTO v_scored, v_rows_in
+        FROM ops.python_step('preview_churn', run_predict.run_id,
+            jsonb_build_object('onnx_sha256', v_model.onnx_sha256, 'explain', v_explain),
+            v_model.onnx_artifact
+        ) AS s (customer_id text, churn_probability double precision, reasons jsonb);
+        PERFORM ops.finish_run(run_predict.run_id, v_model.model_id, v_rows_in, 0);
+        RETURN jsonb_build_object('run_id', run_predict.run_id, 'model_id', v_model.model_id,
+            'version', v_model.version, 'rows', v_scored);
     END IF;
     PERFORM ops.record_drift(run_predict.run_id, v_model.model_id);
     IF run_predict.kind = 'churn' THEN

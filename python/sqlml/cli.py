@@ -22,6 +22,7 @@ one line and a hint; ``sqlml --debug COMMAND`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import traceback
@@ -47,26 +48,42 @@ def _db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _url(args: argparse.Namespace) -> str:
+    """``--url``, else SQLML_DATABASE_URL, else the embedded engine, started if it was
+    stopped, and then said so on stderr: a command that silently starts a server
+    leaves one running that nobody asked for."""
+    from sqlml.connect import URL_ENV, resolve_url
+
+    if args.url or os.environ.get(URL_ENV):
+        return resolve_url(args.url)
+    from sqlml import embedded_pg
+
+    was_running = embedded_pg.is_running()
+    url = resolve_url(None)
+    if not was_running:
+        print(f"sqlml: no --url or {URL_ENV}: started the embedded PostgreSQL "
+              f"({embedded_pg.server().data}); `sqlml db stop` stops it", file=sys.stderr)
+    return url
+
+
 def _deploy(args: argparse.Namespace) -> int:
-    from sqlml.connect import resolve_url
     from sqlml.deploy import deploy
 
-    deploy(resolve_url(args.url), runtime_path=args.runtime_path)
+    deploy(_url(args), runtime_path=args.runtime_path)
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from sqlml.connect import resolve_url
     from sqlml.demo import run_demo
 
-    run_demo(resolve_url(args.url), skip_deploy=args.skip_deploy)
+    run_demo(_url(args), skip_deploy=args.skip_deploy)
     return 0
 
 
 def _engine(args: argparse.Namespace):
-    from sqlml.connect import create_engine, resolve_url
+    from sqlml.connect import create_engine
 
-    return create_engine(resolve_url(args.url))
+    return create_engine(_url(args))
 
 
 def _print_rows(rows: list[dict]) -> None:
@@ -74,7 +91,7 @@ def _print_rows(rows: list[dict]) -> None:
         print("  ".join(f"{k}={v}" for k, v in row.items()))
 
 
-def _call(args: argparse.Namespace, routine: str, **params) -> int:
+def _call(args: argparse.Namespace, routine: str, shape=None, **params) -> int:
     from sqlml import routines
     from sqlml.progress import NoticePrinter
 
@@ -83,7 +100,7 @@ def _call(args: argparse.Namespace, routine: str, **params) -> int:
     try:
         rows = routines.call(engine, routine, progress=printer, **params)
         printer.close()
-        _print_rows([_compact(r) for r in rows])
+        _print_rows([(shape or _compact)(r) for r in rows])
     finally:
         printer.close()
         engine.dispose()
@@ -103,10 +120,25 @@ def _compact(row: dict) -> dict:
     return row
 
 
+def _trained(kind: str):
+    """A trained version as one short line: its key metric beside the baseline's, and
+    where the whole metrics document is (it runs to kilobytes: curves, importances)."""
+
+    def shape(row: dict) -> dict:
+        row = dict(row)
+        row["metric"] = _key_metric(kind, row.pop("metrics", None))
+        row["all_metrics"] = (f"sqlml models {row['model_name']} / SELECT metrics FROM "
+                              f"models.registry WHERE model_id = {row['model_id']}")
+        return row
+
+    return shape
+
+
 def _train(args: argparse.Namespace) -> int:
     routine = {"churn": "train_churn_model", "forecaster": "train_forecaster"}[args.kind]
-    return _call(args, routine, model_name=args.name, input_query=args.input_query,
-                 options=args.options, activate=not args.no_activate)
+    return _call(args, routine, shape=_trained(args.kind), model_name=args.name,
+                 input_query=args.input_query, options=args.options,
+                 activate=not args.no_activate)
 
 
 def _query(args: argparse.Namespace, sql: str, params: dict | None = None,
@@ -149,6 +181,17 @@ def _key_metric(kind: str, metrics) -> str:
     if kind == "churn":
         return f"auc {m.get('auc', nan):.4f} (baseline {m.get('baseline_auc', nan):.4f})"
     return f"mase {m.get('mase', nan):.4f} (naive {m.get('baseline_mase', nan):.4f})"
+
+
+def _positive(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more; got {value}")
+    return value
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -262,14 +305,17 @@ def _spark(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sqlml", description=__doc__,
+    # The module docstring, without its reStructuredText literal marks.
+    description = re.sub(r"``([^`]*)``", r"\1", __doc__)
+    parser = argparse.ArgumentParser(prog="sqlml", description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     db = sub.add_parser("db", help="start, stop or locate the embedded PostgreSQL engine")
-    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db.add_argument("action", choices=["start", "stop", "status", "url"],
+                    help="start (idempotent, prints the URL), stop, status, or print the URL")
     db.set_defaults(func=_db)
 
     dep = sub.add_parser("deploy", help="install or upgrade sqlml in a database")
@@ -278,12 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
     dep.set_defaults(func=_deploy)
 
     demo = sub.add_parser("demo", help="deploy, load demo data, train, score, show results")
-    demo.add_argument("--url")
+    demo.add_argument("--url", help="default: SQLML_DATABASE_URL, then embedded")
     demo.add_argument("--skip-deploy", action="store_true", help="the database is deployed")
     demo.set_defaults(func=_demo)
 
     train = sub.add_parser("train", help="train a model version inside the database")
-    train.add_argument("kind", choices=["churn", "forecaster"])
+    train.add_argument("kind", choices=["churn", "forecaster"], help="the model kind")
     train.add_argument("name", help="model name")
     train.add_argument("--input-query", help="default: the spec's feature view")
     train.add_argument("--options", help='JSON, e.g. \'{"epochs": 20}\'')
@@ -291,37 +337,37 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=_train)
 
     score = sub.add_parser("score", help="score customers with the active churn model")
-    score.add_argument("name")
-    score.add_argument("--input-query")
+    score.add_argument("name", help="churn model name (its active version scores)")
+    score.add_argument("--input-query", help="default: the spec's feature view")
     score.add_argument("--explain", type=int, default=0,
                        help="reasons kept per customer in predictions.churn_reasons (0 to 20)")
     score.set_defaults(func=lambda a: _call(a, "score_churn", model_name=a.name,
                                             input_query=a.input_query, explain=a.explain))
 
     fc = sub.add_parser("forecast", help="forecast every series with the active forecaster")
-    fc.add_argument("name")
-    fc.add_argument("--horizon", type=int)
-    fc.add_argument("--input-query")
+    fc.add_argument("name", help="forecaster model name (its active version forecasts)")
+    fc.add_argument("--horizon", type=_positive, help="periods ahead (default: the model's)")
+    fc.add_argument("--input-query", help="default: the spec's series view")
     fc.set_defaults(func=lambda a: _call(a, "forecast", model_name=a.name, horizon=a.horizon,
                                          input_query=a.input_query))
 
     act = sub.add_parser("activate", help="make a version active (promote or roll back)")
-    act.add_argument("name")
-    act.add_argument("version", type=int)
+    act.add_argument("name", help="model name")
+    act.add_argument("version", type=_positive, help="the version to make active")
     act.set_defaults(func=lambda a: _call(a, "activate_model", model_name=a.name,
                                           version=a.version))
 
     models = sub.add_parser("models", help="list model versions and their key metric (no blobs)")
-    models.add_argument("name", nargs="?")
+    models.add_argument("name", nargs="?", help="only this model name's versions")
     models.set_defaults(func=_models)
 
     runs = sub.add_parser("runs", help="list recent runs: status, rows, duration, error")
     runs.add_argument("name", nargs="?", help="only this model name's runs")
-    runs.add_argument("--limit", type=int, default=20, help="newest N (default 20)")
+    runs.add_argument("--limit", type=_positive, default=20, help="newest N (default 20)")
     runs.set_defaults(func=_runs)
 
     drift = sub.add_parser("drift", help="latest input drift (PSI) per model and feature")
-    drift.add_argument("name", nargs="?")
+    drift.add_argument("name", nargs="?", help="only this model name's features")
     drift.set_defaults(func=_drift)
 
     report = sub.add_parser("report", help="write a self-contained HTML report of the models")
@@ -334,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     rt = sub.add_parser("runtime", help="build the in-database Python runtime for another host")
     rt_sub = rt.add_subparsers(dest="action", required=True)
     build = rt_sub.add_parser("build", help="build a runtime into DIR (run on the server's host)")
-    build.add_argument("target", metavar="DIR")
+    build.add_argument("target", metavar="DIR", help="where to build the runtime")
     build.add_argument("--python-version", help="the server's Python, e.g. 3.11 (default: ours)")
     rt.set_defaults(func=_runtime)
 
@@ -386,7 +432,9 @@ HINTS = (
     (("not found", "has no active version"),
      "list what is there with `sqlml models`; train with `sqlml train churn|forecaster NAME`"),
     (("permission denied", "execute permission was denied", "select permission was denied"),
-     "your login needs a sqlml role: GRANT sqlml_operator TO you (docs/dba.md)"),
+     "this login lacks the right: sqlml_analyst reads the analyst views, sqlml_operator "
+     "also runs the ml routines and reads models, predictions and its own runs; a DBA "
+     "grants the role that fits (docs/trust.md)"),
     (("connection refused", "could not connect", "no such file or directory",
       "connection failed", "server closed the connection"),
      "is the database running? `sqlml db start` for the embedded engine; else check --url "
@@ -394,8 +442,18 @@ HINTS = (
 )
 
 
+# The server answered: the database named in the URL is not on it (PostgreSQL,
+# SQL Server). Checked before the connection hints, whose words such a message shares.
+NO_DATABASE = re.compile(r'database "[^"]*" does not exist|cannot open database "[^"]*"')
+NO_DATABASE_HINT = ("the server is up but has no database of that name: check the "
+                    "database in --url or SQLML_DATABASE_URL (`sqlml db url` prints the "
+                    "embedded one), or create it and run `sqlml deploy --url URL`")
+
+
 def hint_for(message: str) -> str | None:
     lowered = message.lower()
+    if NO_DATABASE.search(lowered):
+        return NO_DATABASE_HINT
     for needles, hint in HINTS:
         if any(n in lowered for n in needles):
             return hint
@@ -414,7 +472,16 @@ def _fail(message: str, hint: str | None) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # `sqlml drift | head`: the reader has what it wanted. Point stdout at
+        # /dev/null so the interpreter's last flush does not raise again, and end as
+        # a tool stopped by SIGPIPE does (128 + 13).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("sqlml: interrupted", file=sys.stderr)
         return 130

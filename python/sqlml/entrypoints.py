@@ -61,6 +61,15 @@ def train_model(kind: str, frame: pd.DataFrame, spec: dict, options: str | dict 
         return kinds.trainer(kind)(frame, spec, options, progress)
 
 
+def check_options(kind: str, spec: dict, options: str | dict | None) -> None:
+    """The options of a training call, checked as training checks them (JSON, known
+    names, types, the spec's limits), without reading a row: both engines call it
+    before the input, so a bad option costs nothing (issue 22)."""
+    from sqlml.specs import resolve_options
+
+    resolve_options(spec, options, f"{kind} training")
+
+
 def score_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:
     """Scoring rows -> ``customer_id``, ``churn_probability``, one row per input row."""
     from sqlml.kinds.churn import model as churn

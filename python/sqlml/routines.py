@@ -28,6 +28,7 @@ from sqlml.errors import InputError
 ROUTINES = {
     "train_churn_model": ("model_name", "input_query", "options", "activate"),
     "score_churn": ("model_name", "input_query", "explain"),
+    "score_churn_preview": ("model_name", "input_query", "explain"),
     "train_forecaster": ("model_name", "input_query", "options", "activate"),
     "forecast": ("model_name", "horizon", "input_query"),
     "activate_model": ("model_name", "version"),

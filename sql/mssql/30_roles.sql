@@ -2,9 +2,9 @@
 -- Run by `sqlml deploy` after the migrations, on every deploy; idempotent.
 -- Returns nothing; PRINTs what it revoked.
 --
---   sqlml_analyst   SELECT on the analyst views (predictions.churn_latest,
+--   sqlml_analyst   SELECT on the five analyst views (predictions.churn_latest,
 --                   predictions.churn_reasons_latest, predictions.forecast_latest,
---                   models.active_models) and nothing
+--                   models.active_models, models.drift) and nothing
 --                   else: no features, no models.registry (model blobs), no procedures.
 --   sqlml_operator  EXECUTE on schema ml (train, score, forecast, activate); SELECT on
 --                   features (what the default input queries read, with the caller's

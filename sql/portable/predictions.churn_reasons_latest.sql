@@ -1,13 +1,16 @@
--- predictions.churn_reasons_latest: why each customer got their latest churn score,
--- per model name: the reasons written by the run behind predictions.churn_latest.
--- Read by analysts and retention reports (... ORDER BY churn_probability DESC, rank).
+-- predictions.churn_reasons_latest: why each customer got their churn score, per model
+-- name: the reasons of the latest scoring run that kept reasons for the customer
+-- (ml.score_churn with explain > 0), so a later run without explain (the nightly job)
+-- does not empty it. Read by analysts and retention reports
+-- (... ORDER BY churn_probability DESC, rank).
 -- Returns one row per (model_name, customer_id, rank): the input column, the
 -- customer's value of it as text, and its contribution (change in churn probability
--- this value accounts for; positive raises the risk), with the score and model version.
--- A customer whose latest run was scored without @explain has no rows here. Built on
--- the tables, not on churn_latest, so that either view can be replaced alone.
+-- this value accounts for; positive raises the risk), with the score, run and model
+-- version those reasons belong to (compare run_id with predictions.churn_latest's to
+-- see whether a newer score exists). Built on the tables, not on churn_latest, so
+-- that either view can be replaced alone.
 CREATE VIEW predictions.churn_reasons_latest AS
-WITH latest AS (
+WITH explained AS (
     SELECT
         s.customer_id,
         s.churn_probability,
@@ -21,6 +24,10 @@ WITH latest AS (
         ) AS recency
     FROM predictions.churn_scores AS s
     INNER JOIN models.registry AS r ON s.model_id = r.model_id
+    WHERE EXISTS (
+        SELECT 1 FROM predictions.churn_reasons AS k
+        WHERE k.run_id = s.run_id AND k.customer_id = s.customer_id
+    )
 )
 
 SELECT
@@ -35,7 +42,7 @@ SELECT
     l.model_id,
     l.run_id,
     l.scored_at
-FROM latest AS l
+FROM explained AS l
 INNER JOIN predictions.churn_reasons AS x
     ON l.run_id = x.run_id AND l.customer_id = x.customer_id
 WHERE l.recency = 1;

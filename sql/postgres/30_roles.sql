@@ -2,9 +2,9 @@
 -- Run by `sqlml deploy` after the migrations, on every deploy; idempotent.
 -- Returns nothing.
 --
---   sqlml_analyst   reads the analyst views: predictions.churn_latest,
+--   sqlml_analyst   reads the five analyst views: predictions.churn_latest,
 --                   predictions.churn_reasons_latest, predictions.forecast_latest,
---                   models.active_models. No features,
+--                   models.active_models, models.drift. No features,
 --                   no registry table (model blobs), no procedures.
 --   sqlml_operator  runs the ml routines (train, score, forecast, activate); reads
 --                   features (the default input queries run with the caller's

@@ -418,6 +418,12 @@ def interrupt_hook(plpy):
 
 
 @database_errors
+def check_options(plpy, kind: str, spec: str, options: str | None) -> None:
+    """ops.check_options: training's option checks, before the input is read."""
+    entrypoints.check_options(kind, json.loads(spec), options)
+
+
+@database_errors
 def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None) -> list[tuple]:
     """ops.python_step('train'): one row of the Keras bundle, the ONNX bundle, the registration."""
     frame = staged(run_id)
@@ -452,6 +458,32 @@ def score_churn_staged(plpy, run_id: int, model_id: int, onnx_artifact: bytes,
                                                     explain)
         write_reasons(plpy, run_id, reasons)
     return written
+
+
+@database_errors
+def preview_churn_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
+                         explain: int | None = 0) -> list[tuple]:
+    """ops.python_step('preview_churn'): score the staged rows as
+    :func:`score_churn_staged` does and hand them back, writing nothing: rows of
+    customer_id, churn_probability, reasons (JSON text, NULL for ``explain`` 0)."""
+    from sqlml.kinds.churn import scoring
+
+    scoring.scorer(onnx_artifact, onnx_sha256)
+    columns, n, coded = staged(run_id)
+    ids, probability = entrypoints.score_churn_columns(columns, n, onnx_artifact, onnx_sha256,
+                                                       coded)
+    reasons: dict[str, list[dict]] = {}
+    if explain:
+        explained = entrypoints.explain_churn_columns(columns, n, onnx_artifact, onnx_sha256,
+                                                      explain)
+        for row in explained.sort_values(["customer_id", "rank"]).itertuples(index=False):
+            reasons.setdefault(str(row.customer_id), []).append({
+                "rank": int(row.rank), "feature": str(row.feature),
+                "feature_value": None if row.feature_value is None else str(row.feature_value),
+                "contribution": float(row.contribution)})
+    return [(customer, float(p),
+             json.dumps(reasons.get(customer, [])) if explain else None)
+            for customer, p in zip(ids, probability, strict=True)]
 
 
 # --- the write of a scoring batch -------------------------------------------------

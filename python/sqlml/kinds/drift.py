@@ -98,8 +98,9 @@ def categorical_profile(values: pd.Series) -> dict:
 
 
 def feature_profile(features: pd.DataFrame, numeric: list[str],
-                    categorical: list[str]) -> dict:
-    """The training inputs of a churn model (``features``: no id, no label)."""
+                    categorical: list[str], min_rows: int = drift_columns.MIN_ROWS) -> dict:
+    """The training inputs of a churn model (``features``: no id, no label);
+    ``min_rows``: the fewest rows a run's drift is measured from."""
     frame = normalise_columns(features)
     out = {}
     for name in numeric:
@@ -109,7 +110,7 @@ def feature_profile(features: pd.DataFrame, numeric: list[str],
         out[name] = categorical_profile(frame[name] if name in frame
                                         else pd.Series(dtype=object))
     return {"version": PROFILE_VERSION, "kind": "features", "rows": int(len(frame)),
-            "threshold": PSI_THRESHOLD, "features": out}
+            "threshold": PSI_THRESHOLD, "min_rows": int(min_rows), "features": out}
 
 
 def series_stats(frame: pd.DataFrame) -> pd.DataFrame:
@@ -128,12 +129,13 @@ def series_stats(frame: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def series_profile(frame: pd.DataFrame) -> dict:
-    """The training inputs of a forecaster: rows of series_id, period, value."""
+def series_profile(frame: pd.DataFrame, min_rows: int = drift_columns.MIN_SERIES) -> dict:
+    """The training inputs of a forecaster: rows of series_id, period, value;
+    ``min_rows``: the fewest series a run's drift is measured from."""
     stats = series_stats(frame)
     return {
         "version": PROFILE_VERSION, "kind": "series", "rows": int(len(frame)),
-        "threshold": PSI_THRESHOLD,
+        "threshold": PSI_THRESHOLD, "min_rows": int(min_rows),
         "features": {"series_level": numeric_profile(stats["level"]),
                      "series_scale": numeric_profile(stats["scale"])},
         "series": {str(k): [round(float(r.level), 6), round(float(r.scale), 6)]
@@ -228,6 +230,13 @@ def drift(frame: pd.DataFrame, profile: dict | str | None) -> pd.DataFrame:
         if profile is None:
             return _problem(drift_columns.NO_PROFILE)
         threshold = float(profile.get("threshold", PSI_THRESHOLD))
+        if profile.get("kind") == "series":
+            n = normalise_columns(frame)["series_id"].nunique() if len(frame) else 0
+            small = drift_columns.too_few(n, profile, "series")
+        else:
+            small = drift_columns.too_few(len(frame), profile)
+        if small is not None:
+            return pd.DataFrame(small, columns=COLUMNS)
         if profile.get("kind") == "series":
             rows = _series_rows(frame, profile, threshold)
         else:

@@ -25,6 +25,12 @@ import numpy as np
 from sqlml.kinds.churn import encode
 
 PSI_THRESHOLD = 0.2
+# Fewest rows (churn) or series (forecaster) a run's PSI is computed from. Bins of a
+# handful of rows swing by whole shares, so one customer scored alone would be
+# "flagged" on every feature. The spec sets it (limits.drift_min_rows); training
+# stores it in the version's profile; profiles from before it have this default.
+MIN_ROWS = 100
+MIN_SERIES = 5  # a forecaster's run is measured per series (level and scale)
 # Empty bins would make ln(a / e) infinite; a share this small stands in for zero.
 SMOOTHING = 1e-4
 
@@ -141,6 +147,18 @@ def problem(message: str) -> list[tuple]:
     return [("*", None, False, json.dumps({"error": message}))]
 
 
+def too_few(n: int, profile: dict, unit: str = "rows") -> list[tuple] | None:
+    """The one row recorded instead of PSIs when ``n`` is below the profile's
+    minimum (never a flag), or None when the sample is large enough."""
+    least = int(profile.get("min_rows", MIN_SERIES if unit == "series" else MIN_ROWS))
+    if n >= least:
+        return None
+    return [("*", None, False, json.dumps({
+        "error": f"too few {unit}: {n}, drift needs at least {least} "
+                 "(limits.drift_min_rows in the model's spec)",
+        "too_few_rows": True, unit: int(n), "min_rows": least}))]
+
+
 def drift_rows(columns: Mapping[str, np.ndarray], n: int, profile: dict | str | None,
                coded: Mapping[str, encode.Coded] | None = None) -> list[tuple]:
     """``n`` rows as one array per column (names in any case) against a churn
@@ -155,6 +173,9 @@ def drift_rows(columns: Mapping[str, np.ndarray], n: int, profile: dict | str | 
         if profile.get("kind") == "series":
             return problem("drift_rows measures churn inputs; series go through "
                            "sqlml.kinds.drift.drift")
+        small = too_few(n, profile)
+        if small is not None:
+            return small
         threshold = float(profile.get("threshold", PSI_THRESHOLD))
         lowered = {name: np.asarray(values)[:n]
                    for name, values in encode.by_lower_name(columns).items()}

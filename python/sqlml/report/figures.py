@@ -14,6 +14,9 @@ from dataclasses import dataclass
 import matplotlib
 
 matplotlib.use("Agg")  # no display: files only
+# Labels carry names from the database: a '$' in a model name is text, not mathtext
+# (which would fail to parse, or draw something else than the name).
+matplotlib.rcParams["text.parse_math"] = False
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402

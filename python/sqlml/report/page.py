@@ -4,11 +4,20 @@ A Content-Security-Policy forbids every network load (images are ``data:`` URIs)
 so the page opens the same offline, from a mail attachment or a file share. The
 small inline script only counts the figures that decoded and writes the count
 on ``<body data-rendered>``, which the headless-browser test reads.
+
+Every value read from the database (model names, errors, features, customer ids,
+reasons) is written through ``esc``: an operator chooses model names and an input
+query chooses ids, and whoever opens the report must not run what they wrote. As a
+second wall the policy lets run only the one script whose sha256 it names, so an
+inline handler (``onerror=...``) or an injected ``<script>`` is refused even if a
+value ever slipped past ``esc``.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import html
 
 import pandas as pd
@@ -16,8 +25,6 @@ import pandas as pd
 from sqlml.report.data import ReportData
 from sqlml.report.figures import PSI_THRESHOLD, Figure
 
-CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-       "script-src 'unsafe-inline'")
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
        max-width: 1180px; padding: 1.5em; color: #222; line-height: 1.45; }
@@ -44,6 +51,11 @@ window.addEventListener('load', function () {
 });
 """
 
+# The only script the page may run: pinned by its hash, so no 'unsafe-inline'.
+SCRIPT_HASH = base64.b64encode(hashlib.sha256(RENDER_CHECK.encode()).digest()).decode()
+CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+       f"script-src 'sha256-{SCRIPT_HASH}'; base-uri 'none'; form-action 'none'")
+
 
 def esc(value) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
@@ -56,7 +68,7 @@ def esc(value) -> str:
 def figure(fig: Figure | None) -> str:
     if fig is None:
         return ""
-    return (f'<figure><img alt="{esc(fig.title)}" src="{fig.uri}">'
+    return (f'<figure><img alt="{esc(fig.title)}" src="{esc(fig.uri)}">'
             f"<figcaption><b>{esc(fig.title)}</b>{esc(fig.caption)}</figcaption></figure>")
 
 
@@ -182,6 +194,10 @@ def render(data: ReportData, figs: dict[str, list[Figure | None]]) -> str:
              "Built only from what the database holds: the registry's stored metrics and "
              "curves, the prediction views, the run log and the drift view.</p>",
              summary(data)]
+    if data.omitted:
+        parts.append('<p class="meta"><b>Built with this login\'s rights.</b> Left out:</p><ul>'
+                     + "".join(f'<li class="meta">{esc(note)}</li>' for note in data.omitted)
+                     + "</ul>")
 
     parts.append("<h2>Churn model</h2>")
     if not data.churn:
@@ -193,7 +209,7 @@ def render(data: ReportData, figs: dict[str, list[Figure | None]]) -> str:
         parts.append(figure(distribution))
         if distribution is None:
             parts.append('<p class="empty">No scores yet: run ml.score_churn.</p>')
-        parts.append(f"<h3>Customers most at risk ({section.model['model_name']})</h3>")
+        parts.append(f"<h3>Customers most at risk ({esc(section.model['model_name'])})</h3>")
         has_reasons = section.at_risk["reasons"].notna().any() if len(section.at_risk) else False
         columns = {"customer_id": "customer", "churn_probability": "churn probability",
                    "model_version": "version"}

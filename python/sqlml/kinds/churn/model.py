@@ -294,8 +294,9 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
             "numeric": [c.name for c in pre.numeric],
             "categorical": {c.name: c.vocabulary for c in pre.categorical},
             "inputs": pre.output_names(),
-            "profile": drift.feature_profile(features, [c.name for c in pre.numeric],
-                                             [c.name for c in pre.categorical]),
+            "profile": drift.feature_profile(
+                features, [c.name for c in pre.numeric], [c.name for c in pre.categorical],
+                spec["limits"].get("drift_min_rows", drift.drift_columns.MIN_ROWS)),
         },
         trained_rows=len(y), started=started, device=members[0].device,
     )
