@@ -1,7 +1,7 @@
 """Column descriptions of the tables the quick start reads, and the views' new meaning.
 
 Revision ID: 0026
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-06
 
 Why (issue 22, findings 11, 13, 14): the quick start sends users to
@@ -31,7 +31,7 @@ from alembic import op
 from sqlml.deploy.ddl import is_mssql
 
 revision = "0026"
-down_revision = "0023"
+down_revision = "0024"
 
 # (schema, object, TABLE or VIEW) -> (what it is, {column: what it holds}).
 DESCRIPTIONS = {
