@@ -1,7 +1,7 @@
 """Churn reasons on PostgreSQL through the public interface and the trust path.
 
 ``ml.score_churn(model_name, input_query, explain)`` hands ``explain`` to
-``ops.call`` -> ``ops.run_call`` -> ``ops.run_predict``, which writes the
+``ops.call`` -> ``ops.run_call`` -> ``ops.run_score_churn``, which writes the
 scores and (for ``explain`` > 0) the reasons in one statement of the call's
 transaction. These tests hold that: both land together, ``explain = 0`` (and the
 two-argument call) writes no reason, a failed run writes neither, analysts read

@@ -1,6 +1,6 @@
 """Contracts of the churn procedures' embedded Python, fed from the PostgreSQL engine.
 
-Training runs through ops.train_model's @script (which ml.train_churn_model calls);
+Training runs through ops.run_train's @script (which ml.train_churn_model calls);
 its OUTPUT parameters
 then feed ops.run_score_churn's @script (ml.score_churn's work), as the T-SQL procedures chain them.
 """
@@ -130,7 +130,7 @@ def test_score_churn_with_explain_carries_an_error_out_with_no_rows(customers, t
 
 def test_train_model_carries_a_parameter_error_out(customers):
     """A bad option is a parameter error naming the option, in @script_error (THROW
-    50302 in ops.train_model, so in ERROR_MESSAGE() and ops.runs.error)."""
+    50302 in ops.run_train, so in ERROR_MESSAGE() and ops.runs.error)."""
     outcome = train_contract("churn", engine=customers, input_sql=INPUT,
                              options=json.dumps({"no_such_option": 1}))
     assert "no_such_option" in outcome.output_params["script_error"]

@@ -1,6 +1,6 @@
 """Contracts of the forecaster procedures' embedded Python, fed from the PostgreSQL engine.
 
-Training runs through ops.train_model's @script (which ml.train_forecaster calls);
+Training runs through ops.run_train's @script (which ml.train_forecaster calls);
 its OUTPUT parameters then
 feed ops.run_forecast's @script (ml.forecast's work), as the T-SQL procedures chain them.
 """

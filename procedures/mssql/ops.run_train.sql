@@ -1,10 +1,10 @@
--- ops.train_model: the work of every training procedure. Called by ops.call for
+-- ops.run_train: the work of every training procedure. Called by ops.call for
 -- ml.train_churn_model (@kind 'churn') and ml.train_forecaster ('forecaster'), in the
 -- run it opened (@run_id). Reads the kind's spec, trains in the embedded Python on
 -- @input_query (NULL: the spec's default) with the caller's rights, and registers
 -- the version with the activation rule (ops.register_model), in one transaction.
 -- Returns one row: model_id, model_name, version, status, metrics (JSON).
-CREATE OR ALTER PROCEDURE ops.train_model
+CREATE OR ALTER PROCEDURE ops.run_train
     @run_id BIGINT,
     @kind NVARCHAR(32),
     @model_name NVARCHAR(4000),
