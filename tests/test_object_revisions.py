@@ -70,6 +70,7 @@ def test_a_revision_ships_one_changed_procedure_and_its_downgrade_restores_it(
     revision = path.name[:4]
     assert int(revision) == int(before) + 1
     assert f'down_revision = "{before}"' in path.read_text()
+    assert f"postgres ships: {OBJECT}." in path.read_text()  # its docstring names it
     shipped = sorted(p.name for p in (project / "migrations" / "objects" / revision).rglob("*.sql"))
     assert shipped == [f"{OBJECT}.sql"]
     assert objects.drift(project) == []
@@ -105,7 +106,7 @@ def test_a_removed_object_is_listed_dropped_on_upgrade_and_kept_out_of_drift(pro
     (project / "procedures" / "postgres" / "ops.conninfo_quote.sql").unlink()
     objects.freeze(project, "0010")
     listed = objects.removed(project, "0010", "postgres")
-    assert "ops.conninfo_quote" in listed and "ops.fail_run" in listed
+    assert "ops.conninfo_quote" in listed and "ops.train_py" in listed
     assert not (project / "migrations" / "objects" / "0010" / "postgres"
                 / "ops.conninfo_quote.sql").exists()
     assert "ops.conninfo_quote" not in objects.latest_snapshots(project, "postgres")
