@@ -9,14 +9,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.sqlml-installed
 # Debian packages: the embedded engine, its PL/Python and pg_cron; its server
 # headers and a C compiler, for the native column reader that `sqlml deploy`
-# builds (procedures/postgres/native); the ODBC
+# builds with PGXS (procedures/postgres/native, `make && make install`); the ODBC
 # stack (unixODBC + FreeTDS) that pyodbc needs to reach SQL Server; what the
 # prebuilt Babelfish of the `babelfish` tests links against (plus the en_US.UTF-8
 # locale, which its FORMAT() switches lc_numeric to); chromium, the headless
 # browser the report's test opens it in; for sqlml spark, Java 17 and
 # PostgreSQL's JDBC driver (junixsocket: JDBC over the embedded engine's socket).
 APT_PACKAGES := postgresql-15 postgresql-plpython3-15 postgresql-15-cron python3 \
-                postgresql-server-dev-15 gcc libc6-dev \
+                postgresql-server-dev-15 gcc libc6-dev make \
                 unixodbc tdsodbc locales \
                 libantlr4-runtime4.9 libossp-uuid16 libicu72 libxml2 libssl3 chromium \
                 openjdk-17-jre-headless libpostgresql-jdbc-java libjunixsocket-java libjunixsocket-jni

@@ -8,6 +8,7 @@ deployed PostgreSQL catalog to it too).
 """
 
 import re
+
 import pytest
 
 from sqlml.paths import project_root
