@@ -45,7 +45,7 @@ def test_each_deployed_routine_is_its_manifest_entry(catalog, name):
     declared = []
     for argument in split(arguments):
         found = re.fullmatch(r"(\w+) (.+?)(?: DEFAULT (.+))?", argument)
-        default = found[3] and re.sub(r"::[\w ]+$", "", found[3]).strip("'")
+        default = found[3] and re.sub(r"::[\w ]+$", "", found[3]).strip("'").lower()
         declared.append((found[1], found[2], default))
     assert declared == [(p.name, p.type.postgres, p.default_sql("postgres") and
                          p.default_sql("postgres").lower()) for p in routine.params]
