@@ -288,3 +288,17 @@ def test_a_routine_without_its_files_is_found(monkeypatch):
         test_every_ml_file_is_a_routine_of_the_manifest_and_back("postgres")
     with pytest.raises(AssertionError):
         test_every_run_type_has_a_work_procedure_of_one_name_on_both_engines()
+
+
+@pytest.mark.parametrize("call", ["begin", "publish", "fail"])
+def test_the_spark_clients_calls_name_the_manifests_parameters_in_order(call):
+    """sqlml.spark writes its own JDBC statements (``?`` placeholders, PostgreSQL casts):
+    both engines' texts name the manifest's parameters of ``ml.spark_<call>``, in order."""
+    from sqlml.spark import routines as spark
+
+    routine = ROUTINES[f"spark_{call}"]
+    postgres, mssql = spark.statement("postgres", call), spark.statement("mssql", call)
+    assert re.findall(r"(\w+) => \?", postgres) == list(routine.param_names)
+    assert re.findall(r"@(\w+) = \?", mssql) == list(routine.param_names)
+    casts = re.findall(r"=> \?::(\w+)", postgres)
+    assert casts == [p.type.postgres for p in routine.params]
