@@ -302,3 +302,17 @@ def test_the_spark_clients_calls_name_the_manifests_parameters_in_order(call):
     assert re.findall(r"@(\w+) = \?", mssql) == list(routine.param_names)
     casts = re.findall(r"=> \?::(\w+)", postgres)
     assert casts == [p.type.postgres for p in routine.params]
+
+
+def test_the_client_calls_public_routines_only_and_names_what_it_refuses():
+    from sqlml.errors import InputError
+    from sqlml.routines import statement
+
+    assert statement("mssql", "score_churn", {"model_name": "m", "explain": 3}) == (
+        "EXEC ml.score_churn @model_name = :model_name, @explain = :explain")
+    assert statement("postgresql", "runtime_info", {}) == "SELECT * FROM ml.runtime_info()"
+    with pytest.raises(InputError, match="unknown routine ml.spark_begin; known: "
+                                         "train_churn_model, score_churn"):
+        statement("postgresql", "spark_begin", {})
+    with pytest.raises(InputError, match="ml.forecast has no parameter 'explain'"):
+        statement("postgresql", "forecast", {"model_name": "m", "explain": 1})
