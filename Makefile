@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.sqlml-installed
 # Debian packages: the embedded engine, its PL/Python and pg_cron; its server
 # headers and a C compiler, for the native column reader that `sqlml deploy`
-# builds (procedures/postgres/native); the ODBC
+# builds with PGXS (procedures/postgres/native, `make && make install`); the ODBC
 # stack (unixODBC + FreeTDS) that pyodbc needs to reach SQL Server; what the
 # prebuilt Babelfish of the `babelfish` tests links against (plus the en_US.UTF-8
 # locale, which its FORMAT() switches lc_numeric to); chromium, the headless
@@ -18,7 +18,7 @@ STAMP := $(VENV)/.sqlml-installed
 # what the prebuilt Python language extension of the `langext` tests links against
 # (../shared/langext: libpython3.11, libexpat, zlib; its numpy and pandas are .venv's).
 APT_PACKAGES := postgresql-15 postgresql-plpython3-15 postgresql-15-cron python3 \
-                postgresql-server-dev-15 gcc libc6-dev \
+                postgresql-server-dev-15 gcc libc6-dev make \
                 unixodbc tdsodbc locales libpython3.11 libexpat1 zlib1g \
                 libantlr4-runtime4.9 libossp-uuid16 libicu72 libxml2 libssl3 chromium \
                 openjdk-17-jre-headless libpostgresql-jdbc-java libjunixsocket-java libjunixsocket-jni

@@ -90,3 +90,26 @@ def scratch_url(server_url: str):
     url = create_scratch_database(server_url, "sqlml_scratch")
     yield url
     drop_database(url)
+
+
+@pytest.fixture(autouse=True)
+def _training_through_the_database_is_slow(request):
+    """Every test that trains through the database is marked ``slow`` (issue 23), so
+    that ``pytest -m "not slow"`` stays the loop a developer runs between edits: a test
+    on the session's database that is not marked, and leaves a succeeded training run
+    behind, fails here, naming the marker it lacks."""
+    if request.node.get_closest_marker("slow") or not {"db", "pg_engine"} & set(
+            request.fixturenames):
+        yield
+        return
+    engine = request.getfixturevalue("pg_engine")
+    with engine.connect() as connection:
+        since = connection.execute(sa.text("SELECT clock_timestamp()")).scalar()
+    yield
+    with engine.connect() as connection:
+        trained = connection.execute(sa.text(
+            "SELECT count(*) FROM ops.runs WHERE run_type LIKE 'train%'"
+            " AND status = 'succeeded' AND started_at >= :since"), {"since": since}).scalar()
+    if trained:
+        pytest.fail(f"{request.node.nodeid} trained {trained} model(s) through the database:"
+                    " mark it @pytest.mark.slow", pytrace=False)

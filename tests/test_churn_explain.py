@@ -86,6 +86,7 @@ def test_a_column_the_model_ignores_contributes_nothing():
 # --- a trained model ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_planted_feature_is_named_first_with_the_right_sign(planted_model):
     customers = planted(400, seed=2).drop(columns=["churned"])
     reasons = explain_frame(planted_model, customers, 4)
@@ -107,6 +108,7 @@ def test_the_planted_feature_is_named_first_with_the_right_sign(planted_model):
     assert len(scores) == len(customers)
 
 
+@pytest.mark.slow
 def test_every_customer_gets_k_reasons_and_k_zero_gives_none(planted_model):
     customers = planted(50, seed=3).drop(columns=["churned"])
     reasons = explain_frame(planted_model, customers, 3)
@@ -119,12 +121,14 @@ def test_every_customer_gets_k_reasons_and_k_zero_gives_none(planted_model):
     assert len(explain_frame(planted_model, customers, 99)) == 50 * 4, "k caps at the columns"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [-1, 1.5, "three"])
 def test_a_bad_k_is_refused_naming_explain(planted_model, k):
     with pytest.raises(InputError, match="explain must be a non-negative integer"):
         explain_frame(planted_model, planted(10, seed=4).drop(columns=["churned"]), k)
 
 
+@pytest.mark.slow
 def test_global_importance_is_recorded_most_important_first(planted_model):
     importance = planted_model.registration["metrics"]["feature_importance"]
     assert [f["feature"] for f in importance][0] == "risk"
@@ -133,6 +137,7 @@ def test_global_importance_is_recorded_most_important_first(planted_model):
     assert values == sorted(values, reverse=True) and values[0] > 0
 
 
+@pytest.mark.slow
 def test_the_entry_point_explains_as_the_kind_does(planted_model):
     customers = planted(20, seed=5).drop(columns=["churned"])
     via_entry = entrypoints.explain_churn(customers, planted_model.onnx_artifact,
@@ -176,6 +181,7 @@ def test_typical_value_of_the_first_reason_lowers_the_riskiest_scores():
     assert (after.loc[riskiest] < scores.churn_probability.loc[riskiest]).all()
 
 
+@pytest.mark.slow
 def test_explanations_import_neither_tensorflow_nor_scikit_learn(planted_model, tmp_path):
     """The scoring path: ONNX Runtime and NumPy only (TensorFlow alone takes seconds)."""
     import subprocess
@@ -198,6 +204,7 @@ print(len(explain.explain(frame, blob, {planted_model.registration["onnx_sha256"
     assert out.stdout.strip() == "60"
 
 
+@pytest.mark.slow
 def test_the_sql_server_adapter_returns_scores_and_reasons_in_one_result_set(planted_model):
     """ml.score_churn's @script with @explain: a score row (rank NULL) per customer, then
     k reason rows per customer (probability NULL), as WITH RESULT SETS declares them."""

@@ -96,6 +96,7 @@ def test_plain_positions_pick_the_unbinned_columns_out_of_the_matrix():
     assert np.array_equal(pre.transform(frame)[:, pre.plain_positions()], plain)
 
 
+@pytest.mark.slow
 def test_the_boosted_member_scores_alike_in_scikit_learn_numpy_and_onnx():
     import keras
 
@@ -185,6 +186,7 @@ def test_bad_options_name_the_option(options, message):
 # --- training, artifacts, scoring --------------------------------------------------
 
 
+@pytest.mark.slow
 def test_metrics_and_baseline_are_recorded(trained):
     metrics = trained.registration["metrics"]
     for key in ("auc", "pr_auc", "log_loss", "brier", "accuracy", "threshold", "n_train",
@@ -198,6 +200,7 @@ def test_metrics_and_baseline_are_recorded(trained):
     assert trained.registration["device"].startswith(("CPU", "GPU"))
 
 
+@pytest.mark.slow
 def test_keras_and_onnx_agree_within_1e_5(trained):
     onnx_bundle = artifacts.unpack(trained.onnx_artifact, trained.registration["onnx_sha256"])
     pre = Preprocessor.from_json(onnx_bundle.preprocessing["features"])
@@ -207,10 +210,12 @@ def test_keras_and_onnx_agree_within_1e_5(trained):
     assert np.max(np.abs(expected - got)) < 1e-5
 
 
+@pytest.mark.slow
 def test_artifacts_hold_no_pickle(trained):
     assert_no_pickle(trained)
 
 
+@pytest.mark.slow
 def test_a_tampered_artifact_is_refused_before_loading(trained):
     blob = bytearray(trained.onnx_artifact)
     blob[len(blob) // 2] ^= 0xFF
@@ -218,12 +223,14 @@ def test_a_tampered_artifact_is_refused_before_loading(trained):
         churn.score(small_frame(), bytes(blob), trained.registration["onnx_sha256"])
 
 
+@pytest.mark.slow
 def test_scoring_needs_every_feature_column(trained):
     frame = small_frame().drop(columns=["churned", "contract"])
     with pytest.raises(InputError, match="lacks feature column.*contract"):
         churn.score(frame, trained.onnx_artifact, trained.registration["onnx_sha256"])
 
 
+@pytest.mark.slow
 def test_scoring_refuses_duplicate_customers(trained):
     frame = small_frame()
     frame.loc[1, "customer_id"] = frame.loc[0, "customer_id"]
@@ -231,6 +238,7 @@ def test_scoring_refuses_duplicate_customers(trained):
         churn.score(frame, trained.onnx_artifact, trained.registration["onnx_sha256"])
 
 
+@pytest.mark.slow
 def test_scoring_accepts_float_ids_as_sql_server_sends_bigint(trained):
     frame = small_frame().assign(customer_id=lambda f: f.customer_id.astype(float))
     scores = churn.score(frame, trained.onnx_artifact, trained.registration["onnx_sha256"])

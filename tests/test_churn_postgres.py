@@ -35,6 +35,7 @@ def score(engine, name="churn", query=None):
 
 
 
+@pytest.mark.slow
 def test_train_registers_an_active_version_with_metrics_and_device(customers):
     row = train(customers)
     assert (row["model_name"], row["version"], row["status"]) == ("churn", 1, "active")
@@ -49,6 +50,7 @@ def test_train_registers_an_active_version_with_metrics_and_device(customers):
     assert runs(customers)[-1]["status"] == "succeeded"
 
 
+@pytest.mark.slow
 def test_score_writes_one_batch_that_analysts_read_from_the_view(customers):
     trained = train(customers)
     result = score(customers)
@@ -63,6 +65,7 @@ def test_score_writes_one_batch_that_analysts_read_from_the_view(customers):
                                                                    CUSTOMERS)
 
 
+@pytest.mark.slow
 def test_text_ids_text_categories_and_nulls_through_input_query(customers):
     query = ("SELECT 'C-' || lpad(customer_id::text, 6, '0') AS customer_id, contract,"
              " payment_method, CASE WHEN customer_id % 7 = 0 THEN NULL ELSE total_charges END"
@@ -75,6 +78,7 @@ def test_text_ids_text_categories_and_nulls_through_input_query(customers):
     assert row["customer_id"] == "C-000001"
 
 
+@pytest.mark.slow
 def test_versions_count_up_and_the_activation_rule_is_recorded(customers):
     assert_activation_rule_ties_activate(customers, train)  # the third ties the active AUC
     reasons = {r["version"]: (r["status"], r["status_reason"]) for r in call(
@@ -85,6 +89,7 @@ def test_versions_count_up_and_the_activation_rule_is_recorded(customers):
     assert count(customers, "models.active_models") == 1
 
 
+@pytest.mark.slow
 def test_activate_model_rolls_back_to_an_earlier_version(customers):
     train(customers)
     train(customers)
@@ -138,6 +143,7 @@ def test_scoring_an_unknown_model_fails_and_is_logged(customers):
     assert "not found" in failed["error"]
 
 
+@pytest.mark.slow
 def test_scoring_without_a_needed_feature_writes_no_scores(customers):
     train(customers)
     with pytest.raises(sa.exc.DBAPIError, match="lacks feature column.*contract"):
@@ -146,16 +152,19 @@ def test_scoring_without_a_needed_feature_writes_no_scores(customers):
     assert runs(customers)[-1]["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_a_tampered_model_blob_is_refused_and_nothing_is_written(customers):
     train(customers)
     assert_refuses_tampered_blob(customers, lambda: score(customers), "predictions.churn_scores")
 
 
+@pytest.mark.slow
 def test_a_forecaster_name_cannot_be_scored_as_churn(customers):
     train(customers)
     assert_refuses_other_kind(customers, lambda: score(customers), "forecaster", "churn")
 
 
+@pytest.mark.slow
 def test_scores_in_the_database_equal_the_pandas_implementation(customers):
     """Issue 11's parity rule, through the lean reader: NULL, padded and blank text,
     a value holding the reader's separator, booleans and dates."""
@@ -207,6 +216,7 @@ def test_scores_cross_from_pl_python_as_text_that_reads_back_bit_for_bit(custome
     assert np.array_equal(np.array(back), values)
 
 
+@pytest.mark.slow
 def test_scores_are_written_whatever_the_ids_hold(customers):
     """The write from PL/Python: text payloads for plain ids; ids holding the
     payload's separator, and a single empty id, go as arrays; scores within the

@@ -1,7 +1,7 @@
 """Churn reasons on PostgreSQL through the public interface and the trust path.
 
 ``ml.score_churn(model_name, input_query, explain)`` hands ``explain`` to
-``ops.call`` -> ``ops.run_call`` -> ``ops.run_predict``, which writes the
+``ops.call`` -> ``ops.run_call`` -> ``ops.run_score_churn``, which writes the
 scores and (for ``explain`` > 0) the reasons in one statement of the call's
 transaction. These tests hold that: both land together, ``explain = 0`` (and the
 two-argument call) writes no reason, a failed run writes neither, analysts read
@@ -44,6 +44,7 @@ def score(engine, explain, query=None):
     return row["run_id"]
 
 
+@pytest.mark.slow
 def test_scores_and_reasons_land_together_and_analysts_read_them(trained):
     run_id = score(trained, 3)
     assert count(trained, "predictions.churn_scores", f"run_id = {run_id}") == CUSTOMERS
@@ -65,6 +66,7 @@ def test_scores_and_reasons_land_together_and_analysts_read_them(trained):
     assert run["params"]["explain"] == 3 and run["status"] == "succeeded"
 
 
+@pytest.mark.slow
 def test_analysts_read_gbm_auc_and_feature_importance_in_sql(trained):
     with trained.connect() as connection:
         connection.exec_driver_sql("SET ROLE sqlml_analyst")
@@ -81,6 +83,7 @@ def test_analysts_read_gbm_auc_and_feature_importance_in_sql(trained):
     assert values == sorted(values, reverse=True), "most important first"
 
 
+@pytest.mark.slow
 def test_explain_zero_null_and_the_two_argument_call_write_no_reasons(trained):
     run_id = score(trained, 0)
     assert count(trained, "predictions.churn_scores", f"run_id = {run_id}") == CUSTOMERS
@@ -90,6 +93,7 @@ def test_explain_zero_null_and_the_two_argument_call_write_no_reasons(trained):
     assert count(trained, "predictions.churn_reasons") == 0
 
 
+@pytest.mark.slow
 def test_the_latest_view_keeps_the_latest_run_that_kept_reasons(trained):
     """Issue 22, finding 11: the nightly job scores without explain; the reasons of the
     latest explained run stay, with that run's score and id beside them."""
@@ -101,6 +105,7 @@ def test_the_latest_view_keeps_the_latest_run_that_kept_reasons(trained):
                  f"run_id = {explained}") == 2 * CUSTOMERS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("explain", [-1, 21])
 def test_explain_out_of_bounds_is_a_parameter_error_and_a_failed_run(trained, explain):
     with pytest.raises(sa.exc.DBAPIError, match=r"explain must be 0 to 20 \(reasons kept"):
@@ -111,6 +116,7 @@ def test_explain_out_of_bounds_is_a_parameter_error_and_a_failed_run(trained, ex
     assert last["status"] == "failed" and "explain must be 0 to 20" in last["error"]
 
 
+@pytest.mark.slow
 def test_a_run_that_fails_while_scoring_leaves_neither_scores_nor_reasons(trained):
     """The input lacks a column the model needs: the Python half fails after drift was
     written in the same transaction; nothing of the run stays but its failed row."""
@@ -122,6 +128,7 @@ def test_a_run_that_fails_while_scoring_leaves_neither_scores_nor_reasons(traine
     assert runs(trained)[-1]["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_operators_explain_through_the_routine_but_never_write_reasons(trained):
     with trained.connect() as connection:
         connection.exec_driver_sql("SET ROLE sqlml_operator")
@@ -139,6 +146,7 @@ def test_operators_explain_through_the_routine_but_never_write_reasons(trained):
     assert count(trained, "predictions.churn_reasons", f"run_id = {row.run_id}") == CUSTOMERS
 
 
+@pytest.mark.slow
 def test_the_demo_prints_the_customers_most_at_risk_with_their_reasons(trained, capsys):
     from sqlml.demo.reasons import print_top_reasons
 

@@ -91,6 +91,7 @@ def awkward_frame(n=400, seed=5) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.slow
 def test_scores_equal_the_pandas_implementation(trained):
     sha = trained.registration["onnx_sha256"]
     numeric = artifacts.unpack(trained.onnx_artifact, sha).preprocessing["features"]["numeric"]
@@ -102,6 +103,7 @@ def test_scores_equal_the_pandas_implementation(trained):
     assert got["customer_id"].iloc[0] == str(int(frame["customer_id"].iloc[0]))
 
 
+@pytest.mark.slow
 def test_columns_as_the_postgres_reader_hands_them_score_the_same(trained):
     """Numbers (booleans too) as float64 with NaN, text as str/None, ids as text."""
     sha = trained.registration["onnx_sha256"]
@@ -133,6 +135,7 @@ def test_columns_as_the_postgres_reader_hands_them_score_the_same(trained):
                           scoring.score_columns(columns, len(frame), model)[1])
 
 
+@pytest.mark.slow
 def test_the_cache_never_serves_a_changed_blob(trained):
     sha = trained.registration["onnx_sha256"]
     first = scoring.scorer(trained.onnx_artifact, sha)

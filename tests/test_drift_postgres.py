@@ -35,6 +35,7 @@ def shift_customers(engine):
                                    "tenure_months + 60, contract = 'two_year'"))
 
 
+@pytest.mark.slow
 def test_training_stores_a_profile_of_every_feature(churn):
     [row] = call(churn, "SELECT feature_schema FROM models.registry WHERE model_name = 'churn'")
     schema = row["feature_schema"]
@@ -45,6 +46,7 @@ def test_training_stores_a_profile_of_every_feature(churn):
     assert profile["features"]["contract"]["type"] == "categorical"
 
 
+@pytest.mark.slow
 def test_unchanged_input_is_stable_and_shifted_input_is_flagged(churn):
     [run] = call(churn, SCORE)
     stable = {r["feature"]: r for r in call(churn, RUN_DRIFT, run_id=run["run_id"])}
@@ -82,6 +84,7 @@ def test_analysts_read_the_drift_view_but_not_the_table_behind_it(db):
         connection.rollback()
 
 
+@pytest.mark.slow
 def test_every_scoring_run_records_drift_and_a_shift_raises_the_flag(churn):
     [first] = call(churn, "SELECT * FROM ml.score_churn(model_name => 'churn')")
     rows = {r["feature"]: r for r in call(churn, RUN_DRIFT, run_id=first["run_id"])}
@@ -97,6 +100,7 @@ def test_every_scoring_run_records_drift_and_a_shift_raises_the_flag(churn):
     assert {r["run_id"] for r in latest.values()} == {second["run_id"]}
 
 
+@pytest.mark.slow
 def test_a_version_without_a_profile_still_scores_and_says_why(churn):
     with churn.begin() as connection:
         connection.execute(sa.text(
@@ -108,6 +112,7 @@ def test_a_version_without_a_profile_still_scores_and_says_why(churn):
     assert "retrain" in row["detail"]["error"]
 
 
+@pytest.mark.slow
 def test_a_failed_scoring_run_writes_no_drift(churn):
     with pytest.raises(sa.exc.DBAPIError, match="customer_id"):
         call(churn, "SELECT * FROM ml.score_churn(model_name => 'churn', input_query => "
@@ -115,6 +120,7 @@ def test_a_failed_scoring_run_writes_no_drift(churn):
     assert call(churn, "SELECT count(*) AS n FROM ops.run_drift")[0]["n"] == 0
 
 
+@pytest.mark.slow
 def test_every_forecasting_run_records_series_drift(db):
     from sqlml.demo import series_data
 

@@ -77,6 +77,7 @@ def test_an_unknown_spacing_is_an_error_naming_the_series_and_the_option():
         forecaster.train(rows, SPEC, TINY)
 
 
+@pytest.mark.slow
 def test_options_frequency_overrides_inference_and_is_checked():
     rows = rows_of("business_daily", n=3)
     out = forecaster.train(rows, SPEC, {**TINY, "frequency": "daily"})
@@ -185,6 +186,7 @@ def daily_model():
     return rows, forecaster.train(rows, SPEC, {**TINY, "horizon": 7})
 
 
+@pytest.mark.slow
 def test_the_version_records_frequency_season_and_calendar_channels(daily_model):
     _, trained = daily_model
     reg = trained.registration
@@ -200,6 +202,7 @@ def test_the_version_records_frequency_season_and_calendar_channels(daily_model)
     assert m["base"]["mase"] < m["baseline_mase"]
 
 
+@pytest.mark.slow
 def test_options_season_overrides_the_frequency(daily_model):
     rows, _ = daily_model
     out = forecaster.train(rows, SPEC, {**TINY, "horizon": 7, "season": 14, "epochs": 0})
@@ -208,6 +211,7 @@ def test_options_season_overrides_the_frequency(daily_model):
         forecaster.train(rows, SPEC, {**TINY, "season": 30, "lookback": 56})
 
 
+@pytest.mark.slow
 def test_defaults_scale_with_the_frequency_and_validation_fits_the_horizon():
     rows = rows_of("quarterly", n=5)
     # Only a horizon: validation_origins follows it (the monthly 12 used to be refused).
@@ -245,6 +249,7 @@ def test_two_rows_in_one_hour_are_duplicates():
                           fq.FREQUENCIES["hourly"])
 
 
+@pytest.mark.slow
 def test_too_short_daily_series_are_named_in_days(daily_model):
     rows, _ = daily_model
     short = series(np.linspace(10, 20, 30), pd.date_range("2025-12-02", periods=30), "new")
@@ -253,6 +258,7 @@ def test_too_short_daily_series_are_named_in_days(daily_model):
         forecaster.train(pd.concat([rows, short]), SPEC, {**TINY, "horizon": 7})
 
 
+@pytest.mark.slow
 def test_a_little_short_daily_series_is_back_filled_with_its_first_week(daily_model):
     rows, _ = daily_model
     young = series(np.linspace(10, 20, 40), pd.date_range("2025-11-22", periods=40), "young")
@@ -264,6 +270,7 @@ def test_a_little_short_daily_series_is_back_filled_with_its_first_week(daily_mo
 # --- forecasting ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_daily_forecasts_continue_each_series_calendar(daily_model):
     rows, trained = daily_model
     out = forecaster.forecast(rows, trained.onnx_artifact,
@@ -273,6 +280,7 @@ def test_daily_forecasts_continue_each_series_calendar(daily_model):
     assert (first == rows.groupby("series_id").period.max() + pd.Timedelta(days=1)).all()
 
 
+@pytest.mark.slow
 def test_forecasting_series_of_another_frequency_names_both(daily_model):
     rows, trained = daily_model
     weekly = series(np.linspace(10, 20, 60), pd.date_range("2024-01-01", periods=60,
@@ -282,6 +290,7 @@ def test_forecasting_series_of_another_frequency_names_both(daily_model):
                             trained.registration["onnx_sha256"])
 
 
+@pytest.mark.slow
 def test_a_forecast_horizon_beyond_training_is_in_the_model_periods(daily_model):
     rows, trained = daily_model
     with pytest.raises(InputError, match=r"\(1 to 7 days\)"):
@@ -289,6 +298,7 @@ def test_a_forecast_horizon_beyond_training_is_in_the_model_periods(daily_model)
                             trained.registration["onnx_sha256"], 8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("frequency, step_one", [
     ("business_daily", "2026-01-01 00:00:00"),  # the data ends on Wednesday 2025-12-31
     ("weekly", "2026-01-05 00:00:00"),

@@ -154,6 +154,7 @@ def test_backfill_repeats_the_first_year_on_the_calendar():
     assert filled.real.tolist() == s.values.tolist() and filled.last == s.last
 
 
+@pytest.mark.slow
 def test_series_shorter_than_lookback_plus_horizon_are_back_filled(data):
     short = one_series(np.linspace(100, 130, 40) * (1 + 0.1 * np.sin(np.arange(40))),
                        sid="young")
@@ -172,6 +173,7 @@ def test_too_short_to_validate_says_what_is_needed():
         forecaster.train(rows, SPEC, FAST)
 
 
+@pytest.mark.slow
 def test_too_short_for_training_windows_keeps_the_base_method():
     rows = frame(n=6, length=52, min_length=52)
     messages = []
@@ -182,6 +184,7 @@ def test_too_short_for_training_windows_keeps_the_base_method():
     assert any("network is not trained" in text for text in messages)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jit", [False, True])
 def test_refit_members_train_their_own_epochs_and_leave_the_joint_model(jit, monkeypatch):
     from sqlml.kinds.forecaster import network
@@ -266,6 +269,7 @@ def test_theta_base_follows_a_seasonal_pattern_better_than_seasonal_naive():
 # --- training, artifacts, forecasting -------------------------------------------------
 
 
+@pytest.mark.slow
 def test_metrics_baseline_and_coverage_are_recorded(trained):
     m = trained.registration["metrics"]
     for key in ("mase", "smape", "rmse", "coverage", "baseline_mase", "base", "n_series",
@@ -277,6 +281,7 @@ def test_metrics_baseline_and_coverage_are_recorded(trained):
     assert trained.registration["spec"]["options"]["lookback"] == 24
 
 
+@pytest.mark.slow
 def test_keras_and_onnx_agree_within_1e_5(trained, data):
     keras_bundle = artifacts.unpack(trained.artifact, trained.registration["artifact_sha256"])
     onnx_bundle = artifacts.unpack(trained.onnx_artifact,
@@ -289,10 +294,12 @@ def test_keras_and_onnx_agree_within_1e_5(trained, data):
     assert np.max(np.abs(expected - got)) < 1e-5
 
 
+@pytest.mark.slow
 def test_artifacts_hold_no_pickle(trained):
     assert_no_pickle(trained)
 
 
+@pytest.mark.slow
 def test_forecast_rows_follow_each_series_last_month(trained, data):
     out = run_forecast(trained, data)
     assert len(out) == SERIES * 12
@@ -304,6 +311,7 @@ def test_forecast_rows_follow_each_series_last_month(trained, data):
     assert (first == last + pd.DateOffset(months=1)).all()
 
 
+@pytest.mark.slow
 def test_a_shorter_horizon_is_the_first_steps(trained, data):
     full = run_forecast(trained, data)
     six = run_forecast(trained, data, horizon=6)
@@ -311,17 +319,20 @@ def test_a_shorter_horizon_is_the_first_steps(trained, data):
     assert np.allclose(six.forecast, full[full.step <= 6].forecast)
 
 
+@pytest.mark.slow
 def test_a_horizon_beyond_training_is_refused(trained, data):
     with pytest.raises(InputError, match="horizon 13 is outside .* \\(1 to 12 months\\)"):
         run_forecast(trained, data, horizon=13)
 
 
+@pytest.mark.slow
 def test_forecasting_a_series_shorter_than_two_years_names_it(trained, data):
     rows = pd.concat([data, one_series([5.0] * 20, sid="new")])
     with pytest.raises(InputError, match="series 'new' is shorter than 24 months"):
         run_forecast(trained, rows)
 
 
+@pytest.mark.slow
 def test_a_zero_in_a_log_space_model_is_refused_naming_the_series(trained, data):
     rows = data.copy()
     rows.loc[rows.index[-1], "value"] = 0.0
@@ -330,6 +341,7 @@ def test_a_zero_in_a_log_space_model_is_refused_naming_the_series(trained, data)
         run_forecast(trained, rows)
 
 
+@pytest.mark.slow
 def test_a_gap_is_forecast_like_its_interpolation(trained, data):
     sid = data.series_id.iloc[0]
     rows = data.copy()
@@ -342,6 +354,7 @@ def test_a_gap_is_forecast_like_its_interpolation(trained, data):
     assert np.allclose(a.forecast, b.forecast)
 
 
+@pytest.mark.slow
 def test_a_tampered_artifact_is_refused(trained, data):
     blob = bytearray(trained.onnx_artifact)
     blob[len(blob) // 2] ^= 0xFF
@@ -349,6 +362,7 @@ def test_a_tampered_artifact_is_refused(trained, data):
         forecaster.forecast(data, bytes(blob), trained.registration["onnx_sha256"])
 
 
+@pytest.mark.slow
 def test_forecasting_does_not_import_tensorflow(trained, data, tmp_path):
     (tmp_path / "onnx.bin").write_bytes(trained.onnx_artifact)
     data.to_csv(tmp_path / "rows.csv", index=False)
@@ -371,6 +385,7 @@ def test_the_model_beats_seasonal_naive_and_intervals_cover_their_share():
     assert 0.7 <= m["coverage"] <= 0.9, m
 
 
+@pytest.mark.slow
 def test_data_with_zeros_and_negatives_trains_in_linear_space():
     rows = frame(n=12)
     rows["value"] = rows["value"] - rows.groupby("series_id").value.transform("mean")

@@ -44,6 +44,7 @@ def forecast(engine, name="forecast", horizon=None, query=None):
 
 
 
+@pytest.mark.slow
 def test_train_registers_a_forecaster_with_backtest_metrics(series):
     row = train(series)
     assert (row["model_name"], row["version"], row["status"]) == ("forecast", 1, "active")
@@ -58,6 +59,7 @@ def test_train_registers_a_forecaster_with_backtest_metrics(series):
     assert (last["run_type"], last["status"]) == ("train_forecaster", "succeeded")
 
 
+@pytest.mark.slow
 def test_forecast_writes_one_batch_that_analysts_read_from_the_view(series):
     train(series)
     result = forecast(series)
@@ -74,6 +76,7 @@ def test_forecast_writes_one_batch_that_analysts_read_from_the_view(series):
         "forecast", "succeeded", SERIES, SERIES * 12)
 
 
+@pytest.mark.slow
 def test_a_shorter_horizon_and_a_second_run_replace_what_the_view_shows(series):
     train(series)
     forecast(series)
@@ -84,6 +87,7 @@ def test_a_shorter_horizon_and_a_second_run_replace_what_the_view_shows(series):
         SERIES * 3)
 
 
+@pytest.mark.slow
 def test_a_horizon_beyond_training_names_the_model_and_writes_nothing(series):
     train(series)
     with pytest.raises(sa.exc.DBAPIError,
@@ -94,6 +98,7 @@ def test_a_horizon_beyond_training_names_the_model_and_writes_nothing(series):
     assert runs(series)[-1]["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_the_activation_rule_compares_backtest_mase(series):
     assert_activation_rule_ties_activate(series, train)  # the third ties the active MASE
     [reason] = call(series, "SELECT status_reason FROM models.registry WHERE version = 3")
@@ -101,6 +106,7 @@ def test_the_activation_rule_compares_backtest_mase(series):
     assert " <= version 1's " in reason["status_reason"]
 
 
+@pytest.mark.slow
 def test_mid_month_dates_count_as_their_month_and_gaps_are_interpolated(series):
     query = (f"SELECT series_id, period + 14 AS period, CASE WHEN extract(month FROM period) = 6"
              f" AND series_id LIKE 'north%' THEN NULL ELSE value END AS value FROM ({SOURCE}) s"
@@ -147,6 +153,7 @@ def test_bad_training_input_fails_clearly_and_registers_nothing(series, query, m
     assert re.search(message, failed["error"]), failed["error"]
 
 
+@pytest.mark.slow
 def test_bad_forecast_input_writes_nothing(series):
     train(series)
     query = (f"SELECT * FROM ({SOURCE}) s WHERE series_id <> 'south/basic/m00'"
@@ -168,16 +175,19 @@ def test_unknown_option_and_unknown_model_fail_clearly(series):
     assert count(series, "models.registry") == 0 and count(series, "predictions.forecasts") == 0
 
 
+@pytest.mark.slow
 def test_a_churn_model_cannot_forecast(series):
     train(series)
     assert_refuses_other_kind(series, lambda: forecast(series), "churn", "forecaster")
 
 
+@pytest.mark.slow
 def test_a_tampered_model_blob_is_refused_and_nothing_is_written(series):
     train(series)
     assert_refuses_tampered_blob(series, lambda: forecast(series), "predictions.forecasts")
 
 
+@pytest.mark.slow
 def test_the_demo_trains_forecasts_and_shows_series_from_the_view(db, capsys):
     from sqlml.demo import forecast as demo_forecast
 
@@ -219,6 +229,7 @@ def periods(engine, run_id):
                         f"WHERE run_id = {run_id} ORDER BY series_id, step")
 
 
+@pytest.mark.slow
 def test_daily_series_train_forecast_and_continue_their_calendar(db):
     row = train(db, name="daily", query=DAILY, options=json.dumps({**TINY, "horizon": 7}))
     metrics = json.loads(row["metrics"])
@@ -234,6 +245,7 @@ def test_daily_series_train_forecast_and_continue_their_calendar(db):
     assert count(db, "predictions.forecast_latest", "model_name = 'daily'") == 21
 
 
+@pytest.mark.slow
 def test_forecasting_series_of_another_frequency_names_both_and_writes_nothing(db):
     train(db, name="daily", query=DAILY, options=json.dumps({**TINY, "horizon": 7}))
     monthly = "SELECT series_id, period, value FROM features.monthly_usage"
@@ -247,6 +259,7 @@ def test_forecasting_series_of_another_frequency_names_both_and_writes_nothing(d
     assert [r["status"] for r in runs(db)][-2:] == ["failed", "failed"]
 
 
+@pytest.mark.slow
 def test_a_trading_day_series_is_business_daily_and_friday_is_followed_by_monday(db):
     query = generated("2025-01-01", "2025-06-27", "1 day", weekdays_only=True)  # ends Friday
     row = train(db, name="trading", query=query, options=json.dumps(TINY))
@@ -256,6 +269,7 @@ def test_a_trading_day_series_is_business_daily_and_friday_is_followed_by_monday
                                                          "2025-07-02"]
 
 
+@pytest.mark.slow
 def test_hourly_series_forecast_timestamps_on_their_minute(db):
     query = generated("2025-03-01 00:30", "2025-03-20 23:30", "1 hour", kind="timestamp")
     row = train(db, name="load", query=query, options=json.dumps(TINY))
@@ -267,6 +281,7 @@ def test_hourly_series_forecast_timestamps_on_their_minute(db):
     assert str(latest["last"]) == "2025-03-21 23:30:00"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start, stop, step, frequency, first", [
     ("2022-01-05", "2025-06-25", "7 days", "weekly", "2025-07-02"),  # Wednesdays
     ("2012-03-31", "2025-06-30", "3 months", "quarterly", "2025-09-30"),

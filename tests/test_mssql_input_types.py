@@ -22,7 +22,7 @@ READERS = sorted(p for p in MSSQL.glob("*.sql") if any(c.has_input for c in read
 
 def test_the_procedures_that_read_an_input_query():
     assert [p.name for p in READERS] == [
-        "ops.run_forecast.sql", "ops.run_score_churn.sql", "ops.train_model.sql"]
+        "ops.run_forecast.sql", "ops.run_score_churn.sql", "ops.run_train.sql"]
 
 
 @pytest.mark.parametrize("path", READERS, ids=lambda p: p.name)

@@ -162,6 +162,7 @@ def churn_v1(engine, churn_table) -> dict:
     return train_churn(engine, activate=1)
 
 
+@pytest.mark.slow
 def test_training_registers_an_active_first_version_with_metrics(engine, churn_v1):
     assert (churn_v1["model_name"], churn_v1["version"], churn_v1["status"]) == (
         CHURN_MODEL, 1, "active"
@@ -173,6 +174,7 @@ def test_training_registers_an_active_first_version_with_metrics(engine, churn_v
     assert run == {"status": "succeeded", "rows_in": 2000}
 
 
+@pytest.mark.slow
 def test_scoring_writes_one_batch_readable_from_the_analyst_view(engine, churn_v1):
     result = one(engine, "EXEC ml.score_churn @model_name = ?, @input_query = ?",
                  CHURN_MODEL, f"SELECT {FEATURES} FROM {CHURN_TABLE}")
@@ -186,6 +188,7 @@ def test_scoring_writes_one_batch_readable_from_the_analyst_view(engine, churn_v
     assert latest["run_id"] == result["run_id"]
 
 
+@pytest.mark.slow
 def test_a_scoring_query_without_a_feature_fails_and_writes_nothing(engine, churn_v1):
     before = one(engine, "SELECT COUNT(*) AS n FROM predictions.churn_scores")["n"]
     with pytest.raises(DBAPIError, match="tenure_months"):
@@ -206,6 +209,7 @@ def test_an_unknown_model_is_a_clear_error_recorded_in_ops_runs(engine):
     }
 
 
+@pytest.mark.slow
 def test_activate_promotes_a_candidate_and_rolls_back(engine, churn_v1):
     candidate = train_churn(engine, activate=0)
     assert (candidate["version"], candidate["status"]) == (2, "candidate")
@@ -244,6 +248,7 @@ def series_table(engine):
     execute(engine, f"DROP TABLE IF EXISTS {SERIES_TABLE}")
 
 
+@pytest.mark.slow
 def test_forecaster_trains_and_forecasts_every_series(engine, series_table):
     query = f"SELECT series_id, period, value FROM {SERIES_TABLE}"
     trained = one(engine, "EXEC ml.train_forecaster @model_name = ?, @input_query = ?, "
@@ -369,6 +374,7 @@ def agent_jobs(engine) -> dict[str, dict]:
     return {job["name"].split(": ", 1)[1]: job for job in jobs}
 
 
+@pytest.mark.slow
 def test_jobs_exist_with_retries_failure_step_and_schedules(engine, agent_jobs):
     expected = {
         "nightly churn scoring": ("EXEC ml.score_churn @model_name = N'churn';", 4),

@@ -155,11 +155,68 @@ def test_only_its_aggregate_calls_it_and_it_names_what_it_cannot_read(db):
             c.exec_driver_sql("SELECT ops.column_payloads(1, now())")
 
 
-def test_deploy_leaves_it_out_where_it_cannot_build_it(db):
+def members(engine) -> list[str]:
+    """The functions of extension sqlml_native in this database (none: not created)."""
+    with engine.connect() as c:
+        return sorted(c.exec_driver_sql(
+            "SELECT d.objid::regprocedure::text FROM pg_depend AS d"
+            " JOIN pg_extension AS e ON e.oid = d.refobjid"
+            " WHERE e.extname = 'sqlml_native' AND d.classid = 'pg_proc'::regclass"
+            " AND d.deptype = 'e'").scalars())
+
+
+def test_deploy_creates_the_extension_it_built_with_pgxs(db):
+    """Issue 23: sqlml deploy built the extension (make && make install) for this local
+    server, and CREATE EXTENSION made its five functions members of it."""
+    from sqlml.deploy.native import _toolchain
+
+    with db.connect() as c:
+        major = c.exec_driver_sql("SELECT current_setting('server_version_num')::int"
+                                  " / 10000").scalar_one()
+        version = c.exec_driver_sql("SELECT extversion FROM pg_extension"
+                                    " WHERE extname = 'sqlml_native'").scalar_one()
+    assert version == "1.0"
+    assert members(db) == [
+        'ops.column_payloads("any")', 'ops.column_payloads_final(internal)',
+        'ops.column_payloads_step(internal,"any")', "ops.payload_float8s(bytea)",
+        "ops.payload_texts(text)"]
+    toolchain = _toolchain(major)
+    assert (toolchain.sharedir / "extension" / "sqlml_native.control").is_file()
+    assert (toolchain.pkglibdir / "sqlml_native.so").is_file()
+
+
+def test_a_remote_server_that_offers_the_extension_gets_it(db):
+    said = []
+    assert native.install(db, local=False, log=said.append) == "$libdir/sqlml_native"
+    assert said == ["native reader: extension sqlml_native, as installed on the server"]
+    assert len(members(db)) == 5
+
+
+def test_deploy_leaves_it_out_where_it_cannot_create_it(db, monkeypatch):
+    """A remote server without the extension installed: one line saying so."""
+    monkeypatch.setattr(native, "available", lambda engine: False)
     said = []
     assert native.install(db, local=False, log=said.append) is None
-    assert said == ["native reader: not installed: the server is on another host "
-                    '(see docs/dba.md, "The native column reader"); scoring reads with string_agg']
+    assert said == ["native reader: not installed: the server is on another host and offers"
+                    ' no extension sqlml_native (see docs/dba.md, "The native column reader");'
+                    " scoring reads with string_agg"]
+
+
+def test_where_the_extension_folders_are_not_writable_the_functions_come_one_by_one(
+        db, monkeypatch):
+    """The fallback of before (a library in the runtime folder, its functions created
+    one by one) replaces the extension, and the extension replaces it again; each way
+    the reader reads natively."""
+    monkeypatch.setattr(native, "_writable", lambda toolchain: False)
+    monkeypatch.setattr(native, "available", lambda engine: False)
+    library = native.install(db, local=True, log=lambda message: None)
+    assert library and library.endswith(".so") and "payloads-pg" in library
+    assert members(db) == []
+    assert both_readers(db, TYPES.format(rows=3))["usable"]
+    monkeypatch.undo()
+    assert native.install(db, local=True, log=lambda message: None).endswith("sqlml_native.so")
+    assert len(members(db)) == 5
+    assert both_readers(db, TYPES.format(rows=3))["usable"]
 
 
 def test_a_downgrade_drops_it_so_the_schemas_can_go(scratch_url):

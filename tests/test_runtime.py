@@ -51,6 +51,7 @@ def test_python_tag():
     assert pg_runtime.python_tag("3.12") == "cp312"
 
 
+@pytest.mark.slow
 def test_a_session_that_trained_runs_any_query_after(db):
     """TensorFlow in a backend and PostgreSQL's LLVM JIT crash the server together (a
     segmentation fault, every session restarted): deploy turns JIT off for the database,

@@ -24,7 +24,7 @@ pyspark = pytest.importorskip("pyspark", reason="sqlml[spark] is not installed")
 
 from sqlml import spark as sqlml_spark  # noqa: E402
 
-pytestmark = [pytest.mark.spark, pytest.mark.postgres]
+pytestmark = [pytest.mark.spark, pytest.mark.postgres, pytest.mark.slow]  # trains churn
 
 CHURN_FAST = json.dumps({"epochs": 3, "hidden_units": [16], "patience": 2})
 FORECAST_FAST = json.dumps({"ensemble": 2, "units": 8, "epochs": 3, "patience": 2,

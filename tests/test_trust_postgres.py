@@ -160,6 +160,7 @@ def test_2_operator_writes_no_table_and_borrows_no_owner_routine(db, sql):
         as_role(db, sql)
 
 
+@pytest.mark.slow
 def test_2_operator_trains_scores_and_activates_through_the_routines(customers, login):
     role, engine = login
     trained = train(engine)
@@ -177,6 +178,7 @@ def test_2_operator_trains_scores_and_activates_through_the_routines(customers, 
     assert reason["status_reason"].startswith(f"activated by {role} with ml.activate_model")
 
 
+@pytest.mark.slow
 def test_2_a_caller_reads_nothing_through_a_routine_it_cannot_read_itself(customers, login):
     _, engine = login
     train(customers)
@@ -193,6 +195,7 @@ def test_2_a_caller_reads_nothing_through_a_routine_it_cannot_read_itself(custom
     assert runs(customers)[-1]["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_2_the_owner_half_does_nothing_for_a_run_that_is_not_the_callers(customers, login):
     _, engine = login
     train(customers)
@@ -210,6 +213,7 @@ def test_2_the_owner_half_does_nothing_for_a_run_that_is_not_the_callers(custome
 # --- 3: a model blob is bound to its model and version ----------------------------
 
 
+@pytest.mark.slow
 def test_3_a_blob_and_hash_swapped_between_versions_are_refused(customers):
     train(customers)
     train(customers, options=json.dumps({"epochs": 2, "hidden_units": [8], "seed": 7}))
@@ -296,6 +300,7 @@ def _running_run(engine, deadline=20.0):
     raise AssertionError("no running run appeared in ops.runs")
 
 
+@pytest.mark.slow
 def test_5_timeouts_and_cancels_are_failed_runs(customers, pg_url):
     train(customers)
     with customers.connect() as connection:
@@ -318,6 +323,7 @@ def test_5_timeouts_and_cancels_are_failed_runs(customers, pg_url):
     assert "user request" in cancelled[1]["error"]
 
 
+@pytest.mark.slow
 def test_5_a_terminated_session_leaves_an_abandoned_run(customers, pg_url):
     train(customers)
     errors: list = []
@@ -356,6 +362,7 @@ def test_5_run_errors_keep_no_data_value_and_operators_read_only_their_own(custo
     assert count(customers, "ops.runs") == 2
 
 
+@pytest.mark.slow
 def test_5_a_statement_timeout_stops_training_within_seconds(customers, pg_url):
     engine = sa.create_engine(pg_url, poolclass=NullPool)
     endless = json.dumps({"epochs": 2000, "patience": 2000, "hidden_units": [16],

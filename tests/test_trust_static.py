@@ -35,7 +35,7 @@ def test_operators_execute_ml_routines_and_only_the_named_ops_steps():
     ml = {name for name in PG_FUNCTIONS if name.startswith("ml.")} - spark
     assert not granted & spark
     assert granted - ml == {"ops.call", "ops.begin_run", "ops.stage_input", "ops.run_call",
-                            "ops.fail_call", "ops.use_python_runtime", "ops.input_or_default",
+                            "ops.fail_run", "ops.use_python_runtime", "ops.input_or_default",
                             "ops.check_call"}
     assert ml <= granted
 

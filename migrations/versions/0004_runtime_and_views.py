@@ -9,6 +9,10 @@ Why: procedures need a way to find sqlml inside the server's Python
 (``ops.python_runtime``, ``ml.runtime_info``), and analysts need stable views
 over predictions and the registry that never expose blobs or features.
 Definitions: migrations/objects/0004/ (see sqlml/deploy/objects.py).
+postgres ships: ml.runtime_info, models.active_models, ops.python_runtime,
+    ops.use_python_runtime, predictions.churn_latest, predictions.forecast_latest.
+mssql ships: ml.runtime_info, models.active_models, predictions.churn_latest,
+    predictions.forecast_latest.
 """
 
 from sqlml.deploy.objects import replaceable_objects

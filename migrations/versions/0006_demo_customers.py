@@ -9,6 +9,8 @@ it, in a table, and ml.train_churn_model / ml.score_churn need a default input
 when the caller passes none: the view features.churn_features. A team with its
 own data points input_query at its own tables or views instead.
 Definitions: migrations/objects/0006/ (see sqlml/deploy/objects.py).
+postgres ships: features.churn_features.
+mssql ships: features.churn_features.
 """
 
 import sqlalchemy as sa

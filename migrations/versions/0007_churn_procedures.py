@@ -19,6 +19,12 @@ session, the nearest thing PostgreSQL has to an autonomous transaction; and two
 row types give the procedures result columns named like their parameters
 (model_name, version), which RETURNS TABLE cannot.
 Definitions: migrations/objects/0007/ (see sqlml/deploy/objects.py).
+postgres ships: ml.activate_model, ml.score_churn, ml.train_churn_model,
+    ops.active_model, ops.begin_run, ops.churn_score_py, ops.conninfo_quote,
+    ops.fail_run, ops.finish_run, ops.register_model, ops.reraise, ops.train_model,
+    ops.train_py.
+mssql ships: ml.activate_model, ml.score_churn, ml.train_churn_model, ops.active_model,
+    ops.begin_run, ops.fail_run, ops.finish_run, ops.register_model, ops.train_model.
 """
 
 from alembic import op

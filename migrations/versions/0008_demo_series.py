@@ -10,6 +10,8 @@ and ml.train_forecaster / ml.forecast need a default input when the caller
 passes none: the view features.forecast_input. A team with its own data points
 input_query at its own tables or views instead.
 Definitions: migrations/objects/0008/ (see sqlml/deploy/objects.py).
+postgres ships: features.forecast_input.
+mssql ships: features.forecast_input.
 """
 
 from alembic import op

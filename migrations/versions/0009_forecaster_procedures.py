@@ -11,6 +11,8 @@ backtest MASE for this kind, and active-model lookup). Training goes through
 0007's shared ops.train_model; forecasting's embedded-Python half on PostgreSQL is
 a function of its own (ops.forecast_py), as ops.churn_score_py is for churn.
 Definitions: migrations/objects/0009/ (see sqlml/deploy/objects.py).
+postgres ships: ml.forecast, ml.train_forecaster, ops.forecast_py.
+mssql ships: ml.forecast, ml.train_forecaster.
 """
 
 from sqlml.deploy.objects import replaceable_objects

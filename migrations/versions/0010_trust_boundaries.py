@@ -31,6 +31,15 @@ errors could quote data the reader may not see. From here, on PostgreSQL:
 PostgreSQL only: SQL Server's side of issue 8 (its run columns, its 'abandoned'
 status, signing) is revision 0011's.
 Definitions: migrations/objects/0010/ (see sqlml/deploy/objects.py).
+postgres ships: ml.activate_model, ml.forecast, ml.runtime_info, ml.score_churn,
+    ml.train_churn_model, ml.train_forecaster, ops.active_model, ops.begin_run,
+    ops.call, ops.churn_score_staged, ops.conninfo_quote, ops.fail_call, ops.finish_run,
+    ops.forecast_staged, ops.model_binding, ops.python_runtime, ops.register_model,
+    ops.reraise, ops.run_activate, ops.run_call, ops.run_forecast, ops.run_log,
+    ops.run_score_churn, ops.run_train, ops.stage_input, ops.sweep_runs,
+    ops.train_staged, ops.use_python_runtime.
+postgres removes: ops.churn_score_py, ops.fail_run, ops.forecast_py, ops.train_model,
+    ops.train_py.
 """
 
 import sqlalchemy as sa

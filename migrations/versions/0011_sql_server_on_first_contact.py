@@ -26,6 +26,9 @@ against SQL Server's documentation (issue 9), and its trust boundaries were clos
   table keeps BIGINT, because the T-SQL contract harness reads it to hold the
   integer-id path (ids arriving as float64 must leave as '17', not '17.0').
 Definitions: migrations/objects/0011/ (see sqlml/deploy/objects.py).
+mssql ships: ml.activate_model, ml.forecast, ml.runtime_info, ml.score_churn,
+    ml.train_churn_model, ml.train_forecaster, ops.active_model, ops.begin_run,
+    ops.fail_run, ops.finish_run, ops.register_model, ops.train_model.
 """
 
 import sqlalchemy as sa

@@ -27,6 +27,8 @@ shows a daily model next to the monthly one.
 Downgrade: periods go back to DATE; forecasts whose period is not a midnight (hourly
 ones) cannot be represented there and are deleted first.
 Definitions: migrations/objects/0012/ (see sqlml/deploy/objects.py).
+postgres ships: ml.forecast, ml.train_forecaster, ops.forecast_staged, ops.run_forecast.
+mssql ships: ml.forecast, ml.train_forecaster.
 """
 
 from alembic import op

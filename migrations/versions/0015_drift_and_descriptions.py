@@ -13,6 +13,8 @@ retrain. The analyst-facing views and their columns are described in the
 database itself (COMMENT ON; MS_Description on SQL Server), so SSMS, psql's
 ``\\d+`` and BI tools show what each column means.
 Definitions: migrations/objects/0015/ (see sqlml/deploy/objects.py).
+postgres ships: models.drift, ops.drift_staged, ops.run_forecast, ops.run_score_churn.
+mssql ships: ml.forecast, ml.score_churn, models.drift.
 """
 
 import sqlalchemy as sa

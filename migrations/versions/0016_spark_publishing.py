@@ -27,6 +27,10 @@ its parent's name, and a row for a run with no open stage has no partition to la
 in. SQL Server's procedures stay free of dynamic SQL, so there a stage is the rows of
 the shared table with its ``run_id``, deleted on publish.
 Definitions: migrations/objects/0016/ (see sqlml/deploy/objects.py).
+postgres ships: ml.spark_abandon, ml.spark_begin, ml.spark_fail, ml.spark_publish,
+    ops.close_spark_stage.
+mssql ships: ml.spark_abandon, ml.spark_begin, ml.spark_fail, ml.spark_publish,
+    ops.close_spark_stage.
 """
 
 import sqlalchemy as sa

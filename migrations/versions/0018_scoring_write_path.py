@@ -32,6 +32,7 @@ With it, ``ops.churn_score_staged`` writes the scores itself with one prepared
 INSERT from two text payloads (new signature: the model id in, the row count out),
 instead of returning two arrays of 200,000 values for ``ops.run_score_churn`` to
 unnest. Definitions: migrations/objects/0018/ (see sqlml/deploy/objects.py).
+postgres ships: ops.churn_score_staged, ops.run_score_churn.
 """
 
 from alembic import op

@@ -12,6 +12,16 @@ into ``ops.begin_run`` (the CATCH block still records the refused call), and the
 hand-back of the embedded Python's error is ``ops.raise_script_error``. The public
 interface and every error number stay as they were.
 Definitions: migrations/objects/0020/ (see sqlml/deploy/objects.py).
+postgres ships: ml.activate_model, ml.forecast, ml.score_churn, ml.spark_begin,
+    ml.spark_fail, ml.spark_publish, ml.train_churn_model, ml.train_forecaster,
+    ops.claim_spark_stage, ops.input_or_default, ops.model_binding, ops.model_version,
+    ops.record_drift, ops.run_forecast, ops.run_score_churn.
+postgres removes: ops.active_model.
+mssql ships: ml.activate_model, ml.forecast, ml.runtime_info, ml.score_churn,
+    ml.spark_begin, ml.spark_fail, ml.spark_publish, ops.begin_run,
+    ops.claim_spark_stage, ops.close_spark_stage, ops.fail_run, ops.model_version,
+    ops.raise_script_error, ops.record_drift, ops.train_model.
+mssql removes: ops.active_model.
 """
 
 from sqlml.deploy.objects import replaceable_objects

@@ -19,6 +19,9 @@ transaction. A PostgreSQL function's argument list is part of its identity, so t
 old signatures are dropped before their new definitions are created (and the other
 way round on downgrade).
 Definitions: migrations/objects/0021/ (see sqlml/deploy/objects.py).
+postgres ships: ml.score_churn, ops.churn_score_staged, ops.run_call,
+    ops.run_score_churn, predictions.churn_reasons_latest.
+mssql ships: ml.score_churn, predictions.churn_reasons_latest.
 """
 
 import sqlalchemy as sa

@@ -7,7 +7,7 @@
 --   @activate     activate the new version if it beats (or ties) the active one's AUC
 -- Returns one row: model_id, model_name, version, status, metrics (JSON).
 -- Every call is a run in ops.runs; on any error nothing is registered. The work is
--- ops.call's (ops.train_model, shared by every model kind).
+-- ops.call's (ops.run_train, shared by every model kind).
 CREATE OR ALTER PROCEDURE ml.train_churn_model
     @model_name NVARCHAR(4000),
     @input_query NVARCHAR(MAX) = NULL,

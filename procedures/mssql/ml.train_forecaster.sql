@@ -10,7 +10,7 @@
 -- Returns one row: model_id, model_name, version, status, metrics (JSON: backtest
 -- mase, smape, rmse, coverage, baseline_mase of seasonal naive, ...).
 -- Every call is a run in ops.runs; on any error nothing is registered. The work is
--- ops.call's (ops.train_model, shared by every model kind).
+-- ops.call's (ops.run_train, shared by every model kind).
 CREATE OR ALTER PROCEDURE ml.train_forecaster
     @model_name NVARCHAR(4000),
     @input_query NVARCHAR(MAX) = NULL,

@@ -8,7 +8,7 @@
 --      outside any transaction, so the run is visible while it works and survives
 --      a rollback;
 --   2. the procedure of the run type does the work and returns the caller's row:
---      ops.train_model, ops.run_score_churn, ops.run_forecast or ops.run_activate.
+--      ops.run_train, ops.run_score_churn, ops.run_forecast or ops.run_activate.
 -- On any error the CATCH block rolls back, records the run as failed (ops.fail_run)
 -- and re-throws the error, number and message unchanged. The input query runs in
 -- the embedded Python's call with the caller's rights, as before.
@@ -90,7 +90,7 @@ BEGIN
                 @run_id = @run_id, @model_name = @model_name, @input_query = @input_query,
                 @horizon = @horizon;
         ELSE
-            EXEC ops.train_model
+            EXEC ops.run_train
                 @run_id = @run_id, @kind = @kind, @model_name = @model_name,
                 @input_query = @input_query, @options = @options, @activate = @activate;
     END TRY

@@ -1,5 +1,6 @@
 -- ops.finish_run: mark a run succeeded with its model and row counts.
--- Called last by the work of every run (ops.run_*, ops.train_model, ml.spark_publish),
+-- Called last by the work of every run (ops.run_train, ops.run_score_churn,
+-- ops.run_forecast, ops.run_activate, ml.spark_publish),
 -- inside the transaction that writes the rows it counts. Returns nothing.
 CREATE OR ALTER PROCEDURE ops.finish_run
     @run_id BIGINT,

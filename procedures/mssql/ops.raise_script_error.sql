@@ -4,7 +4,7 @@
 -- sp_execute_external_script reaches T-SQL as a generic error (39004) whose text is a
 -- traceback in the messages, not in ERROR_MESSAGE(). Called right after
 -- sp_execute_external_script by ops.run_score_churn (50501), ops.run_forecast (50602),
--- ops.train_model (50302) and ml.runtime_info (50001): e.g. an option out of its bounds or a duplicate id, a
+-- ops.run_train (50302) and ml.runtime_info (50001): e.g. an option out of its bounds or a duplicate id, a
 -- parameter error naming the option or column, which then reaches ERROR_MESSAGE()
 -- and, through ops.call's CATCH block, ops.runs.error. Does nothing when
 -- @script_error is NULL.

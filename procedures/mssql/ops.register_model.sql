@@ -1,5 +1,5 @@
 -- ops.register_model: add the next version of a model to models.registry and apply
--- the activation rule. Called by ops.train_model (for ml.train_churn_model and
+-- the activation rule. Called by ops.run_train (for ml.train_churn_model and
 -- ml.train_forecaster), inside its transaction, with what the embedded Python returned (two bundles
 -- and the registration document). Rule: with @activate = 1 the new version becomes
 -- active when the model has no active version, or when its validation metric (the

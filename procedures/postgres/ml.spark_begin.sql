@@ -7,7 +7,7 @@
 -- was trained for) and creates the stage: the run's partition of
 -- staging.churn_scores or staging.forecasts, which the job's executors append to
 -- with run_id set. Owner's rights: the job's role (sqlml_spark) reads no registry
--- table and writes no table but the stage. A refusal fails the run (ops.fail_call).
+-- table and writes no table but the stage. A refusal fails the run (ops.fail_run).
 -- Returns one row: run_id, model_id, version, onnx_artifact, onnx_sha256.
 -- The run then ends through ml.spark_publish (succeeded), ml.spark_fail (failed) or
 -- ml.spark_abandon (abandoned).
@@ -45,7 +45,7 @@ BEGIN
             quote_nullable(spark_begin.kind) USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- Every call is a run, as with the procedures (ops.call): opened first, and
-    -- failed by ops.fail_call, which re-raises, when anything below refuses it.
+    -- failed by ops.fail_run, which re-raises, when anything below refuses it.
     v_run_id := ops.begin_run(
         CASE spark_begin.kind WHEN 'churn' THEN 'score_churn' ELSE 'forecast' END,
         spark_begin.model_name,
@@ -86,7 +86,7 @@ BEGIN
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
             v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-        PERFORM ops.fail_call(v_run_id, v_state, v_message, v_detail, v_hint);
+        PERFORM ops.fail_run(v_run_id, v_state, v_message, v_detail, v_hint);
     END;
     RETURN QUERY SELECT v_run_id, v_model_id, v_version, v_onnx, v_sha;
 END;

@@ -9,7 +9,7 @@
 --   3. ops.stage_input reads input_query with the CALLER's rights (this function is
 --      SECURITY INVOKER) into the session's memory (NULL: the call reads no rows);
 --   4. ops.run_call does the work with the OWNER's rights (SECURITY DEFINER).
--- Any error, cancel and statement timeout included, goes to ops.fail_call, which
+-- Any error, cancel and statement timeout included, goes to ops.fail_run, which
 -- records the run as failed and re-raises it. Returns the result document.
 -- No SET search_path here: the caller's input_query resolves names as the caller's would.
 CREATE OR REPLACE FUNCTION ops.call(
@@ -49,7 +49,7 @@ BEGIN
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
             v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-        PERFORM ops.fail_call(v_run_id, v_state, v_message, v_detail, v_hint);
+        PERFORM ops.fail_run(v_run_id, v_state, v_message, v_detail, v_hint);
     END;
     RETURN v_result;
 END;

@@ -5,8 +5,8 @@
 -- refusal is still a failed run. Checks: a training name that belongs to a model of
 -- another kind; options as training checks them (ops.check_options: JSON, known
 -- names, types, limits.options); a prediction's model that does not exist, is of
--- another kind or has no active version. ops.run_train, ops.run_predict and the
--- Python entry points check the same again.
+-- another kind or has no active version. ops.run_train, ops.run_score_churn,
+-- ops.run_forecast and the Python entry points check the same again.
 -- Returns nothing; raises the error the later check would have raised.
 CREATE OR REPLACE FUNCTION ops.check_call(run_type text, model_name text, params jsonb)
 RETURNS void

@@ -1,5 +1,5 @@
 -- ops.conninfo_quote(value): a libpq connection-string value, quoted and escaped.
--- Called by ops.fail_run to build its dblink connection. Returns the quoted text.
+-- Called by ops.run_log to build its dblink connection. Returns the quoted text.
 CREATE OR REPLACE FUNCTION ops.conninfo_quote(value text)
 RETURNS text
 LANGUAGE sql

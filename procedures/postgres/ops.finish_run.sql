@@ -1,5 +1,6 @@
 -- ops.finish_run(run_id, model_id, rows_in, rows_out): mark a run succeeded.
--- Called last by ops.run_train, ops.run_predict and ops.run_activate, in the same
+-- Called last by ops.run_train, ops.run_score_churn, ops.run_forecast and
+-- ops.run_activate, in the same
 -- transaction as the rows it counts. Returns nothing.
 CREATE OR REPLACE FUNCTION ops.finish_run(
     run_id bigint, model_id bigint, rows_in bigint, rows_out bigint

@@ -1,7 +1,7 @@
 -- ops.model_version(kind, model_name, model_version): one version of a model, or a
 -- clear error: model_version when given, else the model's active version. Called
--- with the owner's rights by ops.run_predict (the active version) and by
--- ml.spark_begin (either). Returns one row: model_id, version,
+-- with the owner's rights by ops.run_score_churn and ops.run_forecast (the active
+-- version) and by ml.spark_begin (either). Returns one row: model_id, version,
 -- onnx_artifact, onnx_sha256. Errors name the model and say what to do. The
 -- version's binding (ops.model_binding) must match: a blob and its sha256 that are
 -- not the ones training registered for this model id, name, version and kind are

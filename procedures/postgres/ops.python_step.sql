@@ -23,8 +23,8 @@
 --   drift        profile (the version's training profile): one row per profiled
 --                feature: feature, psi, flagged (psi > 0.2), detail; leaves the rows
 --                staged for the step that follows.
--- Called by ops.run_train, ops.run_predict and ops.record_drift, with the owner's
--- rights; nobody else may execute it.
+-- Called by ops.run_train, ops.run_score_churn, ops.run_forecast and ops.record_drift,
+-- with the owner's rights; nobody else may execute it.
 CREATE OR REPLACE FUNCTION ops.python_step(
     step text, run_id bigint, params jsonb, onnx_artifact bytea DEFAULT NULL
 )

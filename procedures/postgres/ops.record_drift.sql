@@ -1,7 +1,7 @@
 -- ops.record_drift(run_id, model_id): measure the input drift of the rows staged for
 -- a run against the version's training profile and write it to ops.run_drift. Called
--- by ops.run_predict, in its transaction, before the scoring or forecasting step
--- takes the staged rows. It never fails the run: a problem measuring it is a
+-- by ops.run_score_churn and ops.run_forecast, in their transaction, before the
+-- scoring or forecasting step takes the staged rows. It never fails the run: a problem measuring it is a
 -- WARNING and a '*' row saying so. Returns nothing.
 CREATE OR REPLACE FUNCTION ops.record_drift(run_id bigint, model_id bigint)
 RETURNS void

@@ -1,6 +1,6 @@
 -- ops.reraise(state, message, detail, hint): raise an error with these fields,
 -- leaving out an empty DETAIL or HINT (RAISE ... USING takes no NULLs).
--- Called last by ops.fail_call, the exception handler of every ml routine. Never returns.
+-- Called last by ops.fail_run, the exception handler of every ml routine. Never returns.
 CREATE OR REPLACE FUNCTION ops.reraise(state text, message text, detail text, hint text)
 RETURNS void
 LANGUAGE plpgsql

@@ -3,7 +3,7 @@
 -- (a run_id). PostgreSQL has no autonomous transactions, so the statement goes
 -- through dblink to a second session of this database, as the owner.
 -- The connection is named (sqlml_run_log) and kept for the session: one round trip
--- per call, not a new connection. Called by ops.begin_run and ops.fail_call only,
+-- per call, not a new connection. Called by ops.begin_run and ops.fail_run only,
 -- with the owner's rights (they are SECURITY DEFINER, so this need not be); nobody
 -- else may execute it (nor dblink: its functions are revoked from PUBLIC, so no
 -- caller can borrow the owner's connection).

@@ -1,4 +1,14 @@
-"""Call the public ``ml.*`` routines from Python, the same way on both engines.
+"""The routines' manifest, and calling the public ``ml.*`` routines from Python.
+
+:data:`ROUTINES` declares every ``ml.*`` routine once, for both engines: its
+parameters (name, type per engine, default), the columns of the one result it
+returns, the run type it records in ``ops.runs``, the model kind it works on, and
+the owner's procedure that does its work (``ops.run_*``, the same name on both
+engines). The files follow it, and tests hold them to it
+(``tests/test_routine_manifest.py``): ``procedures/<engine>/ml.<name>.sql`` on both
+engines, the dispatching routines (PostgreSQL's ``ops.begin_run`` and
+``ops.run_call``, T-SQL's ``ops.call``), and README's table of routines. A new
+routine is one :class:`Routine` here, plus the files those tests then ask for.
 
 T-SQL: ``EXEC ml.score_churn @model_name = ?``. PostgreSQL:
 ``SELECT * FROM ml.score_churn(model_name => %(model_name)s)``. Parameters are
@@ -20,29 +30,154 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from sqlml.errors import InputError
 
-ROUTINES = {
-    "train_churn_model": ("model_name", "input_query", "options", "activate"),
-    "score_churn": ("model_name", "input_query", "explain"),
-    "score_churn_preview": ("model_name", "input_query", "explain"),
-    "train_forecaster": ("model_name", "input_query", "options", "activate"),
-    "forecast": ("model_name", "horizon", "input_query"),
-    "activate_model": ("model_name", "version"),
-    "runtime_info": (),
-}
+
+@dataclass(frozen=True)
+class SqlType:
+    """One value's type as each engine declares it."""
+
+    postgres: str
+    mssql: str
+
+
+TEXT = SqlType("text", "NVARCHAR(MAX)")
+# A model name: 1 to 128 characters, checked by the run (ops.begin_run / ops.call)
+# so that a longer one is a recorded, failed run rather than a truncation.
+MODEL_NAME = SqlType("text", "NVARCHAR(4000)")
+INT = SqlType("integer", "INT")
+BIGINT = SqlType("bigint", "BIGINT")
+BOOL = SqlType("boolean", "BIT")
+STATUS = SqlType("text", "NVARCHAR(16)")
+
+REQUIRED = object()  # a parameter without a default
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: SqlType
+    default: object = REQUIRED  # None: NULL
+
+    def default_sql(self, engine: str) -> str | None:
+        """The default as ``engine`` writes it (None: the parameter is required)."""
+        if self.default is REQUIRED:
+            return None
+        if self.default is None:
+            return "NULL"
+        if isinstance(self.default, bool):
+            return ("TRUE" if self.default else "FALSE") if engine == "postgres" \
+                else str(int(self.default))
+        return str(self.default)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: SqlType
+
+
+@dataclass(frozen=True)
+class Routine:
+    """One ``ml.<name>`` routine, the same on both engines.
+
+    ``run_type``: what ``ops.call`` records in ``ops.runs`` and dispatches on (None:
+    the routine keeps no run through ``ops.call``); ``work``: the owner's procedure
+    that run type goes to, ``ops.run_*`` on both engines; ``public``: in README's
+    table and callable with :func:`call` (the Spark routines are sqlml.spark's)."""
+
+    name: str
+    params: tuple[Param, ...]
+    result: tuple[Column, ...]
+    run_type: str | None = None
+    kind: str | None = None
+    work: str | None = None
+    public: bool = True
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+
+_TRAINED = (Column("model_id", BIGINT), Column("model_name", MODEL_NAME),
+            Column("version", INT), Column("status", STATUS), Column("metrics", TEXT))
+_TRAINING = (Param("model_name", MODEL_NAME), Param("input_query", TEXT, None),
+             Param("options", TEXT, None), Param("activate", BOOL, True))
+
+ROUTINES: dict[str, Routine] = {r.name: r for r in (
+    Routine("train_churn_model", _TRAINING, _TRAINED,
+            run_type="train_churn_model", kind="churn", work="ops.run_train"),
+    Routine("score_churn",
+            (Param("model_name", MODEL_NAME), Param("input_query", TEXT, None),
+             Param("explain", INT, 0)),
+            (Column("run_id", BIGINT), Column("model_id", BIGINT), Column("version", INT),
+             Column("rows_scored", BIGINT)),
+            run_type="score_churn", kind="churn", work="ops.run_score_churn"),
+    # What-if scoring (issue 22): a score_churn run that writes no score, reason or
+    # drift and returns one row per input row instead.
+    Routine("score_churn_preview",
+            (Param("model_name", MODEL_NAME), Param("input_query", TEXT, None),
+             Param("explain", INT, 0)),
+            (Column("run_id", BIGINT), Column("model_id", BIGINT), Column("version", INT),
+             Column("customer_id", SqlType("text", "NVARCHAR(64)")),
+             Column("churn_probability", SqlType("double precision", "FLOAT")),
+             Column("reasons", SqlType("jsonb", "NVARCHAR(MAX)"))),
+            run_type="score_churn", kind="churn", work="ops.run_score_churn"),
+    Routine("train_forecaster", _TRAINING, _TRAINED,
+            run_type="train_forecaster", kind="forecaster", work="ops.run_train"),
+    Routine("forecast",
+            (Param("model_name", MODEL_NAME), Param("horizon", INT, None),
+             Param("input_query", TEXT, None)),
+            (Column("run_id", BIGINT), Column("model_id", BIGINT), Column("version", INT),
+             Column("rows_written", BIGINT)),
+            run_type="forecast", kind="forecaster", work="ops.run_forecast"),
+    Routine("activate_model",
+            (Param("model_name", MODEL_NAME), Param("version", INT)),
+            (Column("model_id", BIGINT), Column("model_name", MODEL_NAME),
+             Column("version", INT), Column("status", STATUS)),
+            run_type="activate_model", work="ops.run_activate"),
+    Routine("runtime_info", (),
+            (Column("component", SqlType("text", "NVARCHAR(64)")),
+             Column("version", SqlType("text", "NVARCHAR(256)")))),
+    # sqlml.spark's publishing routines (docs/spark.md): each opens, publishes or
+    # closes a run of its own, whose run type is the kind's scoring one.
+    Routine("spark_begin",
+            (Param("kind", SqlType("text", "NVARCHAR(32)")),
+             Param("model_name", SqlType("text", "NVARCHAR(128)")),
+             Param("model_version", INT, None), Param("horizon", INT, None),
+             Param("params", SqlType("jsonb", "NVARCHAR(MAX)"), None)),
+            (Column("run_id", BIGINT), Column("model_id", BIGINT), Column("version", INT),
+             Column("onnx_artifact", SqlType("bytea", "VARBINARY(MAX)")),
+             Column("onnx_sha256", SqlType("text", "CHAR(64)"))),
+            public=False),
+    Routine("spark_publish",
+            (Param("spark_run_id", BIGINT), Param("rows_in", BIGINT),
+             Param("rows_expected", BIGINT)),
+            (Column("run_id", BIGINT), Column("model_id", BIGINT), Column("version", INT),
+             Column("rows_written", BIGINT)),
+            public=False),
+    Routine("spark_fail", (Param("run_id", BIGINT), Param("error", TEXT)),
+            (Column("closed", BOOL),), public=False),
+    Routine("spark_abandon", (Param("older_than_minutes", INT, 1440),),
+            (Column("run_id", BIGINT), Column("status", STATUS)), public=False),
+)}
+
+
+PUBLIC = {name: r for name, r in ROUTINES.items() if r.public}
 
 
 def statement(dialect: str, routine: str, params: dict) -> str:
-    if routine not in ROUTINES:
-        raise InputError(f"unknown routine ml.{routine}; known: {', '.join(ROUTINES)}")
-    unknown = set(params) - set(ROUTINES[routine])
+    if routine not in PUBLIC:
+        raise InputError(f"unknown routine ml.{routine}; known: {', '.join(PUBLIC)}")
+    declared = PUBLIC[routine].param_names
+    unknown = set(params) - set(declared)
     if unknown:
         raise InputError(f"ml.{routine} has no parameter {sorted(unknown)[0]!r}")
-    names = [n for n in ROUTINES[routine] if n in params]
+    names = [n for n in declared if n in params]
     if dialect == "mssql":
         args = ", ".join(f"@{n} = :{n}" for n in names)
         return f"EXEC ml.{routine} {args}".rstrip()

@@ -110,7 +110,7 @@ def typed_churn_rows(n: int = 240) -> list[tuple]:
 
 
 def train(langext, kind: str, columns, rows, options: str, spec: str):
-    return run(langext, "ops.train_model.sql", columns=columns, rows=rows,
+    return run(langext, "ops.run_train.sql", columns=columns, rows=rows,
                params={"kind": kind, "spec": spec, "options": options})
 
 
@@ -169,10 +169,10 @@ def test_runtime_info_returns_its_declared_rows(langext, file_name):
     assert components["python"].startswith("3.")
 
 
-# ---------------------------------------------------------------- ops.train_model.sql
+# ---------------------------------------------------------------- ops.run_train.sql
 
 
-@pytest.mark.parametrize("file_name", ["ops.train_model.sql"])
+@pytest.mark.parametrize("file_name", ["ops.run_train.sql"])
 def test_train_churn_on_the_contract_rows(churn_model, file_name):
     call, result = churn_model
     assert call.procedure == file_name.removesuffix(".sql")
@@ -185,7 +185,7 @@ def test_train_churn_on_the_contract_rows(churn_model, file_name):
     assert "epoch 1/2" in result.messages  # progress reaches SQL Server's messages
 
 
-@pytest.mark.parametrize("file_name", ["ops.train_model.sql"])
+@pytest.mark.parametrize("file_name", ["ops.run_train.sql"])
 def test_train_churn_on_sql_server_typed_rows(typed_churn_model, file_name):
     """INT with NULLs (float64 NaN in the frame), BIT with NULLs (object of bool/None),
     a DATE column (datetime.date objects), non-ASCII NVARCHAR text and a NaN."""
@@ -199,7 +199,7 @@ def test_train_churn_on_sql_server_typed_rows(typed_churn_model, file_name):
     assert {"tenure_months", "monthly_charges", "paperless_billing", "contract"} <= features
 
 
-@pytest.mark.parametrize("file_name", ["ops.train_model.sql"])
+@pytest.mark.parametrize("file_name", ["ops.run_train.sql"])
 def test_train_forecaster_on_the_contract_rows(forecaster, file_name):
     call, result = forecaster
     assert_accepted(call, result)
@@ -207,7 +207,7 @@ def test_train_forecaster_on_the_contract_rows(forecaster, file_name):
     assert json.loads(result.params["registration"])["trained_rows"] == SERIES * 72
 
 
-@pytest.mark.parametrize("file_name", ["ops.train_model.sql"])
+@pytest.mark.parametrize("file_name", ["ops.run_train.sql"])
 def test_train_model_carries_a_bad_option_out_in_script_error(langext, churn_rows, customers,
                                                                file_name):
     columns, rows = churn_rows

@@ -199,7 +199,7 @@ def run_contract(name: str, *, profile: str, engine: sa.Engine | None = None,
 
 
 def kind_spec(engine: sa.Engine, kind: str) -> str:
-    """``kind``'s row of models.specs, as the JSON text ml.train_* hands ops.train_model."""
+    """``kind``'s row of models.specs, as the JSON text ml.train_* hands ops.run_train."""
     with engine.connect() as connection:
         spec = connection.execute(sa.text("SELECT spec FROM models.specs WHERE kind = :kind"),
                                   {"kind": kind}).scalar_one()
@@ -208,15 +208,15 @@ def kind_spec(engine: sa.Engine, kind: str) -> str:
 
 def train_contract(kind: str, *, engine: sa.Engine, input_sql: str, options: str | None,
                    profile: str = "ml_services") -> Outcome:
-    """One ops.train_model run for ``kind``, as its ml.train_* procedure calls it: the
+    """One ops.run_train run for ``kind``, as its ml.train_* procedure calls it: the
     kind's spec from models.specs and ``options`` (JSON text; None means the defaults)."""
-    return run_contract("ops.train_model", profile=profile, engine=engine, input_sql=input_sql,
+    return run_contract("ops.run_train", profile=profile, engine=engine, input_sql=input_sql,
                         params={"kind": kind, "spec": kind_spec(engine, kind),
                                 "options": options})
 
 
 def trained_fixture(kind: str, data: str, input_sql: str, options: str):
-    """A module's fixture ``trained``: the OUTPUT parameters of one ops.train_model run
+    """A module's fixture ``trained``: the OUTPUT parameters of one ops.run_train run
     for ``kind`` (ML Services profile) on the rows of the module's fixture ``data``;
     its scoring contracts take the blobs from them, as the T-SQL procedures chain them."""
 
@@ -230,7 +230,7 @@ def trained_fixture(kind: str, data: str, input_sql: str, options: str):
 
 
 def assert_trained(outcome: Outcome, trained_rows: int, metrics: set[str]) -> dict:
-    """What every ops.train_model run hands back: both blobs, a registration counting
+    """What every ops.run_train run hands back: both blobs, a registration counting
     ``trained_rows`` with (at least) ``metrics``, and epochs in SQL Server's messages.
     Returns the registration."""
     out = outcome.output_params

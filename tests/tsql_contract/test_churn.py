@@ -1,6 +1,6 @@
 """Contracts of the churn procedures' embedded Python, fed from the PostgreSQL engine.
 
-Training runs through ops.train_model's @script (which ml.train_churn_model calls);
+Training runs through ops.run_train's @script (which ml.train_churn_model calls);
 its OUTPUT parameters
 then feed ops.run_score_churn's @script (ml.score_churn's work), as the T-SQL procedures chain them.
 """
@@ -41,12 +41,14 @@ def customers(pg_engine):
 trained = trained_fixture("churn", "customers", INPUT, FAST)
 
 
+@pytest.mark.slow
 def test_train_churn_model_returns_blobs_and_a_registration(customers, profile):
     outcome = train_contract("churn", engine=customers, input_sql=INPUT, options=FAST,
                              profile=profile)
     assert_trained(outcome, CUSTOMERS, {"auc", "baseline_auc", "n_train", "n_valid"})
 
 
+@pytest.mark.slow
 def test_train_churn_model_options_null_means_the_spec_defaults(customers):
     call = train_contract("churn", engine=customers, input_sql=INPUT, options=None)
     spec = json.loads(call.output_params["registration"])["spec"]
@@ -54,6 +56,7 @@ def test_train_churn_model_options_null_means_the_spec_defaults(customers):
     assert spec["options"]["epochs"] == defaults["epochs"]
 
 
+@pytest.mark.slow
 def test_score_churn_returns_what_with_result_sets_declares(customers, trained, profile):
     registration = json.loads(trained["registration"])
     outcome = run_contract(
@@ -75,6 +78,7 @@ def test_score_churn_returns_what_with_result_sets_declares(customers, trained, 
     assert scores["churn_probability"].between(0, 1).all()
 
 
+@pytest.mark.slow
 def test_score_churn_refuses_a_wrong_hash_with_its_own_sentence(customers, trained):
     """The error leaves the script as @script_error (THROW 50501 in ops.run_score_churn), not
     as an exception that SQL Server would report only as the generic Msg 39004."""
@@ -90,6 +94,7 @@ def test_score_churn_refuses_a_wrong_hash_with_its_own_sentence(customers, train
     assert outcome.output is not None and outcome.output.empty
 
 
+@pytest.mark.slow
 def test_score_churn_with_explain_returns_scores_and_reasons_in_one_result_set(
         customers, trained, profile):
     """@explain = 3: one score row per customer (rank NULL) and three reason rows each
@@ -116,6 +121,7 @@ def test_score_churn_with_explain_returns_scores_and_reasons_in_one_result_set(
         registration["feature_schema"]["profile"]["features"])
 
 
+@pytest.mark.slow
 def test_score_churn_with_explain_carries_an_error_out_with_no_rows(customers, trained):
     """A wrong hash under @explain: @script_error (THROW 50501), no score, no reason."""
     outcome = run_contract(
@@ -130,7 +136,7 @@ def test_score_churn_with_explain_carries_an_error_out_with_no_rows(customers, t
 
 def test_train_model_carries_a_parameter_error_out(customers):
     """A bad option is a parameter error naming the option, in @script_error (THROW
-    50302 in ops.train_model, so in ERROR_MESSAGE() and ops.runs.error)."""
+    50302 in ops.run_train, so in ERROR_MESSAGE() and ops.runs.error)."""
     outcome = train_contract("churn", engine=customers, input_sql=INPUT,
                              options=json.dumps({"no_such_option": 1}))
     assert "no_such_option" in outcome.output_params["script_error"]

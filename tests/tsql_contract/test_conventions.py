@@ -130,5 +130,5 @@ def test_the_contract_reader_sees_calls_and_parameters():
     assert params["@kind"] is False and params["@model_id"] is False  # OUTPUT: still required
     assert declared_params(ROOT / "procedures" / "mssql" / "ops.fail_run.sql") == {
         "@run_id": False, "@model_id": True, "@error": True}
-    calls = dict(exec_calls(ROOT / "procedures" / "mssql" / "ops.train_model.sql"))
+    calls = dict(exec_calls(ROOT / "procedures" / "mssql" / "ops.run_train.sql"))
     assert {"@kind", "@model_name", "@registration", "@model_id"} <= calls["ops.register_model"]

@@ -1,6 +1,6 @@
 """Contracts of the forecaster procedures' embedded Python, fed from the PostgreSQL engine.
 
-Training runs through ops.train_model's @script (which ml.train_forecaster calls);
+Training runs through ops.run_train's @script (which ml.train_forecaster calls);
 its OUTPUT parameters then
 feed ops.run_forecast's @script (ml.forecast's work), as the T-SQL procedures chain them.
 """
@@ -31,12 +31,14 @@ def series(pg_engine):
 trained = trained_fixture("forecaster", "series", INPUT, FAST)
 
 
+@pytest.mark.slow
 def test_train_forecaster_returns_blobs_and_a_registration(series, profile):
     outcome = train_contract("forecaster", engine=series, input_sql=INPUT, options=FAST,
                              profile=profile)
     assert_trained(outcome, SERIES * 72, {"mase", "baseline_mase", "coverage", "smape", "rmse"})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("horizon", [None, 5])
 def test_forecast_returns_what_with_result_sets_declares(series, trained, profile, horizon):
     registration = json.loads(trained["registration"])
@@ -56,6 +58,7 @@ def test_forecast_returns_what_with_result_sets_declares(series, trained, profil
     assert (rows["lower"] <= rows["forecast"]).all() and (rows["forecast"] <= rows["upper"]).all()
 
 
+@pytest.mark.slow
 def test_forecast_refuses_a_wrong_hash_with_its_own_sentence(series, trained):
     """The error leaves the script as @script_error (THROW 50602 in ops.run_forecast), not as
     an exception that SQL Server would report only as the generic Msg 39004."""
@@ -91,6 +94,7 @@ def daily(series):
                           options=json.dumps({**TINY, "horizon": 7})).output_params
 
 
+@pytest.mark.slow
 def test_daily_forecasts_continue_the_calendar_as_datetime2(series, daily, profile):
     registration = json.loads(daily["registration"])
     assert registration["feature_schema"]["frequency"] == "daily"
@@ -104,6 +108,7 @@ def test_daily_forecasts_continue_the_calendar_as_datetime2(series, daily, profi
     assert str(rows["period"].min()) == "2025-06-01 00:00:00"
 
 
+@pytest.mark.slow
 def test_forecasting_monthly_series_with_a_daily_model_names_both(series, daily):
     registration = json.loads(daily["registration"])
     outcome = run_contract(
@@ -116,6 +121,7 @@ def test_forecasting_monthly_series_with_a_daily_model_names_both(series, daily)
     assert outcome.output is not None and outcome.output.empty
 
 
+@pytest.mark.slow
 def test_hourly_periods_arrive_as_datetime2_and_forecasts_keep_their_minute(series):
     # ML Services takes no DATETIME2 input (CAST to DATETIME there); the language
     # extension does.

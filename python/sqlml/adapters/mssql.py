@@ -97,7 +97,7 @@ def runtime_info() -> tuple:
 @_returns_error(lambda: (None, None, None))
 def train_model(kind: str, InputDataSet: pd.DataFrame, spec: str,
                 options: str | None) -> tuple:
-    """ops.train_model's @script: the OUTPUT parameters @artifact, @onnx_artifact,
+    """ops.run_train's @script: the OUTPUT parameters @artifact, @onnx_artifact,
     @registration, @script_error."""
     _progress(f"sqlml: read {len(InputDataSet)} training rows")
     trained = entrypoints.train_model(kind, InputDataSet, json.loads(spec), options,

@@ -23,6 +23,7 @@ Create Date: {date}
 
 Why: <say why this change exists; the title says what>.
 Definitions: migrations/objects/{revision}/ (see sqlml/deploy/objects.py).
+{shipped}
 """
 
 from sqlml.deploy.objects import replaceable_objects
@@ -32,6 +33,25 @@ down_revision = "{down_revision}"
 
 upgrade, downgrade = replaceable_objects(revision)
 '''
+
+
+def shipped_lines(root: Path, revision: str) -> list[str]:
+    """The docstring lines that name what ``revision`` ships and removes, per engine:
+    a reader of the revision sees its objects without opening its snapshot folder
+    (``tests/test_object_revisions.py`` holds every revision's docstring to it)."""
+    lines = []
+    for engine in objects.DIALECT_ENGINES.values():
+        for label, names in (("ships", sorted(objects.snapshot(root, revision, engine))),
+                             ("removes", objects.removed(root, revision, engine))):
+            if names:
+                lines.append(f"{engine} {label}: {', '.join(names)}.")
+    return [line for text in lines for line in _wrapped(text)]
+
+
+def _wrapped(text: str, width: int = 88) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width, subsequent_indent="    ", break_on_hyphens=False)
 
 
 def _head(versions: Path) -> str:
@@ -48,11 +68,13 @@ def new_object_revision(root: Path, message: str) -> Path:
     written = objects.freeze(root, revision)
     if not written:
         raise SqlmlError("no procedure or view differs from its latest revision: nothing to ship")
+    shipped = "\n".join(shipped_lines(root, revision))
     slug = re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")[:40]
     path = versions / f"{revision}_{slug}.py"
     path.write_text(
         TEMPLATE.format(
-            message=message, revision=revision, down_revision=down, date=dt.date.today()
+            message=message, revision=revision, down_revision=down, date=dt.date.today(),
+            shipped=shipped,
         )
     )
     return path

@@ -4,7 +4,7 @@ A kind is a folder ``kinds/<kind>/`` whose ``model`` module has
 ``train(frame, spec, options, progress) -> TrainedModel``, a spec
 ``models/<kind>.json``, and its procedures and views per engine. The registry
 below is the only list of kinds in the package: the training procedure names a kind
-(``ops.run_train`` on PostgreSQL, ``ops.train_model`` on SQL Server),
+(``ops.run_train`` on both engines),
 and the adapters reach its trainer through :func:`trainer`.
 """
 

@@ -1,4 +1,4 @@
--- ops.train_model: the work of every training procedure. Called by ops.call for
+-- ops.run_train: the work of every training procedure. Called by ops.call for
 -- ml.train_churn_model (@kind 'churn') and ml.train_forecaster ('forecaster'), in the
 -- run it opened (@run_id). Reads the kind's spec, trains in the embedded Python on
 -- @input_query (NULL: the spec's default) with the caller's rights, and registers
@@ -7,7 +7,7 @@
 -- belongs to a model of another kind, options that are not a JSON object or name an
 -- unknown option (the Python entry point checks types and limits again).
 -- Returns one row: model_id, model_name, version, status, metrics (JSON).
-CREATE OR ALTER PROCEDURE ops.train_model
+CREATE OR ALTER PROCEDURE ops.run_train
     @run_id BIGINT,
     @kind NVARCHAR(32),
     @model_name NVARCHAR(4000),
