@@ -106,6 +106,20 @@ def mssql_result(routine: Routine) -> list[tuple[str, str | None]]:
     name = routine.work if routine.run_type else f"ml.{routine.name}"
     text = procedure("mssql", name)
     types = tsql_declarations(text)
+    if routine.flag:  # the result of the flag's branch: its outer SELECT
+        text = text[text.index(f"IF @{routine.flag} = 1"):]
+        text = text[:text.index("RETURN;")]
+        start = re.search(r"^\s*SELECT\b", text, re.M).end()
+        depth, end = 0, len(text)
+        for i, ch in enumerate(text[start:], start):
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if depth == 0 and re.match(r"\bFROM\b", text[i:]) and text[i - 1].isspace():
+                end = i
+                break
+        items = split_top_level(text[start:end])
+        return [(re.search(r"\bAS\s+(\w+)$", i.strip())[1] if re.search(
+                    r"\bAS\s+(\w+)$", i.strip()) else i.strip().split(".")[-1], None)
+                for i in items]
     selects = [m.start() for m in re.finditer(r"^\s*SELECT\b", text, re.M)]
     declared = text.rfind("WITH RESULT SETS ((")
     if declared > max(selects, default=-1):
@@ -201,7 +215,8 @@ def test_each_ml_routine_hands_its_run_type_and_parameters_to_ops_call(name):
     assert re.search(rf"ops\.call\(\s*'{routine.run_type}',", postgres)
     kept = set(re.findall(r"jsonb_build_object\(([^;]*?)\)\s*,\s*(?:NULL|ops\.)", postgres, re.S)
                [0].replace("\n", " ").split(",")[0::2])
-    assert {k.strip().strip("'") for k in kept} == set(routine.param_names) - {"model_name"}
+    assert {k.strip().strip("'") for k in kept} == (
+        set(routine.param_names) - {"model_name"} | ({routine.flag} if routine.flag else set()))
     call = mssql[mssql.index("EXEC ops.call"):]
     call = call[:call.index(";")]
     assert f"@run_type = N'{routine.run_type}'" in call

@@ -97,6 +97,9 @@ class Routine:
     kind: str | None = None
     work: str | None = None
     public: bool = True
+    # A constant flag the routine hands ops.call beside its own parameters, for a
+    # routine that is another mode of the same run type (score_churn_preview).
+    flag: str | None = None
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -126,7 +129,8 @@ ROUTINES: dict[str, Routine] = {r.name: r for r in (
              Column("customer_id", SqlType("text", "NVARCHAR(64)")),
              Column("churn_probability", SqlType("double precision", "FLOAT")),
              Column("reasons", SqlType("jsonb", "NVARCHAR(MAX)"))),
-            run_type="score_churn", kind="churn", work="ops.run_score_churn"),
+            run_type="score_churn", kind="churn", work="ops.run_score_churn",
+            flag="preview"),
     Routine("train_forecaster", _TRAINING, _TRAINED,
             run_type="train_forecaster", kind="forecaster", work="ops.run_train"),
     Routine("forecast",
