@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from sqlml.errors import InputError
+from sqlml.kinds import keys
 
 
 def normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -66,25 +67,15 @@ def _number_or_text(value):
 
 
 def text_ids(values: pd.Series, column: str, max_length: int, null_hint: str = "") -> pd.Series:
-    """Ids as text, the key of the prediction tables. An integer-valued float is its
-    integer (drivers may hand a BIGINT over as float64): 1234.0 is '1234'."""
-    if values.isna().any():
-        raise InputError(f"column {column!r} has {int(values.isna().sum())} NULL value(s)"
-                         + (f"; {null_hint}" if null_hint else ""))
-
-    def text(v):
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v).strip()
-
-    ids = values.astype(object).map(text)
-    too_long = ids[ids.str.len() > max_length]
-    if not too_long.empty:
-        raise InputError(
-            f"column {column!r} values must be at most {max_length} characters; "
-            f"{too_long.iloc[0][:80]!r} is {len(too_long.iloc[0])}"
-        )
-    return ids
+    """Ids as text, the key of the prediction tables, exactly as they went in (the rule
+    of ``kinds.keys``: text untouched, integers as their digits, anything else that has
+    no exact text refused, naming the column)."""
+    if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_bool_dtype(values):
+        raise InputError(f"column {column!r} is {values.dtype}: keys must be {keys.ACCEPTED}; "
+                         "cast the column in the input query")
+    items = values.astype(object).where(values.notna(), None).tolist()
+    return pd.Series(keys.key_texts(items, column, max_length, null_hint), index=values.index,
+                     dtype=object)
 
 
 def refuse_duplicates(ids: pd.Series, column: str, what: str, why: str) -> None:

@@ -91,10 +91,32 @@ def period_stamps(values: pd.Series, ids: pd.Series, column: str = "period") -> 
     if missing.any():
         raise InputError(f"column {column!r} is NULL in {int(missing.sum())} row(s), first in "
                          f"series {ids[missing].iloc[0]!r}")
+    if _zoned(values):
+        raise InputError(
+            f"column {column!r} holds timestamps with a time zone (timestamptz, "
+            "datetimeoffset or text with an offset): a period is a calendar value, and an "
+            "instant falls in different periods in different time zones; pass it in the "
+            f"calendar you mean, e.g. {column}::date or ({column} AT TIME ZONE 'Europe/Berlin')"
+        )
     try:
         return fq.stamps(values)
     except (TypeError, ValueError) as exc:
         raise InputError(f"column {column!r} must hold dates: {exc}") from exc
+
+
+def _zoned(values: pd.Series) -> bool:
+    """Whether the periods carry a time zone or an offset, which would move them to UTC."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return True
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return False
+    items = values.dropna().astype(object)
+    if any(getattr(v, "tzinfo", None) is not None for v in items.tolist()):
+        return True
+    text = items[items.map(lambda v: isinstance(v, str))].astype(str).str.strip()
+    # A time of day followed by Z or an offset (a date alone has neither).
+    return bool(text.str.contains(r"\d:\d\d(?::\d\d(?:\.\d*)?)?\s*(?:[zZ]|[+-]\d\d(?::?\d\d)?)$",
+                                  regex=True).any())
 
 
 def read_frame(frame: pd.DataFrame, what: str) -> pd.DataFrame:
