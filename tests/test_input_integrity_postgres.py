@@ -223,3 +223,72 @@ def test_timestamptz_periods_are_refused_naming_the_column(models, routine):
         with pytest.raises(sa.exc.DBAPIError, match="column 'period' holds timestamps with a "
                                                     "time zone"):
             c.execute(sa.text(sql), {"q": query})
+
+
+# --- finding 6: non-finite and overflowing numbers are refused by name ----------------
+
+
+def churn_query(charges: str, label: bool = False) -> str:
+    cast = "::numeric" if "numeric" in charges else ""  # else the query's own cast fails
+    return (f"SELECT c.customer_id, c.tenure_months, CASE WHEN c.customer_id = 3 THEN {charges}"
+            f" ELSE c.monthly_charges{cast} END AS monthly_charges, c.contract"
+            + (", c.churned" if label else "") + " FROM features.customers AS c")
+
+
+EXTREMES = ["'Infinity'::float8", "'-Infinity'::float8", "1e308::float8", "1e400::numeric",
+            "'Infinity'::numeric"]
+
+
+@pytest.mark.parametrize("extreme", EXTREMES)
+def test_scoring_refuses_extreme_values_naming_the_column(models, extreme):
+    before = count(models, "predictions.churn_scores")
+    with pytest.raises(sa.exc.DBAPIError, match="column 'monthly_charges' has 1 value"):
+        score(models, churn_query(extreme))
+    assert count(models, "predictions.churn_scores") == before
+    with models.connect() as c:
+        assert c.execute(sa.text("SELECT status FROM ops.runs ORDER BY run_id DESC LIMIT 1")
+                         ).scalar() == "failed"
+
+
+@pytest.mark.parametrize("extreme", ["1e308::float8", "'Infinity'::numeric"])
+def test_training_refuses_extreme_values_naming_the_column(models, extreme):
+    with pytest.raises(sa.exc.DBAPIError, match="column 'monthly_charges' has 1 value"):
+        train_routine(models, "train_churn_model", "extreme", churn_query(extreme, True),
+                      CHURN_TINY)
+    assert count(models, "models.registry", "model_name = 'extreme'") == 0
+
+
+@pytest.mark.parametrize("routine", ["forecast", "train_forecaster"])
+@pytest.mark.parametrize("extreme", ["'Infinity'::float8", "1e308::float8", "1e400::numeric"])
+def test_forecasting_refuses_extreme_values_naming_the_column(models, routine, extreme):
+    query = ("SELECT series_id, period, CASE WHEN period = (SELECT max(period) FROM "
+             f"features.monthly_usage) THEN {extreme} ELSE value"
+             f"{'::numeric' if 'numeric' in extreme else ''} END AS value"
+             " FROM features.monthly_usage")
+    sql = ("SELECT * FROM ml.forecast(model_name => 'series', input_query => :q)"
+           if routine == "forecast" else
+           "SELECT * FROM ml.train_forecaster(model_name => 'series4', input_query => :q,"
+           f" options => '{FORECAST_TINY}')")
+    with pytest.raises(sa.exc.DBAPIError, match="column 'value' has 3 value"):
+        call(models, sql, q=query)
+
+
+# --- finding 7: unsupported column types are named ----------------------------------
+
+
+@pytest.mark.parametrize("odd", ["'\\xdeadbeef'::bytea", "ARRAY[1, 2]", "ARRAY['a']",
+                                 "ROW(1, 'a')"])
+@pytest.mark.parametrize("routine", ["score", "train", "forecast"])
+def test_unsupported_column_types_are_refused_naming_the_column(models, odd, routine):
+    with pytest.raises(sa.exc.DBAPIError, match="column 'odd' is .* which sqlml does not read: "
+                                                "input columns must be numbers"):
+        if routine == "score":
+            score(models, f"SELECT c.customer_id, {FEATURES}, {odd} AS odd"
+                          " FROM features.customers AS c")
+        elif routine == "train":
+            train_routine(models, "train_churn_model", "odd",
+                          f"SELECT c.customer_id, {FEATURES}, {odd} AS odd, c.churned"
+                          " FROM features.customers AS c", CHURN_TINY)
+        else:
+            call(models, "SELECT * FROM ml.forecast(model_name => 'series', input_query => :q)",
+                 q=f"SELECT series_id, period, value, {odd} AS odd FROM features.monthly_usage")

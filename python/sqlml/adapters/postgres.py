@@ -135,12 +135,13 @@ def _execute(plpy, sql: str):
     return plpy.execute(caller_plan(plpy, sql))
 
 
-# Column types a query may hand over, by pg_type.typcategory: numbers, booleans,
-# dates and times, text, enums and unknown literals. Others (bytea, arrays, JSON,
-# composites, geometry, ...) have no meaning as a feature here.
-FEATURE_CATEGORIES = {"N", "B", "D", "S", "E", "X"}
+# Column types no reader takes, by pg_type.typcategory: arrays, composites and
+# pseudo-types, and bytea (whose bytes are no text). Everything else crosses as a
+# number, a boolean, a date or text.
+REFUSED_CATEGORIES = {"A", "C", "P"}
+BYTEA_OID = 17
 ACCEPTED_TYPES = ("numbers (smallint, integer, bigint, real, double precision, numeric), "
-                  "boolean, date, timestamp, timestamptz and text (text, varchar, char, enums)")
+                  "boolean, date, timestamp, timestamptz and text (or types cast to text)")
 # Key columns: integers and numeric (as their exact digits) and text types.
 KEY_OIDS = {20, 21, 23, NUMERIC_OID, 25, 1043, 1042, 19, 2950, 705}
 _TYPES = ("SELECT t.oid AS oid, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END"
@@ -156,7 +157,7 @@ def _base_types(plpy, names: list[str], types: list[int], exact: frozenset[str])
     base = []
     for name, oid in zip(names, types, strict=True):
         row = found.get(oid)
-        if row is None or row["category"] not in FEATURE_CATEGORIES:
+        if row is None or row["category"] in REFUSED_CATEGORIES or row["base"] == BYTEA_OID:
             shown = row["name"] if row else f"type {oid}"
             raise InputError(f"column {name!r} is {shown}, which sqlml does not read: input "
                              f"columns must be {ACCEPTED_TYPES}; cast or leave it out in the "
@@ -266,12 +267,12 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
     if _native_reader(plpy, len(names)):
         read = _read_native(plpy, wrapped, names, types, kinds)
     else:
-        read = _read(plpy, wrapped, names, kinds, plain_text=False)
+        read = _read(plpy, wrapped, names, types, kinds, plain_text=False)
     if read is None:
         # A text value holds a separator. Every column is read again, in one scan, so
         # that all of them see the rows in the same order: a query without ORDER BY
         # may return its rows in another order the second time it runs.
-        read = _read(plpy, wrapped, names, kinds, plain_text=True)
+        read = _read(plpy, wrapped, names, types, kinds, plain_text=True)
     return read
 
 
@@ -286,8 +287,18 @@ def _kind(name: str, oid: int, exact: frozenset[str]) -> str:
     return "days" if oid in TIME_OIDS else "text"
 
 
-def _read(plpy, wrapped: str, names: list[str], kinds: list[str], plain_text: bool
-          ) -> tuple[dict[str, np.ndarray], int, dict[str, encode.Coded]] | None:
+def _in_float8(col: str, oid: int) -> str:
+    """A number as float8 text of SQL: a NUMERIC past float8's range (or infinite) is
+    held at 1e300, which scoring refuses naming the column, rather than failing the
+    cast with an error that names nothing."""
+    if oid != NUMERIC_OID:
+        return col
+    return (f"CASE WHEN pg_catalog.abs({col}) > 1e300 THEN pg_catalog.sign({col}) * 1e300"
+            f" ELSE {col} END")
+
+
+def _read(plpy, wrapped: str, names: list[str], types: list[int], kinds: list[str],
+          plain_text: bool) -> tuple[dict[str, np.ndarray], int, dict[str, encode.Coded]] | None:
     """One scan of the query: a payload per column, or, with ``plain_text``, text
     columns as arrays that PL/Python converts value by value. None when a text
     payload does not split back into its rows."""
@@ -298,7 +309,7 @@ def _read(plpy, wrapped: str, names: list[str], kinds: list[str], plain_text: bo
             select.append(f"string_agg(CASE WHEN {col} THEN '1' WHEN NOT {col} THEN '0'"
                           f" ELSE 'n' END, '') AS c{i}")
         elif kind == "float":
-            select.append(f"{_float8_payload(col)} AS c{i}")
+            select.append(f"{_float8_payload(_in_float8(col, types[i]))} AS c{i}")
         elif kind == "days":
             select.append(f"{_float8_payload(f'extract(epoch FROM {col})')} AS c{i}")
         elif plain_text:
@@ -377,7 +388,7 @@ def _native_parts(plpy, wrapped: str, names: list[str], types: list[int], kinds:
         if kind == "days":
             args.append(f"(extract(epoch FROM {col}))::pg_catalog.float8")
         elif kind == "float" and oid not in NATIVE_FLOAT_OIDS:
-            args.append(f"({col})::pg_catalog.float8")
+            args.append(f"({_in_float8(col, oid)})::pg_catalog.float8")
         elif kind in ("float", "bool"):
             args.append(col)
         else:

@@ -7,6 +7,7 @@ import pandas as pd
 
 from sqlml.errors import InputError
 from sqlml.kinds import keys
+from sqlml.kinds.churn import encode
 
 
 def normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -89,17 +90,37 @@ def refuse_duplicates(ids: pd.Series, column: str, what: str, why: str) -> None:
 
 
 def refuse_infinite(frame: pd.DataFrame, what: str) -> None:
-    """No infinite number in a feature column: name the column and count the rows."""
+    """No infinite number, and none past ``encode.MAX_MAGNITUDE``, in a feature column:
+    an error naming the column and counting the rows (a value of 1e308 would overflow
+    the column's scaling and leave it zero)."""
     for column in frame.columns:
         values = frame[column]
-        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        if pd.api.types.is_bool_dtype(values):
             continue
         numbers = as_numeric(values, column, strict=False)
         if numbers is None:
             continue
-        infinite = np.isinf(numbers.to_numpy(dtype="float64"))
-        if infinite.any():
-            raise InputError(
-                f"{what}: column {column!r} has {int(infinite.sum())} infinite value(s); "
-                "features must be finite numbers or NULL"
-            )
+        try:
+            encode.refuse_extreme(numbers.to_numpy(dtype="float64"), column)
+        except InputError as exc:
+            raise InputError(f"{what}: {exc}") from None
+
+
+# Python types a driver hands over for columns no model reads (bytea / VARBINARY,
+# arrays, JSON documents, composites).
+_UNSUPPORTED = (bytes, bytearray, memoryview, list, tuple, dict, set)
+ACCEPTED_TYPES = "numbers, booleans, dates and timestamps, and text"
+
+
+def refuse_unsupported(frame: pd.DataFrame, what: str) -> None:
+    """Every column holds numbers, booleans, dates or text: a binary or array column is
+    an error naming it, not a UnicodeDecodeError or an unhashable list later."""
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object:
+            continue
+        odd = next((v for v in values.tolist() if isinstance(v, _UNSUPPORTED)), None)
+        if odd is not None:
+            raise InputError(f"{what}: column {column!r} holds {type(odd).__name__} values, "
+                             f"which sqlml does not read: input columns must be "
+                             f"{ACCEPTED_TYPES}; cast or leave it out in the input query")

@@ -40,7 +40,13 @@ import numpy as np
 import pandas as pd
 
 from sqlml.errors import InputError
-from sqlml.kinds.columns import as_numeric, normalise_columns, text_ids
+from sqlml.kinds.churn import encode
+from sqlml.kinds.columns import (
+    as_numeric,
+    normalise_columns,
+    refuse_unsupported,
+    text_ids,
+)
 from sqlml.kinds.forecaster import frequency as fq
 from sqlml.kinds.forecaster.frequency import LAST_DAY, MONTHLY, Frequency
 
@@ -125,6 +131,7 @@ def read_frame(frame: pd.DataFrame, what: str) -> pd.DataFrame:
     if "stamp" in frame.columns and list(frame.columns) == ["series_id", "stamp", "value"]:
         return frame
     frame = normalise_columns(frame)
+    refuse_unsupported(frame[[c for c in COLUMNS if c in frame.columns]], what)
     for column in COLUMNS:
         if column not in frame.columns:
             shown = ", ".join(frame.columns[:20]) or "none"
@@ -133,10 +140,15 @@ def read_frame(frame: pd.DataFrame, what: str) -> pd.DataFrame:
     if frame.empty:
         raise InputError(f"{what}: input_query returned no rows")
     ids = series_ids(frame["series_id"])
+    values = as_numeric(frame["value"], "value", strict=True).to_numpy(dtype=np.float64)
+    try:
+        encode.refuse_extreme(values, "value")
+    except InputError as exc:
+        raise InputError(f"{what}: {exc}") from None
     return pd.DataFrame({
         "series_id": ids.to_numpy(dtype=object),
         "stamp": period_stamps(frame["period"], ids).to_numpy(),
-        "value": as_numeric(frame["value"], "value", strict=True).to_numpy(dtype=np.float64),
+        "value": values,
     })
 
 
