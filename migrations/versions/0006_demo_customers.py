@@ -14,6 +14,7 @@ Definitions: migrations/objects/0006/ (see sqlml/deploy/objects.py).
 import sqlalchemy as sa
 from alembic import op
 
+from sqlml.deploy.data_loss import refuse_unless_allowed
 from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0006"
@@ -47,5 +48,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_unless_allowed("0006", tables=("features.customers",))
     revert_snapshot(revision)
     op.drop_table("customers", schema="features")

@@ -14,6 +14,7 @@ Definitions: migrations/objects/0008/ (see sqlml/deploy/objects.py).
 
 from alembic import op
 
+from sqlml.deploy.data_loss import refuse_unless_allowed
 from sqlml.deploy.ddl import create_series_table
 from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
@@ -27,5 +28,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_unless_allowed("0008", tables=("features.monthly_usage",))
     revert_snapshot(revision)
     op.drop_table("monthly_usage", schema="features")

@@ -36,6 +36,7 @@ Definitions: migrations/objects/0010/ (see sqlml/deploy/objects.py).
 import sqlalchemy as sa
 from alembic import op
 
+from sqlml.deploy.data_loss import refuse_unless_allowed
 from sqlml.deploy.ddl import is_mssql, timestamp
 from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
@@ -117,6 +118,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_unless_allowed("0010", columns=(("models.registry", "onnx_binding"),
+                                           ("ops.runs", "backend_pid"),
+                                           ("ops.runs", "backend_start")),
+                          rewrites=("ops.runs: status 'abandoned' becomes 'failed'",))
     if is_mssql():
         return
     revert_snapshot(revision)

@@ -31,6 +31,7 @@ Definitions: migrations/objects/0011/ (see sqlml/deploy/objects.py).
 import sqlalchemy as sa
 from alembic import op
 
+from sqlml.deploy.data_loss import refuse_unless_allowed
 from sqlml.deploy.ddl import is_mssql
 from sqlml.deploy.objects import apply_snapshot, execute, recreate_latest, revert_snapshot
 
@@ -66,6 +67,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_unless_allowed("0011", columns=(("ops.runs", "session_id"), ("ops.runs", "login_time")),
+                          rewrites=("ops.runs: status 'abandoned' becomes 'failed'",))
     revert_snapshot(revision)
     if is_mssql():
         _customer_id("BIGINT")

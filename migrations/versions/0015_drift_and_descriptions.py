@@ -18,6 +18,7 @@ Definitions: migrations/objects/0015/ (see sqlml/deploy/objects.py).
 import sqlalchemy as sa
 from alembic import op
 
+from sqlml.deploy.data_loss import refuse_unless_allowed
 from sqlml.deploy.ddl import is_mssql, json_checks, json_text, run_and_model
 from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
@@ -165,6 +166,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_unless_allowed("0015", tables=("ops.run_drift",))
     _describe(drop=True)
     revert_snapshot(revision)
     op.drop_index("ix_run_drift_model_id_feature_run_id", table_name="run_drift", schema="ops")

@@ -24,6 +24,7 @@ Definitions: migrations/objects/0021/ (see sqlml/deploy/objects.py).
 import sqlalchemy as sa
 from alembic import op
 
+from sqlml.deploy.data_loss import refuse_unless_allowed
 from sqlml.deploy.ddl import is_mssql
 from sqlml.deploy.objects import apply_snapshot, execute, revert_snapshot
 
@@ -106,6 +107,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_unless_allowed("0021", tables=("predictions.churn_reasons",))
     _describe(drop=True)
     if not is_mssql():
         for _, after in SIGNATURES:
