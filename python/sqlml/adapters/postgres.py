@@ -142,7 +142,8 @@ REFUSED_CATEGORIES = {"A", "C", "P"}
 BYTEA_OID = 17
 ACCEPTED_TYPES = ("numbers (smallint, integer, bigint, real, double precision, numeric), "
                   "boolean, date, timestamp, timestamptz and text (or types cast to text)")
-# Key columns: integers and numeric (as their exact digits) and text types.
+# Key columns: integers and numeric (as their exact digits), uuid, and every string
+# type (typcategory S: text, varchar, char, name, citext, domains over them).
 KEY_OIDS = {20, 21, 23, NUMERIC_OID, 25, 1043, 1042, 19, 2950, 705}
 _TYPES = ("SELECT t.oid AS oid, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END"
           " AS base, t.typcategory AS category, pg_catalog.format_type(t.oid, NULL) AS name"
@@ -162,7 +163,7 @@ def _base_types(plpy, names: list[str], types: list[int], exact: frozenset[str])
             raise InputError(f"column {name!r} is {shown}, which sqlml does not read: input "
                              f"columns must be {ACCEPTED_TYPES}; cast or leave it out in the "
                              "input query")
-        if name.lower() in exact and row["base"] not in KEY_OIDS:
+        if name.lower() in exact and row["base"] not in KEY_OIDS and row["category"] != "S":
             raise InputError(f"column {name!r} is {row['name']}: keys must be {keys.ACCEPTED}, "
                              "and come back exactly as they went in; cast it in the input query")
         base.append(row["base"])
