@@ -107,14 +107,15 @@ BAD_TRAINING = [
      "'churned' must be 0 or 1; found 2"),
     ("SELECT customer_id, contract, 0 AS churned FROM features.customers", "only one class"),
     ("SELECT customer_id, contract, churned FROM features.customers LIMIT 10", "too few"),
-    ("SELECT 1 AS customer_id; DROP TABLE features.customers", "syntax error"),
+    # Issue 22: refused by the parser as more than one statement, and nothing runs.
+    ("SELECT 1 AS customer_id; DROP TABLE features.customers", "exactly one query"),
     # Issue 8: copies would land on both sides of the validation split.
     ("SELECT * FROM features.churn_features UNION ALL "
      "SELECT * FROM features.churn_features WHERE customer_id <= 5",
      "column 'customer_id' has 5 duplicate value"),
     ("SELECT customer_id, contract, churned, CASE WHEN customer_id = 3 THEN 'Infinity'::float8"
      " ELSE monthly_charges END AS monthly_charges FROM features.customers",
-     "column 'monthly_charges' has 1 infinite value"),
+     r"column 'monthly_charges' has 1 value\(s\) that are infinite"),
 ]
 
 

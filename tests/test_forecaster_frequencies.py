@@ -57,9 +57,15 @@ def test_daily_with_a_few_missing_days_is_still_daily():
     assert fq.infer(read(series(np.ones(57), days)), "t").name == "daily"
 
 
-def test_hourly_timestamps_with_a_zone_are_hourly():
+def test_timestamps_with_a_zone_are_refused_naming_the_column():
+    """Issue 22: an instant with a zone was taken in UTC, so periods east of UTC moved
+    one period early; a period is a calendar value, and a zoned one is refused."""
     stamps = pd.date_range("2024-03-01 00:30", periods=50, freq="h", tz="Europe/Paris")
-    assert fq.infer(read(series(np.ones(50), stamps.astype(str))), "t").name == "hourly"
+    for periods in (stamps.astype(str), stamps):
+        with pytest.raises(InputError, match="column 'period' holds timestamps with a time zone"):
+            read(series(np.ones(50), periods))
+    naive = stamps.tz_localize(None)
+    assert fq.infer(read(series(np.ones(50), naive.astype(str))), "t").name == "hourly"
 
 
 def test_mixed_frequencies_are_an_error_naming_two_series():

@@ -1,5 +1,8 @@
 """Alembic: one head, a real round trip, deploy idempotence, the registry's rules."""
 
+import subprocess
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
@@ -123,3 +126,44 @@ def test_registry_rejects_unknown_status(db):
     with pytest.raises(sa.exc.IntegrityError, match="ck_registry_status"):
         with db.begin() as connection:
             _register(connection, "churn", 1, "deployed")
+
+
+def alembic_cli(url: str, *args: str) -> subprocess.CompletedProcess:
+    """The alembic command a DBA types, at the repository root."""
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run([str(root / ".venv/bin/alembic"), "-x", f"url={url}", *args],
+                          cwd=root, capture_output=True, text=True, timeout=300)
+
+
+def test_a_downgrade_that_would_drop_data_refuses_unless_told(scratch_url):
+    """Issue 22: `alembic downgrade 0020` dropped predictions.churn_reasons with its rows,
+    without a word. It refuses, names what it would drop, and changes nothing, until
+    told with -x allow_data_loss=true; with nothing to lose it needs no flag."""
+    engine = sa.create_engine(scratch_url)
+    try:
+        migrate(engine)
+        with engine.begin() as c:
+            c.exec_driver_sql("INSERT INTO ops.runs (run_type, model_name, status) "
+                              "VALUES ('score_churn', 'churn', 'succeeded')")
+            c.exec_driver_sql("INSERT INTO predictions.churn_reasons (run_id, customer_id, "
+                              "rank, feature, feature_value, contribution) "
+                              "SELECT run_id, '7', 1, 'tenure', '3', 0.2 FROM ops.runs")
+        refused = alembic_cli(scratch_url, "downgrade", "0020")
+        assert refused.returncode != 0
+        assert "predictions.churn_reasons (1 rows)" in refused.stderr
+        assert "allow_data_loss=true" in refused.stderr
+        with engine.connect() as c:
+            assert c.execute(sa.text("SELECT count(*) FROM predictions.churn_reasons")
+                             ).scalar() == 1
+        offline = alembic_cli(scratch_url, "downgrade", "--sql", "0021:0020")
+        assert offline.returncode != 0 and "predictions.churn_reasons" in offline.stderr
+        allowed = alembic_cli(scratch_url, "-x", "allow_data_loss=true", "downgrade", "0020")
+        assert allowed.returncode == 0, allowed.stderr
+        with engine.connect() as c:
+            assert c.execute(sa.text("SELECT to_regclass('predictions.churn_reasons')")
+                             ).scalar() is None
+        # Runs hold a row, so going below 0003 refuses too, naming ops.runs.
+        below = alembic_cli(scratch_url, "downgrade", "0002")
+        assert below.returncode != 0 and "ops.runs (1 rows)" in below.stderr
+    finally:
+        engine.dispose()

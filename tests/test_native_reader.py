@@ -62,8 +62,8 @@ return json.dumps({
     "usable": pg._native_reader(plpy, len(names)),
     "aggregate_coded": [n for n, part in zip(names, parts) if part.codes is not None],
     "native": plain(pg._read_native(plpy, wrapped, names, types, kinds)),
-    "string_agg": plain(pg._read(plpy, wrapped, names, kinds, plain_text=False)),
-    "plain": plain(pg._read(plpy, wrapped, names, kinds, plain_text=True))})
+    "string_agg": plain(pg._read(plpy, wrapped, names, types, kinds, plain_text=False)),
+    "plain": plain(pg._read(plpy, wrapped, names, types, kinds, plain_text=True))})
 $$
 """
 

@@ -110,6 +110,29 @@ def test_spark_scores_equal_the_procedures_and_publish_one_succeeded_run(spark, 
     assert stages_left(churn_model) == 0
 
 
+FEATURE_COLUMNS = ("region, plan_tier, contract, tenure_months, internet_service, phone_service,"
+                   " streaming, tech_support, payment_method, paperless_billing, monthly_charges,"
+                   " total_charges, support_calls, monthly_usage_minutes, usage_change_pct")
+
+
+@pytest.mark.parametrize("key, expected", [
+    # 20 digits: as float64 neighbours collapse into one rounded key (issue 22).
+    ("(customer_id + 12345678901234567000)::numeric(20,0)",
+     lambda n: str(12345678901234567000 + n)),
+    ("(customer_id + 12345678901234567000)::numeric", lambda n: str(12345678901234567000 + n)),
+    ("CASE WHEN customer_id % 2 = 0 THEN ' ' ELSE '' END || customer_id::text || E'\\n'",
+     lambda n: (" " if n % 2 == 0 else "") + f"{n}\n"),
+])
+def test_spark_keys_come_back_exactly(spark, pg_url, churn_model, key, expected):
+    query = f"SELECT {key} AS customer_id, {FEATURE_COLUMNS} FROM features.churn_features"
+    run = sqlml_spark.score(spark, pg_url, "churn", query)
+    with churn_model.connect() as c:
+        got = set(c.execute(sa.text("SELECT customer_id FROM predictions.churn_scores "
+                                    "WHERE run_id = :r"), {"r": run.run_id}).scalars())
+        ids = c.execute(sa.text("SELECT customer_id FROM features.customers")).scalars().all()
+    assert got == {expected(int(n)) for n in ids}
+
+
 def test_a_given_version_and_a_predicate_list_read(spark, pg_url, churn_model):
     predicates = [f"customer_id % 4 = {i}" for i in range(4)]
     run = sqlml_spark.score(spark, pg_url, "churn", QUERY, version=1,

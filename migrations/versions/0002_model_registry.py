@@ -15,6 +15,7 @@ partial (PostgreSQL) unique index enforces it.
 import sqlalchemy as sa
 from alembic import op
 
+from sqlml.deploy.data_loss import refuse_unless_allowed
 from sqlml.deploy.ddl import blob, current_login, json_checks, json_text, long_text, now, timestamp
 
 revision = "0002"
@@ -62,5 +63,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_unless_allowed("0002", tables=("models.registry",))
     op.drop_index("ux_registry_one_active", table_name="registry", schema="models")
     op.drop_table("registry", schema="models")

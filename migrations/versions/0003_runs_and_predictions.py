@@ -13,6 +13,7 @@ that produced them, so any number can be traced to a model.
 import sqlalchemy as sa
 from alembic import op
 
+from sqlml.deploy.data_loss import refuse_unless_allowed
 from sqlml.deploy.ddl import (
     current_login,
     json_checks,
@@ -84,6 +85,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_unless_allowed("0003", tables=("predictions.forecasts", "predictions.churn_scores",
+                                          "ops.runs"))
     op.drop_table("forecasts", schema="predictions")
     op.drop_table("churn_scores", schema="predictions")
     op.drop_table("runs", schema="ops")

@@ -16,6 +16,7 @@ mssql ships: features.churn_features.
 import sqlalchemy as sa
 from alembic import op
 
+from sqlml.deploy.data_loss import refuse_unless_allowed
 from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
 revision = "0006"
@@ -49,5 +50,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_unless_allowed("0006", tables=("features.customers",))
     revert_snapshot(revision)
     op.drop_table("customers", schema="features")

@@ -16,6 +16,7 @@ mssql ships: features.forecast_input.
 
 from alembic import op
 
+from sqlml.deploy.data_loss import refuse_unless_allowed
 from sqlml.deploy.ddl import create_series_table
 from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
@@ -29,5 +30,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_unless_allowed("0008", tables=("features.monthly_usage",))
     revert_snapshot(revision)
     op.drop_table("monthly_usage", schema="features")

@@ -34,6 +34,7 @@ mssql ships: ml.activate_model, ml.forecast, ml.runtime_info, ml.score_churn,
 import sqlalchemy as sa
 from alembic import op
 
+from sqlml.deploy.data_loss import refuse_unless_allowed
 from sqlml.deploy.ddl import is_mssql
 from sqlml.deploy.objects import apply_snapshot, execute, recreate_latest, revert_snapshot
 
@@ -69,6 +70,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_unless_allowed("0011", columns=(("ops.runs", "session_id"), ("ops.runs", "login_time")),
+                          rewrites=("ops.runs: status 'abandoned' becomes 'failed'",))
     revert_snapshot(revision)
     if is_mssql():
         _customer_id("BIGINT")

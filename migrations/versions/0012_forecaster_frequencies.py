@@ -33,6 +33,7 @@ mssql ships: ml.forecast, ml.train_forecaster.
 
 from alembic import op
 
+from sqlml.deploy.data_loss import refuse_unless_allowed
 from sqlml.deploy.ddl import create_series_table
 from sqlml.deploy.objects import apply_snapshot, execute, recreate_latest, revert_snapshot
 
@@ -70,6 +71,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_unless_allowed("0012", tables=("features.daily_usage",),
+                          rewrites=("predictions.forecasts: each forecast of a period that "
+                                    "does not start at midnight is deleted",))
     op.drop_table("daily_usage", schema="features")
     if _mssql():
         op.execute("DELETE FROM predictions.forecasts "

@@ -20,6 +20,7 @@ mssql ships: ml.forecast, ml.score_churn, models.drift.
 import sqlalchemy as sa
 from alembic import op
 
+from sqlml.deploy.data_loss import refuse_unless_allowed
 from sqlml.deploy.ddl import is_mssql, json_checks, json_text, run_and_model
 from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
@@ -167,6 +168,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_unless_allowed("0015", tables=("ops.run_drift",))
     _describe(drop=True)
     revert_snapshot(revision)
     op.drop_index("ix_run_drift_model_id_feature_run_id", table_name="run_drift", schema="ops")

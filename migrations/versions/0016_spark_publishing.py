@@ -36,6 +36,7 @@ mssql ships: ml.spark_abandon, ml.spark_begin, ml.spark_fail, ml.spark_publish,
 import sqlalchemy as sa
 from alembic import op
 
+from sqlml.deploy.data_loss import refuse_unless_allowed
 from sqlml.deploy.ddl import current_login, is_mssql
 from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
@@ -94,6 +95,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_unless_allowed("0016", tables=("ops.spark_stages", "staging.churn_scores",
+                                          "staging.forecasts"))
     revert_snapshot(revision)
     for table in STAGE_COLUMNS:
         # On PostgreSQL this drops every open stage's partition with its parent.

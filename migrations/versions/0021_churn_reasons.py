@@ -27,6 +27,7 @@ mssql ships: ml.score_churn, predictions.churn_reasons_latest.
 import sqlalchemy as sa
 from alembic import op
 
+from sqlml.deploy.data_loss import refuse_unless_allowed
 from sqlml.deploy.ddl import is_mssql
 from sqlml.deploy.objects import apply_snapshot, execute, revert_snapshot
 
@@ -109,6 +110,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_unless_allowed("0021", tables=("predictions.churn_reasons",))
     _describe(drop=True)
     if not is_mssql():
         for _, after in SIGNATURES:

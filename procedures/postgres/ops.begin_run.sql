@@ -23,7 +23,10 @@ BEGIN
         ' backend_start) VALUES (%L, %L, %L::jsonb, %L, %s, %L::timestamptz) RETURNING run_id',
         begin_run.run_type, left(begin_run.model_name, 128), begin_run.params, session_user,
         pg_backend_pid(),
-        (SELECT a.backend_start FROM pg_stat_activity AS a WHERE a.pid = pg_backend_pid())
+        -- As UTC ISO text: the run log's session parses it with its own DateStyle,
+        -- which need not be the caller's ('German' would swap day and month).
+        (SELECT to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')
+            || '+00' FROM pg_stat_activity AS a WHERE a.pid = pg_backend_pid())
     ))::bigint;
 END;
 $$;

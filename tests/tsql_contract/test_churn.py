@@ -141,3 +141,42 @@ def test_train_model_carries_a_parameter_error_out(customers):
                              options=json.dumps({"no_such_option": 1}))
     assert "no_such_option" in outcome.output_params["script_error"]
     assert outcome.output_params["artifact"] is None
+
+
+FEATURES = ("region, plan_tier, contract, tenure_months, internet_service, phone_service, "
+            "streaming, tech_support, payment_method, paperless_billing, monthly_charges, "
+            "total_charges, support_calls, monthly_usage_minutes, usage_change_pct")
+
+
+def score_with_key(customers, trained, key: str, call=PLAIN):
+    registration = json.loads(trained["registration"])
+    return run_contract(
+        "ops.run_score_churn", profile="ml_services", engine=customers, call=call,
+        input_sql=f"SELECT {key} AS customer_id, {FEATURES} FROM features.churn_features",
+        params={"onnx_artifact": trained["onnx_artifact"],
+                "onnx_sha256": registration["onnx_sha256"], "profile": None,
+                **({"explain": 1} if call == EXPLAINED else {})},
+    )
+
+
+@pytest.mark.parametrize("call", [PLAIN, EXPLAINED])
+def test_score_churn_keeps_text_keys_byte_for_byte(customers, trained, call):
+    """Issue 22: NVARCHAR ids were trimmed (' 7' and '7', or '7\\n', became one
+    customer); they leave the script exactly as they came."""
+    key = ("CASE WHEN customer_id % 2 = 0 THEN ' ' ELSE '' END || customer_id::text"
+           " || CASE WHEN customer_id % 3 = 0 THEN E'\\n' ELSE '' END")
+    outcome = score_with_key(customers, trained, key, call)
+    assert outcome.output_params["script_error"] is None
+    out = outcome.output
+    ids = set(out.loc[out["rank"].isna(), "customer_id"] if call == EXPLAINED
+              else out["customer_id"])
+    assert ids == {(" " if n % 2 == 0 else "") + str(n) + ("\n" if n % 3 == 0 else "")
+                   for n in range(1, CUSTOMERS + 1)}
+
+
+@pytest.mark.parametrize("key", ["DATE '2024-01-01' + customer_id::int", "customer_id % 2 = 0",
+                                 "(customer_id + 0.5)::float8"])
+def test_score_churn_refuses_keys_without_an_exact_text(customers, trained, key):
+    outcome = score_with_key(customers, trained, key)
+    assert "column 'customer_id'" in outcome.output_params["script_error"]
+    assert outcome.output is not None and outcome.output.empty

@@ -54,6 +54,7 @@ from sqlml.errors import (
     ResourceLimitError,
     SqlmlError,
 )
+from sqlml.kinds import keys
 from sqlml.kinds.churn import encode
 
 SQLSTATES = {
@@ -67,6 +68,7 @@ NUMERIC_OID = 1700
 FLOAT_OIDS = {700, 701, NUMERIC_OID}
 INT_OIDS = {20, 21, 23}
 TIME_OIDS = {1082, 1114, 1184}  # date, timestamp, timestamptz: PL/Python hands over text
+TIMESTAMPTZ_OID = 1184
 BOOL_OID = 16
 
 if TYPE_CHECKING:  # pandas is for training and forecasting; scoring never imports it
@@ -92,17 +94,87 @@ def database_errors(fn):
 
 def wrap_query(query: str) -> str:
     """The caller's query as a derived table: only a query can stand there, so a
-    second statement or a data-modifying one is a syntax error, not an action."""
+    second statement or a data-modifying one is a syntax error, not an action.
+    Whether it is one statement is the parser's to say (:func:`check_query`)."""
     if query is None or not query.strip():
         raise InputError("input_query is empty")
     body = re.sub(r"[;\s]+$", "", query.strip())
     return f"SELECT * FROM (\n{body}\n) AS sqlml_input"
 
 
-def _describe(plpy, wrapped: str) -> tuple[list[str], list[int]]:
+def caller_plan(plpy, sql: str):
+    """``sql``, a text that holds the caller's query, prepared (parsed and analysed,
+    nothing run). The readers run only texts that :func:`check_query` has found to be
+    one statement, and run them as plans."""
+    return plpy.prepare(sql)
+
+
+SYNTAX_ERROR = "42601"
+
+
+def check_query(plpy, query: str) -> str:
+    """The caller's query as the wrapped text the readers embed, once PostgreSQL's
+    parser has said it is exactly one SELECT statement: it parses alone (so its
+    parentheses, quotes and comments close inside it), and as a derived table, where
+    only one query can stand: a second statement, or a statement that is not a
+    query, is a syntax error there. Neither check runs anything."""
+    wrapped = wrap_query(query)
+    caller_plan(plpy, query)  # its own errors, positioned in the caller's text
+    try:
+        caller_plan(plpy, wrapped)
+    except plpy.SPIError as exc:
+        if getattr(exc, "sqlstate", None) == SYNTAX_ERROR:
+            raise InputError("input_query must be exactly one query (one SELECT statement): "
+                             "PostgreSQL reads it as more than one statement, or as a "
+                             "statement that returns no query's rows") from None
+        raise
+    return wrapped
+
+
+def _execute(plpy, sql: str):
+    return plpy.execute(caller_plan(plpy, sql))
+
+
+# Column types no reader takes, by pg_type.typcategory: arrays, composites and
+# pseudo-types, and bytea (whose bytes are no text). Everything else crosses as a
+# number, a boolean, a date or text.
+REFUSED_CATEGORIES = {"A", "C", "P"}
+BYTEA_OID = 17
+ACCEPTED_TYPES = ("numbers (smallint, integer, bigint, real, double precision, numeric), "
+                  "boolean, date, timestamp, timestamptz and text (or types cast to text)")
+# Key columns: integers and numeric (as their exact digits), uuid, and every string
+# type (typcategory S: text, varchar, char, name, citext, domains over them).
+KEY_OIDS = {20, 21, 23, NUMERIC_OID, 25, 1043, 1042, 19, 2950, 705}
+_TYPES = ("SELECT t.oid AS oid, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END"
+          " AS base, t.typcategory AS category, pg_catalog.format_type(t.oid, NULL) AS name"
+          " FROM pg_catalog.pg_type AS t WHERE t.oid = ANY($1)")
+
+
+def _base_types(plpy, names: list[str], types: list[int], exact: frozenset[str]) -> list[int]:
+    """Each column's type (a domain's base type), after refusing, by the column's name,
+    a type no reader takes (bytea, arrays, ...) or a key of a type that has no exact
+    text (a date, a boolean, a float)."""
+    found = {r["oid"]: r for r in plpy.execute(_plan(plpy, _TYPES, ["oid[]"]), [list(set(types))])}
+    base = []
+    for name, oid in zip(names, types, strict=True):
+        row = found.get(oid)
+        if row is None or row["category"] in REFUSED_CATEGORIES or row["base"] == BYTEA_OID:
+            shown = row["name"] if row else f"type {oid}"
+            raise InputError(f"column {name!r} is {shown}, which sqlml does not read: input "
+                             f"columns must be {ACCEPTED_TYPES}; cast or leave it out in the "
+                             "input query")
+        if name.lower() in exact and row["base"] not in KEY_OIDS and row["category"] != "S":
+            raise InputError(f"column {name!r} is {row['name']}: keys must be {keys.ACCEPTED}, "
+                             "and come back exactly as they went in; cast it in the input query")
+        base.append(row["base"])
+    return base
+
+
+def _describe(plpy, wrapped: str, exact: frozenset[str] = frozenset()
+              ) -> tuple[list[str], list[int]]:
     # A LIMIT 0 run gives the column names and types (and plans the query)
     # without reading a row.
-    meta = plpy.execute(f"{wrapped} LIMIT 0")
+    meta = _execute(plpy, f"{wrapped} LIMIT 0")
     names, types = meta.colnames(), meta.coltypes()
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -110,27 +182,41 @@ def _describe(plpy, wrapped: str) -> tuple[list[str], list[int]]:
                          "alias one of them")
     if not names:
         raise InputError("input_query returns no columns")
-    return names, types
+    return names, _base_types(plpy, names, types, exact)
 
 
-def read_query(plpy, query: str) -> pd.DataFrame:
+def read_query(plpy, query: str, exact: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """The caller's query as a DataFrame. Columns named in ``exact`` (lower-case: the
+    keys) come back as their exact text; dates and timestamps as naive datetimes,
+    timestamptz as UTC datetimes (both read as microseconds, whatever DateStyle)."""
     import pandas as pd
 
-    wrapped = wrap_query(query)
-    names, types = _describe(plpy, wrapped)
+    wrapped = check_query(plpy, query)
+    names, types = _describe(plpy, wrapped, exact)
     # One row of one array per column: PL/Python converts arrays to lists in C,
     # about five times faster than building a dict per row (100k rows: 0.15 s
     # against 0.7 s). All aggregates of one scan see the rows in the same order.
     quote = plpy.quote_ident
-    arrays = ", ".join(f"array_agg(q.{quote(n)}) AS c{i}" for i, n in enumerate(names))
-    [row] = plpy.execute(f"SELECT count(*) AS n, {arrays} FROM ({wrapped}) AS q")
+    select = []
+    for i, (name, oid) in enumerate(zip(names, types, strict=True)):
+        col = f"q.{quote(name)}"
+        if name.lower() in exact:
+            select.append(f"array_agg({col}::pg_catalog.text) AS c{i}")
+        elif oid in TIME_OIDS:
+            select.append(f"array_agg(CASE WHEN pg_catalog.isfinite({col}) THEN"
+                          f" (extract(epoch FROM {col}) * 1000000)::pg_catalog.int8 END) AS c{i},"
+                          f" count(*) FILTER (WHERE NOT pg_catalog.isfinite({col})) AS inf{i}")
+        else:
+            select.append(f"array_agg({col}) AS c{i}")
+    [row] = _execute(plpy, f"SELECT count(*) AS n, {', '.join(select)} FROM ({wrapped}) AS q")
     return pd.DataFrame({
-        name: _column(row[f"c{i}"] or [], oid)
+        name: (pd.Series(row[f"c{i}"] or [], dtype=object) if name.lower() in exact
+               else _column(name, row[f"c{i}"] or [], oid, row.get(f"inf{i}")))
         for i, (name, oid) in enumerate(zip(names, types, strict=True))
     })
 
 
-def _column(values: list, oid: int) -> pd.Series:
+def _column(name: str, values: list, oid: int, infinite: int | None = None) -> pd.Series:
     import pandas as pd
 
     if oid in FLOAT_OIDS:
@@ -141,7 +227,12 @@ def _column(values: list, oid: int) -> pd.Series:
                              dtype="float64")
         return pd.Series(values, dtype="int64")
     if oid in TIME_OIDS:
-        return pd.Series(pd.to_datetime(values, utc=True, format="ISO8601"))
+        if infinite:
+            raise InputError(f"column {name!r} holds {infinite} infinite date(s) or "
+                             "timestamp(s); dates must be finite or NULL")
+        micros = pd.array(values, dtype="Int64")
+        stamps = pd.to_datetime(micros, unit="us", utc=oid == TIMESTAMPTZ_OID)
+        return pd.Series(stamps)
     if values and any(isinstance(v, Decimal) for v in values[:100]):
         return pd.Series([None if v is None else float(v) for v in values], dtype="float64")
     return pd.Series(values, dtype=object)
@@ -171,24 +262,24 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
     ``str`` with None for NULL. Integer columns named in ``exact`` (lower-case;
     the id column) come back as text, so a BIGINT key keeps all its digits.
     """
-    wrapped = wrap_query(query)
-    names, types = _describe(plpy, wrapped)
+    wrapped = check_query(plpy, query)
+    names, types = _describe(plpy, wrapped, exact)
     kinds = [_kind(name, oid, exact) for name, oid in zip(names, types, strict=True)]
     if _native_reader(plpy, len(names)):
         read = _read_native(plpy, wrapped, names, types, kinds)
     else:
-        read = _read(plpy, wrapped, names, kinds, plain_text=False)
+        read = _read(plpy, wrapped, names, types, kinds, plain_text=False)
     if read is None:
         # A text value holds a separator. Every column is read again, in one scan, so
         # that all of them see the rows in the same order: a query without ORDER BY
         # may return its rows in another order the second time it runs.
-        read = _read(plpy, wrapped, names, kinds, plain_text=True)
+        read = _read(plpy, wrapped, names, types, kinds, plain_text=True)
     return read
 
 
 def _kind(name: str, oid: int, exact: frozenset[str]) -> str:
     """How a column crosses: float, bool, days, text, or id (text, one value a row)."""
-    if name.lower() in exact and oid not in FLOAT_OIDS | TIME_OIDS | {BOOL_OID}:
+    if name.lower() in exact:  # a key type (_base_types refused the others)
         return "id"
     if oid in FLOAT_OIDS | INT_OIDS:
         return "float"
@@ -197,8 +288,18 @@ def _kind(name: str, oid: int, exact: frozenset[str]) -> str:
     return "days" if oid in TIME_OIDS else "text"
 
 
-def _read(plpy, wrapped: str, names: list[str], kinds: list[str], plain_text: bool
-          ) -> tuple[dict[str, np.ndarray], int, dict[str, encode.Coded]] | None:
+def _in_float8(col: str, oid: int) -> str:
+    """A number as float8 text of SQL: a NUMERIC past float8's range (or infinite) is
+    held at 1e300, which scoring refuses naming the column, rather than failing the
+    cast with an error that names nothing."""
+    if oid != NUMERIC_OID:
+        return col
+    return (f"CASE WHEN pg_catalog.abs({col}) > 1e300 THEN pg_catalog.sign({col}) * 1e300"
+            f" ELSE {col} END")
+
+
+def _read(plpy, wrapped: str, names: list[str], types: list[int], kinds: list[str],
+          plain_text: bool) -> tuple[dict[str, np.ndarray], int, dict[str, encode.Coded]] | None:
     """One scan of the query: a payload per column, or, with ``plain_text``, text
     columns as arrays that PL/Python converts value by value. None when a text
     payload does not split back into its rows."""
@@ -209,7 +310,7 @@ def _read(plpy, wrapped: str, names: list[str], kinds: list[str], plain_text: bo
             select.append(f"string_agg(CASE WHEN {col} THEN '1' WHEN NOT {col} THEN '0'"
                           f" ELSE 'n' END, '') AS c{i}")
         elif kind == "float":
-            select.append(f"{_float8_payload(col)} AS c{i}")
+            select.append(f"{_float8_payload(_in_float8(col, types[i]))} AS c{i}")
         elif kind == "days":
             select.append(f"{_float8_payload(f'extract(epoch FROM {col})')} AS c{i}")
         elif plain_text:
@@ -217,7 +318,7 @@ def _read(plpy, wrapped: str, names: list[str], kinds: list[str], plain_text: bo
         else:
             select.append(f"string_agg(coalesce({col}::text, E'\\x1e'), E'\\x1f') AS c{i}")
             select.append(f"count({col}) AS nn{i}")
-    [row] = plpy.execute(f"SELECT {', '.join(select)} FROM ({wrapped}) AS q")
+    [row] = _execute(plpy, f"SELECT {', '.join(select)} FROM ({wrapped}) AS q")
     n = int(row["n"])
     columns: dict[str, np.ndarray] = {}
     coded: dict[str, encode.Coded] = {}
@@ -288,13 +389,14 @@ def _native_parts(plpy, wrapped: str, names: list[str], types: list[int], kinds:
         if kind == "days":
             args.append(f"(extract(epoch FROM {col}))::pg_catalog.float8")
         elif kind == "float" and oid not in NATIVE_FLOAT_OIDS:
-            args.append(f"({col})::pg_catalog.float8")
+            args.append(f"({_in_float8(col, oid)})::pg_catalog.float8")
         elif kind in ("float", "bool"):
             args.append(col)
         else:
             args.append(f"({col})::pg_catalog.text")
-    [row] = plpy.execute(f"SELECT pg_catalog.count(*) AS n, ops.column_payloads({', '.join(args)})"
-                         f" AS p FROM ({wrapped}) AS q")
+    payloads = f"ops.column_payloads({', '.join(args)})"
+    [row] = _execute(plpy, f"SELECT pg_catalog.count(*) AS n, {payloads} AS p"
+                           f" FROM ({wrapped}) AS q")
     return int(row["n"]), _unpack(row["p"], len(names)) if row["n"] else []
 
 
@@ -399,7 +501,21 @@ def stage_input(plpy, run_id: int, input_query: str, id_column: str | None = Non
     if id_column:
         _STAGED[run_id] = read_columns(plpy, input_query, exact=frozenset({id_column.lower()}))
     else:
-        _STAGED[run_id] = read_query(plpy, input_query)
+        _STAGED[run_id] = read_query(plpy, input_query, exact=_key_columns(plpy))
+
+
+# The key columns the specs name (churn's customer id, the forecaster's series id),
+# read as the caller: operators may read models.specs.
+_KEY_COLUMNS = (
+    "SELECT pg_catalog.array_agg(DISTINCT pg_catalog.lower(k.name)) AS names"
+    " FROM models.specs AS s, LATERAL (VALUES (s.spec #>> '{input,id_column}'),"
+    " (s.spec #>> '{input,series_id_column}')) AS k (name) WHERE k.name IS NOT NULL"
+)
+
+
+def _key_columns(plpy) -> frozenset[str]:
+    """Columns a training or forecasting read keeps as exact text: every spec's key."""
+    return frozenset(plpy.execute(_KEY_COLUMNS)[0]["names"] or ())
 
 
 def staged(run_id: int):

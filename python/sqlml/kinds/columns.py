@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 
 from sqlml.errors import InputError
+from sqlml.kinds import keys
+from sqlml.kinds.churn import encode
 
 
 def normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -66,25 +68,15 @@ def _number_or_text(value):
 
 
 def text_ids(values: pd.Series, column: str, max_length: int, null_hint: str = "") -> pd.Series:
-    """Ids as text, the key of the prediction tables. An integer-valued float is its
-    integer (drivers may hand a BIGINT over as float64): 1234.0 is '1234'."""
-    if values.isna().any():
-        raise InputError(f"column {column!r} has {int(values.isna().sum())} NULL value(s)"
-                         + (f"; {null_hint}" if null_hint else ""))
-
-    def text(v):
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v).strip()
-
-    ids = values.astype(object).map(text)
-    too_long = ids[ids.str.len() > max_length]
-    if not too_long.empty:
-        raise InputError(
-            f"column {column!r} values must be at most {max_length} characters; "
-            f"{too_long.iloc[0][:80]!r} is {len(too_long.iloc[0])}"
-        )
-    return ids
+    """Ids as text, the key of the prediction tables, exactly as they went in (the rule
+    of ``kinds.keys``: text untouched, integers as their digits, anything else that has
+    no exact text refused, naming the column)."""
+    if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_bool_dtype(values):
+        raise InputError(f"column {column!r} is {values.dtype}: keys must be {keys.ACCEPTED}; "
+                         "cast the column in the input query")
+    items = values.astype(object).where(values.notna(), None).tolist()
+    return pd.Series(keys.key_texts(items, column, max_length, null_hint), index=values.index,
+                     dtype=object)
 
 
 def refuse_duplicates(ids: pd.Series, column: str, what: str, why: str) -> None:
@@ -98,17 +90,37 @@ def refuse_duplicates(ids: pd.Series, column: str, what: str, why: str) -> None:
 
 
 def refuse_infinite(frame: pd.DataFrame, what: str) -> None:
-    """No infinite number in a feature column: name the column and count the rows."""
+    """No infinite number, and none past ``encode.MAX_MAGNITUDE``, in a feature column:
+    an error naming the column and counting the rows (a value of 1e308 would overflow
+    the column's scaling and leave it zero)."""
     for column in frame.columns:
         values = frame[column]
-        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        if pd.api.types.is_bool_dtype(values):
             continue
         numbers = as_numeric(values, column, strict=False)
         if numbers is None:
             continue
-        infinite = np.isinf(numbers.to_numpy(dtype="float64"))
-        if infinite.any():
-            raise InputError(
-                f"{what}: column {column!r} has {int(infinite.sum())} infinite value(s); "
-                "features must be finite numbers or NULL"
-            )
+        try:
+            encode.refuse_extreme(numbers.to_numpy(dtype="float64"), column)
+        except InputError as exc:
+            raise InputError(f"{what}: {exc}") from None
+
+
+# Python types a driver hands over for columns no model reads (bytea / VARBINARY,
+# arrays, JSON documents, composites).
+_UNSUPPORTED = (bytes, bytearray, memoryview, list, tuple, dict, set)
+ACCEPTED_TYPES = "numbers, booleans, dates and timestamps, and text"
+
+
+def refuse_unsupported(frame: pd.DataFrame, what: str) -> None:
+    """Every column holds numbers, booleans, dates or text: a binary or array column is
+    an error naming it, not a UnicodeDecodeError or an unhashable list later."""
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object:
+            continue
+        odd = next((v for v in values.tolist() if isinstance(v, _UNSUPPORTED)), None)
+        if odd is not None:
+            raise InputError(f"{what}: column {column!r} holds {type(odd).__name__} values, "
+                             f"which sqlml does not read: input columns must be "
+                             f"{ACCEPTED_TYPES}; cast or leave it out in the input query")

@@ -30,10 +30,12 @@ import json
 import numpy as np
 import pandas as pd
 
+from sqlml.errors import InputError
+
 # The threshold, the PSI, the share rounding and the rows (flagged past the threshold,
 # or one '*' row that says why not) are shared with the NumPy-only comparison that
 # churn scoring runs on its columns (kinds/drift_columns.py).
-from sqlml.kinds import drift_columns
+from sqlml.kinds import drift_columns, keys
 from sqlml.kinds.columns import as_numeric, normalise_columns
 from sqlml.kinds.drift_columns import PSI_THRESHOLD, SMOOTHING, psi  # noqa: F401
 from sqlml.kinds.drift_columns import rounded as _round
@@ -113,12 +115,20 @@ def feature_profile(features: pd.DataFrame, numeric: list[str],
             "threshold": PSI_THRESHOLD, "min_rows": int(min_rows), "features": out}
 
 
+def _series_key(value) -> str:
+    """A series id as the forecaster keys it (``kinds.keys``); drift never refuses one."""
+    try:
+        return keys.key_text(value, "series_id")
+    except InputError:
+        return str(value)
+
+
 def series_stats(frame: pd.DataFrame) -> pd.DataFrame:
     """Per series: ``level`` (mean of the last ``SEASON`` values in period order) and
     ``scale`` (standard deviation of all its values)."""
     frame = normalise_columns(frame)
     data = pd.DataFrame({
-        "series_id": frame["series_id"].astype(object).map(lambda v: str(v).strip()),
+        "series_id": frame["series_id"].astype(object).map(_series_key),
         "period": pd.to_datetime(frame["period"], utc=True, errors="coerce"),
         "value": pd.to_numeric(frame["value"], errors="coerce"),
     }).dropna(subset=["period", "value"]).sort_values(["series_id", "period"])

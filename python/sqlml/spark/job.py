@@ -96,7 +96,7 @@ def _run(spark, kind, url, model_name, query, version, horizon, partitioning, us
                  f"{stage.version} ({found.engine})")
         try:
             steps = verify_model(stage, kind, horizon)
-            frame = _read(spark, found, session, query, partitioning)
+            frame = _read(spark, found, session, query, partitioning, _key_column(stage, kind))
             if kind == "churn":
                 rows_in = frame.count()
                 rows_expected = rows_in
@@ -143,8 +143,16 @@ def verify_model(stage: Stage, kind: str, horizon: int | None) -> int:
     return trained if horizon is None else int(horizon)
 
 
+def _key_column(stage: Stage, kind: str) -> str:
+    """The column that keys the predictions: the churn version's id column, or series_id."""
+    if kind == "forecaster":
+        return "series_id"
+    bundle = artifacts.unpack(stage.onnx_artifact, stage.onnx_sha256, "onnx_artifact")
+    return str(bundle.preprocessing["id_column"])
+
+
 def _read(spark, found: jdbc.JdbcTarget, session: JdbcSession, query: str,
-          partitioning: Partitioning):
+          partitioning: Partitioning, key: str):
     table = f"({query}) AS sqlml_input"
     reader = spark.read.format("jdbc").option("url", found.url).options(**found.properties)
     if partitioning.predicates:
@@ -163,18 +171,31 @@ def _read(spark, found: jdbc.JdbcTarget, session: JdbcSession, query: str,
                  .option("numPartitions", str(partitions)).load())
     else:
         frame = reader.option("dbtable", table).load()
-    return _as_the_procedures_read(frame)
+    return _as_the_procedures_read(frame, key)
 
 
-def _as_the_procedures_read(frame):
-    """NUMERIC/DECIMAL columns as float64, as the engine adapters hand them to the
-    entry points (Arrow would otherwise give pandas Python Decimals)."""
+def _as_the_procedures_read(frame, key: str):
+    """NUMERIC/DECIMAL feature columns as float64, as the engine adapters hand them to
+    the entry points (Arrow would otherwise give pandas Python Decimals); a DECIMAL
+    key column as its exact digits (as float64 a 19-digit key is rounded, and the
+    rounded key can be another customer's): a whole value without the zeros of the
+    scale Spark's JDBC source gives an unconstrained NUMERIC (38, 18)."""
+    from pyspark.sql import functions as F
     from pyspark.sql.types import DecimalType
 
-    return frame.select(*[
-        frame[f.name].cast("double").alias(f.name) if isinstance(f.dataType, DecimalType)
-        else frame[f.name] for f in frame.schema.fields
-    ])
+    def column(f):
+        col = frame[f.name]
+        if not isinstance(f.dataType, DecimalType):
+            return col
+        if f.name.lower() != key.lower():
+            return col.cast("double").alias(f.name)
+        if f.dataType.scale == 0:
+            return col.cast("string").alias(f.name)
+        whole = col.cast(DecimalType(38, 0))
+        fraction = F.regexp_replace(col.cast("string"), r"0+$", "")
+        return F.when(col == whole, whole.cast("string")).otherwise(fraction).alias(f.name)
+
+    return frame.select(*[column(f) for f in frame.schema.fields])
 
 
 def _score_churn(spark, frame, stage: Stage):

@@ -109,11 +109,32 @@ def _number(v):
     return float(v)  # bool, int, float, Decimal, NumPy scalars
 
 
+# The largest magnitude a number may have: past it the float arithmetic of scaling
+# (sums of squares), windows and the float32 network overflows or loses the column.
+MAX_MAGNITUDE = 1e18
+
+
+def refuse_extreme(values: np.ndarray, column: str) -> None:
+    """No infinite number, and none past MAX_MAGNITUDE: an error naming the column
+    (NaN is NULL, and passes)."""
+    with np.errstate(invalid="ignore"):
+        bad = np.abs(values) > MAX_MAGNITUDE
+    if bad.any():
+        raise InputError(
+            f"column {column!r} has {int(bad.sum())} value(s) that are infinite or beyond "
+            f"{MAX_MAGNITUDE:g} in magnitude (first {float(values[bad][0])!r}); numbers must "
+            f"be finite, at most {MAX_MAGNITUDE:g} in magnitude, or NULL"
+        )
+
+
 def numeric_values(values: np.ndarray, column: str) -> np.ndarray:
-    """A numeric feature as float64, NaN for NULL or blank; text that is no number
-    is an error naming the column (the model learned it as numeric)."""
+    """A numeric feature as float64, NaN for NULL or blank; text that is no number,
+    an infinite value or one past MAX_MAGNITUDE is an error naming the column (the
+    model learned it as numeric)."""
     if values.dtype.kind in "fiub":
-        return values.astype(np.float64)
+        out = values.astype(np.float64)
+        refuse_extreme(out, column)
+        return out
     items = values.tolist()
     out = np.empty(len(items), dtype=np.float64)
     bad = []
@@ -129,6 +150,7 @@ def numeric_values(values: np.ndarray, column: str) -> np.ndarray:
             f"column {column!r} must be numeric, as it was in training; "
             f"found {examples} in {len(bad)} row(s)"
         )
+    refuse_extreme(out, column)
     return out
 
 

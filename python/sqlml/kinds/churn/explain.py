@@ -41,7 +41,7 @@ from sqlml import artifacts
 from sqlml.errors import ArtifactError, InputError
 from sqlml.kinds.churn import encode, scoring
 from sqlml.kinds.churn.preprocessing import Preprocessor, as_category
-from sqlml.kinds.columns import as_numeric, normalise_columns
+from sqlml.kinds.columns import as_numeric, normalise_columns, refuse_unsupported
 
 BACKGROUND_ROWS = 100  # training rows kept in the bundle to explain against
 PERMUTATIONS = 16  # random column orders per explanation, each also walked backwards
@@ -160,6 +160,7 @@ def frame_columns(frame: pd.DataFrame, id_column: str) -> dict:
     """A scoring frame as the columns ``scoring`` reads: lower-case names, numbers as
     float64 (NaN for NULL), the id and text as object arrays."""
     frame = normalise_columns(frame)
+    refuse_unsupported(frame, scoring.SCORING)
     columns = {}
     for name in frame.columns:
         values = frame[name]

@@ -28,6 +28,7 @@ from sqlml.kinds.columns import (
     normalise_columns,
     refuse_duplicates,
     refuse_infinite,
+    refuse_unsupported,
     text_ids,
 )
 from sqlml.kinds.training import Progress, check_watch
@@ -110,6 +111,7 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
 def prepare_training(frame: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, np.ndarray]:
     id_col, label_col = spec["input"]["id_column"], spec["input"]["label_column"]
     frame = normalise_columns(frame)
+    refuse_unsupported(frame, TRAINING)
     _require(frame, id_col, TRAINING)
     _require(frame, label_col, TRAINING)
     refuse_duplicates(customer_ids(frame[id_col], id_col), id_col, TRAINING,

@@ -20,6 +20,7 @@ import numpy as np
 
 from sqlml import artifacts
 from sqlml.errors import ArtifactError, InputError
+from sqlml.kinds import keys
 from sqlml.kinds.churn import encode
 
 SCORING = "churn scoring"
@@ -74,31 +75,10 @@ def scorer(onnx_artifact: bytes, onnx_sha256: str) -> Scorer:
     return loaded
 
 
-def _id_text(v) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v).strip()
-
-
 def customer_ids(values: np.ndarray, column: str) -> list[str]:
-    """Ids as text, the key of ``predictions.churn_scores`` (the rule of
-    ``kinds.columns.text_ids``): no NULLs, at most 64 characters, each once."""
-    items = values.tolist()
-    # Ids read as text (the PostgreSQL adapter's, 200,000 of them) take C-level
-    # passes only: one to see their types, one to strip, one to measure.
-    if set(map(type, items)) <= {str}:
-        ids = list(map(str.strip, items))
-    else:
-        nulls = sum(1 for v in items if v is None or (isinstance(v, float) and v != v))
-        if nulls:
-            raise InputError(f"column {column!r} has {nulls} NULL value(s)")
-        ids = list(map(_id_text, items))
-    if max(map(len, ids), default=0) > MAX_ID_LENGTH:
-        first = next(i for i in ids if len(i) > MAX_ID_LENGTH)
-        raise InputError(
-            f"column {column!r} values must be at most {MAX_ID_LENGTH} characters; "
-            f"{first[:80]!r} is {len(first)}"
-        )
+    """Ids as text, the key of ``predictions.churn_scores``, exactly as they went in
+    (``kinds.keys``): no NULLs, at most 64 characters, each once."""
+    ids = keys.key_texts(values.tolist(), column, MAX_ID_LENGTH)
     if len(set(ids)) != len(ids):
         seen: set[str] = set()
         duplicated = [i for i in ids if i in seen or seen.add(i)]

@@ -40,7 +40,13 @@ import numpy as np
 import pandas as pd
 
 from sqlml.errors import InputError
-from sqlml.kinds.columns import as_numeric, normalise_columns, text_ids
+from sqlml.kinds.churn import encode
+from sqlml.kinds.columns import (
+    as_numeric,
+    normalise_columns,
+    refuse_unsupported,
+    text_ids,
+)
 from sqlml.kinds.forecaster import frequency as fq
 from sqlml.kinds.forecaster.frequency import LAST_DAY, MONTHLY, Frequency
 
@@ -91,10 +97,32 @@ def period_stamps(values: pd.Series, ids: pd.Series, column: str = "period") -> 
     if missing.any():
         raise InputError(f"column {column!r} is NULL in {int(missing.sum())} row(s), first in "
                          f"series {ids[missing].iloc[0]!r}")
+    if _zoned(values):
+        raise InputError(
+            f"column {column!r} holds timestamps with a time zone (timestamptz, "
+            "datetimeoffset or text with an offset): a period is a calendar value, and an "
+            "instant falls in different periods in different time zones; pass it in the "
+            f"calendar you mean, e.g. {column}::date or ({column} AT TIME ZONE 'Europe/Berlin')"
+        )
     try:
         return fq.stamps(values)
     except (TypeError, ValueError) as exc:
         raise InputError(f"column {column!r} must hold dates: {exc}") from exc
+
+
+def _zoned(values: pd.Series) -> bool:
+    """Whether the periods carry a time zone or an offset, which would move them to UTC."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return True
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return False
+    items = values.dropna().astype(object)
+    if any(getattr(v, "tzinfo", None) is not None for v in items.tolist()):
+        return True
+    text = items[items.map(lambda v: isinstance(v, str))].astype(str).str.strip()
+    # A time of day followed by Z or an offset (a date alone has neither).
+    return bool(text.str.contains(r"\d:\d\d(?::\d\d(?:\.\d*)?)?\s*(?:[zZ]|[+-]\d\d(?::?\d\d)?)$",
+                                  regex=True).any())
 
 
 def read_frame(frame: pd.DataFrame, what: str) -> pd.DataFrame:
@@ -103,6 +131,7 @@ def read_frame(frame: pd.DataFrame, what: str) -> pd.DataFrame:
     if "stamp" in frame.columns and list(frame.columns) == ["series_id", "stamp", "value"]:
         return frame
     frame = normalise_columns(frame)
+    refuse_unsupported(frame[[c for c in COLUMNS if c in frame.columns]], what)
     for column in COLUMNS:
         if column not in frame.columns:
             shown = ", ".join(frame.columns[:20]) or "none"
@@ -111,10 +140,15 @@ def read_frame(frame: pd.DataFrame, what: str) -> pd.DataFrame:
     if frame.empty:
         raise InputError(f"{what}: input_query returned no rows")
     ids = series_ids(frame["series_id"])
+    values = as_numeric(frame["value"], "value", strict=True).to_numpy(dtype=np.float64)
+    try:
+        encode.refuse_extreme(values, "value")
+    except InputError as exc:
+        raise InputError(f"{what}: {exc}") from None
     return pd.DataFrame({
         "series_id": ids.to_numpy(dtype=object),
         "stamp": period_stamps(frame["period"], ids).to_numpy(),
-        "value": as_numeric(frame["value"], "value", strict=True).to_numpy(dtype=np.float64),
+        "value": values,
     })
 
 
