@@ -23,12 +23,15 @@ CREATE OR REPLACE FUNCTION ml.import_model(
     activate boolean DEFAULT TRUE
 )
 RETURNS SETOF ml.trained_model
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
-SELECT * FROM jsonb_populate_record(NULL::ml.trained_model, ops.import_call(
-    import_model.model_name, import_model.model, import_model.options,
-    import_model.activate
-));
+BEGIN
+    -- PL/pgSQL, not SQL: its body is resolved when called, so a deploy may create
+    -- this function before ops.import_call (snapshots apply in name order).
+    RETURN QUERY SELECT * FROM jsonb_populate_record(NULL::ml.trained_model,
+        ops.import_call(import_model.model_name, import_model.model, import_model.options,
+            import_model.activate));
+END;
 $$;
 REVOKE ALL ON FUNCTION ml.import_model(text, bytea, text, boolean) FROM public;
 GRANT EXECUTE ON FUNCTION ml.import_model(text, bytea, text, boolean) TO sqlml_operator;

@@ -31,6 +31,8 @@ ROUTINES = {
     "train_forecaster": ("model_name", "input_query", "options", "activate"),
     "forecast": ("model_name", "horizon", "input_query"),
     "activate_model": ("model_name", "version"),
+    "import_model": ("model_name", "model", "options", "activate"),
+    "predict": ("model_name", "input_query"),
     "runtime_info": (),
 }
 

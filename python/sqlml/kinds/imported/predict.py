@@ -32,7 +32,7 @@ class Predictor:
     schema: dict
 
 
-_cache: dict[str, Predictor] = {}
+_cache: dict[str, object] = {}  # sha256 -> onnxruntime.InferenceSession
 
 
 def predictor(onnx_artifact: bytes, onnx_sha256: str, schema: dict) -> Predictor:
@@ -43,13 +43,14 @@ def predictor(onnx_artifact: bytes, onnx_sha256: str, schema: dict) -> Predictor
     if artifacts.sha256(blob) != recorded:
         raise ArtifactError("onnx_artifact does not match its recorded sha256: the blob "
                             "was changed after it was imported")
-    cached = _cache.get(recorded)
-    if cached is not None:
-        return cached
-    if len(_cache) >= CACHE_SIZE:
-        _cache.pop(next(iter(_cache)))
-    made = _cache[recorded] = Predictor(recorded, artifacts.onnx_session(blob), schema)
-    return made
+    # Only the session is cached: one graph may be imported twice with other options
+    # (id column, positive class), so the schema is always the caller's version's.
+    session = _cache.get(recorded)
+    if session is None:
+        if len(_cache) >= CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
+        session = _cache[recorded] = artifacts.onnx_session(blob)
+    return Predictor(recorded, session, schema)
 
 
 def _column(columns: Mapping[str, np.ndarray], lowered: dict[str, str], name: str,
