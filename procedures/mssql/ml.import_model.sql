@@ -15,7 +15,7 @@
 -- (ops.run_import).
 CREATE OR ALTER PROCEDURE ml.import_model
     @model_name NVARCHAR(4000),
-    @model VARBINARY(MAX),
+    @model VARBINARY(MAX) = NULL,
     @options NVARCHAR(MAX) = NULL,
     @activate BIT = 1
 AS

@@ -13,7 +13,7 @@
 -- (ops.run_predict_model).
 CREATE OR ALTER PROCEDURE ml.predict
     @model_name NVARCHAR(4000),
-    @input_query NVARCHAR(MAX)
+    @input_query NVARCHAR(MAX) = NULL
 AS
 BEGIN
     SET NOCOUNT ON;

@@ -37,6 +37,7 @@ BEGIN
 
     -- Two calls, because a script with no input query takes no @input_data_1.
     IF @reference IS NULL
+    BEGIN
         EXEC sp_execute_external_script
             @language = N'sqlml_python',
             @script = N'from sqlml.adapters.mssql_imported import import_model
@@ -50,7 +51,10 @@ artifact, onnx_artifact, registration, script_error = import_model(model, spec, 
             @registration = @registration OUTPUT,
             @script_error = @script_error OUTPUT
         WITH RESULT SETS NONE;
+        EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50702;
+    END
     ELSE
+    BEGIN
         EXEC sp_execute_external_script
             @language = N'sqlml_python',
             @script = N'from sqlml.adapters.mssql_imported import import_model
@@ -66,7 +70,8 @@ artifact, onnx_artifact, registration, script_error = import_model(model, spec, 
             @registration = @registration OUTPUT,
             @script_error = @script_error OUTPUT
         WITH RESULT SETS NONE;
-    EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50702;
+        EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50702;
+    END;
 
     BEGIN TRANSACTION;
     EXEC ops.register_model

@@ -18,7 +18,7 @@
 -- ops.import_call's.
 CREATE OR REPLACE FUNCTION ml.import_model(
     model_name text,
-    model bytea,
+    model bytea DEFAULT NULL,
     options text DEFAULT NULL,
     activate boolean DEFAULT TRUE
 )

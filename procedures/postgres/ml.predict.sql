@@ -12,7 +12,7 @@
 -- Returns one row: run_id, model_id, version, rows_scored. Every call is a run in
 -- ops.runs; on any error no score of the batch is written. The work is ops.call's
 -- (ops.run_predict_model).
-CREATE OR REPLACE FUNCTION ml.predict(model_name text, input_query text)
+CREATE OR REPLACE FUNCTION ml.predict(model_name text, input_query text DEFAULT NULL)
 RETURNS TABLE (run_id bigint, model_id bigint, version integer, rows_scored bigint)
 LANGUAGE sql
 AS $$
