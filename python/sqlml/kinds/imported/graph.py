@@ -218,9 +218,11 @@ def _shape(shape) -> list:
     return [d if isinstance(d, int) else None for d in shape]
 
 
-def _inputs(session, features: list[str] | None) -> list[dict]:
-    """Each graph input and the query columns that fill it."""
-    inputs = session.get_inputs()
+def _inputs(session, features: list[str] | None, constants: set[str]) -> list[dict]:
+    """Each graph input and the query columns that fill it. Inputs that are also
+    initializers (``constants``: tf2onnx lists a network's constants so) keep their
+    stored values: no column fills them."""
+    inputs = [i for i in session.get_inputs() if i.name not in constants]
     for graph_input in inputs:
         if graph_input.type not in TEXT_TYPES and graph_input.type not in NUMBER_TYPES:
             raise InputError(f"model input {graph_input.name!r} is of type {graph_input.type}: "
@@ -289,7 +291,7 @@ def inspect(blob: bytes, options: str | dict | None, spec: dict) -> tuple[bytes,
     cut = _cut_zipmap(model)
     scoring = cut.SerializeToString() if cut is not None else bytes(blob)
     session = _session(scoring)
-    inputs = _inputs(session, resolved["features"])
+    inputs = _inputs(session, resolved["features"], {t.name for t in model.graph.initializer})
     if len(inputs) > int(limits.get("max_inputs", 1024)):
         raise InputError(f"model has {len(inputs)} inputs, over the bound of "
                          f"{limits['max_inputs']} (spec imported: limits.max_inputs)")
