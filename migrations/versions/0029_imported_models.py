@@ -16,6 +16,13 @@ export|import`` moves a version between databases: ``models.registry.lineage``
 keeps where it came from (source database, model id, name, version, sha256s,
 exported_at), NULL for a version made here.
 
+The scores table has the shape revisions 0013 and 0018 gave churn_scores (issue 11):
+no foreign key to ops.runs (the run is checked once per batch by the procedure), and
+on PostgreSQL no text-keyed btree but a BRIN index on run_id (the btrees cost three
+quarters of a batch's insert); each row id once per run is the writer's guarantee
+(ml.predict refuses a repeated id). On SQL Server the primary key (run_id, row_id)
+stays as the clustered index, the table's own storage.
+
 Schema only; the routines and the view ship in the objects revision that follows.
 """
 
@@ -29,6 +36,7 @@ down_revision = "0023"
 
 KINDS = "('churn', 'forecaster', 'imported')"
 OLD_KINDS = "('churn', 'forecaster')"
+RUN_BRIN = "ix_model_scores_run_id_brin"
 
 
 def _kinds(listed: str) -> None:
@@ -42,30 +50,35 @@ def upgrade() -> None:
     if is_mssql():
         op.create_check_constraint("lineage_is_json", "registry",
                                    "lineage IS NULL OR ISJSON(lineage) = 1", schema="models")
+    keys = [sa.PrimaryKeyConstraint("run_id", "row_id")] if is_mssql() else []
     op.create_table(
         "model_scores",
-        # As for churn_scores: the run names its model, so no per-row foreign key to
-        # the registry; the run is checked by its key.
-        sa.Column("run_id", sa.BigInteger, sa.ForeignKey("ops.runs.run_id"), nullable=False),
+        sa.Column("run_id", sa.BigInteger, nullable=False),
         sa.Column("model_id", sa.BigInteger, nullable=False),
         sa.Column("row_id", sa.Unicode(256), nullable=False),
         sa.Column("score", sa.Double, nullable=False),
         sa.Column("label", sa.Unicode(256)),  # NULL: a regression
         sa.Column("scored_at", timestamp(), nullable=False, server_default=now()),
-        sa.PrimaryKeyConstraint("run_id", "row_id"),
+        *keys,
         schema="predictions",
     )
-    op.create_index("ix_model_scores_row_id_run_id", "model_scores", ["row_id", "run_id"],
-                    schema="predictions")
+    if not is_mssql():
+        op.create_index(RUN_BRIN, "model_scores", ["run_id"], schema="predictions",
+                        postgresql_using="brin")
 
 
 def downgrade() -> None:
-    op.drop_index("ix_model_scores_row_id_run_id", table_name="model_scores",
-                  schema="predictions")
+    if not is_mssql():
+        op.drop_index(RUN_BRIN, table_name="model_scores", schema="predictions")
     op.drop_table("model_scores", schema="predictions")
     if is_mssql():
         op.drop_constraint(op.f("ck_registry_lineage_is_json"), "registry", schema="models",
                            type_="check")
     op.drop_column("registry", "lineage", schema="models")
+    # The old kind check cannot hold imported versions: they go, and their runs
+    # (kept, as the log) no longer point at them.
+    imported = "SELECT r.model_id FROM models.registry AS r WHERE r.kind = 'imported'"
+    op.execute(f"DELETE FROM ops.run_drift WHERE model_id IN ({imported})")
+    op.execute(f"UPDATE ops.runs SET model_id = NULL WHERE model_id IN ({imported})")
     op.execute("DELETE FROM models.registry WHERE kind = 'imported'")
     _kinds(OLD_KINDS)
