@@ -4,6 +4,7 @@
 --
 --   sqlml_analyst   SELECT on the analyst views (predictions.churn_latest,
 --                   predictions.churn_reasons_latest, predictions.forecast_latest,
+--                   predictions.scores_latest,
 --                   models.active_models) and nothing
 --                   else: no features, no models.registry (model blobs), no procedures.
 --   sqlml_operator  EXECUTE on schema ml (train, score, forecast, activate); SELECT on

@@ -4,7 +4,7 @@
 --
 --   sqlml_analyst   reads the analyst views: predictions.churn_latest,
 --                   predictions.churn_reasons_latest, predictions.forecast_latest,
---                   models.active_models. No features,
+--                   predictions.scores_latest, models.active_models. No features,
 --                   no registry table (model blobs), no procedures.
 --   sqlml_operator  runs the ml routines (train, score, forecast, activate); reads
 --                   features (the default input queries run with the caller's
