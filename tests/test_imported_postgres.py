@@ -76,7 +76,8 @@ def test_acceptance_cli_import_then_predict_matches_predict_proba(split, pg_url,
     assert [int(r["row_id"]) for r in rows] == held["customer_id"].tolist()
     expected = pipeline.predict_proba(held[im.TEXT + im.NUMERIC])[:, 1]
     assert np.abs(np.array([r["score"] for r in rows]) - expected).max() < 1e-4
-    assert [r["label"] for r in rows] == [str(v) for v in pipeline.predict(held[im.TEXT + im.NUMERIC])]
+    predicted = pipeline.predict(held[im.TEXT + im.NUMERIC])
+    assert [r["label"] for r in rows] == [str(v) for v in predicted]
     [reg] = call(engine, "SELECT kind, status, feature_schema, metrics, artifact_sha256, "
                          "onnx_sha256, onnx_binding FROM models.registry")
     schema = reg["feature_schema"]
@@ -140,7 +141,8 @@ def test_external_data_and_the_size_bound_are_refused_by_name(db, tmp_path):
             "UPDATE models.specs SET spec = jsonb_set(spec, '{limits,max_model_bytes}', "
             "'100') WHERE kind = 'imported'")
     try:
-        with pytest.raises(sa.exc.DBAPIError, match=r"over the bound of 100 bytes.*max_model_bytes"):
+        with pytest.raises(sa.exc.DBAPIError,
+                           match=r"over the bound of 100 bytes.*max_model_bytes"):
             import_model(db, im.custom_domain_model())
     finally:
         with db.begin() as connection:

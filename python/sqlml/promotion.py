@@ -57,12 +57,13 @@ def export(engine: sa.Engine, name: str, version: int | None, out: Path) -> dict
         rows = connection.execute(sa.text(f"SELECT {columns} FROM models.registry WHERE {where}"),
                                   {"name": name, "version": version}).mappings().all()
     if not rows:
-        raise ModelNotFoundError(
-            f"model {name!r} has no {'version ' + str(version) if version is not None else 'active version'}"
-            " to export: list its versions with `sqlml models NAME`")
+        which = f"version {version}" if version is not None else "active version"
+        raise ModelNotFoundError(f"model {name!r} has no {which} to export: list its "
+                                 "versions with `sqlml models NAME`")
     row = dict(rows[0])
     blobs = {key: bytes(row.pop(key)) for key in ("artifact", "onnx_artifact")}
-    for key, digest in (("artifact", row["artifact_sha256"]), ("onnx_artifact", row["onnx_sha256"])):
+    for key, digest in (("artifact", row["artifact_sha256"]),
+                        ("onnx_artifact", row["onnx_sha256"])):
         if artifacts.sha256(blobs[key]) != digest.strip().lower():
             raise InputError(f"model {name!r} version {row['version']}: {key} does not match its "
                              "recorded sha256; not exported")

@@ -25,7 +25,6 @@ from sqlml.connect import create_engine, resolve_url
 from sqlml.demo import churn_data
 from sqlml.demo.bulk import insert_frame
 from sqlml.deploy import deploy
-from sqlml.paths import project_root
 
 CHURN = {"epochs": 2, "ensemble_size": 1, "booster": "none", "patience": 1}
 QUERY = "SELECT * FROM features.churn_features"

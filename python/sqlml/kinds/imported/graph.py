@@ -266,7 +266,8 @@ def _roles(outputs: list[dict], task: str | None, classes: list | None
     if task is None:
         task = "classification" if labels or classes else "regression"
     if not floats:
-        raise InputError(f"model has no float output to take a {'probability' if task == 'classification' else 'value'} from "
+        wanted = "probability" if task == "classification" else "value"
+        raise InputError(f"model has no float output to take a {wanted} from "
                          f"(outputs: {', '.join(o['name'] + ' ' + o['type'] for o in outputs)})")
     if task == "regression":
         if labels or classes:
