@@ -24,6 +24,7 @@ DATA_TABLES = (
     "predictions.churn_scores",
     "predictions.churn_reasons",
     "predictions.forecasts",
+    "predictions.model_scores",
     "ops.runs",
     "models.registry",
 )

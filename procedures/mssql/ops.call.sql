@@ -1,14 +1,15 @@
 -- ops.call: the body of every ml procedure that keeps a run, and the one place a
 -- run's failure is handled (as ops.call on PostgreSQL). Called by ml.train_churn_model,
 -- ml.train_forecaster, ml.score_churn (and ml.score_churn_preview, @preview = 1),
--- ml.forecast and ml.activate_model, which only
+-- ml.forecast, ml.activate_model, ml.import_model and ml.predict, which only
 -- name their run type and pass their arguments on (those a run type does not take
 -- stay NULL).
 --   1. ops.begin_run records the call, with its arguments as params, as 'running':
 --      outside any transaction, so the run is visible while it works and survives
 --      a rollback;
 --   2. the procedure of the run type does the work and returns the caller's row:
---      ops.run_train, ops.run_score_churn, ops.run_forecast or ops.run_activate.
+--      ops.run_train, ops.run_score_churn, ops.run_forecast, ops.run_activate,
+--      ops.run_import or ops.run_predict_model.
 -- On any error the CATCH block rolls back, records the run as failed (ops.fail_run)
 -- and re-throws the error, number and message unchanged. The input query runs in
 -- the embedded Python's call with the caller's rights, as before.
@@ -21,7 +22,8 @@ CREATE OR ALTER PROCEDURE ops.call
     @horizon INT = NULL,
     @explain INT = NULL,
     @version INT = NULL,
-    @preview BIT = 0
+    @preview BIT = 0,
+    @model VARBINARY(MAX) = NULL
 AS
 BEGIN
     SET NOCOUNT ON;
@@ -44,6 +46,21 @@ BEGIN
                 @explain AS explain,
                 CASE WHEN @preview = 1 THEN CAST(1 AS BIT) END AS preview
             FOR JSON PATH, WITHOUT_ARRAY_WRAPPER
+        );
+    ELSE IF @run_type = N'predict'
+        SET @params = (
+            SELECT @input_query AS input_query
+            FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
+        );
+    -- The blob stays out of ops.runs: its size and sha256 stand for it.
+    ELSE IF @run_type = N'import_model'
+        SET @params = (
+            SELECT
+                @options AS options,
+                @activate AS activate,
+                DATALENGTH(@model) AS model_bytes,
+                LOWER(CONVERT(NVARCHAR(64), HASHBYTES('SHA2_256', @model), 2)) AS model_sha256
+            FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
         );
     ELSE IF @run_type = N'forecast'
         SET @params = (
@@ -85,6 +102,13 @@ BEGIN
             EXEC ops.run_score_churn
                 @run_id = @run_id, @model_name = @model_name, @input_query = @input_query,
                 @explain = @explain, @preview = @preview;
+        ELSE IF @run_type = N'predict'
+            EXEC ops.run_predict_model
+                @run_id = @run_id, @model_name = @model_name, @input_query = @input_query;
+        ELSE IF @run_type = N'import_model'
+            EXEC ops.run_import
+                @run_id = @run_id, @model_name = @model_name, @model = @model,
+                @options = @options, @activate = @activate;
         ELSE IF @run_type = N'forecast'
             EXEC ops.run_forecast
                 @run_id = @run_id, @model_name = @model_name, @input_query = @input_query,

@@ -1,6 +1,7 @@
 -- ops.call(run_type, model_name, params, input_query): the body of every ml routine,
 -- and the one place a call's failure is handled. Called by ml.train_churn_model,
--- ml.train_forecaster, ml.score_churn, ml.forecast and ml.activate_model, which only
+-- ml.train_forecaster, ml.score_churn, ml.forecast, ml.activate_model and ml.predict
+-- (ml.import_model's twin is ops.import_call), which only
 -- name their run type and turn the JSON result into their own row.
 --   1. ops.begin_run records the call as 'running', committed at once (so a session
 --      that dies mid-call leaves a row that the next call marks 'abandoned');
@@ -37,12 +38,17 @@ BEGIN
         -- Names, kinds and options first: they cost nothing, the input may cost minutes.
         PERFORM ops.check_call(call.run_type, call.model_name, call.params);
         IF call.input_query IS NOT NULL THEN
-            -- Scoring reads its id column as exact text, named by the churn spec.
+            -- Scoring reads its id column as exact text, named by the churn spec
+            -- (ml.score_churn) or by the imported version's schema (ml.predict).
             PERFORM ops.stage_input(v_run_id, call.input_query, CASE
                 WHEN call.run_type = 'score_churn' THEN (
                     SELECT s.spec #>> '{input,id_column}' FROM models.specs AS s
                     WHERE s.kind = 'churn'
                 )
+                WHEN call.run_type = 'predict' THEN coalesce((
+                    SELECT r.feature_schema ->> 'id_column' FROM models.registry AS r
+                    WHERE r.model_name = call.model_name AND r.status = 'active'
+                ), 'id')
             END);
         END IF;
         v_result := ops.run_call(v_run_id);

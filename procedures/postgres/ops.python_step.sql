@@ -20,6 +20,14 @@
 --   forecast     onnx_sha256, horizon (NULL: the model's): horizon rows per series:
 --                series_id, period (midnight for daily and longer periods), step,
 --                forecast, lower, upper.
+--   import       spec, options; onnx_artifact holds the imported blob: one row of the
+--                blob as given, the graph kept for scoring and the registration
+--                (sqlml.adapters.postgres_imported); the reference rows, if staged.
+--   profile      feature_schema: one row, the drift profile of the staged rows
+--                (an imported version's first run); leaves them staged.
+--   predict      model_id, onnx_sha256, feature_schema: writes the scores to
+--                predictions.model_scores itself, in the caller's transaction. One
+--                row: the scores written.
 --   drift        profile (the version's training profile): one row per profiled
 --                feature: feature, psi, flagged (psi > 0.2), detail; leaves the rows
 --                staged for the step that follows.
@@ -45,6 +53,9 @@ if step == "preview_churn":
                                          a["explain"])
 if step == "forecast":
     return postgres.forecast_staged(plpy, run_id, onnx_artifact, a["onnx_sha256"], a["horizon"])
+if step in ("import", "profile", "predict"):
+    from sqlml.adapters import postgres_imported
+    return postgres_imported.step(plpy, step, run_id, a, onnx_artifact)
 if step == "drift":
     return postgres.drift_staged(plpy, run_id, a["profile"])
 plpy.error("sqlml: unknown step %s of the embedded Python" % step, sqlstate="22023")

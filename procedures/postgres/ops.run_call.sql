@@ -2,8 +2,8 @@
 -- search_path). Called by ops.call after ops.stage_input. Takes the call from its run
 -- row (type, model name, parameters), which must be running in this very session
 -- (backend pid and start time), and hands it to the routine of its type:
--- ops.run_train, ops.run_score_churn, ops.run_forecast or ops.run_activate (the
--- procedures SQL Server's ops.call runs for the same run types).
+-- ops.run_train, ops.run_score_churn, ops.run_forecast, ops.run_predict_model or
+-- ops.run_activate (the procedures SQL Server's ops.call runs for the same run types).
 -- Returns that routine's result document.
 -- Executable by sqlml_operator: alone, it does what the ml routine of the run's type
 -- does, on rows the caller staged with its own rights, and nothing for a run id
@@ -44,6 +44,8 @@ BEGIN
             coalesce((v_run.params ->> 'preview')::boolean, false))
         WHEN 'forecast' THEN ops.run_forecast(
             v_run.run_id, v_run.model_name, (v_run.params ->> 'horizon')::integer)
+        WHEN 'predict' THEN ops.run_predict_model(
+            v_run.run_id, v_run.model_name, v_run.params)
         WHEN 'activate_model' THEN ops.run_activate(
             v_run.run_id, v_run.model_name, (v_run.params ->> 'version')::integer)
     END;

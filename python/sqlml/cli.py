@@ -8,6 +8,9 @@
     sqlml forecast NAME [--horizon N]     ml.forecast
     sqlml activate NAME VERSION           ml.activate_model (promote or roll back)
     sqlml models [NAME]                   the registry, without blobs
+    sqlml models export --name NAME [--version V] --out FILE   one version, to promote
+    sqlml models import FILE --name NAME [--activate]          ... into another database
+    sqlml models import FILE.onnx --name NAME --options JSON   ml.import_model
     sqlml runs [--limit N]                the run log, newest first
     sqlml drift [NAME]                    the latest input drift per model and feature
     sqlml report --out FILE.html          a self-contained HTML report of models, runs, drift
@@ -178,6 +181,8 @@ def _key_metric(kind: str, metrics) -> str:
 
     m = json.loads(metrics) if isinstance(metrics, str) else (metrics or {})
     nan = float("nan")
+    if kind == "imported":
+        return f"imported {m.get('task', '')}"
     if kind == "churn":
         return f"auc {m.get('auc', nan):.4f} (baseline {m.get('baseline_auc', nan):.4f})"
     return f"mase {m.get('mase', nan):.4f} (naive {m.get('baseline_mase', nan):.4f})"
@@ -195,6 +200,14 @@ def _positive(text: str) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
+    if args.name in ("export", "import"):
+        from sqlml.cli_promotion import run
+
+        return run(args.name, args.rest, args.url)
+    if args.rest:  # `sqlml models NAME --url URL`: the name took the rest with it
+        extra = argparse.ArgumentParser(prog="sqlml models")
+        extra.add_argument("--url")
+        args.url = extra.parse_args(args.rest).url or args.url
     rows = _query_named(args, "SELECT model_name, version, kind, status, metrics, trained_rows, "
                               "device, created_at, status_reason FROM models.registry",
                         "model_name, version")
@@ -358,7 +371,13 @@ def build_parser() -> argparse.ArgumentParser:
                                           version=a.version))
 
     models = sub.add_parser("models", help="list model versions and their key metric (no blobs)")
+<<<<<<< HEAD
     models.add_argument("name", nargs="?", help="only this model name's versions")
+=======
+    models.add_argument("name", nargs="?", help="a model name, or export / import "
+                        "(sqlml models export --help)")
+    models.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+>>>>>>> issue-25~1
     models.set_defaults(func=_models)
 
     runs = sub.add_parser("runs", help="list recent runs: status, rows, duration, error")

@@ -154,3 +154,101 @@ def drift_column_rows(columns: Mapping[str, np.ndarray], n: int,
     from sqlml.kinds import drift_columns as lean
 
     return lean.drift_rows(columns, n, profile, coded)
+
+
+# --- imported models (ml.import_model, ml.predict): sqlml.kinds.imported -------------
+
+
+def import_model(model: bytes, options: str | dict | None, spec: dict,
+                 reference: pd.DataFrame | None = None) -> TrainedModel:
+    """ONNX bytes trained elsewhere -> the version to register: the blob as given
+    (``artifact``), the graph scoring runs (``onnx_artifact``: the same, without a
+    ZipMap) and the registration (feature schema, metrics). ``reference``: the rows
+    of ``options.reference_query``, whose profile later runs' drift is measured
+    against. Raises ``InputError`` naming the op, domain, input or bound it refuses."""
+    import time
+
+    from sqlml.kinds import TrainedModel
+    from sqlml.kinds.imported import graph
+    from sqlml.kinds.imported import predict as imported
+
+    started = time.perf_counter()
+    scoring, schema, metrics = graph.inspect(model, options, spec)
+    rows = 0
+    if reference is not None:
+        columns, rows = frame_columns(reference)
+        imported.feeds(columns, rows, schema)  # the reference rows must fit the graph
+        schema["profile"] = imported.profile(columns, rows, schema)
+    resolved = graph.parse_options(options)
+    return TrainedModel.build(keras_blob=bytes(model), onnx_blob=scoring, spec=spec,
+                              options=resolved, metrics=metrics, feature_schema=schema,
+                              trained_rows=rows, started=started, device="imported")
+
+
+def frame_columns(frame: pd.DataFrame, exact: str | None = None
+                  ) -> tuple[dict[str, np.ndarray], int]:
+    """A DataFrame as the columns :func:`predict_columns` takes: numbers (and booleans)
+    as float64 with NaN for NULL, anything else as an object array of ``str`` with None.
+    The integer column named ``exact`` (the id column) as text, every digit kept."""
+    import numpy as np
+    import pandas as pd
+
+    columns = {}
+    for name in frame.columns:
+        values = frame[name]
+        if (exact is not None and str(name).lower() == exact.lower()
+                and pd.api.types.is_integer_dtype(values)):
+            columns[str(name)] = np.array([str(int(v)) for v in values], dtype=object)
+        elif pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            columns[str(name)] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            objects = values.astype(object).to_numpy()
+            columns[str(name)] = np.array(
+                [None if v is None or (isinstance(v, float) and v != v) or v is pd.NA
+                 else str(v) for v in objects], dtype=object)
+    return columns, len(frame)
+
+
+def predict_columns(columns: Mapping[str, np.ndarray], n: int, onnx_artifact: bytes,
+                    onnx_sha256: str, feature_schema: dict | str
+                    ) -> tuple[list[str], np.ndarray, list | None]:
+    """An imported model's scores for ``n`` rows (one array per column): row ids as
+    text, scores, labels (None for a regression), in input order. NumPy and ONNX
+    Runtime only."""
+    import json
+
+    from sqlml.kinds.imported import predict as imported
+
+    if isinstance(feature_schema, str):
+        feature_schema = json.loads(feature_schema)
+    return imported.predict_columns(columns, n, onnx_artifact, onnx_sha256, feature_schema)
+
+
+def predict(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+            feature_schema: dict | str) -> pd.DataFrame:
+    """Input rows -> ``row_id``, ``score``, ``label``: one row per input row."""
+    import json
+
+    import pandas as pd
+
+    if isinstance(feature_schema, str):
+        feature_schema = json.loads(feature_schema)
+    columns, n = frame_columns(frame, exact=feature_schema["id_column"])
+    ids, scores, labels = predict_columns(columns, n, onnx_artifact, onnx_sha256,
+                                          feature_schema)
+    return pd.DataFrame({"row_id": pd.Series(ids, dtype=object), "score": scores,
+                         "label": pd.Series(labels if labels is not None else [None] * n,
+                                            dtype=object)})
+
+
+def input_profile(columns: Mapping[str, np.ndarray], n: int,
+                  feature_schema: dict | str) -> dict:
+    """The drift profile of an imported model's first scored rows, for a version
+    imported without ``reference_query``."""
+    import json
+
+    from sqlml.kinds.imported import predict as imported
+
+    if isinstance(feature_schema, str):
+        feature_schema = json.loads(feature_schema)
+    return imported.profile(columns, n, feature_schema)

@@ -100,6 +100,9 @@ class Routine:
     # A constant flag the routine hands ops.call beside its own parameters, for a
     # routine that is another mode of the same run type (score_churn_preview).
     flag: str | None = None
+    # PostgreSQL's caller's half, where it is not ops.call (a routine whose argument
+    # cannot travel through ops.runs.params, such as a model's bytes).
+    caller: str = "ops.call"
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -144,6 +147,19 @@ ROUTINES: dict[str, Routine] = {r.name: r for r in (
             (Column("model_id", BIGINT), Column("model_name", MODEL_NAME),
              Column("version", INT), Column("status", STATUS)),
             run_type="activate_model", work="ops.run_activate"),
+    # Models trained elsewhere (issue 25): ONNX bytes in, one registry row out;
+    # the blob crosses as an argument, so PostgreSQL's caller's half is ops.import_call.
+    Routine("import_model",
+            (Param("model_name", MODEL_NAME),
+             Param("model", SqlType("bytea", "VARBINARY(MAX)"), None),
+             Param("options", TEXT, None), Param("activate", BOOL, True)),
+            _TRAINED, run_type="import_model", kind="imported", work="ops.run_import",
+            caller="ops.import_call"),
+    Routine("predict",
+            (Param("model_name", MODEL_NAME), Param("input_query", TEXT, None)),
+            (Column("run_id", BIGINT), Column("model_id", BIGINT), Column("version", INT),
+             Column("rows_scored", BIGINT)),
+            run_type="predict", kind="imported", work="ops.run_predict_model"),
     Routine("runtime_info", (),
             (Column("component", SqlType("text", "NVARCHAR(64)")),
              Column("version", SqlType("text", "NVARCHAR(256)")))),

@@ -2,9 +2,10 @@
 -- Run by `sqlml deploy` after the migrations, on every deploy; idempotent.
 -- Returns nothing; PRINTs what it revoked.
 --
---   sqlml_analyst   SELECT on the five analyst views (predictions.churn_latest,
+--   sqlml_analyst   SELECT on the six analyst views (predictions.churn_latest,
 --                   predictions.churn_reasons_latest, predictions.forecast_latest,
---                   models.active_models, models.drift) and nothing
+--                   predictions.scores_latest, models.active_models, models.drift)
+--                   and nothing
 --                   else: no features, no models.registry (model blobs), no procedures.
 --   sqlml_operator  EXECUTE on schema ml (train, score, forecast, activate); SELECT on
 --                   features (what the default input queries read, with the caller's
@@ -45,6 +46,7 @@ GRANT SELECT ON OBJECT::predictions.churn_reasons_latest TO sqlml_analyst;
 GRANT SELECT ON OBJECT::predictions.forecast_latest TO sqlml_analyst;
 GRANT SELECT ON OBJECT::models.active_models TO sqlml_analyst;
 GRANT SELECT ON OBJECT::models.drift TO sqlml_analyst;
+GRANT SELECT ON OBJECT::predictions.scores_latest TO sqlml_analyst;
 
 GRANT EXECUTE ON SCHEMA::ml TO sqlml_operator;
 GRANT SELECT ON SCHEMA::features TO sqlml_operator;

@@ -2,9 +2,10 @@
 -- Run by `sqlml deploy` after the migrations, on every deploy; idempotent.
 -- Returns nothing.
 --
---   sqlml_analyst   reads the five analyst views: predictions.churn_latest,
+--   sqlml_analyst   reads the six analyst views: predictions.churn_latest,
 --                   predictions.churn_reasons_latest, predictions.forecast_latest,
---                   models.active_models, models.drift. No features,
+--                   predictions.scores_latest, models.active_models, models.drift.
+--                   No features,
 --                   no registry table (model blobs), no procedures.
 --   sqlml_operator  runs the ml routines (train, score, forecast, activate); reads
 --                   features (the default input queries run with the caller's
@@ -39,6 +40,7 @@ $$;
 GRANT USAGE ON SCHEMA predictions, models TO sqlml_analyst;
 GRANT SELECT ON predictions.churn_latest, predictions.churn_reasons_latest,
 predictions.forecast_latest, models.active_models, models.drift TO sqlml_analyst;
+GRANT SELECT ON predictions.scores_latest TO sqlml_analyst;
 
 -- Operators: read, and call the routines. An input_query (the default ones
 -- included) runs with the caller's rights, hence SELECT on features. No write on

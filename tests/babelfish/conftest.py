@@ -17,6 +17,7 @@ from sqlml.deploy import deploy
 from . import cluster
 
 DATA_TABLES = ("predictions.churn_reasons", "predictions.churn_scores", "predictions.forecasts",
+               "predictions.model_scores",
                "ops.run_drift", "ops.runs",
                "models.registry")
 

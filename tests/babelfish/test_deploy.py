@@ -63,7 +63,7 @@ def test_deploy_creates_procedures_views_and_roles(bf_engine, deploy_log):
         roles = _names(connection, "SELECT name FROM sys.database_principals WHERE type = 'R'")
         assert {"sqlml_analyst", "sqlml_operator"} <= roles
         specs = _names(connection, "SELECT kind FROM models.specs")
-    assert specs == {"churn", "forecaster"}
+    assert specs == {"churn", "forecaster", "imported"}
     assert "setup: sql/mssql/30_roles.sql" in deploy_log
 
 
