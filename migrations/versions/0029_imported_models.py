@@ -1,7 +1,7 @@
 """Imported models: the registry's third kind, its lineage, and the table ml.predict writes.
 
 Revision ID: 0029
-Revises: 0023
+Revises: 0026
 Create Date: 2026-12-06
 
 Why (issue 25): data scientists train in notebooks (scikit-learn, gradient boosting,
@@ -32,7 +32,7 @@ from alembic import op
 from sqlml.deploy.ddl import is_mssql, json_text, now, timestamp
 
 revision = "0029"
-down_revision = "0023"
+down_revision = "0026"
 
 KINDS = "('churn', 'forecaster', 'imported')"
 OLD_KINDS = "('churn', 'forecaster')"
