@@ -2,7 +2,7 @@
 -- search_path). Called by ops.call after ops.stage_input. Takes the call from its run
 -- row (type, model name, parameters), which must be running in this very session
 -- (backend pid and start time), and hands it to the routine of its type:
--- ops.run_train, ops.run_predict or ops.run_activate.
+-- ops.run_train, ops.run_predict, ops.run_evaluate or ops.run_activate.
 -- Returns that routine's result document.
 -- Executable by sqlml_operator: alone, it does what the ml routine of the run's type
 -- does, on rows the caller staged with its own rights, and nothing for a run id
@@ -42,6 +42,7 @@ BEGIN
             v_run.run_id, 'churn', v_run.model_name, v_run.params)
         WHEN 'forecast' THEN ops.run_predict(
             v_run.run_id, 'forecaster', v_run.model_name, v_run.params)
+        WHEN 'evaluate' THEN ops.run_evaluate(v_run.run_id, v_run.model_name, v_run.params)
         WHEN 'activate_model' THEN ops.run_activate(
             v_run.run_id, v_run.model_name, (v_run.params ->> 'version')::integer)
     END;

@@ -1,6 +1,6 @@
 -- ops.run_predict(run_id, kind, model_name, params): score ('churn') or forecast
--- ('forecaster') the rows the caller staged for the run with the model's active
--- version, and write them to predictions.churn_scores or predictions.forecasts, their
+-- ('forecaster') the rows the caller staged for the run with one version of the model
+-- (params.version; NULL: the active one), and write them to predictions.churn_scores or predictions.forecasts, their
 -- drift to ops.run_drift and, for churn with params.explain = k > 0, each customer's k
 -- strongest reasons to predictions.churn_reasons, all in this transaction, so a
 -- failed run has none of them. params: the run's (explain, NULL: 0; horizon, NULL:
@@ -33,7 +33,8 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END IF;
-    SELECT * INTO v_model FROM ops.model_version(run_predict.kind, run_predict.model_name);
+    SELECT * INTO v_model FROM ops.model_version(run_predict.kind, run_predict.model_name,
+        (run_predict.params ->> 'version')::integer);
     IF run_predict.kind = 'forecaster' THEN
         SELECT (r.spec #>> '{options,horizon}')::integer INTO v_trained_horizon
         FROM models.registry AS r WHERE r.model_id = v_model.model_id;

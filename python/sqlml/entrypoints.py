@@ -45,7 +45,8 @@ def runtime_info() -> pd.DataFrame:
 
 
 def train_model(kind: str, frame: pd.DataFrame, spec: dict, options: str | dict | None,
-                progress=lambda message: None, interrupt=None) -> TrainedModel:
+                progress=lambda message: None, interrupt=None,
+                champion: dict | None = None) -> TrainedModel:
     """Training rows -> a trained model of ``kind`` (``models/<kind>.json``): its two
     bundles and its registry row. The one entry point that returns no frame: a model
     is not a table, and both engines hand its parts to ``ops.register_model``.
@@ -145,3 +146,21 @@ def drift_column_rows(columns: Mapping[str, np.ndarray], n: int,
     from sqlml.kinds import drift_columns as lean
 
     return lean.drift_rows(columns, n, profile, coded)
+
+
+def evaluate_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+                   recorded: dict, spec_input: dict) -> tuple[int, dict]:
+    """Labelled rows (customer_id, churned, features) scored by one version -> rows
+    and realised metrics (``kinds.evaluation`` says which)."""
+    from sqlml.kinds import evaluation
+
+    return evaluation.churn(frame, onnx_artifact, onnx_sha256, recorded, spec_input)
+
+
+def evaluate_forecaster(actuals: pd.DataFrame, forecasts: pd.DataFrame,
+                        season: int) -> tuple[int, dict]:
+    """Actuals against one version's latest forecasts of those periods -> points
+    compared and realised metrics (MASE, sMAPE, interval coverage)."""
+    from sqlml.kinds import evaluation
+
+    return evaluation.forecaster(actuals, forecasts, season)

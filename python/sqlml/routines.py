@@ -27,9 +27,10 @@ from sqlml.errors import InputError
 
 ROUTINES = {
     "train_churn_model": ("model_name", "input_query", "options", "activate"),
-    "score_churn": ("model_name", "input_query", "explain"),
+    "score_churn": ("model_name", "input_query", "explain", "version"),
     "train_forecaster": ("model_name", "input_query", "options", "activate"),
-    "forecast": ("model_name", "horizon", "input_query"),
+    "forecast": ("model_name", "horizon", "input_query", "version"),
+    "evaluate": ("model_name", "input_query", "version"),
     "activate_model": ("model_name", "version"),
     "runtime_info": (),
 }

@@ -16,6 +16,9 @@ WITH ranked AS (
         ) AS recency
     FROM predictions.churn_scores AS s
     INNER JOIN models.registry AS r ON s.model_id = r.model_id
+    -- A candidate's scores (ml.score_churn with version: a shadow run) are for
+    -- comparing, not for acting on, until the version is activated.
+    WHERE r.status <> 'candidate'
 )
 
 SELECT

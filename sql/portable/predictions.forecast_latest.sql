@@ -9,6 +9,9 @@ WITH latest AS (
         MAX(f.run_id) AS run_id
     FROM predictions.forecasts AS f
     INNER JOIN models.registry AS r ON f.model_id = r.model_id
+    -- A candidate's forecasts (ml.forecast with version: a shadow run) are for
+    -- comparing, not for planning with, until the version is activated.
+    WHERE r.status <> 'candidate'
     GROUP BY r.model_name, f.series_id
 )
 
