@@ -1,13 +1,14 @@
 -- ops.call: the body of every ml procedure that keeps a run, and the one place a
 -- run's failure is handled (as ops.call on PostgreSQL). Called by ml.train_churn_model,
--- ml.train_forecaster, ml.score_churn, ml.forecast and ml.activate_model, which only
+-- ml.train_forecaster, ml.score_churn, ml.forecast, ml.evaluate and ml.activate_model, which only
 -- name their run type and pass their arguments on (those a run type does not take
 -- stay NULL).
 --   1. ops.begin_run records the call, with its arguments as params, as 'running':
 --      outside any transaction, so the run is visible while it works and survives
 --      a rollback;
 --   2. the procedure of the run type does the work and returns the caller's row:
---      ops.train_model, ops.run_score_churn, ops.run_forecast or ops.run_activate.
+--      ops.train_model, ops.run_score_churn, ops.run_forecast, ops.run_evaluate or
+--      ops.run_activate.
 -- On any error the CATCH block rolls back, records the run as failed (ops.fail_run)
 -- and re-throws the error, number and message unchanged. The input query runs in
 -- the embedded Python's call with the caller's rights, as before.
@@ -35,12 +36,17 @@ BEGIN
         SET @params = (SELECT @version AS version FOR JSON PATH, WITHOUT_ARRAY_WRAPPER);
     ELSE IF @run_type = N'score_churn'
         SET @params = (
-            SELECT @input_query AS input_query, @explain AS explain
+            SELECT @input_query AS input_query, @explain AS explain, @version AS version
             FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
         );
     ELSE IF @run_type = N'forecast'
         SET @params = (
-            SELECT @horizon AS horizon, @input_query AS input_query
+            SELECT @horizon AS horizon, @input_query AS input_query, @version AS version
+            FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
+        );
+    ELSE IF @run_type = N'evaluate'
+        SET @params = (
+            SELECT @input_query AS input_query, @version AS version
             FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
         );
     ELSE
@@ -59,11 +65,15 @@ BEGIN
         ELSE IF @run_type = N'score_churn'
             EXEC ops.run_score_churn
                 @run_id = @run_id, @model_name = @model_name, @input_query = @input_query,
-                @explain = @explain;
+                @explain = @explain, @version = @version;
         ELSE IF @run_type = N'forecast'
             EXEC ops.run_forecast
                 @run_id = @run_id, @model_name = @model_name, @input_query = @input_query,
-                @horizon = @horizon;
+                @horizon = @horizon, @version = @version;
+        ELSE IF @run_type = N'evaluate'
+            EXEC ops.run_evaluate
+                @run_id = @run_id, @model_name = @model_name, @input_query = @input_query,
+                @version = @version;
         ELSE
             EXEC ops.train_model
                 @run_id = @run_id, @kind = @kind, @model_name = @model_name,

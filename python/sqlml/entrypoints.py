@@ -54,12 +54,23 @@ def train_model(kind: str, frame: pd.DataFrame, spec: dict, options: str | dict 
     ``interrupt``: the engine's hook, called about every half second while a network
     trains; it raises when the caller cancelled (PostgreSQL: a pending cancel or
     statement timeout). Training also stops at the spec's ``limits.max_training_seconds``.
+
+    ``champion``: the active version (model_id, version, onnx_artifact, onnx_sha256),
+    given when training may activate; it is then measured on the new version's own
+    held-out rows, and the figures go into the metrics as ``same_rows``
+    (``kinds.champion``), which the activation rule compares.
     """
+    from sqlml.kinds import champion as same_rows
     from sqlml.kinds import training
 
     limit = spec.get("limits", {}).get("max_training_seconds")
     with training.watched(interrupt, limit):
-        return kinds.trainer(kind)(frame, spec, options, progress)
+        trained = kinds.trainer(kind)(frame, spec, options, progress)
+    if champion and champion.get("onnx_artifact") is not None:
+        compared = same_rows.compare(kind, frame, spec, trained.registration, champion)
+        trained.registration["metrics"]["same_rows"] = compared
+        progress(same_rows.describe(compared))
+    return trained
 
 
 def score_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str) -> pd.DataFrame:
