@@ -14,6 +14,9 @@ in the objects revision that follows it):
   beats it by the margin on the same rows;
 - ``models.evaluations``: one row per ml.evaluate call (its run), with the version
   evaluated, the rows compared and the realised metrics as JSON;
+- ``ops.runs.shadow_of``: set on a scoring or forecasting run made with a version that
+  was not the active one (``version`` given): the model id of the version active then
+  (0: none was). The analysts' latest views leave such shadow runs out;
 - ``ops.runs.outcome``: what a run decided and the figures it decided on (an
   evaluation's metrics, the retraining check's trigger and figures), so SQL Agent's
   and pg_cron's history point at one row that says why.
@@ -44,6 +47,7 @@ def upgrade() -> None:
     op.add_column("registry", sa.Column("pinned", sa.Boolean, nullable=False,
                                         server_default=sa.false()), schema="models")
     op.add_column("runs", sa.Column("outcome", json_text()), schema="ops")
+    op.add_column("runs", sa.Column("shadow_of", sa.BigInteger), schema="ops")
     if is_mssql():
         op.create_check_constraint("outcome_is_json", "runs",
                                    "outcome IS NULL OR ISJSON(outcome) = 1", schema="ops")
@@ -76,6 +80,7 @@ def downgrade() -> None:
     op.drop_table("evaluations", schema="models")
     if is_mssql():
         op.drop_constraint(op.f("ck_runs_outcome_is_json"), "runs", schema="ops", type_="check")
+    op.drop_column("runs", "shadow_of", schema="ops")
     op.drop_column("runs", "outcome", schema="ops")
     if is_mssql():
         # SQL Server names a column's default constraint itself; it must go first.

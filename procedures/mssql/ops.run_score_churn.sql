@@ -49,6 +49,17 @@ BEGIN
         @version = @version OUTPUT,
         @onnx_artifact = @onnx_artifact OUTPUT,
         @onnx_sha256 = @onnx_sha256 OUTPUT;
+    -- Scored by another version than the active one: a shadow run, which the analysts'
+    -- latest views leave out (ops.runs.shadow_of: the version active now, 0 for none).
+    IF NOT EXISTS (
+        SELECT 1 FROM models.registry AS r WHERE r.model_id = @model_id AND r.status = N'active'
+    )
+        UPDATE ops.runs
+        SET shadow_of = COALESCE((
+            SELECT a.model_id FROM models.registry AS a
+            WHERE a.model_name = @model_name AND a.status = N'active'
+        ), 0)
+        WHERE run_id = @run_id;
     SELECT @profile = JSON_QUERY(r.feature_schema, '$.profile')
     FROM models.registry AS r
     WHERE r.model_id = @model_id;

@@ -35,6 +35,16 @@ BEGIN
     END IF;
     SELECT * INTO v_model FROM ops.model_version(run_predict.kind, run_predict.model_name,
         (run_predict.params ->> 'version')::integer);
+    -- Scored by another version than the active one: a shadow run, which the analysts'
+    -- latest views leave out (ops.runs.shadow_of: the version active now, 0 for none).
+    UPDATE ops.runs AS u
+    SET shadow_of = coalesce((
+        SELECT a.model_id FROM models.registry AS a
+        WHERE a.model_name = run_predict.model_name AND a.status = 'active'
+    ), 0)
+    WHERE u.run_id = run_predict.run_id AND NOT EXISTS (
+        SELECT FROM models.registry AS r WHERE r.model_id = v_model.model_id AND r.status = 'active'
+    );
     IF run_predict.kind = 'forecaster' THEN
         SELECT (r.spec #>> '{options,horizon}')::integer INTO v_trained_horizon
         FROM models.registry AS r WHERE r.model_id = v_model.model_id;

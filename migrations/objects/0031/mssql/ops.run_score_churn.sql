@@ -1,0 +1,158 @@
+-- ops.run_score_churn: score customers with one version of the model (@version; NULL:
+-- the active one) and write the
+-- batch to predictions.churn_scores (and, with @explain > 0, each customer's reasons
+-- to predictions.churn_reasons) in one transaction. Called by ops.call for
+-- ml.score_churn, in the run it opened (@run_id); ml.score_churn says what the
+-- arguments mean. Its steps are ops.run_forecast's, with churn's script, result set and
+-- tables (one body per kind, as on PostgreSQL). Returns one row: run_id, model_id,
+-- version, rows_scored.
+CREATE OR ALTER PROCEDURE ops.run_score_churn
+    @run_id BIGINT,
+    @model_name NVARCHAR(4000),
+    @input_query NVARCHAR(MAX),
+    @explain INT,
+    @version INT = NULL
+AS
+BEGIN
+    SET NOCOUNT ON;
+    SET XACT_ABORT ON;
+    DECLARE @model_id BIGINT;
+    DECLARE @version INT;
+    DECLARE @onnx_artifact VARBINARY(MAX);
+    DECLARE @onnx_sha256 CHAR(64);
+    DECLARE @query NVARCHAR(MAX);
+    DECLARE @rows BIGINT;
+    DECLARE @profile NVARCHAR(MAX);
+    DECLARE @drift NVARCHAR(MAX);
+    DECLARE @script_error NVARCHAR(MAX);
+    DECLARE @max_explain INT;
+    DECLARE @message NVARCHAR(2048);
+    CREATE TABLE #scores (
+        customer_id NVARCHAR(64) NOT NULL PRIMARY KEY,
+        churn_probability FLOAT NOT NULL
+    );
+    -- @explain > 0: the script's one result set holds scores (rank NULL) and reasons.
+    CREATE TABLE #explained (
+        customer_id NVARCHAR(64) NOT NULL,
+        churn_probability FLOAT NULL,
+        rank INT NULL,
+        feature NVARCHAR(128) NULL,
+        feature_value NVARCHAR(4000) NULL,
+        contribution FLOAT NULL
+    );
+    EXEC ops.model_version
+        @kind = N'churn',
+        @model_name = @model_name,
+        @model_version = @version,
+        @run_id = @run_id,
+        @model_id = @model_id OUTPUT,
+        @version = @version OUTPUT,
+        @onnx_artifact = @onnx_artifact OUTPUT,
+        @onnx_sha256 = @onnx_sha256 OUTPUT;
+    -- Scored by another version than the active one: a shadow run, which the analysts'
+    -- latest views leave out (ops.runs.shadow_of: the version active now, 0 for none).
+    IF NOT EXISTS (
+        SELECT 1 FROM models.registry AS r WHERE r.model_id = @model_id AND r.status = N'active'
+    )
+        UPDATE ops.runs
+        SET shadow_of = COALESCE((
+            SELECT a.model_id FROM models.registry AS a
+            WHERE a.model_name = @model_name AND a.status = N'active'
+        ), 0)
+        WHERE run_id = @run_id;
+    SELECT @profile = JSON_QUERY(r.feature_schema, '$.profile')
+    FROM models.registry AS r
+    WHERE r.model_id = @model_id;
+    SELECT
+        @query = COALESCE(@input_query, JSON_VALUE(s.spec, '$.input.default_query')),
+        @max_explain = COALESCE(CAST(JSON_VALUE(s.spec, '$.limits.max_explain') AS INT), 0)
+    FROM models.specs AS s
+    WHERE s.kind = N'churn';
+    -- Explaining costs about (columns + 1) * 32 model evaluations per customer, so
+    -- the spec bounds it (a spec without the bound: no reasons).
+    IF @explain < 0 OR @explain > @max_explain
+    BEGIN
+        SET @message = CONCAT(
+            N'sqlml: explain must be 0 to ', @max_explain,
+            N' (reasons kept per customer); got ', @explain
+        );
+        THROW 50502, @message, 1;
+    END;
+
+    -- Two calls because their result sets differ (WITH RESULT SETS is fixed per call):
+    -- @explain = 0 keeps the lean two columns.
+    IF @explain = 0
+    BEGIN
+        INSERT INTO #scores (customer_id, churn_probability)
+        EXEC sp_execute_external_script
+            @language = N'sqlml_python',
+            @script = N'from sqlml.adapters.mssql import score_churn_with_drift
+OutputDataSet, drift, script_error = score_churn_with_drift(InputDataSet, onnx_artifact, onnx_sha256, profile)',
+            @input_data_1 = @query,
+            @input_data_1_name = N'InputDataSet',
+            @output_data_1_name = N'OutputDataSet',
+            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @profile NVARCHAR(MAX), @drift NVARCHAR(MAX) OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
+            @onnx_artifact = @onnx_artifact,
+            @onnx_sha256 = @onnx_sha256,
+            @profile = @profile,
+            @drift = @drift OUTPUT,
+            @script_error = @script_error OUTPUT
+        WITH RESULT SETS ((customer_id NVARCHAR(64) NOT NULL, churn_probability FLOAT NOT NULL));
+        EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50501;
+    END
+    ELSE
+    BEGIN
+        INSERT INTO #explained (
+            customer_id, churn_probability, rank, feature, feature_value, contribution
+        )
+        EXEC sp_execute_external_script
+            @language = N'sqlml_python',
+            @script = N'from sqlml.adapters.mssql import score_churn_explained_with_drift
+OutputDataSet, drift, script_error = score_churn_explained_with_drift(InputDataSet, onnx_artifact, onnx_sha256, explain, profile)',
+            @input_data_1 = @query,
+            @input_data_1_name = N'InputDataSet',
+            @output_data_1_name = N'OutputDataSet',
+            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @explain INT, @profile NVARCHAR(MAX), @drift NVARCHAR(MAX) OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
+            @onnx_artifact = @onnx_artifact,
+            @onnx_sha256 = @onnx_sha256,
+            @explain = @explain,
+            @profile = @profile,
+            @drift = @drift OUTPUT,
+            @script_error = @script_error OUTPUT
+        WITH RESULT SETS ((
+            customer_id NVARCHAR(64) NOT NULL,
+            churn_probability FLOAT NULL,
+            rank INT NULL,
+            feature NVARCHAR(128) NULL,
+            feature_value NVARCHAR(4000) NULL,
+            contribution FLOAT NULL
+        ));
+        EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50501;
+        INSERT INTO #scores (customer_id, churn_probability)
+        SELECT e.customer_id, e.churn_probability
+        FROM #explained AS e
+        WHERE e.rank IS NULL;
+    END;
+
+    BEGIN TRANSACTION;
+    INSERT INTO predictions.churn_scores (run_id, model_id, customer_id, churn_probability)
+    SELECT @run_id, @model_id, s.customer_id, s.churn_probability
+    FROM #scores AS s;
+    SET @rows = @@ROWCOUNT;
+    INSERT INTO predictions.churn_reasons (
+        run_id, customer_id, rank, feature, feature_value, contribution
+    )
+    SELECT @run_id, e.customer_id, e.rank, e.feature, e.feature_value, e.contribution
+    FROM #explained AS e
+    WHERE e.rank IS NOT NULL;
+    EXEC ops.record_drift @run_id = @run_id, @model_id = @model_id, @drift = @drift;
+    EXEC ops.finish_run
+        @run_id = @run_id, @model_id = @model_id, @rows_in = @rows, @rows_out = @rows;
+    COMMIT TRANSACTION;
+
+    SELECT
+        @run_id AS run_id,
+        @model_id AS model_id,
+        @version AS version,
+        @rows AS rows_scored;
+END;
