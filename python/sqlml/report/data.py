@@ -52,6 +52,7 @@ class ReportData:
     drift_history: pd.DataFrame  # ops.run_drift with run times
     churn: list[ChurnSection] = field(default_factory=list)
     forecasters: list[ForecastSection] = field(default_factory=list)
+    performance: object = None  # report.performance.Performance, read after these
 
 
 def _frame(connection, sql: str, params: dict | None = None, limit: int | None = None,
