@@ -45,6 +45,10 @@ BEGIN
     DECLARE @pinned BIT;
     DECLARE @pin_note NVARCHAR(400);
     DECLARE @rows_note NVARCHAR(2000);
+    DECLARE @score_text NVARCHAR(32);
+    DECLARE @baseline_text NVARCHAR(32);
+    DECLARE @new_text NVARCHAR(32);
+    DECLARE @old_text NVARCHAR(32);
     DECLARE @ids TABLE (model_id BIGINT);
     IF @model_name IS NULL OR LEN(@model_name) = 0
         THROW 50201, N'sqlml: model_name must be 1 to 128 characters', 1;
@@ -91,6 +95,14 @@ BEGIN
     );
     SET @new = TRY_CAST(JSON_VALUE(@registration, '$.metrics.same_rows.challenger') AS FLOAT);
     SET @old = TRY_CAST(JSON_VALUE(@registration, '$.metrics.same_rows.champion') AS FLOAT);
+    -- Figures as status_reason shows them: four decimals, 'NULL' when missing (the
+    -- same text as ops.figure on PostgreSQL).
+    SET @score_text = COALESCE(CAST(CAST(@score AS DECIMAL(19, 4)) AS NVARCHAR(32)), N'NULL');
+    SET @baseline_text = COALESCE(
+        CAST(CAST(@baseline AS DECIMAL(19, 4)) AS NVARCHAR(32)), N'NULL'
+    );
+    SET @new_text = COALESCE(CAST(CAST(@new AS DECIMAL(19, 4)) AS NVARCHAR(32)), N'NULL');
+    SET @old_text = COALESCE(CAST(CAST(@old AS DECIMAL(19, 4)) AS NVARCHAR(32)), N'NULL');
     SET @status = N'candidate';
     IF @activate = 0
         SET @status_reason = N'candidate: trained with activate = 0';
@@ -117,8 +129,8 @@ BEGIN
             -- A network that does not beat the simple method it is measured beside
             -- adds nothing a reader should trust; the rule never activates it.
             SET @status_reason = CONCAT(
-                N'candidate: validation ', @metric, N' ', ops.figure(@score),
-                N' does not beat its baseline''s ', ops.figure(@baseline),
+                N'candidate: validation ', @metric, N' ', @score_text,
+                N' does not beat its baseline''s ', @baseline_text,
                 IIF(@active_id IS NULL, N'', @pin_note)
             );
         ELSE IF @active_id IS NULL
@@ -126,8 +138,8 @@ BEGIN
             SET @status = N'active';
             SET @status_reason = CONCAT(
                 N'activated: first active version (validation ', @metric, N' ',
-                ops.figure(@score),
-                IIF(@baseline IS NULL, N'', CONCAT(N', baseline ', ops.figure(@baseline))), N')'
+                @score_text,
+                IIF(@baseline IS NULL, N'', CONCAT(N', baseline ', @baseline_text)), N')'
             );
         END
         ELSE IF @same_id IS NULL OR @same_id <> @active_id OR @new IS NULL OR @old IS NULL
@@ -150,8 +162,8 @@ BEGIN
         BEGIN
             SET @status = N'active';
             SET @status_reason = CONCAT(
-                N'activated: ', @metric, N' ', ops.figure(@new), N' beats active version ',
-                @active_version, N'''s ', ops.figure(@old), N' ', @rows_note,
+                N'activated: ', @metric, N' ', @new_text, N' beats active version ',
+                @active_version, N'''s ', @old_text, N' ', @rows_note,
                 IIF(@pinned = 1, CONCAT(
                     N'; version ', @active_version, N' had been pinned by ml.activate_model'
                 ), N'')
@@ -162,14 +174,14 @@ BEGIN
                 pinned = 0,
                 status_reason = CONCAT(
                     N'retired: replaced by version ', @version, N' (', @metric, N' ',
-                    ops.figure(@new), N' against ', ops.figure(@old), N' ', @rows_note, N')'
+                    @new_text, N' against ', @old_text, N' ', @rows_note, N')'
                 )
             WHERE model_id = @active_id;
         END
         ELSE
             SET @status_reason = CONCAT(
-                N'candidate: ', @metric, N' ', ops.figure(@new), N' does not beat active version ',
-                @active_version, N'''s ', ops.figure(@old), N' ', @rows_note,
+                N'candidate: ', @metric, N' ', @new_text, N' does not beat active version ',
+                @active_version, N'''s ', @old_text, N' ', @rows_note,
                 IIF(@new = @old, N'; a tie keeps the active version', N''), @pin_note
             );
     END;

@@ -180,15 +180,15 @@ BEGIN
             outcome = @outcome,
             finished_at = SYSDATETIMEOFFSET()
         WHERE run_id = @run_id;
+
+        SELECT
+            @run_id AS run_id,
+            IIF(@triggers = N'', N'none', N'retrain') AS decision,
+            @outcome AS outcome;
     END TRY
     BEGIN CATCH
         IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;
         EXEC ops.fail_run @run_id = @run_id;
         THROW;
     END CATCH;
-
-    SELECT
-        @run_id AS run_id,
-        IIF(@triggers = N'', N'none', N'retrain') AS decision,
-        @outcome AS outcome;
 END;

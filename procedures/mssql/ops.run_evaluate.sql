@@ -64,6 +64,7 @@ rows, metrics, script_error = evaluate_churn(InputDataSet, onnx_artifact, onnx_s
             @metrics = @metrics OUTPUT,
             @script_error = @script_error OUTPUT
         WITH RESULT SETS NONE;
+        EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50701;
     END
     ELSE
     BEGIN
@@ -100,8 +101,8 @@ rows, metrics, script_error = evaluate_forecaster(InputDataSet, forecasts, seaso
             @metrics = @metrics OUTPUT,
             @script_error = @script_error OUTPUT
         WITH RESULT SETS NONE;
+        EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50702;
     END;
-    EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50701;
 
     BEGIN TRANSACTION;
     INSERT INTO models.evaluations (run_id, model_id, model_name, version, rows, metrics)

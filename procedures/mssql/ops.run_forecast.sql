@@ -1,5 +1,5 @@
--- ops.run_forecast: forecast every series with one version of the model (@version; NULL:
--- the active one) and write
+-- ops.run_forecast: forecast every series with one version of the model (@model_version;
+-- NULL: the active one) and write
 -- the batch to predictions.forecasts in one transaction. Called by ops.call for
 -- ml.forecast, in the run it opened (@run_id); ml.forecast says what the arguments
 -- mean. Its steps are ops.run_score_churn's, with the forecaster's script, result set
@@ -10,7 +10,7 @@ CREATE OR ALTER PROCEDURE ops.run_forecast
     @model_name NVARCHAR(4000),
     @input_query NVARCHAR(MAX),
     @horizon INT,
-    @version INT = NULL
+    @model_version INT = NULL
 AS
 BEGIN
     SET NOCOUNT ON;
@@ -39,7 +39,7 @@ BEGIN
     EXEC ops.model_version
         @kind = N'forecaster',
         @model_name = @model_name,
-        @model_version = @version,
+        @model_version = @model_version,
         @run_id = @run_id,
         @model_id = @model_id OUTPUT,
         @version = @version OUTPUT,

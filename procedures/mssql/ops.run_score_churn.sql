@@ -1,5 +1,5 @@
--- ops.run_score_churn: score customers with one version of the model (@version; NULL:
--- the active one) and write the
+-- ops.run_score_churn: score customers with one version of the model (@model_version;
+-- NULL: the active one) and write the
 -- batch to predictions.churn_scores (and, with @explain > 0, each customer's reasons
 -- to predictions.churn_reasons) in one transaction. Called by ops.call for
 -- ml.score_churn, in the run it opened (@run_id); ml.score_churn says what the
@@ -11,7 +11,7 @@ CREATE OR ALTER PROCEDURE ops.run_score_churn
     @model_name NVARCHAR(4000),
     @input_query NVARCHAR(MAX),
     @explain INT,
-    @version INT = NULL
+    @model_version INT = NULL
 AS
 BEGIN
     SET NOCOUNT ON;
@@ -43,7 +43,7 @@ BEGIN
     EXEC ops.model_version
         @kind = N'churn',
         @model_name = @model_name,
-        @model_version = @version,
+        @model_version = @model_version,
         @run_id = @run_id,
         @model_id = @model_id OUTPUT,
         @version = @version OUTPUT,

@@ -65,11 +65,11 @@ BEGIN
         ELSE IF @run_type = N'score_churn'
             EXEC ops.run_score_churn
                 @run_id = @run_id, @model_name = @model_name, @input_query = @input_query,
-                @explain = @explain, @version = @version;
+                @explain = @explain, @model_version = @version;
         ELSE IF @run_type = N'forecast'
             EXEC ops.run_forecast
                 @run_id = @run_id, @model_name = @model_name, @input_query = @input_query,
-                @horizon = @horizon, @version = @version;
+                @horizon = @horizon, @model_version = @version;
         ELSE IF @run_type = N'evaluate'
             EXEC ops.run_evaluate
                 @run_id = @run_id, @model_name = @model_name, @input_query = @input_query,

@@ -138,7 +138,5 @@ BEGIN
     RETURN QUERY SELECT v_run_id, v_outcome ->> 'decision', v_outcome::text;
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.retrain_check(text, text, text, text, double precision, integer, integer)
-FROM public;
-GRANT EXECUTE ON FUNCTION ops.retrain_check(text, text, text, text, double precision, integer, integer)
-TO sqlml_operator;
+REVOKE ALL ON FUNCTION ops.retrain_check(text, text, text, text, double precision, integer, integer) FROM public;
+GRANT EXECUTE ON FUNCTION ops.retrain_check(text, text, text, text, double precision, integer, integer) TO sqlml_operator;
