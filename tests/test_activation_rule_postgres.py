@@ -61,7 +61,7 @@ def test_wins_on_its_own_split_but_loses_on_the_same_rows(db):
     assert row["status"] == "candidate"
     assert row["status_reason"] == (
         "candidate: auc 0.9000 does not beat active version 1's 0.9300 on the same 300 rows "
-        "(the challenger's validation split), margin 0")
+        "(the challenger's validation split), margin 0.0000")
     assert statuses(db) == {1: "active", 2: "candidate"}
 
 
@@ -72,7 +72,7 @@ def test_loses_on_its_own_split_but_wins_on_the_same_rows(db):
     assert row["status"] == "active"
     assert row["status_reason"] == (
         "activated: auc 0.7500 beats active version 1's 0.5500 on the same 300 rows "
-        "(the challenger's validation split), margin 0")
+        "(the challenger's validation split), margin 0.0000")
     [old] = call(db, "SELECT status, status_reason FROM models.registry WHERE version = 1")
     assert old["status"] == "retired"
     assert old["status_reason"].startswith("retired: replaced by version 2 (auc 0.7500 "
@@ -87,7 +87,7 @@ def test_ties_and_the_margin_keep_the_champion(db):
         "; a tie keeps the active version")
     short = register(db, {"auc": 0.86, "baseline_auc": 0.70,
                           "same_rows": same_rows(db, 0.86, 0.85)}, margin=0.02)
-    assert short["status"] == "candidate" and "margin 0.02" in short["status_reason"]
+    assert short["status"] == "candidate" and "margin 0.0200" in short["status_reason"]
     wide = register(db, {"auc": 0.88, "baseline_auc": 0.70,
                          "same_rows": same_rows(db, 0.88, 0.85)}, margin=0.02)
     assert wide["status"] == "active"

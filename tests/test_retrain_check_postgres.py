@@ -66,9 +66,10 @@ def test_realised_metric_below_validation_retrains(active):
     assert (decision, outcome["triggers"]) == ("retrain", ["realised"])
     assert outcome["realised"] < outcome["validation"] - 0.05
     assert outcome["trained_version"] == 2 and versions(active) == 2
-    # Activation only through the rule: the new version's reason is the rule's.
-    assert outcome["status_reason"].startswith((
-        "activated: ", "candidate: ")) and "ml.activate_model" not in outcome["status_reason"]
+    # Activation only through the rule: the new version's reason is the rule's verdict.
+    assert outcome["status_reason"].startswith(("activated: ", "candidate: "))
+    [row] = call(active, "SELECT status, status_reason FROM models.registry WHERE version = 2")
+    assert (row["status"], row["status_reason"]) == (outcome["status"], outcome["status_reason"])
 
 
 def test_drift_flagged_for_n_runs_retrains(active):

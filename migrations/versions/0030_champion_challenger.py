@@ -9,7 +9,7 @@ split, and nothing compared a live model's predictions with the outcomes that
 arrived later. This revision holds the schema of the fix (procedures and views ship
 in the objects revision that follows it):
 
-- ``models.registry.pinned``: the version ml.activate_model made active (a rollback
+- ``models.registry.pinned`` (NULL: false): the version ml.activate_model made active (a rollback
   or a promotion by hand), which the activation rule then keeps until a challenger
   beats it by the margin on the same rows;
 - ``models.evaluations``: one row per ml.evaluate call (its run), with the version
@@ -44,8 +44,8 @@ SIGNATURES = [
 
 
 def upgrade() -> None:
-    op.add_column("registry", sa.Column("pinned", sa.Boolean, nullable=False,
-                                        server_default=sa.false()), schema="models")
+    # NULL reads as false: no server default, whose constraint SQL Server would name itself.
+    op.add_column("registry", sa.Column("pinned", sa.Boolean), schema="models")
     op.add_column("runs", sa.Column("outcome", json_text()), schema="ops")
     op.add_column("runs", sa.Column("shadow_of", sa.BigInteger), schema="ops")
     if is_mssql():
@@ -82,12 +82,4 @@ def downgrade() -> None:
         op.drop_constraint(op.f("ck_runs_outcome_is_json"), "runs", schema="ops", type_="check")
     op.drop_column("runs", "shadow_of", schema="ops")
     op.drop_column("runs", "outcome", schema="ops")
-    if is_mssql():
-        # SQL Server names a column's default constraint itself; it must go first.
-        execute("DECLARE @name sysname = (SELECT d.name FROM sys.default_constraints AS d "
-                "JOIN sys.columns AS c ON c.object_id = d.parent_object_id "
-                "AND c.column_id = d.parent_column_id "
-                "WHERE d.parent_object_id = OBJECT_ID(N'models.registry') AND c.name = N'pinned'); "
-                "IF @name IS NOT NULL EXEC (N'ALTER TABLE models.registry DROP CONSTRAINT ' "
-                "+ QUOTENAME(@name))")
     op.drop_column("registry", "pinned", schema="models")

@@ -84,7 +84,7 @@ BEGIN
     IF NOT register_model.activate THEN
         v_reason := 'candidate: trained with activate = false';
     ELSE
-        SELECT r.model_id, r.version, r.pinned
+        SELECT r.model_id, r.version, coalesce(r.pinned, false)
         INTO v_active_id, v_active_version, v_pinned
         FROM models.registry AS r
         WHERE r.model_name = register_model.model_name AND r.status = 'active'
@@ -121,7 +121,7 @@ BEGIN
             v_new := (v_same ->> 'challenger')::double precision;
             v_old := (v_same ->> 'champion')::double precision;
             v_rows_note := format('on the same %s rows (%s), margin %s',
-                v_same ->> 'rows', v_same ->> 'rows_from', v_margin);
+                v_same ->> 'rows', v_same ->> 'rows_from', ops.figure(v_margin));
             IF (v_higher AND v_new > v_old + v_margin) OR (NOT v_higher AND v_new < v_old - v_margin) THEN
                 v_status := 'active';
                 v_reason := format('activated: %s %s beats active version %s''s %s %s',

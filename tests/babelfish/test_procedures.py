@@ -99,7 +99,7 @@ def test_wins_on_its_own_split_but_loses_on_the_same_rows(bf):
     assert row["status"] == "candidate"
     assert row["status_reason"] == (
         "candidate: auc 0.9000 does not beat active version 1's 0.9300 on the same 300 rows "
-        "(the challenger's validation split), margin 0")
+        "(the challenger's validation split), margin 0.0000")
     assert versions(bf, "churn") == {1: "active", 2: "candidate"}
 
 
@@ -109,7 +109,7 @@ def test_loses_on_its_own_split_but_wins_on_the_same_rows(bf):
     assert row["status"] == "active"
     assert row["status_reason"] == (
         "activated: auc 0.7500 beats active version 1's 0.5500 on the same 300 rows "
-        "(the challenger's validation split), margin 0")
+        "(the challenger's validation split), margin 0.0000")
     assert versions(bf, "churn") == {1: "retired", 2: "active"}
 
 
@@ -120,7 +120,7 @@ def test_ties_and_the_margin_keep_the_champion(bf):
     assert tie["status_reason"].endswith("; a tie keeps the active version")
     short = register(bf, "churn", {"auc": 0.86, "same_rows": same_rows(bf, "churn", 0.86, 0.85)},
                      options={"activation_margin": 0.02})
-    assert short["status"] == "candidate" and "margin 0.02" in short["status_reason"]
+    assert short["status"] == "candidate" and "margin 0.0200" in short["status_reason"]
     wide = register(bf, "churn", {"auc": 0.88, "same_rows": same_rows(bf, "churn", 0.88, 0.85)},
                     options={"activation_margin": 0.02})
     assert wide["status"] == "active"
@@ -176,7 +176,8 @@ def test_activate_model_rolls_back_to_an_earlier_version(bf):
     register(bf, "churn", {"auc": 0.9})
     (row,) = routines.call(bf, "activate_model", model_name="churn", version=1)
     assert (row["version"], row["status"]) == (1, "active")
-    assert versions(bf, "churn") == {1: "active", 2: "retired"}
+    # Version 2 had no same-rows comparison, so it stayed a candidate (issue 26).
+    assert versions(bf, "churn") == {1: "active", 2: "candidate"}
     assert runs(bf)[-1] == {"run_type": "activate_model", "model_name": "churn",
                             "status": "succeeded", "error": None}
 

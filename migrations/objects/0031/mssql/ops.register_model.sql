@@ -111,7 +111,7 @@ BEGIN
         SELECT
             @active_id = r.model_id,
             @active_version = r.version,
-            @pinned = r.pinned
+            @pinned = COALESCE(r.pinned, 0)
         FROM models.registry AS r WITH (UPDLOCK)
         WHERE r.model_name = @model_name AND r.status = N'active';
         SET @pin_note = IIF(@pinned = 1, CONCAT(
@@ -121,7 +121,7 @@ BEGIN
         SET @rows_note = CONCAT(
             N'on the same ', JSON_VALUE(@registration, '$.metrics.same_rows.rows'), N' rows (',
             JSON_VALUE(@registration, '$.metrics.same_rows.rows_from'), N'), margin ',
-            CONVERT(NVARCHAR(32), @margin)
+            CAST(CAST(@margin AS DECIMAL(19, 4)) AS NVARCHAR(32))
         );
         IF @score IS NULL OR (@baseline IS NOT NULL AND (
             (@higher = 1 AND @score <= @baseline) OR (@higher = 0 AND @score >= @baseline)
