@@ -52,6 +52,9 @@ REVOKE INSERT, UPDATE, DELETE ON SCHEMA::models FROM sqlml_operator;
 REVOKE INSERT, UPDATE, DELETE ON SCHEMA::ops FROM sqlml_operator;
 REVOKE INSERT, UPDATE, DELETE ON SCHEMA::predictions FROM sqlml_operator;
 REVOKE EXECUTE ON SCHEMA::ops FROM sqlml_operator;
+-- The retraining check (the SQL Agent job's step, issue 26) reads its queries through the
+-- ml procedures, with the caller's rights; operators may run it as the job does.
+GRANT EXECUTE ON OBJECT::ops.retrain_check TO sqlml_operator;
 REVOKE EXECUTE, SELECT, INSERT, UPDATE, DELETE ON SCHEMA::ml FROM public;
 REVOKE EXECUTE, SELECT, INSERT, UPDATE, DELETE ON SCHEMA::ops FROM public;
 REVOKE SELECT, INSERT, UPDATE, DELETE ON SCHEMA::models FROM public;

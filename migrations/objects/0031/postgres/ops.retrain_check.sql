@@ -37,6 +37,8 @@ DECLARE
     v_metric text;
     v_higher boolean;
     v_eval record;
+    v_eval_run bigint;
+    v_eval_rows bigint;
     v_realised double precision;
     v_validation double precision;
     v_flagged_runs integer;
@@ -82,6 +84,8 @@ BEGIN
             SELECT * INTO v_eval FROM ml.evaluate(retrain_check.model_name,
                 retrain_check.evaluate_query, v_active.version);
             v_realised := (v_eval.metrics::jsonb ->> v_metric)::double precision;
+            v_eval_run := v_eval.run_id;
+            v_eval_rows := v_eval.rows;
             IF (v_higher AND v_realised < v_validation - retrain_check.max_drop)
                 OR (NOT v_higher AND v_realised > v_validation + retrain_check.max_drop) THEN
                 v_triggers := v_triggers || 'realised'::text;
@@ -113,7 +117,7 @@ BEGIN
             'triggers', to_jsonb(v_triggers),
             'active_version', v_active.version, 'metric', v_metric,
             'validation', v_validation, 'realised', v_realised, 'max_drop', retrain_check.max_drop,
-            'evaluation_run_id', v_eval.run_id, 'evaluated_rows', v_eval.rows,
+            'evaluation_run_id', v_eval_run, 'evaluated_rows', v_eval_rows,
             'drift_runs', retrain_check.drift_runs, 'flagged_runs', v_flagged_runs,
             'age_days', round(v_age_days::numeric, 3), 'max_age_days', retrain_check.max_age_days);
         IF cardinality(v_triggers) > 0 THEN
