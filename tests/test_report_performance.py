@@ -4,8 +4,8 @@ report.performance reads them: no database."""
 import pandas as pd
 import pytest
 
-from sqlml.report import figure_count, performance
 from sqlml.report import data as report_data
+from sqlml.report import figure_count, performance
 from sqlml.report.page import render
 
 pytestmark = pytest.mark.unit
