@@ -74,15 +74,24 @@ def assert_refuses_other_kind(engine, use, stored, wanted):
         use()
 
 
-def assert_activation_rule_ties_activate(engine, train):
+def assert_activation_rule_keeps_the_champion(engine, train):
     """Three versions with ``train(engine, ...)``: the one trained with ``activate => false``
-    stays a candidate; the third, on the same data and seed, ties the active version's
-    metric and so activates."""
-    train(engine)
+    stays a candidate; the third, on the same data and seed, is compared with the active
+    version on its own held-out rows, where the active version (refit on those rows too)
+    does at least as well, so it stays a candidate: a tie keeps the champion (issue 26).
+    Returns the third's status_reason."""
+    first = train(engine)
     second = train(engine, activate=False)
     assert (second["version"], second["status"]) == (2, "candidate")
     third = train(engine)
-    assert (third["version"], third["status"]) == (3, "active")
+    assert third["version"] == 3
+    if first["status"] != "active":  # the first did not beat its own baseline
+        assert third["status"] == "candidate"
+        return None
+    assert third["status"] == "candidate", third
+    [row] = call(engine, "SELECT status_reason FROM models.registry WHERE version = 3")
+    assert " on the same " in row["status_reason"], row["status_reason"]
+    return row["status_reason"]
 
 
 def assert_no_pickle(trained):

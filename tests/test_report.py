@@ -90,6 +90,8 @@ def trained(db):
         call(db, "SELECT * FROM ml.train_churn_model(model_name => 'churn', options => :o)",
              o=CHURN_FAST)
     call(db, "SELECT * FROM ml.score_churn(model_name => 'churn')")
+    call(db, "SELECT * FROM ml.evaluate(model_name => 'churn', "
+             "input_query => 'SELECT * FROM features.churn_features')")
     series_data.load_series(db, n_series=12, length=84, min_length=72, seed=4)
     call(db, "SELECT * FROM ml.train_forecaster(model_name => 'forecast', options => :o)",
          o=FORECAST_FAST)
@@ -115,7 +117,11 @@ def test_the_report_is_self_contained_and_renders_in_a_real_browser(trained, tmp
                for src in re.findall(r'<img alt="[^"]*" src="([^"]+)"', html))
     assert "Content-Security-Policy" in html
     # read from the database: the active version, the failed run's error, the customers
-    assert "churn v2" in html and "forecast v1" in html
+    [active] = call(trained, "SELECT version FROM models.registry "
+                             "WHERE model_name = 'churn' AND status = 'active'")
+    assert f"churn v{active['version']}" in html and "forecast v1" in html
+    # issue 26: realised performance beside validation, and the activation decisions
+    assert "Realised performance over time" in html and "Activation decisions" in html
     assert "model &#x27;nosuch&#x27; not found" in html
 
     if chromium() is None:

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.postgres
 ANALYST_VIEWS = ("predictions.churn_latest", "predictions.churn_reasons_latest",
                  "predictions.forecast_latest", "models.active_models")
 CRON_SCRIPT = project_root() / "sql" / "postgres" / "40_cron_jobs.sql"
-SQLML_JOBS = {"sqlml-score-churn", "sqlml-retrain-churn", "sqlml-forecast", "sqlml-sweep-runs"}
+SQLML_JOBS = {"sqlml-score-churn", "sqlml-retrain-churn", "sqlml-forecast", "sqlml-sweep-runs",
+              "sqlml-retrain-check"}
 
 
 def scalar(engine: sa.Engine, sql: str, **params):
@@ -138,7 +139,10 @@ def test_cron_jobs_call_the_public_routines_on_their_schedules(cron_database_url
     )
     assert "activate => true" in by_name["sqlml-retrain-churn"][2]
     assert by_name["sqlml-forecast"][1] == "0 4 1 * *"
-    assert all(job[3] == embedded_pg.DATABASE and job[4] is True for job in jobs)
+    # The retraining check is created inactive, for a DBA to set its window and margins.
+    assert "ops.retrain_check(model_name => 'churn'" in by_name["sqlml-retrain-check"][2]
+    assert all(job[3] == embedded_pg.DATABASE and job[4] is (name != "sqlml-retrain-check")
+               for name, job in by_name.items())
 
 
 def test_cron_jobs_are_idempotent_keep_a_disabled_job_and_drop_retired_ones(

@@ -38,7 +38,8 @@ def test_operators_execute_ml_routines_and_only_the_named_ops_steps():
     # ops.run_call are the other routines' (the blob travels as an argument).
     assert granted - ml == {"ops.call", "ops.begin_run", "ops.stage_input", "ops.run_call",
                             "ops.fail_run", "ops.use_python_runtime", "ops.input_or_default",
-                            "ops.check_call", "ops.import_call", "ops.run_import"}
+                            "ops.check_call", "ops.import_call", "ops.run_import",
+                            "ops.retrain_check", "ops.record_check"}
     assert ml <= granted
 
 

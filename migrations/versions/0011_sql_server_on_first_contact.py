@@ -57,7 +57,7 @@ def _customer_id(sql_type: str) -> None:
     op.drop_constraint(op.f("pk_customers"), "customers", schema="features", type_="primary")
     execute(f"ALTER TABLE features.customers ALTER COLUMN customer_id {sql_type} NOT NULL")
     op.create_primary_key(op.f("pk_customers"), "customers", ["customer_id"], schema="features")
-    recreate_latest("features.churn_features")
+    recreate_latest("features.churn_features", through=revision)
 
 
 def upgrade() -> None:

@@ -61,7 +61,7 @@ def _period_type(sql_type: str) -> None:
                 f"USING period::{sql_type}")
         # The return type of a function cannot be replaced, only dropped and created.
         execute(f"DROP FUNCTION IF EXISTS {FORECAST_PY}")
-    recreate_latest(VIEW)
+    recreate_latest(VIEW, through=revision)
 
 
 def upgrade() -> None:

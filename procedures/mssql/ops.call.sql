@@ -1,7 +1,7 @@
 -- ops.call: the body of every ml procedure that keeps a run, and the one place a
 -- run's failure is handled (as ops.call on PostgreSQL). Called by ml.train_churn_model,
 -- ml.train_forecaster, ml.score_churn (and ml.score_churn_preview, @preview = 1),
--- ml.forecast, ml.activate_model, ml.import_model and ml.predict, which only
+-- ml.forecast, ml.evaluate, ml.activate_model, ml.import_model and ml.predict, which only
 -- name their run type and pass their arguments on (those a run type does not take
 -- stay NULL).
 --   1. ops.begin_run records the call, with its arguments as params, as 'running':
@@ -9,7 +9,7 @@
 --      a rollback;
 --   2. the procedure of the run type does the work and returns the caller's row:
 --      ops.run_train, ops.run_score_churn, ops.run_forecast, ops.run_activate,
---      ops.run_import or ops.run_predict_model.
+--      ops.run_evaluate, ops.run_import or ops.run_predict_model.
 -- On any error the CATCH block rolls back, records the run as failed (ops.fail_run)
 -- and re-throws the error, number and message unchanged. The input query runs in
 -- the embedded Python's call with the caller's rights, as before.
@@ -44,6 +44,7 @@ BEGIN
             SELECT
                 @input_query AS input_query,
                 @explain AS explain,
+                @version AS version,
                 CASE WHEN @preview = 1 THEN CAST(1 AS BIT) END AS preview
             FOR JSON PATH, WITHOUT_ARRAY_WRAPPER
         );
@@ -64,7 +65,12 @@ BEGIN
         );
     ELSE IF @run_type = N'forecast'
         SET @params = (
-            SELECT @horizon AS horizon, @input_query AS input_query
+            SELECT @horizon AS horizon, @input_query AS input_query, @version AS version
+            FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
+        );
+    ELSE IF @run_type = N'evaluate'
+        SET @params = (
+            SELECT @input_query AS input_query, @version AS version
             FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES
         );
     ELSE
@@ -101,7 +107,7 @@ BEGIN
         ELSE IF @run_type = N'score_churn'
             EXEC ops.run_score_churn
                 @run_id = @run_id, @model_name = @model_name, @input_query = @input_query,
-                @explain = @explain, @preview = @preview;
+                @explain = @explain, @preview = @preview, @model_version = @version;
         ELSE IF @run_type = N'predict'
             EXEC ops.run_predict_model
                 @run_id = @run_id, @model_name = @model_name, @input_query = @input_query;
@@ -112,7 +118,11 @@ BEGIN
         ELSE IF @run_type = N'forecast'
             EXEC ops.run_forecast
                 @run_id = @run_id, @model_name = @model_name, @input_query = @input_query,
-                @horizon = @horizon;
+                @horizon = @horizon, @model_version = @version;
+        ELSE IF @run_type = N'evaluate'
+            EXEC ops.run_evaluate
+                @run_id = @run_id, @model_name = @model_name, @input_query = @input_query,
+                @version = @version;
         ELSE
             EXEC ops.run_train
                 @run_id = @run_id, @kind = @kind, @model_name = @model_name,

@@ -1,4 +1,5 @@
--- ops.run_forecast: forecast every series with the model's active version and write
+-- ops.run_forecast: forecast every series with one version of the model (@model_version;
+-- NULL: the active one) and write
 -- the batch to predictions.forecasts in one transaction. Called by ops.call for
 -- ml.forecast, in the run it opened (@run_id); ml.forecast says what the arguments
 -- mean. Its steps are ops.run_score_churn's, with the forecaster's script, result set
@@ -8,7 +9,8 @@ CREATE OR ALTER PROCEDURE ops.run_forecast
     @run_id BIGINT,
     @model_name NVARCHAR(4000),
     @input_query NVARCHAR(MAX),
-    @horizon INT
+    @horizon INT,
+    @model_version INT = NULL
 AS
 BEGIN
     SET NOCOUNT ON;
@@ -39,11 +41,23 @@ BEGIN
     EXEC ops.model_version
         @kind = N'forecaster',
         @model_name = @model_name,
+        @model_version = @model_version,
         @run_id = @run_id,
         @model_id = @model_id OUTPUT,
         @version = @version OUTPUT,
         @onnx_artifact = @onnx_artifact OUTPUT,
         @onnx_sha256 = @onnx_sha256 OUTPUT;
+    -- Scored by another version than the active one: a shadow run, which the analysts'
+    -- latest views leave out (ops.runs.shadow_of: the version active now, 0 for none).
+    IF NOT EXISTS (
+        SELECT 1 FROM models.registry AS r WHERE r.model_id = @model_id AND r.status = N'active'
+    )
+        UPDATE ops.runs
+        SET shadow_of = COALESCE((
+            SELECT a.model_id FROM models.registry AS a
+            WHERE a.model_name = @model_name AND a.status = N'active'
+        ), 0)
+        WHERE run_id = @run_id;
     SELECT
         @trained_horizon = CAST(JSON_VALUE(r.spec, '$.options.horizon') AS INT),
         @profile = JSON_QUERY(r.feature_schema, '$.profile')

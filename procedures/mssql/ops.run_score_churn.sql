@@ -1,4 +1,5 @@
--- ops.run_score_churn: score customers with the model's active version and write the
+-- ops.run_score_churn: score customers with one version of the model (@model_version;
+-- NULL: the active one) and write the
 -- batch to predictions.churn_scores (and, with @explain > 0, each customer's reasons
 -- to predictions.churn_reasons) in one transaction. Called by ops.call for
 -- ml.score_churn, in the run it opened (@run_id); ml.score_churn says what the
@@ -12,7 +13,8 @@ CREATE OR ALTER PROCEDURE ops.run_score_churn
     @model_name NVARCHAR(4000),
     @input_query NVARCHAR(MAX),
     @explain INT,
-    @preview BIT = 0
+    @preview BIT = 0,
+    @model_version INT = NULL
 AS
 BEGIN
     SET NOCOUNT ON;
@@ -48,6 +50,7 @@ BEGIN
     EXEC ops.model_version
         @kind = N'churn',
         @model_name = @model_name,
+        @model_version = @model_version,
         @run_id = @run_id,
         @model_id = @model_id OUTPUT,
         @version = @version OUTPUT,
@@ -55,6 +58,17 @@ BEGIN
         @onnx_sha256 = @onnx_sha256 OUTPUT;
     -- A preview measures no drift (made-up rows): without a profile the script's
     -- drift is one row saying so, which nothing keeps.
+    -- Scored by another version than the active one: a shadow run, which the analysts'
+    -- latest views leave out (ops.runs.shadow_of: the version active now, 0 for none).
+    IF NOT EXISTS (
+        SELECT 1 FROM models.registry AS r WHERE r.model_id = @model_id AND r.status = N'active'
+    )
+        UPDATE ops.runs
+        SET shadow_of = COALESCE((
+            SELECT a.model_id FROM models.registry AS a
+            WHERE a.model_name = @model_name AND a.status = N'active'
+        ), 0)
+        WHERE run_id = @run_id;
     SELECT @profile = JSON_QUERY(r.feature_schema, '$.profile')
     FROM models.registry AS r
     WHERE r.model_id = @model_id AND @preview = 0;

@@ -5,7 +5,9 @@
 -- the version with the activation rule (ops.register_model), in one transaction.
 -- What costs nothing is checked before the input is read (issue 22): a name that
 -- belongs to a model of another kind, options that are not a JSON object or name an
--- unknown option (the Python entry point checks types and limits again).
+-- unknown option (the Python entry point checks types and limits again). With
+-- @activate, the active version is measured on the new version's held-out rows in the
+-- same script (metrics.same_rows, which the rule compares).
 -- Returns one row: model_id, model_name, version, status, metrics (JSON).
 CREATE OR ALTER PROCEDURE ops.run_train
     @run_id BIGINT,
@@ -33,6 +35,10 @@ BEGIN
     DECLARE @other_kind NVARCHAR(32);
     DECLARE @unknown NVARCHAR(4000);
     DECLARE @what NVARCHAR(64) = CONCAT(@kind, N' training');
+    DECLARE @champion_id BIGINT;
+    DECLARE @champion_version INT;
+    DECLARE @champion_onnx VARBINARY(MAX);
+    DECLARE @champion_sha256 CHAR(64);
     SELECT @spec = s.spec FROM models.specs AS s WHERE s.kind = @kind;
     IF @spec IS NULL
     BEGIN
@@ -79,17 +85,35 @@ BEGIN
     SET @query = COALESCE(@input_query, JSON_VALUE(@spec, '$.input.default_query'));
     -- Types the language extension refuses: a sqlml error naming the column and its CAST.
     EXEC ops.check_input_types @input_query = @query;
+    -- With @activate, the active version (if any) is measured on the new version's
+    -- held-out rows in the same script (kinds/champion.py), so the rule compares
+    -- figures of the same rows.
+    IF @activate = 1 AND EXISTS (
+        SELECT 1 FROM models.registry AS r
+        WHERE r.model_name = @model_name AND r.status = N'active' AND r.kind = @kind
+    )
+        EXEC ops.model_version
+            @kind = @kind,
+            @model_name = @model_name,
+            @model_id = @champion_id OUTPUT,
+            @version = @champion_version OUTPUT,
+            @onnx_artifact = @champion_onnx OUTPUT,
+            @onnx_sha256 = @champion_sha256 OUTPUT;
 
     EXEC sp_execute_external_script
         @language = N'sqlml_python',
         @script = N'from sqlml.adapters.mssql import train_model
-artifact, onnx_artifact, registration, script_error = train_model(kind, InputDataSet, spec, options)',
+artifact, onnx_artifact, registration, script_error = train_model(kind, InputDataSet, spec, options, champion_id, champion_version, champion_onnx, champion_sha256)',
         @input_data_1 = @query,
         @input_data_1_name = N'InputDataSet',
-        @params = N'@kind NVARCHAR(32), @spec NVARCHAR(MAX), @options NVARCHAR(MAX), @artifact VARBINARY(MAX) OUTPUT, @onnx_artifact VARBINARY(MAX) OUTPUT, @registration NVARCHAR(MAX) OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
+        @params = N'@kind NVARCHAR(32), @spec NVARCHAR(MAX), @options NVARCHAR(MAX), @champion_id BIGINT, @champion_version INT, @champion_onnx VARBINARY(MAX), @champion_sha256 CHAR(64), @artifact VARBINARY(MAX) OUTPUT, @onnx_artifact VARBINARY(MAX) OUTPUT, @registration NVARCHAR(MAX) OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
         @kind = @kind,
         @spec = @spec,
         @options = @options,
+        @champion_id = @champion_id,
+        @champion_version = @champion_version,
+        @champion_onnx = @champion_onnx,
+        @champion_sha256 = @champion_sha256,
         @artifact = @artifact OUTPUT,
         @onnx_artifact = @onnx_artifact OUTPUT,
         @registration = @registration OUTPUT,

@@ -14,6 +14,7 @@ BEGIN
     IF begin_run.run_type IS NULL OR begin_run.run_type NOT IN (
         'train_churn_model', 'train_forecaster', 'score_churn', 'forecast', 'activate_model',
         'import_model', 'predict'
+        'evaluate', 'retrain_check'
     ) THEN
         RAISE EXCEPTION 'sqlml: unknown run type %', quote_nullable(begin_run.run_type)
             USING ERRCODE = 'invalid_parameter_value';

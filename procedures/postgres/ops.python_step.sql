@@ -8,6 +8,11 @@
 --                the registration document (hashes, spec, metrics, feature schema,
 --                rows, seconds, device); progress arrives as NOTICE messages, and a
 --                cancel or statement timeout stops training within about a second.
+--                champion (model_id, version, onnx_sha256; its bundle in onnx_artifact):
+--                the active version, measured on the new version's held-out rows
+--                (metrics.same_rows, which ops.register_model's rule compares).
+--   evaluate     kind, onnx_sha256, recorded, spec_input (churn), forecasts, season
+--                (forecaster): one row: rows compared, realised metrics (JSON text).
 --   score_churn  model_id, onnx_sha256, explain: writes the scores to
 --                predictions.churn_scores itself, in the caller's transaction, with one
 --                prepared INSERT (200,000 scores cross back as two text payloads, not
@@ -31,8 +36,8 @@
 --   drift        profile (the version's training profile): one row per profiled
 --                feature: feature, psi, flagged (psi > 0.2), detail; leaves the rows
 --                staged for the step that follows.
--- Called by ops.run_train, ops.run_score_churn, ops.run_forecast and ops.record_drift,
--- with the owner's rights; nobody else may execute it.
+-- Called by ops.run_train, ops.run_score_churn, ops.run_forecast, ops.run_evaluate and
+-- ops.record_drift, with the owner's rights; nobody else may execute it.
 CREATE OR REPLACE FUNCTION ops.python_step(
     step text, run_id bigint, params jsonb, onnx_artifact bytea DEFAULT NULL
 )
@@ -44,7 +49,13 @@ import json
 from sqlml.adapters import postgres
 a = json.loads(params)
 if step == "train":
-    return postgres.train_staged(plpy, run_id, a["kind"], json.dumps(a["spec"]), a["options"])
+    champion = a.get("champion")
+    if champion:
+        champion = {**champion, "onnx_artifact": onnx_artifact}
+    return postgres.train_staged(plpy, run_id, a["kind"], json.dumps(a["spec"]), a["options"],
+                                 champion)
+if step == "evaluate":
+    return postgres.evaluate_staged(plpy, run_id, a["kind"], onnx_artifact, a)
 if step == "score_churn":
     return [(postgres.score_churn_staged(plpy, run_id, a["model_id"], onnx_artifact,
                                          a["onnx_sha256"], a["explain"]),)]

@@ -1,6 +1,6 @@
 -- ops.run_activate(run_id, model_name, version): make one version of a model the
 -- active one and retire the one it replaces (promotion after review, or a rollback),
--- recording who did it in the versions' status_reason. Called by ops.run_call for
+-- recording who did it in the versions' status_reason, and pinning it (models.registry.pinned). Called by ops.run_call for
 -- ml.activate_model, with the owner's rights: the only way, besides a training run,
 -- that a version becomes active. Returns {model_id, model_name, version, status}.
 CREATE OR REPLACE FUNCTION ops.run_activate(run_id bigint, model_name text, version integer)
@@ -28,17 +28,20 @@ BEGIN
     END IF;
     IF v_status <> 'active' THEN
         UPDATE models.registry AS r
-        SET status = 'retired',
+        SET status = 'retired', pinned = false,
             status_reason = format('retired: version %s activated by %s',
                 run_activate.version, session_user)
         WHERE r.model_name = run_activate.model_name AND r.status = 'active';
         UPDATE models.registry AS r
         SET status = 'active',
-            status_reason = format('activated by %s with ml.activate_model (run %s)',
+            status_reason = format('activated by %s with ml.activate_model (run %s); pinned: training keeps it until a version beats it by the margin on the same rows',
                 session_user, run_activate.run_id),
             activated_at = now()
         WHERE r.model_id = v_model_id;
     END IF;
+    -- Chosen by hand (a rollback, a promotion after review): the activation rule keeps
+    -- it until a challenger beats it on the same rows (ops.register_model).
+    UPDATE models.registry AS r SET pinned = true WHERE r.model_id = v_model_id;
     PERFORM ops.finish_run(run_activate.run_id, v_model_id, 1, 1);
     RETURN jsonb_build_object('model_id', v_model_id, 'model_name', run_activate.model_name,
         'version', run_activate.version, 'status', 'active');

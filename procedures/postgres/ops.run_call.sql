@@ -2,8 +2,8 @@
 -- search_path). Called by ops.call after ops.stage_input. Takes the call from its run
 -- row (type, model name, parameters), which must be running in this very session
 -- (backend pid and start time), and hands it to the routine of its type:
--- ops.run_train, ops.run_score_churn, ops.run_forecast, ops.run_predict_model or
--- ops.run_activate (the procedures SQL Server's ops.call runs for the same run types).
+-- ops.run_train, ops.run_score_churn, ops.run_forecast, ops.run_predict_model,
+-- ops.run_evaluate or ops.run_activate (the procedures SQL Server's ops.call runs for the same run types).
 -- Returns that routine's result document.
 -- Executable by sqlml_operator: alone, it does what the ml routine of the run's type
 -- does, on rows the caller staged with its own rights, and nothing for a run id
@@ -41,11 +41,14 @@ BEGIN
             coalesce((v_run.params ->> 'activate')::boolean, true))
         WHEN 'score_churn' THEN ops.run_score_churn(
             v_run.run_id, v_run.model_name, (v_run.params ->> 'explain')::integer,
-            coalesce((v_run.params ->> 'preview')::boolean, false))
+            coalesce((v_run.params ->> 'preview')::boolean, false),
+            (v_run.params ->> 'version')::integer)
         WHEN 'forecast' THEN ops.run_forecast(
-            v_run.run_id, v_run.model_name, (v_run.params ->> 'horizon')::integer)
+            v_run.run_id, v_run.model_name, (v_run.params ->> 'horizon')::integer,
+            (v_run.params ->> 'version')::integer)
         WHEN 'predict' THEN ops.run_predict_model(
             v_run.run_id, v_run.model_name, v_run.params)
+        WHEN 'evaluate' THEN ops.run_evaluate(v_run.run_id, v_run.model_name, v_run.params)
         WHEN 'activate_model' THEN ops.run_activate(
             v_run.run_id, v_run.model_name, (v_run.params ->> 'version')::integer)
     END;

@@ -1,10 +1,12 @@
--- ops.run_forecast(run_id, model_name, horizon): forecast every series the caller
--- staged for the run with the model's active version, and write the forecasts to
+-- ops.run_forecast(run_id, model_name, horizon, version): forecast every series the
+-- caller staged for the run with one version of the model (NULL: the active one), and write the forecasts to
 -- predictions.forecasts and their drift to ops.run_drift in this transaction, so a
 -- failed run has neither. horizon: 1 to the version's; NULL: the version's. Called by
 -- ops.run_call for ml.forecast, with the owner's rights (the twin of SQL Server's
 -- ops.run_forecast). Returns {run_id, model_id, version, rows_written}.
-CREATE OR REPLACE FUNCTION ops.run_forecast(run_id bigint, model_name text, horizon integer)
+CREATE OR REPLACE FUNCTION ops.run_forecast(
+    run_id bigint, model_name text, horizon integer, version integer DEFAULT NULL
+)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -15,7 +17,18 @@ DECLARE
     v_series bigint;
     v_rows bigint;
 BEGIN
-    SELECT * INTO v_model FROM ops.model_version('forecaster', run_forecast.model_name);
+    SELECT * INTO v_model FROM ops.model_version('forecaster', run_forecast.model_name,
+        run_forecast.version);
+    -- Scored by another version than the active one: a shadow run, which the analysts'
+    -- latest views leave out (ops.runs.shadow_of: the version active now, 0 for none).
+    UPDATE ops.runs AS u
+    SET shadow_of = coalesce((
+        SELECT a.model_id FROM models.registry AS a
+        WHERE a.model_name = run_forecast.model_name AND a.status = 'active'
+    ), 0)
+    WHERE u.run_id = run_forecast.run_id AND NOT EXISTS (
+        SELECT FROM models.registry AS r WHERE r.model_id = v_model.model_id AND r.status = 'active'
+    );
     SELECT (r.spec #>> '{options,horizon}')::integer INTO v_trained_horizon
     FROM models.registry AS r WHERE r.model_id = v_model.model_id;
     IF run_forecast.horizon < 1 OR run_forecast.horizon > v_trained_horizon THEN
@@ -45,4 +58,4 @@ BEGIN
         'version', v_model.version, 'rows_written', v_rows);
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.run_forecast(bigint, text, integer) FROM public;
+REVOKE ALL ON FUNCTION ops.run_forecast(bigint, text, integer, integer) FROM public;

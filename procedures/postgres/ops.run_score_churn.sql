@@ -1,5 +1,6 @@
--- ops.run_score_churn(run_id, model_name, explain): score the customers the caller
--- staged for the run with the model's active version, and write the scores to
+-- ops.run_score_churn(run_id, model_name, explain, preview, version): score the
+-- customers the caller staged for the run with one version of the model (NULL: the
+-- active one), and write the scores to
 -- predictions.churn_scores, their drift to ops.run_drift and, with explain = k > 0,
 -- each customer's k strongest reasons to predictions.churn_reasons, all in this
 -- transaction, so a failed run has none of them. explain: NULL is 0. Called by
@@ -8,7 +9,8 @@
 -- (ml.score_churn_preview) it writes no score, reason or drift and returns
 -- {run_id, model_id, version, rows: [{customer_id, churn_probability, reasons}]}.
 CREATE OR REPLACE FUNCTION ops.run_score_churn(
-    run_id bigint, model_name text, explain integer, preview boolean DEFAULT false
+    run_id bigint, model_name text, explain integer, preview boolean DEFAULT false,
+    version integer DEFAULT NULL
 )
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -31,7 +33,18 @@ BEGIN
             v_max_explain, v_explain
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT * INTO v_model FROM ops.model_version('churn', run_score_churn.model_name);
+    SELECT * INTO v_model FROM ops.model_version('churn', run_score_churn.model_name,
+        run_score_churn.version);
+    -- Scored by another version than the active one: a shadow run, which the analysts'
+    -- latest views leave out (ops.runs.shadow_of: the version active now, 0 for none).
+    UPDATE ops.runs AS u
+    SET shadow_of = coalesce((
+        SELECT a.model_id FROM models.registry AS a
+        WHERE a.model_name = run_score_churn.model_name AND a.status = 'active'
+    ), 0)
+    WHERE u.run_id = run_score_churn.run_id AND NOT EXISTS (
+        SELECT FROM models.registry AS r WHERE r.model_id = v_model.model_id AND r.status = 'active'
+    );
     IF coalesce(run_score_churn.preview, false) THEN
         -- What-if: the scores (and reasons) come back to the caller; no table is
         -- written but the run log, and no drift is measured on made-up rows.
@@ -61,4 +74,4 @@ BEGIN
         'version', v_model.version, 'rows_scored', v_rows);
 END;
 $$;
-REVOKE ALL ON FUNCTION ops.run_score_churn(bigint, text, integer, boolean) FROM public;
+REVOKE ALL ON FUNCTION ops.run_score_churn(bigint, text, integer, boolean, integer) FROM public;

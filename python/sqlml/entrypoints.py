@@ -45,7 +45,8 @@ def runtime_info() -> pd.DataFrame:
 
 
 def train_model(kind: str, frame: pd.DataFrame, spec: dict, options: str | dict | None,
-                progress=lambda message: None, interrupt=None) -> TrainedModel:
+                progress=lambda message: None, interrupt=None,
+                champion: dict | None = None) -> TrainedModel:
     """Training rows -> a trained model of ``kind`` (``models/<kind>.json``): its two
     bundles and its registry row. The one entry point that returns no frame: a model
     is not a table, and both engines hand its parts to ``ops.register_model``.
@@ -53,12 +54,23 @@ def train_model(kind: str, frame: pd.DataFrame, spec: dict, options: str | dict 
     ``interrupt``: the engine's hook, called about every half second while a network
     trains; it raises when the caller cancelled (PostgreSQL: a pending cancel or
     statement timeout). Training also stops at the spec's ``limits.max_training_seconds``.
+
+    ``champion``: the active version (model_id, version, onnx_artifact, onnx_sha256),
+    given when training may activate; it is then measured on the new version's own
+    held-out rows, and the figures go into the metrics as ``same_rows``
+    (``kinds.champion``), which the activation rule compares.
     """
+    from sqlml.kinds import champion as same_rows
     from sqlml.kinds import training
 
     limit = spec.get("limits", {}).get("max_training_seconds")
     with training.watched(interrupt, limit):
-        return kinds.trainer(kind)(frame, spec, options, progress)
+        trained = kinds.trainer(kind)(frame, spec, options, progress)
+    if champion and champion.get("onnx_artifact") is not None:
+        compared = same_rows.compare(kind, frame, spec, trained.registration, champion)
+        trained.registration["metrics"]["same_rows"] = compared
+        progress(same_rows.describe(compared))
+    return trained
 
 
 def check_options(kind: str, spec: dict, options: str | dict | None) -> None:
@@ -252,3 +264,19 @@ def input_profile(columns: Mapping[str, np.ndarray], n: int,
     if isinstance(feature_schema, str):
         feature_schema = json.loads(feature_schema)
     return imported.profile(columns, n, feature_schema)
+def evaluate_churn(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+                   recorded: dict, spec_input: dict) -> tuple[int, dict]:
+    """Labelled rows (customer_id, churned, features) scored by one version -> rows
+    and realised metrics (``kinds.evaluation`` says which)."""
+    from sqlml.kinds import evaluation
+
+    return evaluation.churn(frame, onnx_artifact, onnx_sha256, recorded, spec_input)
+
+
+def evaluate_forecaster(actuals: pd.DataFrame, forecasts: pd.DataFrame,
+                        season: int) -> tuple[int, dict]:
+    """Actuals against one version's latest forecasts of those periods -> points
+    compared and realised metrics (MASE, sMAPE, interval coverage)."""
+    from sqlml.kinds import evaluation
+
+    return evaluation.forecaster(actuals, forecasts, season)

@@ -47,6 +47,7 @@ GRANT SELECT ON OBJECT::predictions.forecast_latest TO sqlml_analyst;
 GRANT SELECT ON OBJECT::models.active_models TO sqlml_analyst;
 GRANT SELECT ON OBJECT::models.drift TO sqlml_analyst;
 GRANT SELECT ON OBJECT::predictions.scores_latest TO sqlml_analyst;
+GRANT SELECT ON OBJECT::models.performance TO sqlml_analyst;
 
 GRANT EXECUTE ON SCHEMA::ml TO sqlml_operator;
 GRANT SELECT ON SCHEMA::features TO sqlml_operator;

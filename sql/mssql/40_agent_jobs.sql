@@ -7,6 +7,12 @@
 --   sqlml <db>: nightly churn scoring    daily 02:00       EXEC ml.score_churn @model_name = N'churn'
 --   sqlml <db>: weekly churn retraining  Sundays 03:00     EXEC ml.train_churn_model @model_name = N'churn', @activate = 1
 --   sqlml <db>: monthly forecast         1st of month 04:00  EXEC ml.forecast @model_name = N'forecast'
+--   sqlml <db>: churn retraining check   Mondays 03:00     EXEC ops.retrain_check @model_name = N'churn', ...
+--
+-- The retraining check (issue 26; docs/agent-jobs.md) retrains only on evidence: the
+-- realised metric on the latest labelled window, drift flagged N runs in a row, or
+-- the version's age. It is created DISABLED: a DBA sets its window and margins in
+-- step 1 and enables it (in place of the weekly retraining, which retrains blindly).
 --
 -- Step 1 runs the procedure, retried on failure (retry_attempts, retry_interval in
 -- minutes). The procedures record their own runs in ops.runs, failed ones from their
@@ -106,6 +112,15 @@ VALUES
     1, 30, 8, 1, 1, 30000
 ),
 (
+    N'retrain_check', @prefix + N'churn retraining check',
+    N'Retrains the churn model on evidence (realised metric, drift, age); created disabled.',
+    N'retrain_check', N'churn',
+    N'EXEC ops.retrain_check @model_name = N''churn'', '
+    + N'@evaluate_query = N''SELECT * FROM features.churn_features'', '
+    + N'@max_drop = 0.02, @drift_runs = 3, @max_age_days = 28;',
+    0, 30, 8, 2, 1, 30000
+),
+(
     N'forecast', @prefix + N'monthly forecast',
     N'Forecasts every series with the active forecaster; analysts read predictions.forecast_latest.',
     N'forecast', N'forecast', N'EXEC ml.forecast @model_name = N''forecast'';',
@@ -190,7 +205,8 @@ EXEC ops.record_job_failure
         IF @job_id IS NULL
             EXEC msdb.dbo.sp_add_job
                 @job_name = @job_name,
-                @enabled = 1,
+                -- The retraining check waits for a DBA to set its window and margins.
+                @enabled = IIF(@key = N'retrain_check', 0, 1),
                 @description = @description,
                 @category_name = @category,
                 @job_id = @job_id OUTPUT;

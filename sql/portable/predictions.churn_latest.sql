@@ -16,6 +16,10 @@ WITH ranked AS (
         ) AS recency
     FROM predictions.churn_scores AS s
     INNER JOIN models.registry AS r ON s.model_id = r.model_id
+    -- A shadow run (ml.score_churn with the version of a challenger, or of a retired
+    -- version) is for comparing, not for acting on: the active version's scores stay.
+    INNER JOIN ops.runs AS u ON s.run_id = u.run_id
+    WHERE u.shadow_of IS NULL
 )
 
 SELECT

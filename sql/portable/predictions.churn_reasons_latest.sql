@@ -24,6 +24,10 @@ WITH explained AS (
         ) AS recency
     FROM predictions.churn_scores AS s
     INNER JOIN models.registry AS r ON s.model_id = r.model_id
+    -- A shadow run (ml.score_churn with the version of a challenger, or of a retired
+    -- version) is for comparing, not for acting on: the active version's scores stay.
+    INNER JOIN ops.runs AS u ON s.run_id = u.run_id
+    WHERE u.shadow_of IS NULL
     WHERE EXISTS (
         SELECT 1 FROM predictions.churn_reasons AS k
         WHERE k.run_id = s.run_id AND k.customer_id = s.customer_id

@@ -9,6 +9,10 @@ WITH latest AS (
         MAX(f.run_id) AS run_id
     FROM predictions.forecasts AS f
     INNER JOIN models.registry AS r ON f.model_id = r.model_id
+    -- A shadow run (ml.forecast with the version of a challenger, or of a retired
+    -- version) is for comparing, not for planning with: the active version's stay.
+    INNER JOIN ops.runs AS u ON f.run_id = u.run_id
+    WHERE u.shadow_of IS NULL
     GROUP BY r.model_name, f.series_id
 )
 

@@ -39,7 +39,8 @@ $$;
 -- privilege on the tables behind them is needed (or given).
 GRANT USAGE ON SCHEMA predictions, models TO sqlml_analyst;
 GRANT SELECT ON predictions.churn_latest, predictions.churn_reasons_latest,
-predictions.forecast_latest, models.active_models, models.drift TO sqlml_analyst;
+predictions.forecast_latest, models.active_models, models.drift, models.performance
+TO sqlml_analyst;
 GRANT SELECT ON predictions.scores_latest TO sqlml_analyst;
 
 -- Operators: read, and call the routines. An input_query (the default ones

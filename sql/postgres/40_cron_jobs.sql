@@ -5,6 +5,11 @@
 --   sqlml-score-churn    nightly  02:00  ml.score_churn(model_name => 'churn')
 --   sqlml-retrain-churn  weekly   Sun 03:00  ml.train_churn_model(..., activate => true)
 --   sqlml-forecast       monthly  1st 04:00  ml.forecast(model_name => 'forecast')
+--   sqlml-retrain-check  weekly   Mon 03:00  ops.retrain_check(model_name => 'churn', ...):
+--                        retrains only on evidence (realised metric on the latest
+--                        labelled window, drift flagged N runs in a row, the version's
+--                        age; docs/agent-jobs.md); created INACTIVE, for a DBA to set
+--                        its window and margins and enable in place of sqlml-retrain-churn
 --   sqlml-sweep-runs     every 5 minutes    ops.sweep_runs(): runs whose session died
 --                                           become 'abandoned' (each call sweeps too)
 --
@@ -52,13 +57,17 @@ BEGIN
     FOR v_job IN
         SELECT * FROM (VALUES
             ('sqlml-score-churn', '0 2 * * *',
-             'SELECT * FROM ml.score_churn(model_name => ''churn'')'),
+             'SELECT * FROM ml.score_churn(model_name => ''churn'')', true),
             ('sqlml-retrain-churn', '0 3 * * 0',
-             'SELECT * FROM ml.train_churn_model(model_name => ''churn'', activate => true)'),
+             'SELECT * FROM ml.train_churn_model(model_name => ''churn'', activate => true)', true),
             ('sqlml-forecast', '0 4 1 * *',
-             'SELECT * FROM ml.forecast(model_name => ''forecast'')'),
-            ('sqlml-sweep-runs', '*/5 * * * *', 'SELECT ops.sweep_runs()')
-        ) AS j (job_name, schedule, command)
+             'SELECT * FROM ml.forecast(model_name => ''forecast'')', true),
+            ('sqlml-sweep-runs', '*/5 * * * *', 'SELECT ops.sweep_runs()', true),
+            ('sqlml-retrain-check', '0 3 * * 1',
+             'SELECT * FROM ops.retrain_check(model_name => ''churn'', evaluate_query => '
+             '''SELECT * FROM features.churn_features'', max_drop => 0.02, drift_runs => 3,'
+             ' max_age_days => 28)', false)
+        ) AS j (job_name, schedule, command, active_at_first)
     LOOP
         SELECT j.active INTO v_active
         FROM cron.job AS j
@@ -66,7 +75,7 @@ BEGIN
         -- schedule_in_database updates the job of that name and user when it exists.
         PERFORM cron.schedule_in_database(
             v_job.job_name, v_job.schedule, v_job.command,
-            current_database(), current_user, coalesce(v_active, true)
+            current_database(), current_user, coalesce(v_active, v_job.active_at_first)
         );
     END LOOP;
 
@@ -76,7 +85,8 @@ BEGIN
             j.jobname LIKE 'sqlml-%'
             AND j.username = current_user
             AND j.jobname NOT IN (
-                'sqlml-score-churn', 'sqlml-retrain-churn', 'sqlml-forecast', 'sqlml-sweep-runs'
+                'sqlml-score-churn', 'sqlml-retrain-churn', 'sqlml-forecast', 'sqlml-sweep-runs',
+                'sqlml-retrain-check'
             )
     LOOP
         PERFORM cron.unschedule(v_job.jobname);

@@ -60,36 +60,101 @@ def runs(engine) -> list[dict]:
         ).mappings()]
 
 
+def active_id(engine, name: str) -> tuple[int, int]:
+    with engine.connect() as connection:
+        return tuple(connection.execute(sa.text(
+            "SELECT model_id, version FROM models.registry WHERE model_name = :n "
+            "AND status = 'active'"), {"n": name}).one())
+
+
+def same_rows(engine, name: str, challenger: float, champion: float, metric: str = "auc",
+              rows: int = 300) -> dict:
+    """metrics.same_rows as training records it: the active version on the new one's rows."""
+    model_id, version = active_id(engine, name)
+    return {"champion_model_id": model_id, "champion_version": version, "metric": metric,
+            "challenger": challenger, "champion": champion, "rows": rows,
+            "rows_from": "the challenger's validation split"}
+
+
 def test_first_version_becomes_active(bf):
     row = register(bf, "churn", {"auc": 0.8})
     assert (row["version"], row["status"]) == (1, "active")
     assert row["status_reason"] == "activated: first active version (validation auc 0.8000)"
 
 
-def test_a_worse_version_stays_a_candidate(bf):
-    """The defect Babelfish found: the active version's metric was read at
-    '$.metrics.auc' of a column that holds the metrics object itself, so every
-    activate = 1 replaced it, however bad."""
+def test_a_version_that_does_not_beat_its_baseline_is_never_activated(bf):
+    row = register(bf, "churn", {"auc": 0.8981, "baseline_auc": 0.8982})
+    assert (row["status"], row["status_reason"]) == (
+        "candidate", "candidate: validation auc 0.8981 does not beat its baseline's 0.8982")
+    row = register(bf, "churn", {"auc": 0.9, "baseline_auc": 0.85})
+    assert row["status_reason"] == ("activated: first active version (validation auc 0.9000, "
+                                    "baseline 0.8500)")
+
+
+def test_wins_on_its_own_split_but_loses_on_the_same_rows(bf):
+    """The defect of issue 26 (and, before it, the one Babelfish found: every activate = 1
+    replaced the active version, however bad)."""
     register(bf, "churn", {"auc": 0.8})
-    row = register(bf, "churn", {"auc": 0.7})
+    row = register(bf, "churn", {"auc": 0.9, "same_rows": same_rows(bf, "churn", 0.9, 0.93)})
     assert row["status"] == "candidate"
     assert row["status_reason"] == (
-        "candidate: validation auc 0.7000 is worse than active version 1's 0.8000")
+        "candidate: auc 0.9000 does not beat active version 1's 0.9300 on the same 300 rows "
+        "(the challenger's validation split), margin 0.0000")
     assert versions(bf, "churn") == {1: "active", 2: "candidate"}
 
 
-def test_a_better_version_replaces_the_active_one(bf):
-    register(bf, "churn", {"auc": 0.8})
-    row = register(bf, "churn", {"auc": 0.85})
+def test_loses_on_its_own_split_but_wins_on_the_same_rows(bf):
+    register(bf, "churn", {"auc": 0.95})
+    row = register(bf, "churn", {"auc": 0.75, "same_rows": same_rows(bf, "churn", 0.75, 0.55)})
     assert row["status"] == "active"
-    assert row["status_reason"] == "activated: validation auc 0.8500 >= version 1's 0.8000"
+    assert row["status_reason"] == (
+        "activated: auc 0.7500 beats active version 1's 0.5500 on the same 300 rows "
+        "(the challenger's validation split), margin 0.0000")
     assert versions(bf, "churn") == {1: "retired", 2: "active"}
+
+
+def test_ties_and_the_margin_keep_the_champion(bf):
+    register(bf, "churn", {"auc": 0.8})
+    tie = register(bf, "churn", {"auc": 0.85, "same_rows": same_rows(bf, "churn", 0.85, 0.85)})
+    assert tie["status"] == "candidate"
+    assert tie["status_reason"].endswith("; a tie keeps the active version")
+    short = register(bf, "churn", {"auc": 0.86, "same_rows": same_rows(bf, "churn", 0.86, 0.85)},
+                     options={"activation_margin": 0.02})
+    assert short["status"] == "candidate" and "margin 0.0200" in short["status_reason"]
+    wide = register(bf, "churn", {"auc": 0.88, "same_rows": same_rows(bf, "churn", 0.88, 0.85)},
+                    options={"activation_margin": 0.02})
+    assert wide["status"] == "active"
+
+
+def test_without_a_comparison_on_the_same_rows_the_champion_stays(bf):
+    register(bf, "churn", {"auc": 0.8})
+    row = register(bf, "churn", {"auc": 0.99})
+    assert row["status_reason"] == ("candidate: not compared with active version 1 on the "
+                                    "same rows (training made no comparison)")
+
+
+def test_a_rollback_is_pinned_until_beaten_on_the_same_rows(bf):
+    register(bf, "churn", {"auc": 0.8})
+    register(bf, "churn", {"auc": 0.85, "same_rows": same_rows(bf, "churn", 0.85, 0.8)})
+    routines.call(bf, "activate_model", model_name="churn", version=1)
+    tie = register(bf, "churn", {"auc": 0.8981,
+                                 "same_rows": same_rows(bf, "churn", 0.8981, 0.8981)})
+    assert tie["status"] == "candidate" and tie["status_reason"].endswith(
+        "; version 1 was pinned by ml.activate_model and stays until a version beats it by "
+        "the margin on the same rows")
+    win = register(bf, "churn", {"auc": 0.91, "same_rows": same_rows(bf, "churn", 0.91, 0.8981)})
+    assert win["status"] == "active"
+    assert win["status_reason"].endswith("; version 1 had been pinned by ml.activate_model")
+    assert versions(bf, "churn") == {1: "retired", 2: "retired", 3: "candidate", 4: "active"}
 
 
 def test_lower_is_better_for_the_forecasters_mase(bf):
     register(bf, "forecast", {"mase": 0.9}, kind="forecaster")
-    assert register(bf, "forecast", {"mase": 1.1}, kind="forecaster")["status"] == "candidate"
-    assert register(bf, "forecast", {"mase": 0.8}, kind="forecaster")["status"] == "active"
+    worse = register(bf, "forecast", {"mase": 0.8, "same_rows": same_rows(
+        bf, "forecast", 0.8, 0.7, "mase")}, kind="forecaster")
+    better = register(bf, "forecast", {"mase": 0.8, "same_rows": same_rows(
+        bf, "forecast", 0.8, 0.95, "mase")}, kind="forecaster")
+    assert (worse["status"], better["status"]) == ("candidate", "active")
     assert versions(bf, "forecast") == {1: "retired", 2: "candidate", 3: "active"}
 
 
@@ -111,7 +176,8 @@ def test_activate_model_rolls_back_to_an_earlier_version(bf):
     register(bf, "churn", {"auc": 0.9})
     (row,) = routines.call(bf, "activate_model", model_name="churn", version=1)
     assert (row["version"], row["status"]) == (1, "active")
-    assert versions(bf, "churn") == {1: "active", 2: "retired"}
+    # Version 2 had no same-rows comparison, so it stayed a candidate (issue 26).
+    assert versions(bf, "churn") == {1: "active", 2: "candidate"}
     assert runs(bf)[-1] == {"run_type": "activate_model", "model_name": "churn",
                             "status": "succeeded", "error": None}
 

@@ -207,12 +207,19 @@ def kind_spec(engine: sa.Engine, kind: str) -> str:
 
 
 def train_contract(kind: str, *, engine: sa.Engine, input_sql: str, options: str | None,
-                   profile: str = "ml_services") -> Outcome:
+                   profile: str = "ml_services", champion: dict | None = None) -> Outcome:
     """One ops.run_train run for ``kind``, as its ml.train_* procedure calls it: the
-    kind's spec from models.specs and ``options`` (JSON text; None means the defaults)."""
+    kind's spec from models.specs and ``options`` (JSON text; None means the defaults).
+    ``champion``: the active version's model_id, version, onnx_artifact, onnx_sha256, as
+    the procedure passes them with @activate = 1 (None: no active version)."""
+    champion = champion or {}
     return run_contract("ops.run_train", profile=profile, engine=engine, input_sql=input_sql,
                         params={"kind": kind, "spec": kind_spec(engine, kind),
-                                "options": options})
+                                "options": options,
+                                "champion_id": champion.get("model_id"),
+                                "champion_version": champion.get("version"),
+                                "champion_onnx": champion.get("onnx_artifact"),
+                                "champion_sha256": champion.get("onnx_sha256")})
 
 
 def trained_fixture(kind: str, data: str, input_sql: str, options: str):

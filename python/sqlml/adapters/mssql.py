@@ -68,6 +68,11 @@ def _progress(message: str) -> None:
     print(message, flush=True)
 
 
+def _missing(value) -> bool:
+    """A NULL parameter as the language extension hands it: None, or NaN for numbers."""
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def output(frame: pd.DataFrame) -> pd.DataFrame:
     """OutputDataSet as SQL Server's Python language extension reads it (it maps NumPy
     dtypes only, tests/langext): pandas 3 infers a ``str`` dtype for text, which it
@@ -95,13 +100,19 @@ def runtime_info() -> tuple:
 
 
 @_returns_error(lambda: (None, None, None))
-def train_model(kind: str, InputDataSet: pd.DataFrame, spec: str,
-                options: str | None) -> tuple:
+def train_model(kind: str, InputDataSet: pd.DataFrame, spec: str, options: str | None,
+                champion_id=None, champion_version=None, champion_onnx: bytes | None = None,
+                champion_sha256: str | None = None) -> tuple:
     """ops.run_train's @script: the OUTPUT parameters @artifact, @onnx_artifact,
-    @registration, @script_error."""
+    @registration, @script_error. ``champion_*``: the active version when training may
+    activate (NULL otherwise), measured on the new version's held-out rows."""
     _progress(f"sqlml: read {len(InputDataSet)} training rows")
+    champion = None
+    if champion_onnx is not None and not _missing(champion_id):
+        champion = {"model_id": int(champion_id), "version": int(champion_version),
+                    "onnx_artifact": champion_onnx, "onnx_sha256": champion_sha256}
     trained = entrypoints.train_model(kind, InputDataSet, json.loads(spec), options,
-                                      progress=_progress)
+                                      progress=_progress, champion=champion)
     return trained.artifact, trained.onnx_artifact, trained.registration_json()
 
 
@@ -215,3 +226,25 @@ def forecast_with_drift(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_s
     """ml.forecast's @script once drift is wired: ``OutputDataSet, drift, script_error =``."""
     out = output(entrypoints.forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon))
     return out, _drift_json(InputDataSet, profile)
+
+
+@_returns_error(lambda: (None, None))
+def evaluate_churn(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+                   recorded: str, spec_input: str) -> tuple:
+    """ops.run_evaluate's @script for a churn model: the OUTPUT parameters @rows,
+    @metrics (JSON), @script_error. ``recorded``: the version's validation metrics."""
+    n, metrics = entrypoints.evaluate_churn(InputDataSet, onnx_artifact, onnx_sha256,
+                                            json.loads(recorded), json.loads(spec_input))
+    return n, json.dumps(metrics)
+
+
+@_returns_error(lambda: (None, None))
+def evaluate_forecaster(InputDataSet: pd.DataFrame, forecasts: str | None, season) -> tuple:
+    """ops.run_evaluate's @script for a forecaster: the OUTPUT parameters @rows, @metrics
+    (JSON), @script_error. ``forecasts``: the version's latest forecast of each period, as
+    the JSON rows FOR JSON PATH writes (series_id, period, forecast, lower, upper)."""
+    rows = json.loads(forecasts) if forecasts else []
+    frame = pd.DataFrame(rows, columns=["series_id", "period", "forecast", "lower", "upper"])
+    n, metrics = entrypoints.evaluate_forecaster(InputDataSet, frame,
+                                                 1 if _missing(season) else int(season))
+    return n, json.dumps(metrics)

@@ -540,8 +540,11 @@ def check_options(plpy, kind: str, spec: str, options: str | None) -> None:
 
 
 @database_errors
-def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None) -> list[tuple]:
-    """ops.python_step('train'): one row of the Keras bundle, the ONNX bundle, the registration."""
+def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None,
+                 champion: dict | None = None) -> list[tuple]:
+    """ops.python_step('train'): one row of the Keras bundle, the ONNX bundle, the registration.
+    ``champion``: the active version (model_id, version, onnx_artifact, onnx_sha256), measured
+    on the new version's held-out rows for the activation rule (``kinds.champion``)."""
     frame = staged(run_id)
     # Before TensorFlow is loaded into this backend: its LLVM and the JIT's cannot
     # share a process (a JIT-compiled query then crashes the server; deploy turns JIT
@@ -549,7 +552,8 @@ def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None) -
     plpy.execute("SELECT pg_catalog.set_config('jit', 'off', false)")
     plpy.notice(f"sqlml: read {len(frame)} training rows")
     trained = entrypoints.train_model(kind, frame, json.loads(spec), options,
-                                      progress=plpy.notice, interrupt=interrupt_hook(plpy))
+                                      progress=plpy.notice, interrupt=interrupt_hook(plpy),
+                                      champion=champion)
     return [(trained.artifact, trained.onnx_artifact, trained.registration_json())]
 
 
@@ -776,3 +780,24 @@ def _threshold(profile: dict | str | None) -> float:
         return float(profile.get("threshold", PSI_THRESHOLD))
     except (TypeError, ValueError, AttributeError):
         return PSI_THRESHOLD
+
+
+@database_errors
+def evaluate_staged(plpy, run_id: int, kind: str, onnx_artifact: bytes, params: dict
+                    ) -> list[tuple]:
+    """ops.python_step('evaluate'): one row of the rows compared and the realised
+    metrics (JSON) of the caller's rows against one version (``kinds.evaluation``).
+    params: onnx_sha256, recorded (the version's validation metrics), spec_input
+    (churn); forecasts (the version's latest forecast of each period, as JSON rows)
+    and season (forecaster)."""
+    import pandas as pd
+
+    frame = staged(run_id)
+    if kind == "churn":
+        n, metrics = entrypoints.evaluate_churn(frame, onnx_artifact, params["onnx_sha256"],
+                                                params["recorded"], params["spec_input"])
+    else:
+        forecasts = pd.DataFrame(params.get("forecasts") or [],
+                                 columns=["series_id", "period", "forecast", "lower", "upper"])
+        n, metrics = entrypoints.evaluate_forecaster(frame, forecasts, params["season"])
+    return [(n, json.dumps(metrics))]

@@ -254,9 +254,12 @@ def execute(sql: str) -> None:
     _execute(sql)
 
 
-def recreate_latest(name: str) -> None:
-    """For revisions: create object ``name`` again from its newest snapshot."""
-    _execute(latest_snapshots(_root(), _engine())[name].text)
+def recreate_latest(name: str, through: str | None = None) -> None:
+    """For revisions: create object ``name`` again from its newest snapshot, or, with
+    ``through`` (the calling revision's id), from the newest up to that revision: a
+    later definition may read a column that only a later revision adds."""
+    before = None if through is None else f"{int(through) + 1:04d}"
+    _execute(latest_snapshots(_root(), _engine(), before=before)[name].text)
 
 
 def _end_batch() -> None:

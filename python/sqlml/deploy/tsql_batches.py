@@ -79,6 +79,37 @@ def babelfish_batches(sql: str) -> list[str]:
     return [f"DROP {kind} IF EXISTS {match.group(2)}", create]
 
 
+def _altered_view(sql: str) -> str | None:
+    match = _CREATE_OR_ALTER.search(sql)
+    return match.group(2) if match and match.group(1).upper() == "VIEW" else None
+
+
+def _descriptions(connection: sa.Connection, view: str) -> list[tuple[str | None, str]]:
+    """Gap 1, continued: a view dropped and created again loses its MS_Description
+    properties (SQL Server's ALTER VIEW keeps them, and revisions that described a
+    view drop them on downgrade), so the translation reads them first."""
+    return [tuple(r) for r in connection.exec_driver_sql(
+        "SELECT c.name, CAST(p.value AS NVARCHAR(4000)) FROM sys.extended_properties AS p "
+        "LEFT JOIN sys.columns AS c ON c.object_id = p.major_id AND c.column_id = p.minor_id "
+        "WHERE p.major_id = OBJECT_ID(?) AND p.name = N'MS_Description'", (view,)).all()]
+
+
+def _describe(connection: sa.Connection, view: str, column: str | None, text: str) -> None:
+    schema, name = view.replace("[", "").replace("]", "").split(".")
+    target = (f"@level0type = N'SCHEMA', @level0name = N'{schema}', "
+              f"@level1type = N'VIEW', @level1name = N'{name}'")
+    if column:
+        exists = connection.exec_driver_sql(
+            "SELECT COUNT(*) FROM sys.columns WHERE object_id = OBJECT_ID(?) AND name = ?",
+            (view, column)).scalar()
+        if not exists:
+            return
+        target += f", @level2type = N'COLUMN', @level2name = N'{column}'"
+    connection.exec_driver_sql(
+        f"EXEC sys.sp_addextendedproperty @name = N'MS_Description', @value = ?, {target}",
+        (text,))
+
+
 def signing_statement(procedure: str) -> str:
     """Re-sign a procedure of ml or ops once (ALTER drops its signature), where
     sql/mssql/35_signing.sql has created the certificate."""
@@ -102,8 +133,12 @@ def execute(connection: sa.Connection, sql: str) -> None:
     options, and sign the procedure it creates."""
     connection.exec_driver_sql(SESSION_OPTIONS, execution_options=_RAW)
     babelfish = is_babelfish(connection)
+    view = _altered_view(sql) if babelfish else None
+    kept = _descriptions(connection, view) if view else []
     for batch in babelfish_batches(sql) if babelfish else [sql]:
         connection.exec_driver_sql(batch, execution_options=_RAW)
+    for column, text in kept:
+        _describe(connection, view, column, text)
     procedure = signed_procedure(sql)
     if procedure and not babelfish:  # Babelfish: gap 6
         connection.exec_driver_sql(signing_statement(procedure), execution_options=_RAW)

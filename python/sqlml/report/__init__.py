@@ -13,7 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from sqlml.report import data as report_data
-from sqlml.report import figures, page
+from sqlml.report import figures, page, performance
 
 
 def draw(data: report_data.ReportData, progress=lambda step: None) -> dict:
@@ -27,12 +27,17 @@ def draw(data: report_data.ReportData, progress=lambda step: None) -> dict:
         "auc": [figures.auc_by_version(data.registry)],
         "runs": [figures.runs(data.runs)],
         "drift": [figures.drift_latest(data.drift), figures.drift_history(data.drift_history)],
+        "performance": [performance.figure(data.performance)
+                        if data.performance is not None else None],
     }
 
 
 def write_report(engine: sa.Engine, out: str | Path, progress=lambda step: None) -> Path:
     """Read, draw and write the report; returns its absolute path."""
     data = report_data.load(engine, progress)
+    progress("realised performance")
+    with engine.connect() as connection:
+        data.performance = performance.load(connection)
     html = page.render(data, draw(data, progress))
     path = Path(out).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -61,6 +61,7 @@ class ReportData:
     churn: list[ChurnSection] = field(default_factory=list)
     forecasters: list[ForecastSection] = field(default_factory=list)
     omitted: list[str] = field(default_factory=list)  # what this login could not read, why
+    performance: object = None  # report.performance.Performance, read after these
 
 
 def _frame(connection, sql: str, params: dict | None = None, limit: int | None = None,

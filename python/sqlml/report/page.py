@@ -22,6 +22,7 @@ import html
 
 import pandas as pd
 
+from sqlml.report import performance
 from sqlml.report.data import ReportData
 from sqlml.report.figures import PSI_THRESHOLD, Figure
 
@@ -235,10 +236,14 @@ def render(data: ReportData, figs: dict[str, list[Figure | None]]) -> str:
     parts.append("<h2>Registry history</h2>")
     parts.append(figure(figs["auc"][0]))
     parts.append("<p>One version per model name is active. A new version becomes active "
-                 "when trained with activate and it beats the active one on its validation "
-                 "metric (churn: AUC; forecaster: backtest MASE), or when someone runs "
+                 "when trained with activate, it beats its own baseline, and it beats the "
+                 "active one by the margin on the same rows (churn: AUC on its validation "
+                 "split; forecaster: MASE on its backtest), or when someone runs "
                  "ml.activate_model; the reason is recorded on the version.</p>")
     parts.append(registry_table(data.registry))
+    if data.performance is not None:
+        parts.append(performance.section(data.performance, figs.get("performance", [None])[0],
+                                         table, figure))
 
     parts.append("<h2>Drift</h2>")
     parts.append(f"<p>Every scoring and forecasting run compares its input with its model "
