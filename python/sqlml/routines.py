@@ -196,6 +196,10 @@ ROUTINES: dict[str, Routine] = {r.name: r for r in (
 
 PUBLIC = {name: r for name, r in ROUTINES.items() if r.public}
 
+# Run types that no ml routine opens: the retraining check (issue 26) is a run of its
+# own, opened by ops.retrain_check (the jobs' step), which calls ml routines in turn.
+INTERNAL_RUN_TYPES = {"retrain_check": "ops.retrain_check"}
+
 
 def statement(dialect: str, routine: str, params: dict) -> str:
     if routine not in PUBLIC:

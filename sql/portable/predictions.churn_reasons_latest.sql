@@ -27,8 +27,7 @@ WITH explained AS (
     -- A shadow run (ml.score_churn with the version of a challenger, or of a retired
     -- version) is for comparing, not for acting on: the active version's scores stay.
     INNER JOIN ops.runs AS u ON s.run_id = u.run_id
-    WHERE u.shadow_of IS NULL
-    WHERE EXISTS (
+    WHERE u.shadow_of IS NULL AND EXISTS (
         SELECT 1 FROM predictions.churn_reasons AS k
         WHERE k.run_id = s.run_id AND k.customer_id = s.customer_id
     )
