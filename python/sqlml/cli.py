@@ -371,13 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           version=a.version))
 
     models = sub.add_parser("models", help="list model versions and their key metric (no blobs)")
-<<<<<<< HEAD
-    models.add_argument("name", nargs="?", help="only this model name's versions")
-=======
     models.add_argument("name", nargs="?", help="a model name, or export / import "
                         "(sqlml models export --help)")
     models.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
->>>>>>> issue-25~1
     models.set_defaults(func=_models)
 
     runs = sub.add_parser("runs", help="list recent runs: status, rows, duration, error")
