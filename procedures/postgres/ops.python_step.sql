@@ -13,7 +13,9 @@
 --                prepared INSERT (200,000 scores cross back as two text payloads, not
 --                two arrays of Python objects); with explain = k > 0 also each
 --                customer's k strongest reasons to predictions.churn_reasons, with 0
---                no explaining work at all. One row: the scores written.
+--                no explaining work at all. Works on one batch of the input
+--                (adapters/postgres_batches.py); one row: the scores the run has
+--                written so far, and whether another batch follows.
 --   forecast     onnx_sha256, horizon (NULL: the model's): horizon rows per series:
 --                series_id, period (midnight for daily and longer periods), step,
 --                forecast, lower, upper.
@@ -35,8 +37,8 @@ a = json.loads(params)
 if step == "train":
     return postgres.train_staged(plpy, run_id, a["kind"], json.dumps(a["spec"]), a["options"])
 if step == "score_churn":
-    return [(postgres.score_churn_staged(plpy, run_id, a["model_id"], onnx_artifact,
-                                         a["onnx_sha256"], a["explain"]),)]
+    return [postgres.score_churn_staged(plpy, run_id, a["model_id"], onnx_artifact,
+                                        a["onnx_sha256"], a["explain"])]
 if step == "forecast":
     return postgres.forecast_staged(plpy, run_id, onnx_artifact, a["onnx_sha256"], a["horizon"])
 if step == "drift":

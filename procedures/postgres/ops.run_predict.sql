@@ -6,7 +6,10 @@
 -- failed run has none of them. params: the run's (explain, NULL: 0; horizon, NULL:
 -- the version's). Called by ops.run_call for ml.score_churn and ml.forecast, with the
 -- owner's rights. Returns {run_id, model_id, version, rows_scored} (churn) or
--- {run_id, model_id, version, rows_written} (forecaster).
+-- {run_id, model_id, version, rows_written} (forecaster). Churn's input comes in
+-- batches: for every batch but the last it returns {run_id, next_batch: true}, and
+-- ops.call stages the next batch and calls again; drift is counted batch by batch
+-- and written with the last one.
 CREATE OR REPLACE FUNCTION ops.run_predict(run_id bigint, kind text, model_name text, params jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -20,6 +23,7 @@ DECLARE
     v_model record;
     v_rows_in bigint;
     v_rows bigint;
+    v_more boolean;
 BEGIN
     IF run_predict.kind = 'churn' THEN
         -- Explaining costs about (columns + 1) * 32 model evaluations per customer, so
@@ -34,6 +38,9 @@ BEGIN
         END IF;
     END IF;
     SELECT * INTO v_model FROM ops.model_version(run_predict.kind, run_predict.model_name);
+    -- Scoring is called once per batch of the input: holding the version's row keeps
+    -- an activation from retiring it until the run ends, so every batch scores with it.
+    PERFORM 1 FROM models.registry AS r WHERE r.model_id = v_model.model_id FOR SHARE;
     IF run_predict.kind = 'forecaster' THEN
         SELECT (r.spec #>> '{options,horizon}')::integer INTO v_trained_horizon
         FROM models.registry AS r WHERE r.model_id = v_model.model_id;
@@ -50,12 +57,16 @@ BEGIN
         -- The scores (and reasons) are written by the embedded-Python step itself (one
         -- prepared INSERT from two text payloads), in this transaction: handing 200,000
         -- of them back as arrays to unnest here cost more than scoring them.
-        SELECT s.written INTO v_rows
+        SELECT s.written, s.more INTO v_rows, v_more
         FROM ops.python_step('score_churn', run_predict.run_id, jsonb_build_object(
             'model_id', v_model.model_id, 'onnx_sha256', v_model.onnx_sha256,
             'explain', v_explain
-        ), v_model.onnx_artifact) AS s (written bigint);
+        ), v_model.onnx_artifact) AS s (written bigint, more boolean);
         v_rows_in := v_rows;
+        IF v_more THEN
+            -- ops.call reads the next batch with the caller's rights and calls again.
+            RETURN jsonb_build_object('run_id', run_predict.run_id, 'next_batch', true);
+        END IF;
     ELSE
         INSERT INTO predictions.forecasts (
             run_id, model_id, series_id, period, step, forecast, lower, upper

@@ -3,7 +3,9 @@
 -- session's memory for the run (sqlml.adapters.postgres). An error reading it goes
 -- to ops.call's handler, which keeps no data value of it in ops.runs.
 -- id_column (scoring): read the lean way, one array per column, that column as exact
--- text; NULL (training, forecasting): as a DataFrame.
+-- text, a batch at a time through a cursor (adapters/postgres_batches.py); NULL
+-- (training, forecasting): as a DataFrame. input_query NULL: the next batch of the
+-- run's scoring input (ops.call's loop).
 -- Called by ops.call between ops.begin_run and ops.run_call. Returns nothing.
 -- Executable by sqlml_operator: alone, it reads what the caller may read, for the caller.
 CREATE OR REPLACE FUNCTION ops.stage_input(run_id bigint, input_query text, id_column text)

@@ -43,6 +43,7 @@ DROP = [
     "DROP FUNCTION IF EXISTS ops.column_payloads_final(internal)",
     "DROP FUNCTION IF EXISTS ops.payload_texts(text)",
     "DROP FUNCTION IF EXISTS ops.payload_float8s(bytea)",
+    "DROP FUNCTION IF EXISTS ops.cursor_payloads(text, bigint)",
 ]
 # Who reads rows through the aggregate: the caller's half of a scoring call
 # (ops.stage_input, SECURITY INVOKER) runs as the operator. The write's functions
@@ -73,6 +74,11 @@ def create_sql(library: str) -> list[str]:
         "REVOKE ALL ON FUNCTION ops.column_payloads_final(internal) FROM public",
         'REVOKE ALL ON FUNCTION ops.column_payloads(VARIADIC "any") FROM public',
         f'GRANT EXECUTE ON FUNCTION ops.column_payloads(VARIADIC "any") TO {READERS}',
+        # Scoring's batches: the next rows of the caller's cursor, read as the caller.
+        "CREATE FUNCTION ops.cursor_payloads(text, bigint) RETURNS bytea"
+        f" AS '{path}', 'sqlml_cursor_payloads' LANGUAGE C STRICT VOLATILE",
+        "REVOKE ALL ON FUNCTION ops.cursor_payloads(text, bigint) FROM public",
+        f"GRANT EXECUTE ON FUNCTION ops.cursor_payloads(text, bigint) TO {READERS}",
     ]
 
 
