@@ -436,6 +436,12 @@ def stage_input(plpy, run_id: int, input_query: str, id_column: str | None = Non
         reader = _READERS[run_id] = BatchReader(plpy, run_id, input_query,
                                                 frozenset({id_column.lower()}))
         _STAGED[run_id] = reader.next(plpy)
+        return
+    from sqlml.adapters import postgres_batches
+
+    sample = postgres_batches.training_sample(plpy, run_id)
+    if sample is not None:  # churn training: past the spec's limit, a stratified sample
+        _STAGED[run_id] = postgres_batches.read_training(plpy, run_id, input_query, *sample)
     else:
         _STAGED[run_id] = read_query(plpy, input_query)
 
@@ -458,14 +464,21 @@ def interrupt_hook(plpy):
 @database_errors
 def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None) -> list[tuple]:
     """ops.python_step('train'): one row of the Keras bundle, the ONNX bundle, the registration."""
-    frame = staged(run_id)
+    frame, sample = staged(run_id), None
+    if isinstance(frame, tuple):  # postgres_batches.read_training: (frame, what was sampled)
+        frame, sample = frame
     # Before TensorFlow is loaded into this backend: its LLVM and the JIT's cannot
     # share a process (a JIT-compiled query then crashes the server; deploy turns JIT
     # off for the database, and this holds for a session that turned it on again).
     plpy.execute("SELECT pg_catalog.set_config('jit', 'off', false)")
     plpy.notice(f"sqlml: read {len(frame)} training rows")
+    if sample is not None:
+        plpy.notice(f"sqlml: training on a sample of {sample['rows']} of {sample['of']} rows,"
+                    f" stratified by {sample['stratified_by']} (limits.max_training_rows)")
     trained = entrypoints.train_model(kind, frame, json.loads(spec), options,
                                       progress=plpy.notice, interrupt=interrupt_hook(plpy))
+    if sample is not None:  # the registry says what the version was trained on
+        trained.registration["metrics"]["sample"] = sample
     return [(trained.artifact, trained.onnx_artifact, trained.registration_json())]
 
 

@@ -173,3 +173,93 @@ def _plain_text(name: str, kind: str, values: list, columns: dict, coded: dict) 
     column[:] = values
     columns[name] = column
 
+
+
+# --- training on a stratified sample ------------------------------------------------
+
+# Rows a training fetch brings into PL/Python at a time.
+TRAINING_FETCH_ROWS = 20_000
+STRATUM = "sqlml_stratum"
+
+
+def training_sample(plpy, run_id: int) -> tuple[str, int, int] | None:
+    """For a churn training run: its label column, the spec's ``limits.max_training_rows``
+    and the seed (the run's options, else the spec's); None for other runs."""
+    row = plpy.execute(
+        "SELECT r.run_type, r.params ->> 'options' AS options, s.spec"
+        " FROM ops.runs AS r, models.specs AS s"
+        f" WHERE r.run_id = {int(run_id)} AND s.kind = 'churn'")
+    if not row.nrows() or row[0]["run_type"] != "train_churn_model":
+        return None
+    import json
+
+    spec = json.loads(row[0]["spec"])
+    limit = spec.get("limits", {}).get("max_training_rows")
+    if not limit:
+        return None
+    try:
+        options = json.loads(row[0]["options"] or "{}")
+    except ValueError:
+        options = {}  # training itself names the bad options
+    seed = options.get("seed") if isinstance(options, dict) else None
+    if not isinstance(seed, int):
+        seed = int(spec.get("options", {}).get("seed", 0))
+    return spec["input"]["label_column"], int(limit), seed
+
+
+def read_training(plpy, run_id: int, query: str, label: str, max_rows: int, seed: int):
+    """The caller's training rows: all of them (``postgres.read_query``) when there
+    are at most ``max_rows``; else a sample of ``max_rows`` stratified by ``label``
+    (each class keeps its share), read through a cursor a batch at a time, so memory
+    holds the sample and one batch, never the table. Returns the frame and what was
+    sampled (None: every row)."""
+    wrapped = postgres.wrap_query(query)
+    names, types = postgres._describe(plpy, wrapped)
+    match = [n for n in names if n.lower() == label.lower()]
+    if not match:  # training names the missing label column
+        return postgres.read_query(plpy, query), None
+    col = f"q.{plpy.quote_ident(match[0])}"
+    strata = {r["stratum"]: int(r["n"]) for r in plpy.execute(
+        f"SELECT ({col})::pg_catalog.text AS stratum, pg_catalog.count(*) AS n"
+        f" FROM ({wrapped}) AS q GROUP BY 1")}
+    total = sum(strata.values())
+    if total <= max_rows:
+        return postgres.read_query(plpy, query), None
+    quota = {s: max(1, round(max_rows * n / total)) for s, n in strata.items()}
+    rng = np.random.default_rng(seed)
+    kept: dict = {s: [] for s in strata}  # (position in the input, row values)
+    seen = dict.fromkeys(strata, 0)
+    cursor = f"sqlml_training_{int(run_id)}"
+    plpy.execute(f"DECLARE {cursor} NO SCROLL CURSOR FOR SELECT q.*, ({col})::pg_catalog.text"
+                 f" AS {STRATUM} FROM ({wrapped}) AS q")
+    position = 0
+    while True:
+        rows = plpy.execute(f"FETCH FORWARD {TRAINING_FETCH_ROWS} FROM {cursor}")
+        for r in rows:
+            stratum = r[STRATUM]
+            i, room = seen[stratum], quota[stratum]
+            seen[stratum] = i + 1
+            # Reservoir sampling (Algorithm R) per class: each row of a class is kept
+            # with the same chance, in one pass, holding at most its quota.
+            slot = i if i < room else int(rng.integers(0, i + 1))
+            if slot < room:
+                values = (position, tuple(r[n] for n in names))
+                if i < room:
+                    kept[stratum].append(values)
+                else:
+                    kept[stratum][slot] = values
+            position += 1
+        if rows.nrows() < TRAINING_FETCH_ROWS:
+            break
+    plpy.execute(f"CLOSE {cursor}")
+    sample = sorted((v for rows in kept.values() for v in rows), key=lambda v: v[0])
+    import pandas as pd
+
+    frame = pd.DataFrame({
+        name: postgres._column([v[1][i] for v in sample], oid)
+        for i, (name, oid) in enumerate(zip(names, types, strict=True))
+    })
+    info = {"rows": len(frame), "of": position, "stratified_by": match[0], "seed": seed,
+            "per_class": {str(s): len(v) for s, v in kept.items()},
+            "max_training_rows": max_rows}
+    return frame, info
