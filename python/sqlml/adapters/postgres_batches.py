@@ -80,14 +80,16 @@ def _positive(value, what: str) -> int | None:
 class BatchReader:
     """A cursor over the caller's query, read a batch at a time with the caller's rights."""
 
-    def __init__(self, plpy, run_id: int, query: str, exact: frozenset[str]):
+    def __init__(self, plpy, run_id: int, query: str, exact: frozenset[str],
+                 native: bool | None = None):
         wrapped = postgres.wrap_query(query)
         self.names, types = postgres._describe(plpy, wrapped)
         self.kinds = [postgres._kind(name, oid, exact)
                       for name, oid in zip(self.names, types, strict=True)]
         self.size = batch_rows(plpy)
         self.native = (len(self.names) <= postgres.NATIVE_MAX_COLUMNS
-                       and bool(plpy.execute(_CURSOR_READER)[0]["usable"]))
+                       and bool(plpy.execute(_CURSOR_READER)[0]["usable"])
+                       and native is not False)  # False: the plain way (tests compare)
         self.cursor = f"sqlml_input_{int(run_id)}"
         self.read = 0  # rows handed out so far
         self.number = 0
