@@ -151,13 +151,17 @@ def test_the_batch_size_is_the_specs_and_a_setting_can_only_lower_it(trained):
 
 def test_training_past_the_specs_limit_uses_a_stratified_sample_and_records_it(db):
     load_customers(db, CUSTOMERS, seed=27)
-    call(db, "UPDATE models.specs SET spec = jsonb_set(spec, '{limits,max_training_rows}',"
-             " '600') WHERE kind = 'churn'")
+    def limit(rows):
+        with db.begin() as connection:
+            connection.execute(sa.text(
+                "UPDATE models.specs SET spec = jsonb_set(spec, '{limits,max_training_rows}',"
+                " to_jsonb(CAST(:n AS integer))) WHERE kind = 'churn'"), {"n": rows})
+
+    limit(600)
     try:
         row = train(db)
     finally:
-        call(db, "UPDATE models.specs SET spec = jsonb_set(spec, '{limits,max_training_rows}',"
-                 " '250000') WHERE kind = 'churn'")
+        limit(250_000)
     [reg] = call(db, "SELECT trained_rows, metrics FROM models.registry"
                      " WHERE model_id = :m", m=row["model_id"])
     sample = reg["metrics"]["sample"]
