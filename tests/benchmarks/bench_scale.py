@@ -34,6 +34,22 @@ def peak_mb(raw) -> float:
     return suite.backend_peak_mb(raw)
 
 
+def resident_mb(raw) -> dict:
+    """The backend's resident memory now, by kind: RssAnon is its own (Python, NumPy,
+    the batch); RssShmem the shared buffers it has touched, which RSS and VmHWM count
+    too and which shared_buffers bounds, whatever the table."""
+    with raw.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        [pid] = cur.fetchone()
+    raw.commit()
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("RssAnon", "RssShmem"):
+            out[key.lower() + "_mb"] = round(int(value.split()[0]) / 1024, 1)
+    return out
+
+
 def make_tables(engine: sa.Engine, sizes: list[int]) -> dict[int, str]:
     """One table per size in the bench's shape: the smallest generated, the others
     copies of it with ids moved past the ones before."""
@@ -68,15 +84,15 @@ def score_at_scale(sessions: sa.Engine, table: str, rows: int) -> dict:
     raw = suite.new_session(sessions)
     query = suite.query_for(table)
     suite.score(raw, f"{query} LIMIT {WARM_ROWS}")
-    warm = peak_mb(raw)
+    warm, warm_resident = peak_mb(raw), resident_mb(raw)
     start = time.perf_counter()
     scored = suite.score(raw, query)
     seconds = time.perf_counter() - start
-    peak = peak_mb(raw)
+    peak, resident = peak_mb(raw), resident_mb(raw)
     raw.close()
     assert scored == rows, (scored, rows)
     return {"rows": rows, "seconds": seconds, "warm_mb": warm, "peak_mb": peak,
-            "delta_mb": peak - warm}
+            "delta_mb": peak - warm, "warm": warm_resident, "after": resident}
 
 
 def scale_figures(engine: sa.Engine, sessions: sa.Engine, sizes: list[int]) -> list[dict]:
@@ -90,7 +106,8 @@ def scale_figures(engine: sa.Engine, sessions: sa.Engine, sizes: list[int]) -> l
                      f"<= {row['rows'] / first['rows'] * 1.2:.1f}x", rows=row["rows"])
         suite.figure(f"score {row['rows']:,} rows, memory", row["delta_mb"], "MB",
                      row["warm_mb"], "warm peak (VmHWM)", "<= 512 MB above warm",
-                     rows=row["rows"], peak_mb=round(row["peak_mb"], 1))
+                     rows=row["rows"], peak_mb=round(row["peak_mb"], 1),
+                     resident_warm=row["warm"], resident_after=row["after"])
     return out
 
 
@@ -152,14 +169,16 @@ def main() -> None:
                         help="scoring sizes, comma-separated")
     parser.add_argument("--train-rows", type=int, default=0,
                         help="also train on this many rows (issue 27: 1000000)")
-    parser.add_argument("--train-options", default='{"epochs": 2, "ensemble_size": 1}')
+    parser.add_argument("--train-options", default='{"epochs": 2, "ensemble_size": 1}',
+                        help="training options of the --train-rows figure")
     parser.add_argument("--shape", choices=["customers", "telco"], default="telco")
     parser.add_argument("--skip-deploy", action="store_true")
     args = parser.parse_args()
     suite.SHAPE.update(name=args.shape,
                        columns=list(suite.TELCO) if args.shape == "telco" else suite.FEATURES)
     engine, sessions = prepare(args.url, args.skip_deploy)
-    scale_figures(engine, sessions, [int(n) for n in args.rows.split(",")])
+    if args.rows:  # "" : training only
+        scale_figures(engine, sessions, [int(n) for n in args.rows.split(",")])
     if args.train_rows:
         training_figure(engine, sessions, args.train_rows, args.train_options)
     print()
