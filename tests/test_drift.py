@@ -194,3 +194,38 @@ def test_the_sql_server_adapter_measures_drift_as_pandas_does():
     profile_text = json.dumps(profile)
     pd.testing.assert_frame_equal(mssql._drift_rows(other, profile_text),
                                   entrypoints.drift(other, profile_text), check_exact=True)
+
+
+def test_drift_counted_batch_by_batch_is_the_drift_of_the_whole_input():
+    """Scoring adds each batch to a Tally (issue 27): PSI and detail are those of all
+    the rows at once, with NULLs, unseen categories, coded columns, a column of the wrong
+    type and a missing one; only the mean adds up batch sums."""
+    from sqlml.kinds.drift_columns import Tally, drift_rows
+
+    base, other = customers(seed=0), customers(n=3001, seed=2, tenure_shift=12.0)
+    profile = churn_profile(base)
+    profile["features"]["gone"] = profile["features"]["plan"]
+    other.loc[::7, "tenure_months"] = np.nan
+    other.loc[::11, "plan"] = None
+    other.loc[5, "plan"] = "enterprise"
+    columns = {"tenure_months": other["tenure_months"].to_numpy(),
+               "monthly_charges": other["monthly_charges"].round(1).astype(str).to_numpy(
+                   dtype=object),  # text where training saw numbers
+               "plan": other["plan"].to_numpy(dtype=object)}
+    whole = drift_rows(columns, len(other), profile)
+    tally = Tally(profile)
+    for start in range(0, len(other), 1000):
+        part = {k: v[start:start + 1000] for k, v in columns.items()}
+        n = len(part["plan"])
+        coded = {"plan": Coded.of(part["plan"].tolist())} if start else None
+        tally.add(part, n, coded)
+    batched = tally.rows()
+    assert [r[0] for r in batched] == [r[0] for r in whole] and len(whole) == 4
+    for (f, psi1, flag1, d1), (_, psi2, flag2, d2) in zip(whole, batched, strict=True):
+        d1, d2 = json.loads(d1), json.loads(d2)
+        mean1, mean2 = d1.pop("mean_actual", None), d2.pop("mean_actual", None)
+        assert (psi1 is None and psi2 is None) or psi1 == pytest.approx(psi2, abs=1e-12), f
+        assert (flag1, d1) == (flag2, d2), f
+        assert (mean1 is None and mean2 is None) or mean1 == pytest.approx(mean2, rel=1e-12)
+    detail = {r[0]: json.loads(r[3]) for r in whole}
+    assert detail["plan"]["unseen"] == ["enterprise"] and detail["gone"]["missing"]
