@@ -229,3 +229,23 @@ def test_drift_counted_batch_by_batch_is_the_drift_of_the_whole_input():
         assert (mean1 is None and mean2 is None) or mean1 == pytest.approx(mean2, rel=1e-12)
     detail = {r[0]: json.loads(r[3]) for r in whole}
     assert detail["plan"]["unseen"] == ["enterprise"] and detail["gone"]["missing"]
+
+
+def test_drift_counts_carried_as_json_between_batches_give_the_same_rows():
+    """SQL Server runs each batch in a new process: Tally.state() carries the counts."""
+    from sqlml.kinds.drift_columns import Tally
+
+    base, other = customers(seed=0), customers(n=999, seed=3)
+    profile = churn_profile(base)
+    other.loc[::5, "plan"] = None
+    columns = {"tenure_months": other["tenure_months"].to_numpy(),
+               "monthly_charges": other["monthly_charges"].to_numpy(),
+               "plan": other["plan"].to_numpy(dtype=object)}
+    kept, state = Tally(profile), None
+    for start in range(0, 999, 400):
+        part = {k: v[start:start + 400] for k, v in columns.items()}
+        kept.add(part, len(part["plan"]))
+        carried = Tally.from_state(json.dumps(profile), state).add(part, len(part["plan"]))
+        state = carried.state()
+    assert Tally.from_state(profile, state).rows() == kept.rows()
+    assert Tally.from_state(profile, None).rows_seen == 0

@@ -228,6 +228,34 @@ class Tally:
             self.problem = f"drift could not be measured: {type(exc).__name__}: {exc}"
         return self
 
+    def state(self) -> str:
+        """The counts so far as JSON text, for an engine that runs each batch in a new
+        process (SQL Server: one external script per batch) to carry to the next."""
+        return json.dumps({
+            "rows": self.rows_seen, "problem": self.problem, "missing": sorted(self.missing),
+            "numeric": {name: [t.counts.tolist(), t.missing, t.rows, t.total]
+                        for name, t in self.numeric.items()},
+            # pairs, not an object: a category may be NULL, and JSON keys are text
+            "categorical": {name: [[value, count] for value, count in counter.items()]
+                            for name, counter in self.categorical.items()}})
+
+    @classmethod
+    def from_state(cls, profile: dict | str | None, state: str | None) -> Tally:
+        """A tally of ``profile`` holding the counts of :meth:`state` (None: no rows yet)."""
+        tally = cls(profile)
+        if not state:
+            return tally
+        saved = json.loads(state)
+        tally.rows_seen = int(saved["rows"])
+        tally.problem = tally.problem or saved.get("problem")
+        tally.missing = set(saved["missing"])
+        tally.numeric = {name: _NumericTally(np.asarray(counts, dtype=np.int64), int(missing),
+                                             int(rows), float(total))
+                         for name, (counts, missing, rows, total) in saved["numeric"].items()}
+        tally.categorical = {name: Counter(dict((value, int(count)) for value, count in pairs))
+                             for name, pairs in saved["categorical"].items()}
+        return tally
+
     def rows(self) -> list[tuple]:
         """One ``(feature, psi, flagged, detail)`` per profiled feature, for every row added."""
         if self.problem is not None:
