@@ -175,9 +175,10 @@ OutputDataSet, drift_state, drift, rows_read, script_error = score_churn_explain
             ));
             EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50501;
         END;
-        -- Progress: SQL Server messages, one per batch (they arrive as the batch ends).
+        -- Progress, one message per batch, sent at once (PRINT would wait in the
+        -- output buffer); severity 0 is a message, not an error.
         SET @message = CONCAT(N'sqlml: scored batch ', @batch, N' (', @rows_read, N' rows)');
-        PRINT @message;
+        RAISERROR (N'%s', 0, 1, @message) WITH NOWAIT;
         IF @in_range < @batch_rows OR @last IS NULL
             BREAK;
         SET @previous = @last;
