@@ -72,7 +72,12 @@ def mssql_ddl() -> str:
 
 def test_mssql_ddl_renders_offline_and_parses(mssql_ddl):
     assert "CREATE TABLE models.registry" in mssql_ddl
-    assert_parses(mssql_ddl, "alembic upgrade head --sql (mssql)")
+    # Batch by batch, as SQL Server parses it (GO ends a batch): the whole script passed
+    # sqlfluff's limit of parse nodes once the revisions carried enough procedures.
+    batches = [b for b in mssql_ddl.split("\nGO\n") if b.strip()]
+    assert len(batches) > 10
+    for number, batch in enumerate(batches, 1):
+        assert_parses(batch, f"alembic upgrade head --sql (mssql), batch {number}")
 
 
 def test_mssql_ddl_uses_modern_types_and_a_filtered_unique_index(mssql_ddl):
