@@ -221,3 +221,56 @@ def test_too_few_series_are_recorded_as_such():
     rows = entrypoints.drift(series([levels[0] * 100] * 1), profile)
     assert list(rows["feature"]) == ["*"] and not rows["flagged"].any()
     assert json.loads(rows["detail"].iloc[0])["series"] == 1
+def test_drift_counted_batch_by_batch_is_the_drift_of_the_whole_input():
+    """Scoring adds each batch to a Tally (issue 27): PSI and detail are those of all
+    the rows at once, with NULLs, unseen categories, coded columns, a column of the wrong
+    type and a missing one; only the mean adds up batch sums."""
+    from sqlml.kinds.drift_columns import Tally, drift_rows
+
+    base, other = customers(seed=0), customers(n=3001, seed=2, tenure_shift=12.0)
+    profile = churn_profile(base)
+    profile["features"]["gone"] = profile["features"]["plan"]
+    other.loc[::7, "tenure_months"] = np.nan
+    other.loc[::11, "plan"] = None
+    other.loc[5, "plan"] = "enterprise"
+    columns = {"tenure_months": other["tenure_months"].to_numpy(),
+               "monthly_charges": other["monthly_charges"].round(1).astype(str).to_numpy(
+                   dtype=object),  # text where training saw numbers
+               "plan": other["plan"].to_numpy(dtype=object)}
+    whole = drift_rows(columns, len(other), profile)
+    tally = Tally(profile)
+    for start in range(0, len(other), 1000):
+        part = {k: v[start:start + 1000] for k, v in columns.items()}
+        n = len(part["plan"])
+        coded = {"plan": Coded.of(part["plan"].tolist())} if start else None
+        tally.add(part, n, coded)
+    batched = tally.rows()
+    assert [r[0] for r in batched] == [r[0] for r in whole] and len(whole) == 4
+    for (f, psi1, flag1, d1), (_, psi2, flag2, d2) in zip(whole, batched, strict=True):
+        d1, d2 = json.loads(d1), json.loads(d2)
+        mean1, mean2 = d1.pop("mean_actual", None), d2.pop("mean_actual", None)
+        assert (psi1 is None and psi2 is None) or psi1 == pytest.approx(psi2, abs=1e-12), f
+        assert (flag1, d1) == (flag2, d2), f
+        assert (mean1 is None and mean2 is None) or mean1 == pytest.approx(mean2, rel=1e-12)
+    detail = {r[0]: json.loads(r[3]) for r in whole}
+    assert detail["plan"]["unseen"] == ["enterprise"] and detail["gone"]["missing"]
+
+
+def test_drift_counts_carried_as_json_between_batches_give_the_same_rows():
+    """SQL Server runs each batch in a new process: Tally.state() carries the counts."""
+    from sqlml.kinds.drift_columns import Tally
+
+    base, other = customers(seed=0), customers(n=999, seed=3)
+    profile = churn_profile(base)
+    other.loc[::5, "plan"] = None
+    columns = {"tenure_months": other["tenure_months"].to_numpy(),
+               "monthly_charges": other["monthly_charges"].to_numpy(),
+               "plan": other["plan"].to_numpy(dtype=object)}
+    kept, state = Tally(profile), None
+    for start in range(0, 999, 400):
+        part = {k: v[start:start + 400] for k, v in columns.items()}
+        kept.add(part, len(part["plan"]))
+        carried = Tally.from_state(json.dumps(profile), state).add(part, len(part["plan"]))
+        state = carried.state()
+    assert Tally.from_state(profile, state).rows() == kept.rows()
+    assert Tally.from_state(profile, None).rows_seen == 0

@@ -253,3 +253,50 @@ def test_the_write_functions_give_back_each_value_as_sent(db):
             c.execute(sa.text("SELECT ops.payload_float8s(:b)"), {"b": b"1234567"}).all()
     assert [r.customer_id for r in rows] == ids
     assert np.array_equal(np.array([r.churn_probability for r in rows]), scores)
+
+
+BATCHES = """
+CREATE FUNCTION pg_temp.batches(query text, native boolean, size text) RETURNS text
+LANGUAGE plpython3u AS $$
+plpy.execute("SELECT ops.use_python_runtime()")
+plpy.execute(f"SELECT set_config('sqlml.score_batch_rows', '{size}', false)")
+import json, math
+from sqlml.adapters import postgres as pg, postgres_batches as pb
+def value(v):
+    return "NaN" if isinstance(v, float) and math.isnan(v) else v
+reader = pb.BatchReader(plpy, 1, query, frozenset({"id"}), native=native)
+batches, columns = [], {}
+while not reader.done:
+    batch = reader.next(plpy)
+    batches.append((batch.n, batch.last))
+    for name, values in batch.columns.items():
+        columns.setdefault(name, []).extend(value(v) for v in values.tolist())
+whole = pg.read_columns(plpy, query, exact=frozenset({"id"}))
+return json.dumps({"native": reader.native, "batches": batches, "columns": columns,
+                   "whole": {k: [value(v) for v in c.tolist()] for k, c in whole[0].items()}})
+$$
+"""
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_batches_through_a_cursor_read_what_the_whole_query_reads(db, native):
+    """Scoring's batches (adapters/postgres_batches.py), through ops.cursor_payloads or
+    as plain rows, hold together the very values of one read of the whole query; in
+    every batch a text value holding the NULL mark sends the native reader back to read
+    the batch's rows again, plainly."""
+    with db.connect() as c:
+        c.exec_driver_sql(BATCHES)
+        read = json.loads(c.execute(sa.text("SELECT pg_temp.batches(:q, :n, '400')"),
+                                    {"q": TYPES.format(rows=1500), "n": native}).scalar_one())
+    assert read["native"] is native
+    assert read["batches"] == [[400, False], [400, False], [400, False], [300, True]]
+    assert read["columns"] == read["whole"]
+
+
+def test_the_cursor_reader_refuses_a_batch_of_no_rows_and_a_missing_cursor(db):
+    with db.connect() as c:
+        for sql, message in [("SELECT ops.cursor_payloads('nowhere', 10)", "does not exist"),
+                             ("SELECT ops.cursor_payloads('nowhere', 0)", "at least 1 row")]:
+            with pytest.raises(sa.exc.DBAPIError, match=message):
+                c.exec_driver_sql(sql)
+            c.rollback()

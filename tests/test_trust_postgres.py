@@ -196,6 +196,22 @@ def test_2_a_caller_reads_nothing_through_a_routine_it_cannot_read_itself(custom
 
 
 @pytest.mark.slow
+def test_2_every_batch_of_a_scoring_input_is_read_as_the_caller(customers, login):
+    """Scoring reads its input a batch at a time through a cursor (docs/scale.md). A
+    cursor's query runs as whoever fetches from it, so a fetch by the owner's half would
+    run the caller's expressions with the owner's rights: here any row fetched as
+    anyone but the caller divides by zero."""
+    role, engine = login
+    train(customers)
+    query = ("SELECT *, 1 / CASE WHEN current_user = '" + role + "' THEN 1 ELSE 0 END"
+             " AS as_caller FROM features.churn_features")
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SET sqlml.score_batch_rows = 150")
+        [scored] = connection.execute(sa.text(SCORE), {"name": "churn", "query": query}).all()
+        connection.commit()
+    assert scored.rows_scored == CUSTOMERS and CUSTOMERS > 3 * 150
+
+
 def test_2_the_owner_half_does_nothing_for_a_run_that_is_not_the_callers(customers, login):
     _, engine = login
     train(customers)

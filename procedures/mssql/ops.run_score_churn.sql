@@ -8,6 +8,13 @@
 -- version, rows_scored. With @preview = 1 (ml.score_churn_preview) it writes no score,
 -- reason or drift and returns the scored rows instead: run_id, model_id, version,
 -- customer_id, churn_probability, reasons (JSON; NULL with @explain 0).
+-- The input is read in batches of the spec's scoring.mssql_batch_rows rows, by ranges
+-- of the id column (docs/scale.md): the language extension streams no input
+-- (@r_rowsPerRead is ML Services'), so each batch is one external script whose
+-- process holds that batch, never the table; the drift counts travel from batch to
+-- batch in @drift_state, and the scores gather in #scores, written in one transaction
+-- at the end. Each range is found with the caller's query, as dynamic SQL, so with the
+-- caller's rights (docs/trust-mssql.md).
 CREATE OR ALTER PROCEDURE ops.run_score_churn
     @run_id BIGINT,
     @model_name NVARCHAR(4000),
@@ -34,6 +41,16 @@ BEGIN
     -- No key here: ids that the database's collation takes for one (under the default
     -- case-insensitive one, 'ab' and 'AB', or 'ab' and 'ab ') are found below and
     -- refused in a sentence, not as Msg 2627 on a key of tempdb's collation.
+    DECLARE @id_column NVARCHAR(128);
+    DECLARE @batch_rows BIGINT;
+    DECLARE @batch_query NVARCHAR(MAX);
+    DECLARE @bounds NVARCHAR(MAX);
+    DECLARE @previous NVARCHAR(4000);
+    DECLARE @last NVARCHAR(4000);
+    DECLARE @in_range BIGINT;
+    DECLARE @batch INT = 0;
+    DECLARE @drift_state NVARCHAR(MAX);
+    DECLARE @rows_read BIGINT;
     CREATE TABLE #scores (
         customer_id NVARCHAR(64) COLLATE DATABASE_DEFAULT NOT NULL,
         churn_probability FLOAT NOT NULL
@@ -56,8 +73,6 @@ BEGIN
         @version = @version OUTPUT,
         @onnx_artifact = @onnx_artifact OUTPUT,
         @onnx_sha256 = @onnx_sha256 OUTPUT;
-    -- A preview measures no drift (made-up rows): without a profile the script's
-    -- drift is one row saying so, which nothing keeps.
     -- Scored by another version than the active one: a shadow run, which the analysts'
     -- latest views leave out (ops.runs.shadow_of: the version active now, 0 for none).
     IF NOT EXISTS (
@@ -69,12 +84,18 @@ BEGIN
             WHERE a.model_name = @model_name AND a.status = N'active'
         ), 0)
         WHERE run_id = @run_id;
+    -- A preview measures no drift (made-up rows): without a profile the script's
+    -- drift is one row saying so, which nothing keeps.
     SELECT @profile = JSON_QUERY(r.feature_schema, '$.profile')
     FROM models.registry AS r
     WHERE r.model_id = @model_id AND @preview = 0;
     SELECT
         @query = COALESCE(@input_query, JSON_VALUE(s.spec, '$.input.default_query')),
-        @max_explain = COALESCE(CAST(JSON_VALUE(s.spec, '$.limits.max_explain') AS INT), 0)
+        @max_explain = COALESCE(CAST(JSON_VALUE(s.spec, '$.limits.max_explain') AS INT), 0),
+        @id_column = COALESCE(JSON_VALUE(s.spec, '$.input.id_column'), N'customer_id'),
+        @batch_rows = COALESCE(
+            CAST(JSON_VALUE(s.spec, '$.scoring.mssql_batch_rows') AS BIGINT), 1000000
+        )
     FROM models.specs AS s
     WHERE s.kind = N'churn';
     -- Explaining costs about (columns + 1) * 32 model evaluations per customer, so
@@ -90,60 +111,108 @@ BEGIN
     -- Types the language extension refuses: a sqlml error naming the column and its CAST.
     EXEC ops.check_input_types @input_query = @query;
 
-    -- Two calls because their result sets differ (WITH RESULT SETS is fixed per call):
-    -- @explain = 0 keeps the lean two columns.
-    IF @explain = 0
+    -- Batch by batch: the next range of ids holds @batch_rows rows (WITH TIES: one id
+    -- never spans two batches); the first range also holds the rows whose id is NULL,
+    -- so the script refuses them as it would in one batch. An empty input still runs
+    -- the script once, which checks the columns.
+    WHILE 1 = 1
     BEGIN
-        INSERT INTO #scores (customer_id, churn_probability)
-        EXEC sp_execute_external_script
-            @language = N'sqlml_python',
-            @script = N'from sqlml.adapters.mssql import score_churn_with_drift
-OutputDataSet, drift, script_error = score_churn_with_drift(InputDataSet, onnx_artifact, onnx_sha256, profile)',
-            @input_data_1 = @query,
-            @input_data_1_name = N'InputDataSet',
-            @output_data_1_name = N'OutputDataSet',
-            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @profile NVARCHAR(MAX), @drift NVARCHAR(MAX) OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
-            @onnx_artifact = @onnx_artifact,
-            @onnx_sha256 = @onnx_sha256,
-            @profile = @profile,
-            @drift = @drift OUTPUT,
-            @script_error = @script_error OUTPUT
-        WITH RESULT SETS ((customer_id NVARCHAR(64) NOT NULL, churn_probability FLOAT NOT NULL));
-        EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50501;
-    END
-    ELSE
-    BEGIN
-        INSERT INTO #explained (
-            customer_id, churn_probability, rank, feature, feature_value, contribution
-        )
-        EXEC sp_execute_external_script
-            @language = N'sqlml_python',
-            @script = N'from sqlml.adapters.mssql import score_churn_explained_with_drift
-OutputDataSet, drift, script_error = score_churn_explained_with_drift(InputDataSet, onnx_artifact, onnx_sha256, explain, profile)',
-            @input_data_1 = @query,
-            @input_data_1_name = N'InputDataSet',
-            @output_data_1_name = N'OutputDataSet',
-            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @explain INT, @profile NVARCHAR(MAX), @drift NVARCHAR(MAX) OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
-            @onnx_artifact = @onnx_artifact,
-            @onnx_sha256 = @onnx_sha256,
-            @explain = @explain,
-            @profile = @profile,
-            @drift = @drift OUTPUT,
-            @script_error = @script_error OUTPUT
-        WITH RESULT SETS ((
-            customer_id NVARCHAR(64) NOT NULL,
-            churn_probability FLOAT NULL,
-            rank INT NULL,
-            feature NVARCHAR(128) NULL,
-            feature_value NVARCHAR(4000) NULL,
-            contribution FLOAT NULL
-        ));
-        EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50501;
+        SET @bounds = CONCAT(
+            N'SELECT @last = CONVERT(NVARCHAR(4000), MAX(b.k)), @in_range = COUNT_BIG(*) ',
+            N'FROM (SELECT TOP (@batch_rows) WITH TIES q.', QUOTENAME(@id_column), N' AS k ',
+            N'FROM (', @query, N') AS q',
+            CASE WHEN @batch > 0 THEN CONCAT(N' WHERE q.', QUOTENAME(@id_column), N' > @previous') END,
+            N' ORDER BY q.', QUOTENAME(@id_column), N') AS b'
+        );
+        EXEC sp_executesql
+            @bounds,
+            N'@batch_rows BIGINT, @previous NVARCHAR(4000), @last NVARCHAR(4000) OUTPUT, @in_range BIGINT OUTPUT',
+            @batch_rows = @batch_rows,
+            @previous = @previous,
+            @last = @last OUTPUT,
+            @in_range = @in_range OUTPUT;
+        IF @in_range = 0 AND @batch > 0
+            BREAK;
+        -- The range's bounds go in as N'' literals: @input_data_1 takes no parameters of
+        -- its own. An integer id compares with them as a number, a text id as text.
+        SET @batch_query = CONCAT(
+            N'SELECT q.* FROM (', @query, N') AS q WHERE ',
+            CASE WHEN @batch > 0 THEN CONCAT(
+                N'q.', QUOTENAME(@id_column), N' > N''', REPLACE(@previous, N'''', N''''''), N''' AND '
+            ) ELSE CONCAT(N'(q.', QUOTENAME(@id_column), N' IS NULL OR ') END,
+            CASE WHEN @last IS NULL THEN N'1 = 1' ELSE CONCAT(
+                N'q.', QUOTENAME(@id_column), N' <= N''', REPLACE(@last, N'''', N''''''), N''''
+            ) END,
+            CASE WHEN @batch > 0 THEN N'' ELSE N')' END
+        );
+        SET @batch += 1;
+        -- Two calls because their result sets differ (WITH RESULT SETS is fixed per
+        -- call): @explain = 0 keeps the lean two columns.
+        IF @explain = 0
+        BEGIN
+            INSERT INTO #scores (customer_id, churn_probability)
+            EXEC sp_execute_external_script
+                @language = N'sqlml_python',
+                @script = N'from sqlml.adapters.mssql import score_churn_batch
+OutputDataSet, drift_state, drift, rows_read, script_error = score_churn_batch(InputDataSet, onnx_artifact, onnx_sha256, profile, drift_state)',
+                @input_data_1 = @batch_query,
+                @input_data_1_name = N'InputDataSet',
+                @output_data_1_name = N'OutputDataSet',
+                @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @profile NVARCHAR(MAX), @drift_state NVARCHAR(MAX) OUTPUT, @drift NVARCHAR(MAX) OUTPUT, @rows_read BIGINT OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
+                @onnx_artifact = @onnx_artifact,
+                @onnx_sha256 = @onnx_sha256,
+                @profile = @profile,
+                @drift_state = @drift_state OUTPUT,
+                @drift = @drift OUTPUT,
+                @rows_read = @rows_read OUTPUT,
+                @script_error = @script_error OUTPUT
+            WITH RESULT SETS ((customer_id NVARCHAR(64) NOT NULL, churn_probability FLOAT NOT NULL));
+            EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50501;
+        END
+        ELSE
+        BEGIN
+            INSERT INTO #explained (
+                customer_id, churn_probability, rank, feature, feature_value, contribution
+            )
+            EXEC sp_execute_external_script
+                @language = N'sqlml_python',
+                @script = N'from sqlml.adapters.mssql import score_churn_explained_batch
+OutputDataSet, drift_state, drift, rows_read, script_error = score_churn_explained_batch(InputDataSet, onnx_artifact, onnx_sha256, explain, profile, drift_state)',
+                @input_data_1 = @batch_query,
+                @input_data_1_name = N'InputDataSet',
+                @output_data_1_name = N'OutputDataSet',
+                @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @explain INT, @profile NVARCHAR(MAX), @drift_state NVARCHAR(MAX) OUTPUT, @drift NVARCHAR(MAX) OUTPUT, @rows_read BIGINT OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
+                @onnx_artifact = @onnx_artifact,
+                @onnx_sha256 = @onnx_sha256,
+                @explain = @explain,
+                @profile = @profile,
+                @drift_state = @drift_state OUTPUT,
+                @drift = @drift OUTPUT,
+                @rows_read = @rows_read OUTPUT,
+                @script_error = @script_error OUTPUT
+            WITH RESULT SETS ((
+                customer_id NVARCHAR(64) NOT NULL,
+                churn_probability FLOAT NULL,
+                rank INT NULL,
+                feature NVARCHAR(128) NULL,
+                feature_value NVARCHAR(4000) NULL,
+                contribution FLOAT NULL
+            ));
+            EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50501;
+        END;
+        -- Progress, one message per batch, sent at once (PRINT would wait in the
+        -- output buffer); severity 0 is a message, not an error.
+        SET @message = CONCAT(N'sqlml: scored batch ', @batch, N' (', @rows_read, N' rows)');
+        RAISERROR (N'%s', 0, 1, @message) WITH NOWAIT;
+        IF @in_range < @batch_rows OR @last IS NULL
+            BREAK;
+        SET @previous = @last;
+    END;
+    IF @explain > 0
         INSERT INTO #scores (customer_id, churn_probability)
         SELECT e.customer_id, e.churn_probability
         FROM #explained AS e
         WHERE e.rank IS NULL;
-    END;
 
     SELECT TOP (1) @duplicate = MIN(s.customer_id)
     FROM #scores AS s

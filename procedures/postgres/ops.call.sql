@@ -9,7 +9,8 @@
 --      bad options, a model without an active version);
 --   3. ops.stage_input reads input_query with the CALLER's rights (this function is
 --      SECURITY INVOKER) into the session's memory (NULL: the call reads no rows);
---   4. ops.run_call does the work with the OWNER's rights (SECURITY DEFINER).
+--   4. ops.run_call does the work with the OWNER's rights (SECURITY DEFINER); scoring
+--      does it a batch at a time, steps 3 and 4 again for each next batch.
 -- Any error, cancel and statement timeout included, goes to ops.fail_run, which
 -- records the run as failed and re-raises it. Returns the result document.
 -- No SET search_path here: the caller's input_query resolves names as the caller's would.
@@ -49,9 +50,15 @@ BEGIN
                     SELECT r.feature_schema ->> 'id_column' FROM models.registry AS r
                     WHERE r.model_name = call.model_name AND r.status = 'active'
                 ), 'id')
-            END);
+            END, call.run_type = 'score_churn');
         END IF;
         v_result := ops.run_call(v_run_id);
+        -- Scoring reads its input in batches: each next one here, with the caller's
+        -- rights, for the owner's half to score and write (adapters/postgres_batches.py).
+        WHILE coalesce((v_result ->> 'next_batch')::boolean, false) LOOP
+            PERFORM ops.stage_input(v_run_id, NULL, NULL);
+            v_result := ops.run_call(v_run_id);
+        END LOOP;
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
             v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;

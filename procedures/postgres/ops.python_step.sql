@@ -18,7 +18,9 @@
 --                prepared INSERT (200,000 scores cross back as two text payloads, not
 --                two arrays of Python objects); with explain = k > 0 also each
 --                customer's k strongest reasons to predictions.churn_reasons, with 0
---                no explaining work at all. One row: the scores written.
+--                no explaining work at all. Works on one batch of the input
+--                (adapters/postgres_batches.py); one row: the scores the run has
+--                written so far, and whether another batch follows.
 --   preview_churn  onnx_sha256, explain: scores (and k reasons) returned, nothing
 --                written (ml.score_churn_preview): one row per input row:
 --                customer_id, churn_probability, reasons (jsonb array, NULL for k = 0).
@@ -57,8 +59,8 @@ if step == "train":
 if step == "evaluate":
     return postgres.evaluate_staged(plpy, run_id, a["kind"], onnx_artifact, a)
 if step == "score_churn":
-    return [(postgres.score_churn_staged(plpy, run_id, a["model_id"], onnx_artifact,
-                                         a["onnx_sha256"], a["explain"]),)]
+    return [postgres.score_churn_staged(plpy, run_id, a["model_id"], onnx_artifact,
+                                        a["onnx_sha256"], a["explain"])]
 if step == "preview_churn":
     return postgres.preview_churn_staged(plpy, run_id, onnx_artifact, a["onnx_sha256"],
                                          a["explain"])

@@ -8,6 +8,9 @@
 -- ops.run_score_churn). Returns {run_id, model_id, version, rows_scored}. With preview
 -- (ml.score_churn_preview) it writes no score, reason or drift and returns
 -- {run_id, model_id, version, rows: [{customer_id, churn_probability, reasons}]}.
+-- The input comes in batches (adapters/postgres_batches.py): for every batch but the
+-- last it returns {run_id, next_batch: true}, and ops.call stages the next batch and
+-- calls again; drift is counted batch by batch and written with the last one.
 CREATE OR REPLACE FUNCTION ops.run_score_churn(
     run_id bigint, model_name text, explain integer, preview boolean DEFAULT false,
     version integer DEFAULT NULL
@@ -22,6 +25,7 @@ DECLARE
     v_model record;
     v_rows bigint;
     v_scored jsonb;
+    v_more boolean;
 BEGIN
     -- Explaining costs about (columns + 1) * 32 model evaluations per customer, so
     -- the spec bounds it, checked before any work (a spec without the bound: no
@@ -35,6 +39,9 @@ BEGIN
     END IF;
     SELECT * INTO v_model FROM ops.model_version('churn', run_score_churn.model_name,
         run_score_churn.version);
+    -- Scoring is called once per batch of the input: holding the version's row keeps
+    -- an activation from retiring it until the run ends, so every batch scores with it.
+    PERFORM 1 FROM models.registry AS r WHERE r.model_id = v_model.model_id FOR SHARE;
     -- Scored by another version than the active one: a shadow run, which the analysts'
     -- latest views leave out (ops.runs.shadow_of: the version active now, 0 for none).
     UPDATE ops.runs AS u
@@ -64,11 +71,15 @@ BEGIN
     -- The scores (and reasons) are written by the embedded-Python step itself (one
     -- prepared INSERT from two text payloads), in this transaction: handing 200,000
     -- of them back as arrays to unnest here cost more than scoring them.
-    SELECT s.written INTO v_rows
+    SELECT s.written, s.more INTO v_rows, v_more
     FROM ops.python_step('score_churn', run_score_churn.run_id, jsonb_build_object(
         'model_id', v_model.model_id, 'onnx_sha256', v_model.onnx_sha256,
         'explain', v_explain
-    ), v_model.onnx_artifact) AS s (written bigint);
+    ), v_model.onnx_artifact) AS s (written bigint, more boolean);
+    IF v_more THEN
+        -- ops.call reads the next batch with the caller's rights and calls again.
+        RETURN jsonb_build_object('run_id', run_score_churn.run_id, 'next_batch', true);
+    END IF;
     PERFORM ops.finish_run(run_score_churn.run_id, v_model.model_id, v_rows, v_rows);
     RETURN jsonb_build_object('run_id', run_score_churn.run_id, 'model_id', v_model.model_id,
         'version', v_model.version, 'rows_scored', v_rows);

@@ -27,7 +27,10 @@ Figures:
     the modules it loads (no scikit-learn, TensorFlow or pandas);
   * churn training in the database vs in-process on the same rows; the forecaster
     (500 x 120) with --forecaster (tests/benchmarks/bench_forecaster.py's figures);
-  * peak memory (VmHWM) of the backend that scores M rows vs one that runs the floor.
+  * peak memory (VmHWM) of the backend that scores M rows vs one that runs the floor;
+  * with --scale-rows 1000000,5000000 (issue 27): one call over each size, its time and
+    the backend's peak above its warm peak (tests/benchmarks/bench_scale.py); with
+    --scale-train-rows 1000000, the same for training.
 """
 
 from __future__ import annotations
@@ -267,6 +270,12 @@ def main() -> None:
     parser.add_argument("--shape", choices=["customers", "telco"], default="customers",
                         help="the scored columns: the demo's, or the IBM telco set's shape "
                              "(15 text features)")
+    parser.add_argument("--scale-rows", default="",
+                        help="issue 27: score these sizes (e.g. 1000000,5000000), each with "
+                             "the backend's peak memory above its warm peak and the time "
+                             "(tests/benchmarks/bench_scale.py)")
+    parser.add_argument("--scale-train-rows", type=int, default=0,
+                        help="issue 27: the backend's peak memory training on this many rows")
     args = parser.parse_args()
     SHAPE.update(name=args.shape,
                  columns=list(TELCO) if args.shape == "telco" else FEATURES)
@@ -410,6 +419,17 @@ def main() -> None:
     mem_raw.close()
     figure("backend peak memory, scoring", peak_mb, "MB", base_mb, "backend after the floor",
            "< 1536 MB at 1M rows", rows=args.memory_rows)
+    # --- table scale (issue 27) ----------------------------------------------------
+    if args.scale_rows or args.scale_train_rows:
+        import bench_scale
+
+        bench_scale.suite = sys.modules[__name__]  # its figures join this run's
+        if args.scale_rows:
+            bench_scale.scale_figures(engine, sessions,
+                                      [int(n) for n in args.scale_rows.split(",")])
+        if args.scale_train_rows:
+            bench_scale.training_figure(engine, sessions, args.scale_train_rows,
+                                        '{"epochs": 2, "ensemble_size": 1}')
     engine.dispose()
     sessions.dispose()
 

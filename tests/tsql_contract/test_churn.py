@@ -180,3 +180,37 @@ def test_score_churn_refuses_keys_without_an_exact_text(customers, trained, key)
     outcome = score_with_key(customers, trained, key)
     assert "column 'customer_id'" in outcome.output_params["script_error"]
     assert outcome.output is not None and outcome.output.empty
+def test_score_churn_batches_carry_drift_counts_to_the_drift_of_the_whole(
+        customers, trained, profile):
+    """ops.run_score_churn reads its input in ranges of the id column, one script each
+    (docs/scale.md): @drift_state carries the drift counts from batch to batch, so the
+    last batch's @drift is the whole input's, and each batch scores its own rows."""
+    registration = json.loads(trained["registration"])
+    params = {"onnx_artifact": trained["onnx_artifact"],
+              "onnx_sha256": registration["onnx_sha256"],
+              "profile": json.dumps(registration["feature_schema"]["profile"])}
+    whole = run_contract("ops.run_score_churn", profile=profile, engine=customers,
+                         call=PLAIN, input_sql=INPUT, params=params)
+    state, scores = None, []
+    for where in ("customer_id <= 150", "customer_id > 150 AND customer_id <= 300",
+                  "customer_id > 300"):
+        part = run_contract("ops.run_score_churn", profile=profile, engine=customers,
+                            call=PLAIN, input_sql=f"{INPUT} WHERE {where}",
+                            params={**params, "drift_state": state})
+        assert part.output_params["script_error"] is None
+        assert part.output_params["rows_read"] == len(part.output)
+        state = part.output_params["drift_state"]
+        scores.append(part.output)
+    batched = {d["feature"]: d for d in json.loads(part.output_params["drift"])}
+    one = {d["feature"]: d for d in json.loads(whole.output_params["drift"])}
+    assert batched.keys() == one.keys()
+    for feature, d in one.items():
+        assert d["psi"] == pytest.approx(batched[feature]["psi"], abs=1e-12), feature
+        mean = d["detail"].pop("mean_actual", None)
+        other = batched[feature]["detail"].pop("mean_actual", None)
+        assert (mean is None and other is None) or mean == pytest.approx(other, rel=1e-12)
+        assert d["detail"] == batched[feature]["detail"], feature
+    got = {r.customer_id: r.churn_probability for s in scores for r in s.itertuples()}
+    expected = {r.customer_id: r.churn_probability for r in whole.output.itertuples()}
+    assert got.keys() == expected.keys()
+    assert max(abs(got[k] - expected[k]) for k in got) <= 1e-6

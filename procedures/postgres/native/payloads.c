@@ -47,7 +47,9 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -137,11 +139,10 @@ kind_of(Oid type, int argument)
 	return KIND_TEXT;			/* not reached */
 }
 
-/* The state for this call's columns, their types taken from the call itself. */
+/* The state for columns of these types, in context. */
 static State *
-new_state(FunctionCallInfo fcinfo, MemoryContext context)
+new_state_of(int count, const Oid *types, MemoryContext context)
 {
-	int			count = PG_NARGS() - 1;
 	MemoryContext old = MemoryContextSwitchTo(context);
 	State	   *state = palloc0(offsetof(State, columns) + count * sizeof(Column));
 	int			i;
@@ -149,15 +150,8 @@ new_state(FunctionCallInfo fcinfo, MemoryContext context)
 	state->count = count;
 	for (i = 0; i < count; i++)
 	{
-		Oid			type = get_fn_expr_argtype(fcinfo->flinfo, i + 1);
-
-		if (!OidIsValid(type))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("sqlml: ops.column_payloads cannot tell the type of argument %d",
-							i + 1)));
-		state->columns[i].type = type;
-		state->columns[i].kind = kind_of(type, i + 1);
+		state->columns[i].type = types[i];
+		state->columns[i].kind = kind_of(types[i], i + 1);
 		initStringInfo(&state->columns[i].bytes);
 		if (state->columns[i].kind == KIND_TEXT)
 		{
@@ -171,6 +165,26 @@ new_state(FunctionCallInfo fcinfo, MemoryContext context)
 	}
 	MemoryContextSwitchTo(old);
 	return state;
+}
+
+/* The state for this call's columns, their types taken from the call itself. */
+static State *
+new_state(FunctionCallInfo fcinfo, MemoryContext context)
+{
+	int			count = PG_NARGS() - 1;
+	Oid		   *types = palloc(Max(count, 1) * sizeof(Oid));
+	int			i;
+
+	for (i = 0; i < count; i++)
+	{
+		types[i] = get_fn_expr_argtype(fcinfo->flinfo, i + 1);
+		if (!OidIsValid(types[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("sqlml: ops.column_payloads cannot tell the type of argument %d",
+							i + 1)));
+	}
+	return new_state_of(count, types, context);
 }
 
 static inline double
@@ -410,10 +424,10 @@ keeps_payload(Column *column, int64 rows)
 	return !is_coded(column) || rows < CODE_MIN_ROWS;
 }
 
-Datum
-sqlml_column_payloads_final(PG_FUNCTION_ARGS)
+/* The bytea of a state's rows (the layout at the top of this file). */
+static bytea *
+payloads_bytea(State *state)
 {
-	State	   *state = (State *) PG_GETARG_POINTER(0);
 	Size		size = 16;
 	StringInfoData out;
 	StringInfoData values;
@@ -479,6 +493,98 @@ sqlml_column_payloads_final(PG_FUNCTION_ARGS)
 	}
 	result = (bytea *) out.data;
 	SET_VARSIZE(result, out.len);
+	return result;
+}
+
+Datum
+sqlml_column_payloads_final(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BYTEA_P(payloads_bytea((State *) PG_GETARG_POINTER(0)));
+}
+
+/*
+ * ops.cursor_payloads(cursor_name text, max_rows bigint): the next max_rows rows (or
+ * fewer, at the end) of an open cursor, as the bytea ops.column_payloads builds for
+ * the same rows; its columns are what the cursor's query returns, of the types the
+ * aggregate takes.
+ *
+ * Scoring reads its input in batches (adapters/postgres.py, BatchReader): the
+ * caller's half declares a cursor over the caller's query and takes one batch at a
+ * time through this function, so memory holds a batch, never the table. The rows
+ * are fetched in the caller's session with the current user's rights (the caller's:
+ * only ops.stage_input, SECURITY INVOKER, calls it), a few hundred at a time, and
+ * each fetch's tuples are freed once their values are in the payloads.
+ */
+#define CURSOR_FETCH_ROWS 1000
+
+PG_FUNCTION_INFO_V1(sqlml_cursor_payloads);
+
+Datum
+sqlml_cursor_payloads(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int64		max_rows = PG_GETARG_INT64(1);
+	MemoryContext caller = CurrentMemoryContext;
+	State	   *state = NULL;
+	Portal		portal;
+	bytea	   *result;
+
+	if (max_rows < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sqlml: ops.cursor_payloads reads at least 1 row a batch; got %lld",
+						(long long) max_rows)));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "sqlml: ops.cursor_payloads could not connect to SPI");
+	portal = SPI_cursor_find(name);
+	if (portal == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_CURSOR),
+				 errmsg("sqlml: cursor \"%s\" does not exist", name)));
+	for (;;)
+	{
+		int64		want = Min((int64) CURSOR_FETCH_ROWS, max_rows - (state ? state->rows : 0));
+		TupleDesc	desc;
+		uint64		row;
+		int			i;
+
+		if (want <= 0)
+			break;
+		SPI_cursor_fetch(portal, true, (long) want);
+		desc = SPI_tuptable->tupdesc;
+		if (state == NULL)
+		{
+			Oid		   *types = palloc(Max(desc->natts, 1) * sizeof(Oid));
+
+			for (i = 0; i < desc->natts; i++)
+				types[i] = TupleDescAttr(desc, i)->atttypid;
+			state = new_state_of(desc->natts, types, caller);
+		}
+		for (row = 0; row < SPI_processed; row++)
+		{
+			HeapTuple	tuple = SPI_tuptable->vals[row];
+
+			for (i = 0; i < state->count; i++)
+			{
+				bool		is_null;
+				Datum		value = SPI_getbinval(tuple, desc, i + 1, &is_null);
+
+				append_value(&state->columns[i], state->rows == 0, is_null, value);
+			}
+			state->rows++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+		if ((int64) SPI_processed < want)
+			break;
+	}
+	/* the payloads live in the caller's context; SPI's own goes with SPI_finish */
+	{
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		result = payloads_bytea(state);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
 	PG_RETURN_BYTEA_P(result);
 }
 

@@ -28,6 +28,11 @@ AS 'MODULE_PATHNAME', 'sqlml_payload_texts' LANGUAGE C STRICT IMMUTABLE;
 CREATE FUNCTION @extschema@.payload_float8s(bytea) RETURNS SETOF float8
 AS 'MODULE_PATHNAME', 'sqlml_payload_float8s' LANGUAGE C STRICT IMMUTABLE;
 
+-- Scoring's batches: the next rows of the caller's cursor, read as the caller.
+CREATE FUNCTION @extschema@.cursor_payloads(text, bigint) RETURNS bytea
+AS 'MODULE_PATHNAME', 'sqlml_cursor_payloads' LANGUAGE C STRICT VOLATILE;
+
+REVOKE ALL ON FUNCTION @extschema@.cursor_payloads(text, bigint) FROM public;
 REVOKE ALL ON FUNCTION @extschema@.payload_texts(text) FROM public;
 REVOKE ALL ON FUNCTION @extschema@.payload_float8s(bytea) FROM public;
 REVOKE ALL ON FUNCTION @extschema@.column_payloads_step(internal, VARIADIC "any") FROM public;

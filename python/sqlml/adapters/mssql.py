@@ -193,6 +193,74 @@ def score_churn_with_drift(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
     return scores, _drift_json(InputDataSet, profile)
 
 
+_NO_BATCH = (None, None, 0)  # @drift_state, @drift, @rows_read of a batch that failed
+
+
+@_returns_error(lambda: (*_empty(customer_id="object", churn_probability="float64")(),
+                         *_NO_BATCH))
+def score_churn_batch(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+                      profile: str | None, drift_state: str | None) -> tuple:
+    """ml.score_churn's @script for one batch of its input (ops.run_score_churn reads
+    the input in ranges of the id column, one external script each, so the satellite
+    process holds a batch, never the table): ``OutputDataSet, drift_state, drift,
+    rows_read, script_error =``. ``drift_state``: the drift counts of the batches
+    before (None: the first), given back with this batch's added; ``drift``: the JSON
+    rows for ops.run_drift of every row so far (the procedure keeps the last batch's)."""
+    scores = output(entrypoints.score_churn(InputDataSet, onnx_artifact, onnx_sha256))
+    return (scores, *_drift_batch(InputDataSet, profile, drift_state))
+
+
+@_returns_error(lambda: (*_empty(customer_id="object", churn_probability="float64",
+                                 rank="float64", feature="object", feature_value="object",
+                                 contribution="float64")(), *_NO_BATCH))
+def score_churn_explained_batch(InputDataSet: pd.DataFrame, onnx_artifact: bytes,
+                                onnx_sha256: str, explain, profile: str | None,
+                                drift_state: str | None) -> tuple:
+    """:func:`score_churn_batch` for ``@explain`` > 0: the result set of
+    :func:`score_churn_explained_with_drift`, then ``drift_state, drift, rows_read,
+    script_error``."""
+    out, _ = score_churn_explained_with_drift.__wrapped__(
+        InputDataSet, onnx_artifact, onnx_sha256, explain, None)
+    return (out, *_drift_batch(InputDataSet, profile, drift_state))
+
+
+def _drift_batch(frame: pd.DataFrame, profile: str | None, state: str | None) -> tuple:
+    """A batch's drift added to the counts of the batches before it: the new counts
+    (JSON), the drift rows of all rows so far (JSON), and the batch's row count."""
+    from sqlml.kinds import drift
+    from sqlml.kinds.drift_columns import Tally
+
+    try:
+        tally = Tally.from_state(profile, state)
+        tally.add(_drift_columns(frame, tally.profile), len(frame))
+        out = pd.DataFrame(tally.rows(), columns=drift.COLUMNS)
+        return tally.state(), drift.as_json(out), len(frame)
+    except Exception as exc:  # drift must never fail the batch it describes
+        return None, json.dumps([{"feature": "*", "psi": None, "flagged": False,
+                                  "detail": {"error": f"drift could not be measured: {exc}"}}]
+                                ), len(frame)
+
+
+def _drift_columns(frame: pd.DataFrame, profile: dict | None) -> dict:
+    """A frame's columns as the NumPy drift comparison takes them (as _drift_rows
+    converts them); other types as objects, compared value by value."""
+    features = (profile or {}).get("features") or {}
+    columns = {}
+    for name in frame.columns:
+        values = frame[name]
+        if pd.api.types.is_bool_dtype(values):
+            flags = values.to_numpy(dtype=bool)
+            expected = features.get(str(name).strip().lower(), {})
+            columns[name] = (flags.astype(np.float64) if expected.get("type") == "numeric"
+                             else np.where(flags, "True", "False").astype(object))
+        elif pd.api.types.is_numeric_dtype(values):
+            columns[name] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            array = values.to_numpy(dtype=object)
+            columns[name] = np.where(pd.isna(array), None, array)
+    return columns
+
+
 @_returns_error(lambda: (*_empty(customer_id="object", churn_probability="float64",
                                  rank="float64", feature="object", feature_value="object",
                                  contribution="float64")(), None))

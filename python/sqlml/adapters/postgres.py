@@ -405,6 +405,13 @@ def _read_native(plpy, wrapped: str, names: list[str], types: list[int], kinds: 
     """:func:`_read` through ``ops.column_payloads``: the same values, from one payload
     per column, or from the column's codes where the aggregate coded it."""
     n, parts = _native_parts(plpy, wrapped, names, types, kinds)
+    return _native_columns(n, parts, names, kinds)
+
+
+def _native_columns(n: int, parts: list[_Part], names: list[str], kinds: list[str]
+                    ) -> tuple[dict[str, np.ndarray], int, dict[str, encode.Coded]] | None:
+    """``n`` rows' payloads (one part per column) as :func:`_read` gives them; None when
+    a text payload does not split back into its rows."""
     columns: dict[str, np.ndarray] = {}
     coded: dict[str, encode.Coded] = {}
     if not n:  # no rows, no aggregate state: the final function was not called
@@ -484,13 +491,30 @@ def runtime_info(plpy) -> list[tuple]:
 
 
 # run id -> the caller's input rows, read by stage_input, taken by the owner's half:
-# a DataFrame (training, forecasting) or read_columns' arrays, count and coded text
-# columns (scoring).
+# a DataFrame (training, forecasting) or one postgres_batches.Batch (scoring).
 _STAGED: dict[int, object] = {}
+# run id -> scoring's cursor over the caller's query (postgres_batches.BatchReader),
+# read by the caller's half only; and what the owner's half carries from one batch
+# to the next (ScoringRun).
+_READERS: dict[int, object] = {}
+_SCORING: dict[int, ScoringRun] = {}
+# run id -> scoring's input drift so far (kinds.drift_columns.Tally), batch by batch.
+_DRIFT: dict[int, object] = {}
+
+
+@dataclass
+class ScoringRun:
+    """A batched scoring run so far: its model version (the same for every batch)
+    and the rows written."""
+
+    model_id: int
+    onnx_sha256: str
+    written: int = 0
 
 
 @database_errors
-def stage_input(plpy, run_id: int, input_query: str, id_column: str | None = None) -> None:
+def stage_input(plpy, run_id: int, input_query: str, id_column: str | None = None,
+                batched: bool = False) -> None:
     """ops.stage_input: read the input query as the caller; keep the rows for the run.
     ``id_column`` given (scoring): the lean column read, that column as exact text;
     else a DataFrame. An error reading it (a cancel included) goes up to ops.call's
@@ -498,8 +522,32 @@ def stage_input(plpy, run_id: int, input_query: str, id_column: str | None = Non
     # One call in progress stages at a time; a call that failed before taking its
     # input leaves nothing behind for long.
     _STAGED.clear()
-    if id_column:
+    if input_query is None:  # scoring's next batch (ops.call's loop)
+        reader = _READERS.get(run_id)
+        if reader is None:
+            raise InputError(f"run {run_id} has no input being read in this session: "
+                             "call the ml routine, which reads it")
+        _STAGED[run_id] = reader.next(plpy)
+        return
+    _READERS.clear()
+    _SCORING.clear()
+    _DRIFT.clear()
+    if id_column and not batched:  # ml.predict: its input at once (not batched yet)
         _STAGED[run_id] = read_columns(plpy, input_query, exact=frozenset({id_column.lower()}))
+        return
+    if id_column:
+        from sqlml.adapters.postgres_batches import BatchReader
+
+        # In batches (adapters/postgres_batches.py): memory holds a batch, not the table.
+        reader = _READERS[run_id] = BatchReader(plpy, run_id, input_query,
+                                                frozenset({id_column.lower()}))
+        _STAGED[run_id] = reader.next(plpy)
+        return
+    from sqlml.adapters import postgres_batches
+
+    sample = postgres_batches.training_sample(plpy, run_id)
+    if sample is not None:  # churn training: past the spec's limit, a stratified sample
+        _STAGED[run_id] = postgres_batches.read_training(plpy, run_id, input_query, *sample)
     else:
         _STAGED[run_id] = read_query(plpy, input_query, exact=_key_columns(plpy))
 
@@ -545,39 +593,85 @@ def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None,
     """ops.python_step('train'): one row of the Keras bundle, the ONNX bundle, the registration.
     ``champion``: the active version (model_id, version, onnx_artifact, onnx_sha256), measured
     on the new version's held-out rows for the activation rule (``kinds.champion``)."""
-    frame = staged(run_id)
+    frame, sample = staged(run_id), None
+    if isinstance(frame, tuple):  # postgres_batches.read_training: (frame, what was sampled)
+        frame, sample = frame
     # Before TensorFlow is loaded into this backend: its LLVM and the JIT's cannot
     # share a process (a JIT-compiled query then crashes the server; deploy turns JIT
     # off for the database, and this holds for a session that turned it on again).
     plpy.execute("SELECT pg_catalog.set_config('jit', 'off', false)")
     plpy.notice(f"sqlml: read {len(frame)} training rows")
+    if sample is not None:
+        plpy.notice(f"sqlml: training on a sample of {sample['rows']} of {sample['of']} rows,"
+                    f" stratified by {sample['stratified_by']} (limits.max_training_rows)")
     trained = entrypoints.train_model(kind, frame, json.loads(spec), options,
                                       progress=plpy.notice, interrupt=interrupt_hook(plpy),
                                       champion=champion)
+    if sample is not None:  # the registry says what the version was trained on
+        trained.registration["metrics"]["sample"] = sample
     return [(trained.artifact, trained.onnx_artifact, trained.registration_json())]
 
 
 @database_errors
 def score_churn_staged(plpy, run_id: int, model_id: int, onnx_artifact: bytes,
-                       onnx_sha256: str, explain: int | None = 0) -> int:
-    """ops.python_step('score_churn'): score the columns ops.stage_input read (lean path) for
-    the run and write them to predictions.churn_scores; with ``explain`` = k > 0, also
-    each customer's k strongest reasons to predictions.churn_reasons, in the same
-    (caller's) transaction, so a run that fails has neither. Returns the scores written."""
+                       onnx_sha256: str, explain: int | None = 0) -> tuple[int, bool]:
+    """ops.python_step('score_churn'): score the batch ops.stage_input read for the run
+    and write it to predictions.churn_scores; with ``explain`` = k > 0, also each
+    customer's k strongest reasons to predictions.churn_reasons, in the same
+    (caller's) transaction, so a run that fails has neither. Returns the scores
+    written by the run so far, and whether another batch follows."""
     from sqlml.kinds.churn import scoring
 
     # A bad blob fails here, before the staged rows are used; cached per session by sha256.
     scoring.scorer(onnx_artifact, onnx_sha256)
-    columns, n, coded = staged(run_id)
-    ids, probability = entrypoints.score_churn_columns(columns, n, onnx_artifact, onnx_sha256,
-                                                       coded)
-    written = write_scores(plpy, run_id, model_id, ids, probability)
+    batch = staged(run_id)
+    run = _scoring_run(run_id, model_id, onnx_sha256)
+    ids, probability = entrypoints.score_churn_columns(batch.columns, batch.n, onnx_artifact,
+                                                       onnx_sha256, batch.coded)
+    run.written += write_scores(plpy, run_id, model_id, ids, probability)
     if explain:
         # Only now pandas and the explainer: explain = 0 keeps the lean path of before.
-        reasons = entrypoints.explain_churn_columns(columns, n, onnx_artifact, onnx_sha256,
-                                                    explain)
+        reasons = entrypoints.explain_churn_columns(batch.columns, batch.n, onnx_artifact,
+                                                    onnx_sha256, explain)
         write_reasons(plpy, run_id, reasons)
-    return written
+    if batch.number > 1 or not batch.last:
+        plpy.notice(f"sqlml: scored {run.written} rows (batch {batch.number})")
+    if batch.last:
+        if batch.number > 1:
+            _check_unique_ids(plpy, run_id, scoring.SCORING)
+        _SCORING.pop(run_id, None)
+    return run.written, not batch.last
+
+
+def _scoring_run(run_id: int, model_id: int, onnx_sha256: str) -> ScoringRun:
+    run = _SCORING.get(run_id)
+    if run is None:
+        run = _SCORING[run_id] = ScoringRun(model_id, onnx_sha256)
+    if (run.model_id, run.onnx_sha256) != (model_id, onnx_sha256):
+        # ops.run_predict holds the version's registry row FOR SHARE, so this is a
+        # defect, not a race; still, one run never mixes two versions' scores.
+        raise InputError(f"run {run_id} began with model id {run.model_id} and would "
+                         f"go on with {model_id}: one run scores with one version")
+    return run
+
+
+_DUPLICATE_IDS = (
+    "SELECT s.customer_id, pg_catalog.count(*) OVER () AS ids FROM predictions.churn_scores AS s"
+    " WHERE s.run_id = $1 GROUP BY s.customer_id HAVING pg_catalog.count(*) > 1 LIMIT 1"
+)
+
+
+def _check_unique_ids(plpy, run_id: int, what: str) -> None:
+    """Each customer once per run, across batches too (each batch checks its own rows
+    as it is scored); the run's rows are counted in SQL, whose hash aggregate spills
+    to disk past work_mem, so the check holds no set of the table's ids."""
+    plan = _plan(plpy, _DUPLICATE_IDS, ["bigint"])
+    found = plpy.execute(plan, [run_id])
+    if found.nrows():
+        first = found[0]["customer_id"]
+        raise InputError(f"{what}: column 'customer_id' has duplicates ({first!r} and "
+                         f"{int(found[0]['ids']) - 1} more) across batches; each customer "
+                         "is scored once per run")
 
 
 @database_errors
@@ -589,7 +683,12 @@ def preview_churn_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: s
     from sqlml.kinds.churn import scoring
 
     scoring.scorer(onnx_artifact, onnx_sha256)
-    columns, n, coded = staged(run_id)
+    batch = staged(run_id)
+    if not batch.last:  # what-if scoring is for a few rows: it keeps them all to return
+        raise InputError(
+            f"ml.score_churn_preview scores at most one batch of rows ({batch.n:,}, the "
+            "spec's scoring.batch_rows); score more with ml.score_churn")
+    columns, n, coded = batch.columns, batch.n, batch.coded
     ids, probability = entrypoints.score_churn_columns(columns, n, onnx_artifact, onnx_sha256,
                                                        coded)
     reasons: dict[str, list[dict]] = {}
@@ -759,9 +858,14 @@ def drift_staged(plpy, run_id: int, profile: dict | str | None) -> list[tuple]:
     data = _STAGED.get(run_id)
     if data is None:
         return [("*", None, False, json.dumps({"error": f"run {run_id} has no staged input"}))]
-    if isinstance(data, tuple):  # scoring's columns: NumPy only, no pandas
-        columns, n, coded = data
-        out = entrypoints.drift_column_rows(columns, n, profile, coded)
+    if hasattr(data, "last"):  # a scoring batch: NumPy only, no pandas; counted batch by batch
+        from sqlml.kinds.drift_columns import Tally
+
+        tally = _DRIFT.setdefault(run_id, Tally(profile))
+        tally.add(data.columns, data.n, data.coded)
+        if not data.last:
+            return []
+        out = _DRIFT.pop(run_id).rows()
     else:
         out = rows(entrypoints.drift(data, profile))
     flagged = [feature for feature, _, is_flagged, _ in out if is_flagged]

@@ -65,12 +65,15 @@ DROP = [
     "DROP FUNCTION IF EXISTS ops.column_payloads_final(internal)",
     "DROP FUNCTION IF EXISTS ops.payload_texts(text)",
     "DROP FUNCTION IF EXISTS ops.payload_float8s(bytea)",
+    "DROP FUNCTION IF EXISTS ops.cursor_payloads(text, bigint)",
 ]
 # Who reads rows through the aggregate: the caller's half of a scoring call
 # (ops.stage_input, SECURITY INVOKER) runs as the operator. The write's functions
 # are the owner's alone (ops.python_step, SECURITY DEFINER, writes the batch).
 READERS = "sqlml_operator"
-GRANTS = [f'GRANT EXECUTE ON FUNCTION ops.column_payloads(VARIADIC "any") TO {READERS}']
+GRANTS = [f'GRANT EXECUTE ON FUNCTION ops.column_payloads(VARIADIC "any") TO {READERS}',
+          # scoring's batches: the next rows of the caller's cursor, read as the caller
+          f"GRANT EXECUTE ON FUNCTION ops.cursor_payloads(text, bigint) TO {READERS}"]
 
 
 def create_sql(library: str) -> list[str]:
@@ -95,6 +98,9 @@ def create_sql(library: str) -> list[str]:
         'REVOKE ALL ON FUNCTION ops.column_payloads_step(internal, VARIADIC "any") FROM public',
         "REVOKE ALL ON FUNCTION ops.column_payloads_final(internal) FROM public",
         'REVOKE ALL ON FUNCTION ops.column_payloads(VARIADIC "any") FROM public',
+        "CREATE FUNCTION ops.cursor_payloads(text, bigint) RETURNS bytea"
+        f" AS '{path}', 'sqlml_cursor_payloads' LANGUAGE C STRICT VOLATILE",
+        "REVOKE ALL ON FUNCTION ops.cursor_payloads(text, bigint) FROM public",
         *GRANTS,
     ]
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -51,21 +52,43 @@ def rounded(values) -> list[float]:
     return [round(float(v), 6) for v in values]
 
 
-def _numeric(x: np.ndarray, expected: dict) -> tuple[float | None, dict]:
-    missing = np.isnan(x)
-    present = x[~missing]
-    edges = expected["edges"]
-    counts = np.bincount(np.searchsorted(np.asarray(edges), present, side="right"),
-                         minlength=len(edges) + 1)
-    actual = rounded(shares(counts, len(present)))
-    null = round(float(missing.mean()) if len(x) else 0.0, 6)
+@dataclass
+class _NumericTally:
+    """A numeric feature's rows so far: counts per bin of the profile's edges, NULLs,
+    and the sum of the present values (for the mean)."""
+
+    counts: np.ndarray
+    missing: int = 0
+    rows: int = 0
+    total: float = 0.0
+
+    def add(self, x: np.ndarray, edges: list) -> None:
+        missing = np.isnan(x)
+        present = x[~missing]
+        self.counts += np.bincount(np.searchsorted(np.asarray(edges), present, side="right"),
+                                   minlength=len(edges) + 1)
+        self.missing += int(missing.sum())
+        self.rows += len(x)
+        self.total += float(present.sum())
+
+
+def _numeric_result(tally: _NumericTally, expected: dict) -> tuple[float | None, dict]:
+    present = tally.rows - tally.missing
+    actual = rounded(shares(tally.counts, present))
+    null = round(float(tally.missing) / tally.rows if tally.rows else 0.0, 6)
     e = [s * (1 - expected["null"]) for s in expected["shares"]] + [expected["null"]]
     a = [s * (1 - null) for s in actual] + [null]
-    detail = {"edges": edges, "expected": expected["shares"], "actual": actual,
+    detail = {"edges": expected["edges"], "expected": expected["shares"], "actual": actual,
               "null_expected": expected["null"], "null_actual": null,
               "mean_expected": expected.get("mean"),
-              "mean_actual": float(present.mean()) if len(present) else None}
-    return (psi(e, a) if len(x) else None), detail
+              "mean_actual": tally.total / present if present else None}
+    return (psi(e, a) if tally.rows else None), detail
+
+
+def _numeric(x: np.ndarray, expected: dict) -> tuple[float | None, dict]:
+    tally = _NumericTally(np.zeros(len(expected["edges"]) + 1, dtype=np.int64))
+    tally.add(x, expected["edges"])
+    return _numeric_result(tally, expected)
 
 
 def _categories(raw_counts: Counter) -> tuple[dict[str, int], int]:
@@ -166,22 +189,138 @@ def drift_rows(columns: Mapping[str, np.ndarray], n: int, profile: dict | str | 
     feature, as :func:`sqlml.kinds.drift.drift` gives them for the same rows. Never
     raises: an unusable input or profile is one row ``'*'`` that says why.
     ``coded``: text columns already coded (``encode.Coded``), by name."""
-    try:
-        profile = usable_profile(profile)
-        if profile is None:
-            return problem(NO_PROFILE)
-        if profile.get("kind") == "series":
-            return problem("drift_rows measures churn inputs; series go through "
-                           "sqlml.kinds.drift.drift")
-        small = too_few(n, profile)
-        if small is not None:
+    return Tally(profile).add(columns, n, coded).rows()
+
+
+@dataclass
+class Tally:
+    """:func:`drift_rows` for rows that arrive in batches: a scoring run adds each
+    batch as it scores it, and :meth:`rows` gives what ``drift_rows`` gives for all the
+    rows at once. The profile is additive (counts per bin, category and NULL), so
+    memory holds those counts, never the rows; only a feature's mean adds up its
+    batches' sums (equal to the whole's mean to about 1e-15, relative)."""
+
+    profile: dict | str | None
+    rows_seen: int = 0
+    problem: str | None = None
+    numeric: dict = field(default_factory=dict)  # name -> _NumericTally
+    categorical: dict = field(default_factory=dict)  # name -> Counter of raw values
+    missing: set = field(default_factory=set)  # profiled features the input lacks
+
+    def __post_init__(self):
+        try:
+            self.profile = usable_profile(self.profile)
+        except Exception as exc:  # drift must never fail the run it measures
+            self.profile, self.problem = None, f"drift could not be measured: " \
+                f"{type(exc).__name__}: {exc}"
+            return
+        if self.profile is None:
+            self.problem = NO_PROFILE
+        elif self.profile.get("kind") == "series":
+            self.profile, self.problem = None, ("drift_rows measures churn inputs; series go "
+                                                "through sqlml.kinds.drift.drift")
+
+    def add(self, columns: Mapping[str, np.ndarray], n: int,
+            coded: Mapping[str, encode.Coded] | None = None) -> Tally:
+        """Count ``n`` more rows (one array per column, names in any case)."""
+        if self.problem is not None:
+            return self
+        try:
+            lowered = {name: np.asarray(values)[:n]
+                       for name, values in encode.by_lower_name(columns).items()}
+            coded = {name: c for name, c in encode.by_lower_name(coded or {}).items()
+                     if len(c.index) == n}
+            for name, expected in self.profile["features"].items():
+                values = lowered.get(name)
+                if values is None:
+                    self.missing.add(name)
+                elif expected["type"] == "numeric":
+                    tally = self.numeric.setdefault(name, _NumericTally(
+                        np.zeros(len(expected["edges"]) + 1, dtype=np.int64)))
+                    tally.add(_as_float(values), expected["edges"])
+                else:
+                    self.categorical.setdefault(name, Counter()).update(
+                        _raw_counts(values, coded.get(name)))
+            self.rows_seen += n
+        except Exception as exc:  # drift must never fail the run it measures
+            self.problem = f"drift could not be measured: {type(exc).__name__}: {exc}"
+        return self
+
+    def state(self) -> str:
+        """The counts so far as JSON text, for an engine that runs each batch in a new
+        process (SQL Server: one external script per batch) to carry to the next."""
+        return json.dumps({
+            "rows": self.rows_seen, "problem": self.problem, "missing": sorted(self.missing),
+            "numeric": {name: [t.counts.tolist(), t.missing, t.rows, t.total]
+                        for name, t in self.numeric.items()},
+            # pairs, not an object: a category may be NULL, and JSON keys are text
+            "categorical": {name: [[value, count] for value, count in counter.items()]
+                            for name, counter in self.categorical.items()}})
+
+    @classmethod
+    def from_state(cls, profile: dict | str | None, state: str | None) -> Tally:
+        """A tally of ``profile`` holding the counts of :meth:`state` (None: no rows yet)."""
+        tally = cls(profile)
+        if not state:
+            return tally
+        saved = json.loads(state)
+        tally.rows_seen = int(saved["rows"])
+        tally.problem = tally.problem or saved.get("problem")
+        tally.missing = set(saved["missing"])
+        tally.numeric = {name: _NumericTally(np.asarray(counts, dtype=np.int64), int(missing),
+                                             int(rows), float(total))
+                         for name, (counts, missing, rows, total) in saved["numeric"].items()}
+        tally.categorical = {name: Counter(dict((value, int(count)) for value, count in pairs))
+                             for name, pairs in saved["categorical"].items()}
+        return tally
+
+    def rows(self) -> list[tuple]:
+        """One ``(feature, psi, flagged, detail)`` per profiled feature, for every row added."""
+        if self.problem is not None:
+            return problem(self.problem)
+        small = too_few(self.rows_seen, self.profile)
+        if small is not None:  # a handful of rows says nothing of drift (issue 22)
             return small
-        threshold = float(profile.get("threshold", PSI_THRESHOLD))
-        lowered = {name: np.asarray(values)[:n]
-                   for name, values in encode.by_lower_name(columns).items()}
-        coded = {name: c for name, c in encode.by_lower_name(coded or {}).items()
-                 if len(c.index) == n}
-        return [row(name, *compare(lowered.get(name), expected, coded.get(name)), threshold)
-                for name, expected in profile["features"].items()]
-    except Exception as exc:  # drift must never fail the run it measures
-        return problem(f"drift could not be measured: {type(exc).__name__}: {exc}")
+        try:
+            threshold = float(self.profile.get("threshold", PSI_THRESHOLD))
+            out = []
+            for name, expected in self.profile["features"].items():
+                if name in self.missing:
+                    result = (None, {"missing": True})
+                elif expected["type"] == "numeric":
+                    result = _numeric_result(self.numeric.get(name) or _NumericTally(
+                        np.zeros(len(expected["edges"]) + 1, dtype=np.int64)), expected)
+                else:
+                    result = _categorical(self.categorical.get(name, Counter()),
+                                          self.rows_seen, expected)
+                out.append(row(name, *result, threshold))
+            return out
+        except Exception as exc:  # drift must never fail the run it measures
+            return problem(f"drift could not be measured: {type(exc).__name__}: {exc}")
+
+
+def _as_float(values: np.ndarray) -> np.ndarray:
+    """A numeric feature's values as float64, NaN for NULL; text where training saw
+    numbers is read as pandas' ``to_numeric`` reads it (unparsable: NULL), as
+    ``kinds.drift`` compares it."""
+    if values.dtype.kind == "f":
+        return values
+    import pandas as pd  # a column whose type does not match its profile: rare
+
+    return pd.to_numeric(pd.Series(values), errors="coerce").astype("float64").to_numpy()
+
+
+def _raw_counts(values: np.ndarray, coded: encode.Coded | None) -> Counter:
+    """A categorical feature's values counted, in order of first appearance; numbers
+    where training saw categories as ``kinds.drift`` turns them into text."""
+    if values.dtype == object:
+        raw = (Counter(dict(zip(coded.values, coded.counts(), strict=True)))
+               if coded is not None else Counter(values.tolist()))
+        if all(v is None or type(v) is str for v in raw):
+            return raw
+    import pandas as pd  # a column whose type does not match its profile: rare
+
+    from sqlml.kinds import drift
+
+    return Counter(v if isinstance(v, str) else None
+                   for v in drift._as_text(pd.Series(values)).tolist())
