@@ -13,7 +13,8 @@ interval at the model's coverage:
 ``ets_arima``       the mean of ``ets`` and ``arima`` (forecasts and bounds)
 ==================  =========================================================
 
-and each model candidate also on the log scale (``arima_log``, ...), where every value
+(ETS and ARIMA through statsforecast's MSTL where the season is long, see
+``LONG_SEASON``), and each model candidate also on the log scale (``arima_log``, ...), where every value
 of the series is positive: the fit is then multiplicative in effect, which is what
 trending series with seasonality that grows with the level want.
 
@@ -42,6 +43,10 @@ import numpy as np
 MODELS = ("ets", "arima", "theta")
 COMBINATIONS = {"ets_arima": ("ets", "arima")}
 SIMPLE = ("naive", "seasonal_naive")
+# Seasons longer than this (weekly 52, hourly 24) are taken out by MSTL before ETS and
+# ARIMA fit the rest without a season: measured on 494 weeks of gasoline, AutoETS with
+# a season of 52 took 18.6 s and AutoARIMA over 280 s; through MSTL 0.45 s and 5.1 s.
+LONG_SEASON = 12
 NAMES = SIMPLE + MODELS + tuple(COMBINATIONS)
 
 
@@ -86,11 +91,19 @@ def _library():
 
 
 def _model(name: str, y: np.ndarray, horizon: int, season: int, level: int):
+    library = _library()
     if name == "seasonal_naive":
-        season = min(season, len(y))
+        model = library[name](season_length=min(season, len(y)))
     else:  # the models need two seasons and a little more to fit one
         season = season if season > 1 and len(y) >= 2 * season + 2 else 1
-    model = _library()[name](season_length=season)
+        if season > LONG_SEASON and name in ("ets", "arima"):
+            from statsforecast.models import MSTL
+
+            trend = (library["ets"](season_length=1, model="ZZN") if name == "ets"
+                     else library["arima"](season_length=1, seasonal=False))
+            model = MSTL(season_length=season, trend_forecaster=trend)
+        else:
+            model = library[name](season_length=season)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         out = model.forecast(y=y, h=horizon, level=[level])
