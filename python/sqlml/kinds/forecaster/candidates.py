@@ -14,8 +14,8 @@ interval at the model's coverage:
 ==================  =========================================================
 
 (ETS and ARIMA through statsforecast's MSTL where the season is long, see
-``LONG_SEASON``), and each model candidate also on the log scale (``arima_log``, ...), where every value
-of the series is positive: the fit is then multiplicative in effect, which is what
+``LONG_SEASON``), and each model candidate also on the log scale (``arima_log``, ...),
+where every value of the series is positive: the fit is then multiplicative in effect, which is what
 trending series with seasonality that grows with the level want.
 
 statsforecast 2.0 compiles its ETS and Theta with numba (an LLVM of its own, in
