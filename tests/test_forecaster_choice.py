@@ -81,6 +81,14 @@ def test_pick_takes_the_least_and_ties_keep_the_earlier_candidate():
     order = ["naive", "ets", "arima"]
     assert choice.pick({"naive": 2.0, "ets": 1.0, "arima": 1.5}, order) == "ets"
     assert choice.pick({"naive": 1.0, "ets": 1.0, "arima": 1.0}, order) == "naive"
+    assert choice.pick({"ets": 1.0, "arima": 1.0}, ["ets", "arima"]) == "ets"
+
+
+def test_the_random_walk_stays_unless_beaten_by_the_margin():
+    order = ["naive", "seasonal_naive", "ets"]
+    assert choice.pick({"naive": 1.0, "seasonal_naive": 0.97, "ets": 0.99}, order) == "naive"
+    assert choice.pick({"naive": 1.0, "seasonal_naive": 0.90, "ets": 0.99},
+                       order) == "seasonal_naive"
 
 
 def test_a_large_group_validates_an_evenly_spaced_sample_of_long_enough_series():
@@ -105,8 +113,8 @@ def test_the_registry_records_per_series_which_base_won_and_each_candidate_besid
                 "arima_log"} <= set(record[table])
     assert [s["series_id"] for s in record["series"]] == ["q0", "q1", "q2"]
     for row in record["series"]:
-        assert row["won_validation"] == min(row["validation_mase"],
-                                            key=row["validation_mase"].get)
+        assert row["won_validation"] == choice.pick(row["validation_mase"],
+                                                    list(row["validation_mase"]))
         assert set(row["backtest_mase"]) == set(row["validation_mase"])
     assert record["base_backtest"]["model"] == record["candidate"]
     assert "mase" in metrics["network_backtest"]
