@@ -169,8 +169,11 @@ def test_prices_forecast_on_business_days_and_stay_near_the_random_walk():
     metrics = trained.registration["metrics"]
     assert metrics["frequency"] == "business_daily"
     assert metrics["naive_step1_rmse"] > 0
-    # The random walk is a candidate, so validation can always fall back to it.
+    # The random walk is a candidate, so validation can always fall back to it; seasonal
+    # naive (a lag of 5 trading days) is not one on business days.
     assert "naive" in metrics["choice"]["validation_mase"]
+    assert "seasonal_naive" not in metrics["choice"]["validation_mase"]
+    assert metrics["choice"]["candidate"] != "seasonal_naive"
     out = forecaster.forecast(frame, trained.onnx_artifact,
                               trained.registration["onnx_sha256"])
     periods = pd.DatetimeIndex(out[out.series_id == "p0"].sort_values("step").period)

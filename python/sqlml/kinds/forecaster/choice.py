@@ -78,12 +78,13 @@ class Evaluation:
 
 
 def evaluate(histories: list[np.ndarray], indices: list[int], horizon: int, season: int,
-             origins: int, coverage: float, progress=lambda message: None) -> Evaluation:
+             origins: int, coverage: float, progress=lambda message: None,
+             exclude: tuple[str, ...] = ()) -> Evaluation:
     """Every candidate on the series ``indices`` (of ``histories``, each a series' real
     periods): fitted before each validation window, and before the held-out window
     for the record (the choice never reads it)."""
     positive = all(bool((histories[i] > 0).all()) for i in indices)
-    names = candidates.names(positive)
+    names = [name for name in candidates.names(positive) if name not in exclude]
     out = Evaluation(series=list(indices), names=names)
     for table in (out.validation, out.first_window, out.first_forecasts, out.backtest,
                   out.held_forecasts):

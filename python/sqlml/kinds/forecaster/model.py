@@ -357,7 +357,8 @@ def _choose(prep: Prepared, out: Backtest, valid_values: np.ndarray, scales: np.
         return
     started = time.perf_counter()
     evaluation = choice.evaluate(histories, indices, horizon, season, origins,
-                                 opts["coverage"], progress)
+                                 opts["coverage"], progress,
+                                 exclude=tuple(table.get("exclude_candidates", ())))
     validation = evaluation.mean(evaluation.validation)
     chosen = choice.pick(validation, evaluation.names)
 
