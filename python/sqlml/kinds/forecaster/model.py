@@ -37,8 +37,16 @@ Training one version, for each series of n periods:
    recent periods. Its metrics are the backtest's. With ``refit`` false the
    backtest network itself is stored.
 
-Forecasting reads the last ``lookback`` periods of each series and runs the ONNX
-graph; TensorFlow is not imported.
+4. **Base and gate** (``candidates``: true, the default; ``choice``): a statsforecast
+   base is chosen on validation windows only, and the network is kept (alone, or
+   averaged with the base) only where it beats the base there; the held-out window is
+   then forecast as chosen, and ``metrics.choice`` records every candidate.
+
+Training is ``prepare`` (options, series, windows, scaling), ``fit_and_backtest``
+(network, choice, held-out scores) and ``refit_and_package`` (refit, export, registry
+row). Forecasting reads the last ``lookback`` periods of each series and runs the ONNX
+graph (TensorFlow is not imported), and fits the chosen library base on each series'
+history where the version has one.
 """
 
 from __future__ import annotations
