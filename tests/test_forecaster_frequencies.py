@@ -17,7 +17,8 @@ from sqlml.paths import project_root
 pytestmark = pytest.mark.unit
 
 SPEC = json.loads((project_root() / "models" / "forecaster.json").read_text())
-TINY = {"ensemble": 1, "units": 4, "epochs": 2, "patience": 1}
+# The network at each frequency; the bases chosen around it are test_forecaster_choice's.
+TINY = {"ensemble": 1, "units": 4, "epochs": 2, "patience": 1, "candidates": False}
 # Long enough for each frequency's default lookback, horizon and validation.
 LENGTH = {"hourly": 420, "daily": 120, "business_daily": 120, "weekly": 170,
           "quarterly": 56, "yearly": 30}

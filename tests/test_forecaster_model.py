@@ -21,8 +21,10 @@ from sqlml.paths import project_root
 pytestmark = pytest.mark.unit
 
 SPEC = json.loads((project_root() / "models" / "forecaster.json").read_text())
+# These tests are about the network and its windows: the statsforecast bases chosen
+# around it (``candidates``) have their own tests (test_forecaster_choice.py).
 FAST = {"ensemble": 2, "units": 8, "epochs": 3, "patience": 2, "lookback": 24,
-        "validation_origins": 3}
+        "validation_origins": 3, "candidates": False}
 SERIES = 30
 
 

@@ -323,3 +323,52 @@ def test_bad_series_of_other_frequencies_fail_clearly(db, query, message):
         train(db, name="bad", query=query, options=json.dumps(TINY))
     assert count(db, "models.registry") == 0
     assert runs(db)[-1]["status"] == "failed"
+
+
+# --- the base chosen on validation (statsforecast inside the backend) ------------------
+
+QUARTERLY = ("SELECT series_id, period::date AS period, value * (1 + 0.1 * extract(quarter"
+             " FROM period)) AS value FROM (" + generated("2010-01-01", "2024-10-01",
+                                                          "3 months") + ") q")
+
+
+@pytest.mark.slow
+def test_the_registry_says_which_base_won_per_series_and_forecast_fits_it(db):
+    row = train(db, name="quarterly", query=QUARTERLY,
+                options=json.dumps({**TINY, "horizon": 8, "refit": False}))
+    [reg] = call(db, "SELECT metrics FROM models.registry WHERE model_name = 'quarterly'")
+    record = reg["metrics"]["choice"]
+    assert json.loads(row["metrics"])["choice"] == record
+    assert record["candidate"] and record["network"] in ("off", "alone", "blend")
+    assert [s["series_id"] for s in record["series"]] == ["s1", "s2", "s3"]
+    for s in record["series"]:
+        assert {"seasonal_naive", "ets", "arima", "theta"} <= set(s["backtest_mase"])
+    result = forecast(db, name="quarterly", query=QUARTERLY)
+    assert result["rows_written"] == 3 * 8
+    [bounds] = call(db, "SELECT bool_and(lower <= forecast AND forecast <= upper) AS ok, "
+                        "min(period) AS first FROM predictions.forecasts")
+    assert bounds["ok"] and str(bounds["first"])[:10] == "2025-01-01"
+
+
+@pytest.mark.slow
+def test_a_session_that_fitted_statsforecast_runs_any_query_after(db):
+    """statsforecast compiles with numba, an LLVM of its own, and PostgreSQL's JIT is
+    LLVM too (TensorFlow's and the JIT's once crashed the server together). Training
+    turns JIT off in its session; so does forecasting, which fits the chosen library
+    base in a session that need not have trained: after it, a query that the JIT would
+    compile runs, in that session and in a new one."""
+    options = json.dumps({**TINY, "horizon": 8, "refit": False, "epochs": 0})
+    train(db, name="jit", query=QUARTERLY, options=options)
+    [reg] = call(db, "SELECT metrics FROM models.registry WHERE model_name = 'jit'")
+    assert reg["metrics"]["choice"]["network"] != "alone"  # the library forecasts
+    with db.connect() as c:  # a session that never loaded TensorFlow
+        c.exec_driver_sql("SET jit = on")
+        c.execute(sa.text("SELECT * FROM ml.forecast(model_name => 'jit', input_query => :q)"),
+                  {"q": QUARTERLY}).all()
+        c.commit()
+        assert c.exec_driver_sql("SHOW jit").scalar_one() == "off"
+        c.exec_driver_sql("SET jit_above_cost = 0")
+        total = c.exec_driver_sql("SELECT sum(g * 2) FROM generate_series(1, 1000) AS g")
+        assert total.scalar_one() == 1001000
+    with db.connect() as c:
+        assert c.exec_driver_sql("SELECT 1").scalar_one() == 1

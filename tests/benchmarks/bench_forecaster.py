@@ -1,7 +1,14 @@
 """Benchmark: forecaster training and forecasting (not part of make test).
 
     .venv/bin/python tests/benchmarks/bench_forecaster.py [--series 500] [--months 120]
-        [--options '{"ensemble": 5}'] [--in-database] [--url URL]
+        [--min-months 120] [--options '{"ensemble": 5}'] [--in-database] [--url URL]
+        [--compare]
+
+``--compare`` first trains the same series with ``{"candidates": false}`` (the network
+on its window base alone, the forecaster before the base was chosen on validation),
+then as asked, and prints both wall and CPU times: the machine is shared, so a
+comparison is only fair within one run. The demo's set is ``--series 300 --months 120
+--min-months 72``.
 
 Generates N synthetic series of M months each (sqlml.demo.series_data), then times:
   * in-process: forecaster.train (backtest + refit, the spec's defaults unless
@@ -60,6 +67,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--series", type=int, default=500)
     parser.add_argument("--months", type=int, default=120)
+    parser.add_argument("--min-months", type=int, default=0)
+    parser.add_argument("--compare", action="store_true")
     parser.add_argument("--options", default="{}")
     parser.add_argument("--in-database", action="store_true")
     parser.add_argument("--url")
@@ -67,15 +76,24 @@ def main() -> None:
 
     spec = json.loads((project_root() / "models" / "forecaster.json").read_text())
     options = json.loads(args.options)
-    frame = series_data.series_frame(args.series, args.months, args.months, seed=7)
+    frame = series_data.series_frame(args.series, args.months,
+                                     args.min_months or args.months, seed=7)
     marks = {}
+    if args.compare:
+        cpu = time.process_time()
+        before, before_s = timed(lambda: forecaster.train(frame, spec,
+                                                          {**options, "candidates": False}))
+        cpu = time.process_time() - cpu
+        print(f"before (candidates false): train {before_s:7.2f} s wall, {cpu:7.2f} s CPU; "
+              f"backtest MASE {before.registration['metrics']['mase']:.4f}", flush=True)
 
     def progress(message: str) -> None:  # when the refit starts, to split the time
         if message.startswith("refit on full series"):
             marks["refit"] = time.perf_counter()
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     trained, train_s = timed(lambda: forecaster.train(frame, spec, options, progress))
+    cpu = time.process_time() - cpu
     backtest_s = marks.get("refit", start + train_s) - start
     reg = trained.registration
     out, forecast_s = timed(lambda: forecaster.forecast(frame, trained.onnx_artifact,
@@ -91,7 +109,11 @@ def main() -> None:
     print(f"windows: {m['windows']}; best epochs {m['best_epochs']}, epochs run "
           f"{m['epochs_run']}")
     print(f"train in-process:              {train_s:7.2f} s  (backtest {backtest_s:.2f} s, "
-          f"then refit and export {train_s - backtest_s:.2f} s)")
+          f"then refit and export {train_s - backtest_s:.2f} s; {cpu:.2f} s CPU)")
+    choice = reg["metrics"]["choice"]
+    if choice:
+        print(f"base chosen: {choice['candidate']} on {choice['evaluated_series']} series "
+              f"({choice.get('seconds', 0):.1f} s), network {choice['network']}")
     print(f"forecast in-process (ONNX):    {forecast_s:7.2f} s  ({len(out)} rows)")
     print(f"backtest MASE {m['mase']:.4f}, {m['base']['model']} alone {m['base']['mase']:.4f}, "
           f"seasonal naive {m['baseline_mase']:.4f}; sMAPE {m['smape']:.2f}; "

@@ -140,3 +140,30 @@ def test_hourly_periods_arrive_as_datetime2_and_forecasts_keep_their_minute(seri
     ).output
     assert sorted(str(p) for p in rows["period"].unique())[:2] == [
         "2025-03-09 00:30:00", "2025-03-09 01:30:00"]
+
+
+# --- the base chosen on validation ------------------------------------------------------
+
+QUARTERLY = ("SELECT series_id, period, value * (1 + 0.1 * extract(quarter FROM period))"
+             " AS value FROM (" + generated("2010-01-01", "2024-10-01", "3 months") + ") q")
+
+
+@pytest.mark.slow
+def test_the_registration_records_the_chosen_base_and_forecasting_fits_it(series, profile):
+    """Training's @script chooses a statsforecast base on validation and records it per
+    series; ops.run_forecast's @script then fits that base on the history it reads."""
+    trained = train_contract("forecaster", engine=series, input_sql=QUARTERLY,
+                             options=json.dumps({**TINY, "horizon": 8}),
+                             profile=profile).output_params
+    registration = json.loads(trained["registration"])
+    record = registration["metrics"]["choice"]
+    assert record["candidate"] and record["network"] in ("off", "alone", "blend")
+    assert [s["series_id"] for s in record["series"]] == ["s1", "s2", "s3"]
+    assert all("seasonal_naive" in s["backtest_mase"] for s in record["series"])
+    rows = run_contract(
+        "ops.run_forecast", profile=profile, engine=series, input_sql=QUARTERLY,
+        params={"onnx_artifact": trained["onnx_artifact"],
+                "onnx_sha256": registration["onnx_sha256"], "horizon": 4, "profile": None},
+    ).output
+    assert len(rows) == 3 * 4 and str(rows["period"].min())[:10] == "2025-01-01"
+    assert ((rows["lower"] <= rows["forecast"]) & (rows["forecast"] <= rows["upper"])).all()

@@ -581,6 +581,14 @@ def interrupt_hook(plpy):
     return lambda: plpy.execute("SELECT 1")
 
 
+def jit_off(plpy) -> None:
+    """Before TensorFlow or statsforecast's numba is loaded into this backend: their LLVM
+    and PostgreSQL's JIT cannot share a process (a JIT-compiled query then crashes the
+    server; measured for both). Deploy turns JIT off for the database; this holds for a
+    session that turned it on again."""
+    plpy.execute("SELECT pg_catalog.set_config('jit', 'off', false)")
+
+
 @database_errors
 def check_options(plpy, kind: str, spec: str, options: str | None) -> None:
     """ops.check_options: training's option checks, before the input is read."""
@@ -596,10 +604,7 @@ def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None,
     frame, sample = staged(run_id), None
     if isinstance(frame, tuple):  # postgres_batches.read_training: (frame, what was sampled)
         frame, sample = frame
-    # Before TensorFlow is loaded into this backend: its LLVM and the JIT's cannot
-    # share a process (a JIT-compiled query then crashes the server; deploy turns JIT
-    # off for the database, and this holds for a session that turned it on again).
-    plpy.execute("SELECT pg_catalog.set_config('jit', 'off', false)")
+    jit_off(plpy)
     plpy.notice(f"sqlml: read {len(frame)} training rows")
     if sample is not None:
         plpy.notice(f"sqlml: training on a sample of {sample['rows']} of {sample['of']} rows,"
@@ -844,6 +849,7 @@ def write_reasons(plpy, run_id: int, reasons: pd.DataFrame) -> int:
 def forecast_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
                     horizon: int | None) -> list[tuple]:
     frame = staged(run_id)
+    jit_off(plpy)  # the chosen base may be a statsforecast model, compiled by numba
     out = entrypoints.forecast(frame, onnx_artifact, onnx_sha256, horizon)
     # ISO timestamps: PL/Python hands text to the timestamp input function.
     out["period"] = out["period"].dt.strftime("%Y-%m-%d %H:%M:%S")

@@ -37,14 +37,23 @@ Training one version, for each series of n periods:
    recent periods. Its metrics are the backtest's. With ``refit`` false the
    backtest network itself is stored.
 
-Forecasting reads the last ``lookback`` periods of each series and runs the ONNX
-graph; TensorFlow is not imported.
+4. **Base and gate** (``candidates``: true, the default; ``choice``): a statsforecast
+   base is chosen on validation windows only, and the network is kept (alone, or
+   averaged with the base) only where it beats the base there; the held-out window is
+   then forecast as chosen, and ``metrics.choice`` records every candidate.
+
+Training is ``prepare`` (options, series, windows, scaling), ``fit_and_backtest``
+(network, choice, held-out scores) and ``refit_and_package`` (refit, export, registry
+row). Forecasting reads the last ``lookback`` periods of each series and runs the ONNX
+graph (TensorFlow is not imported), and fits the chosen library base on each series'
+history where the version has one.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -53,8 +62,8 @@ from sqlml import artifacts
 from sqlml.errors import ArtifactError, InputError
 from sqlml.kinds import TrainedModel, drift
 from sqlml.kinds.forecaster import base as bases
+from sqlml.kinds.forecaster import candidates, choice, inputs, metrics, network
 from sqlml.kinds.forecaster import frequency as fq
-from sqlml.kinds.forecaster import inputs, metrics, network
 from sqlml.kinds.forecaster import windows as fw
 from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
@@ -68,6 +77,7 @@ BASES = ("seasonal_naive", "theta")
 MIN_AUTO_BATCH, MAX_AUTO_BATCH = 64, 512
 # Models from before frequencies: monthly, with these limits.
 MONTHLY_DEFAULTS = {"max_gap": 12, "min_history": 24}
+SERIES_RECORDS = 50  # evaluated series whose candidates' scores the registry keeps
 
 
 def min_lookback(season: int) -> int:
@@ -168,18 +178,49 @@ def _encoded(windows: fw.Windows, scaling: fw.Scaling):
     return x, y, context
 
 
-def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
-          progress: Progress = lambda message: None) -> TrainedModel:
-    """Train one version: the two bundles and the registry row."""
-    started = time.perf_counter()
+@dataclass
+class Prepared:
+    """A training set read, checked and cut into windows, with its scaling."""
+
+    opts: dict
+    table: dict
+    freq: fq.Frequency
+    series: list
+    log_space: bool
+    seasons: list
+    train_w: fw.Windows
+    valid_w: fw.Windows
+    test_w: fw.Windows
+    scaling: fw.Scaling
+    scale_opts: dict
+    adjustment_maes: dict
+    padded: int
+    filled: int
+
+    @property
+    def horizon(self) -> int:
+        return self.opts["horizon"]
+
+    @property
+    def lookback(self) -> int:
+        return self.opts["lookback"]
+
+    @property
+    def season(self) -> int:
+        return max(int(round(self.opts["season"])), 1)
+
+
+def prepare(frame: pd.DataFrame, spec: dict, options: str | dict | None,
+            progress: Progress) -> Prepared:
+    """Options resolved for the frequency, series regularised, the backtest's windows
+    and the scaling learned from its training windows."""
     opts = resolve_options(spec, options, TRAINING)
-    limits = spec["limits"]
     rows = inputs.read_frame(frame, TRAINING)
     freq = frequency_of(opts, rows)
     source = "given" if opts["frequency"] else "inferred"
     table = spec["frequencies"][freq.name]
     opts = by_frequency({**opts, "frequency": freq.name}, table)
-    _check_options(opts, limits, table)
+    _check_options(opts, spec["limits"], table)
     horizon, lookback = opts["horizon"], opts["lookback"]
     season = max(int(round(opts["season"])), 1)
     units = freq.plural()
@@ -238,13 +279,46 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
                  "MAE " + ", ".join(f"{k} {v:.4f}" for k, v in adjustment_maes.items())
                  + ")")
     scale_opts["adjustment"] = scaling.adjustment
-    x_train, y_train, _ = _encoded(train_w, scaling)
-    x_valid, y_valid, _ = _encoded(valid_w, scaling)
-    batch, rate = batch_and_rate(opts, len(train_w))
+    return Prepared(opts=opts, table=table, freq=freq, series=series, log_space=log_space,
+                    seasons=seasons, train_w=train_w, valid_w=valid_w, test_w=test_w,
+                    scaling=scaling, scale_opts=scale_opts, adjustment_maes=adjustment_maes,
+                    padded=padded, filled=filled)
+
+
+@dataclass
+class Backtest:
+    """The backtest network, its intervals, and the held-out window's forecasts and
+    scores: the version's (``forecast``, with the chosen base and gate) and the network's."""
+
+    fitted: network.Fitted
+    widths: list
+    batch: int
+    rate: float
+    forecast: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    naive: np.ndarray
+    metrics: dict  # the version's backtest
+    network_metrics: dict  # the network alone
+    baseline: dict  # seasonal naive
+    start: dict  # the window base the network corrects (Theta or seasonal naive)
+    choice: dict = field(default_factory=dict)  # what ``preprocessing.base_choice`` holds
+    choice_metrics: dict = field(default_factory=dict)
+
+
+def fit_and_backtest(prep: Prepared, progress: Progress) -> Backtest:
+    """Train the network on the backtest's windows, choose the base and gate the
+    network on validation windows (``choice``), and score the held-out window."""
+    opts, series, scaling = prep.opts, prep.series, prep.scaling
+    horizon, season = prep.horizon, prep.season
+    x_train, y_train, _ = _encoded(prep.train_w, scaling)
+    x_valid, y_valid, valid_context = _encoded(prep.valid_w, scaling)
+    batch, rate = batch_and_rate(opts, len(prep.train_w))
     fit_opts = {**opts, "batch_size": batch, "learning_rate": rate}
     fitted = network.fit(x_train, y_train, x_valid, y_valid, fit_opts, progress)
     widths = fit_intervals(y_valid - fitted.valid_delta, opts["coverage"])
 
+    test_w = prep.test_w
     x_test, _, test_context = _encoded(test_w, scaling)
     delta = network.predict(fitted.model, x_test)
     forecast, lower, upper = _values(delta, test_context, scaling, widths)
@@ -253,20 +327,136 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     naive = np.stack([bases.seasonal_naive(series[i].real[None, :-horizon], horizon,
                                            min(season, len(series[i].real) - horizon))[0]
                       for i in test_w.series])
-    model_metrics = metrics.backtest(test_w.targets, forecast, scales, lower, upper)
+    network_metrics = metrics.backtest(test_w.targets, forecast, scales, lower, upper)
     baseline = metrics.backtest(test_w.targets, naive, scales)
     start = metrics.backtest(
         test_w.targets, fw.decode(np.zeros_like(delta), test_context, scaling), scales)
-    progress(f"{TRAINING}: backtest MASE {model_metrics['mase']:.4f} (seasonal naive "
-             f"{baseline['mase']:.4f}, {opts['base']} alone {start['mase']:.4f}), "
-             f"{opts['coverage']:.0%} interval coverage "
-             f"{model_metrics['coverage']:.3f}")
+    progress(f"{TRAINING}: network backtest MASE {network_metrics['mase']:.4f} (seasonal "
+             f"naive {baseline['mase']:.4f}, {opts['base']} alone {start['mase']:.4f})")
+    out = Backtest(fitted=fitted, widths=widths, batch=batch, rate=rate, forecast=forecast,
+                   lower=lower, upper=upper, naive=naive, metrics=network_metrics,
+                   network_metrics=network_metrics, baseline=baseline, start=start)
+    if opts["candidates"]:
+        valid_values = fw.decode(fitted.valid_delta, valid_context, scaling)
+        _choose(prep, out, valid_values, scales, progress)
+    progress(f"{TRAINING}: backtest MASE {out.metrics['mase']:.4f} (seasonal naive "
+             f"{baseline['mase']:.4f}), {opts['coverage']:.0%} interval coverage "
+             f"{out.metrics['coverage']:.3f}")
+    return out
 
-    final, final_scaling = fitted, scaling
+
+def _choose(prep: Prepared, out: Backtest, valid_values: np.ndarray, scales: np.ndarray,
+            progress: Progress) -> None:
+    """The library base and the network's gate, from validation windows only; then the
+    held-out window forecast as chosen (see ``choice``)."""
+    opts, table, series = prep.opts, prep.table, prep.series
+    horizon, season = prep.horizon, prep.season
+    origins = table.get("candidate_origins", 1)
+    histories = [s.real for s in series]
+    least = choice.least_history(horizon, season, origins)
+    indices = choice.sample([len(h) for h in histories], table.get("candidate_series", 0),
+                            least)
+    if not indices:
+        progress(f"{TRAINING}: no series has the {least} {prep.freq.plural()} a library "
+                 "base needs to be validated: the network alone forecasts")
+        out.choice = {"candidate": None, "network": "alone"}
+        out.choice_metrics = {"candidate": None, "network": "alone",
+                              "reason": f"no series of {least} periods or more"}
+        return
+    started = time.perf_counter()
+    evaluation = choice.evaluate(histories, indices, horizon, season, origins,
+                                 opts["coverage"], progress,
+                                 exclude=tuple(table.get("exclude_candidates", ())))
+    validation = evaluation.mean(evaluation.validation)
+    chosen = choice.pick(validation, evaluation.names)
+
+    # The network's forecast of each evaluated series' first validation window (the
+    # one ending h periods before the end), where it has one.
+    valid_w = prep.valid_w
+    ends = valid_w.first + prep.lookback + horizon - 1
+    first_rows = {int(i): r for r, i in enumerate(valid_w.series)
+                  if ends[r] == series[int(i)].last - horizon}
+    base_s, net_s, blend_s = [], [], []
+    for k, i in enumerate(evaluation.series):
+        if i not in first_rows:
+            continue
+        y = histories[i]
+        n = len(y)
+        history, actual = y[:n - 2 * horizon], y[n - 2 * horizon:n - horizon]
+        base_f = evaluation.first_forecasts[chosen][k]
+        net_f = valid_values[first_rows[i]]
+        base_s.append(choice.mase(actual, base_f, history, season))
+        net_s.append(choice.mase(actual, net_f, history, season))
+        blend_s.append(choice.mase(actual, (base_f + net_f) / 2, history, season))
+    gate = (choice.gate(base_s, net_s, blend_s) if base_s
+            else choice.Gate("off", {}))
+
+    # The held-out window as chosen: the library base for every series (the evaluated
+    # ones reuse their fits), with the network where the gate opened.
+    test_w = prep.test_w
+    held = dict(zip(evaluation.series, range(len(evaluation.series)), strict=True))
+    base_rows = []
+    for i in test_w.series:
+        i = int(i)
+        if i in held:
+            base_rows.append(evaluation.held_forecasts[chosen][held[i]])
+        else:
+            base_rows.append(candidates.forecast(histories[i][:-horizon], horizon, season,
+                                                 chosen, opts["coverage"]))
+    base_f, base_lo, base_hi = (np.stack([r[k] for r in base_rows]) for k in range(3))
+    library = metrics.backtest(test_w.targets, base_f, scales, base_lo, base_hi)
+    if gate.mode == "blend":
+        out.forecast = (base_f + out.forecast) / 2
+        out.lower, out.upper = (base_lo + out.lower) / 2, (base_hi + out.upper) / 2
+    elif gate.mode == "off":
+        out.forecast, out.lower, out.upper = base_f, base_lo, base_hi
+    out.metrics = metrics.backtest(test_w.targets, out.forecast, scales, out.lower, out.upper)
+    seconds = time.perf_counter() - started
+    backtest = evaluation.mean(evaluation.backtest)
+    progress(f"{TRAINING}: base {chosen} (validation MASE {validation[chosen]:.4f} over "
+             f"{len(indices)} series; backtest {library['mase']:.4f}); network {gate.mode} "
+             f"(first validation window: " + ", ".join(f"{k} {v:.4f}" for k, v in
+                                                      gate.validation.items())
+             + f"); {seconds:.1f} s")
+    out.choice = {"candidate": chosen, "network": gate.mode}
+    out.choice_metrics = {
+        "candidate": chosen,
+        "network": gate.mode,
+        "gate_margin": choice.GATE_MARGIN,
+        "gate_validation_mase": gate.validation,
+        "evaluated_series": len(indices),
+        "validation_origins": origins,
+        "validation_mase": validation,
+        "backtest_mase": backtest,
+        "base_backtest": {"model": chosen, **library},
+        "network_added_backtest_mase": library["mase"] - out.metrics["mase"],
+        "seconds": seconds,
+        "series": [
+            {"series_id": series[i].series_id,
+             "won_validation": choice.pick({n: evaluation.validation[n][k]
+                                            for n in evaluation.names}, evaluation.names),
+             "validation_mase": {n: round(evaluation.validation[n][k], 4)
+                                 for n in evaluation.names},
+             "backtest_mase": {n: round(evaluation.backtest[n][k], 4)
+                               for n in evaluation.names}}
+            for k, i in enumerate(evaluation.series[:SERIES_RECORDS])
+        ],
+    }
+
+
+def refit_and_package(frame: pd.DataFrame, spec: dict, prep: Prepared, bt: Backtest,
+                      progress: Progress, started: float) -> TrainedModel:
+    """Refit the network on the full series (``refit``), export and check its ONNX
+    graph, and build the registry row."""
+    opts, series, table = prep.opts, prep.series, prep.table
+    horizon, lookback = prep.horizon, prep.lookback
+    fitted = bt.fitted
+    final, final_scaling = fitted, prep.scaling
     if opts["refit"]:
-        full_w = fw.sliding(series, lookback, horizon, cut=0, most_recent=recent)
-        final_scaling = fw.fit_scaling(full_w, lookback, horizon, log_space, opts["base"],
-                                       **scale_opts)
+        full_w = fw.sliding(series, lookback, horizon, cut=0,
+                            most_recent=table.get("max_windows_per_series", 0))
+        final_scaling = fw.fit_scaling(full_w, lookback, horizon, prep.log_space,
+                                       opts["base"], **prep.scale_opts)
         x_full, y_full, _ = _encoded(full_w, final_scaling)
         # The refit has every window (3.5x the backtest's on 500 x 120 months), so its
         # automatic batch follows its own count, as the backtest's does (about 50
@@ -278,11 +468,13 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
 
     preprocessing = {
         "scaling": final_scaling.to_json(),
-        "interval_half_widths": widths,
+        "interval_half_widths": bt.widths,
         "coverage": opts["coverage"],
         "max_gap": table["max_gap"],
-        "min_history": history,
+        "min_history": table["min_history"],
     }
+    if bt.choice:
+        preprocessing["base_choice"] = bt.choice
     x_check, _, _ = _encoded(fw.last(series, lookback, horizon, cut=0, with_targets=False),
                              final_scaling)
     expected = network.predict(final.model, x_check)
@@ -292,6 +484,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
                                                       PARITY_TOLERANCE)
     onnx_blob = artifacts.pack(KIND, "model.onnx", onnx_model, preprocessing)
 
+    model_metrics, test_w = bt.metrics, prep.test_w
     all_metrics = {
         "mase": model_metrics["mase"],
         "smape": model_metrics["smape"],
@@ -299,25 +492,32 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         "coverage": model_metrics["coverage"],
         "coverage_target": opts["coverage"],
         "coverage_by_step": model_metrics["coverage_by_step"],
-        "baseline_mase": baseline["mase"],
-        "baseline": {"model": "seasonal_naive", **baseline},
-        "base": {"model": opts["base"], **start},
-        "frequency": freq.name,
+        "baseline_mase": bt.baseline["mase"],
+        "baseline": {"model": "seasonal_naive", **bt.baseline},
+        "base": {"model": opts["base"], **bt.start},
+        "network_backtest": bt.network_metrics,
+        "choice": bt.choice_metrics,
+        "step1_rmse": _step1_rmse(test_w.targets, bt.forecast),
+        "naive_step1_rmse": _step1_rmse(
+            test_w.targets, np.array([[series[int(i)].real[-horizon - 1]]
+                                      for i in test_w.series])),
+        "frequency": prep.freq.name,
         "season": opts["season"],
-        "seasonal_adjustment": scaling.adjustment,
-        "seasonal_adjustment_valid_mae": adjustment_maes,
+        "seasonal_adjustment": prep.scaling.adjustment,
+        "seasonal_adjustment_valid_mae": prep.adjustment_maes,
         "horizon": horizon,
         "lookback": lookback,
         "n_series": len(series),
         "n_test_points": int(test_w.targets.size),
-        "filled_points": int(filled),
-        "backfilled_series": int(padded),
-        "windows": {"train": len(train_w), "valid": len(valid_w), "test": len(test_w)},
-        "transform": "log" if log_space else "none",
+        "filled_points": int(prep.filled),
+        "backfilled_series": int(prep.padded),
+        "windows": {"train": len(prep.train_w), "valid": len(prep.valid_w),
+                    "test": len(test_w)},
+        "transform": "log" if prep.log_space else "none",
         "valid_mae": fitted.valid_mae,
         "valid_mae_seasonal_naive": fitted.start_mae,
-        "batch_size": batch,
-        "learning_rate": rate,
+        "batch_size": bt.batch,
+        "learning_rate": bt.rate,
         "refit_batch_size": refit_batch if opts["refit"] else None,
         "refit_learning_rate": refit_rate if opts["refit"] else None,
         "best_epochs": fitted.best_epochs,
@@ -325,7 +525,7 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         "refit": bool(opts["refit"]),
         "onnx_max_abs_diff": parity,
         "backtest_points": metrics.backtest_points(series, test_w.series, test_w.targets,
-                                                   forecast, lower, upper, naive),
+                                                   bt.forecast, bt.lower, bt.upper, bt.naive),
     }
     return TrainedModel.build(
         keras_blob=keras_blob, onnx_blob=onnx_blob, spec=spec, options=opts,
@@ -334,12 +534,12 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
             "series_id_column": "series_id",
             "period_column": "period",
             "value_column": "value",
-            "frequency": freq.name,
+            "frequency": prep.freq.name,
             "season": opts["season"],
-            "seasons": seasons,
+            "seasons": prep.seasons,
             "lookback": lookback,
             "horizon": horizon,
-            "channels": fw.channels(freq),
+            "channels": fw.channels(prep.freq),
             "series": len(series),
             "profile": drift.series_profile(
                 frame, spec["limits"].get("drift_min_rows", drift.drift_columns.MIN_SERIES)),
@@ -347,6 +547,21 @@ def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
         trained_rows=sum(len(s.real) - s.filled for s in series), started=started,
         device=fitted.device,
     )
+
+
+def _step1_rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """RMSE of the first held-out step over series: the figure a random walk is hard to
+    beat on (prices)."""
+    return float(np.sqrt(np.mean((actual[:, 0] - forecast[:, 0]) ** 2)))
+
+
+def train(frame: pd.DataFrame, spec: dict, options: str | dict | None,
+          progress: Progress = lambda message: None) -> TrainedModel:
+    """Train one version: the two bundles and the registry row."""
+    started = time.perf_counter()
+    prep = prepare(frame, spec, options, progress)
+    backtest = fit_and_backtest(prep, progress)
+    return refit_and_package(frame, spec, prep, backtest, progress, started)
 
 
 def _values(delta: np.ndarray, context: fw.Context, scaling: fw.Scaling,
@@ -382,11 +597,27 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     history = limits["min_history"]
     inputs.refuse_short(series, history, FORECASTING,
                          f"{history} {freq.plural()}, the least history a forecast starts from")
+    histories = [s.real for s in series]
     series = inputs.backfill(series, scaling.lookback, scaling.season)
-    windows = fw.last(series, scaling.lookback, scaling.horizon, cut=0, with_targets=False)
-    x, context = fw.encode(windows, scaling)
-    delta = artifacts.onnx_predict(artifacts.onnx_session(bundle.model_bytes), x)[:, :steps]
-    values, lower, upper = _values(delta, context, scaling, pre["interval_half_widths"])
+    chosen = pre.get("base_choice") or {"candidate": None, "network": "alone"}
+    if chosen["network"] != "off":
+        windows = fw.last(series, scaling.lookback, scaling.horizon, cut=0,
+                          with_targets=False)
+        x, context = fw.encode(windows, scaling)
+        delta = artifacts.onnx_predict(artifacts.onnx_session(bundle.model_bytes),
+                                       x)[:, :steps]
+        values, lower, upper = _values(delta, context, scaling, pre["interval_half_widths"])
+    if chosen["network"] != "alone":
+        # The library base is fitted here, on each series' whole history as given.
+        fits = [candidates.forecast(h, steps, scaling.season, chosen["candidate"],
+                                    pre["coverage"]) for h in histories]
+        base_values, base_lower, base_upper = (np.stack([f[k] for f in fits])
+                                               for k in range(3))
+        if chosen["network"] == "blend":
+            values, lower, upper = ((base_values + values) / 2, (base_lower + lower) / 2,
+                                    (base_upper + upper) / 2)
+        else:
+            values, lower, upper = base_values, base_lower, base_upper
     step = np.tile(np.arange(1, steps + 1), len(series))
     last_ordinal = np.repeat([s.last for s in series], steps)
     anchors = fq.anchors(rows, freq)

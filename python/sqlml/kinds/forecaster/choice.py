@@ -1,0 +1,141 @@
+"""Which base forecasts a group of series, and whether the network helps it: chosen on
+validation windows only, so the held-out window never takes part in the choice.
+
+For each series of n real periods and the model's ``horizon`` h, the held-out
+(backtest) window is its last h periods. The validation windows end before it: the
+one ending at n - h (the same periods as the network's first validation window) and,
+for ``origins`` > 1, windows ending ``h // 2`` periods earlier each, for a short
+series (100 quarters, a year of days) a second look at its recent behaviour rather
+than a few dozen windows it does not have. Every candidate (``candidates``) is fitted on
+the history before each validation window and scored by MASE (the seasonal scale of
+that history); the library candidate with the least mean validation MASE over the
+group is its *base*, unless it beats the random walk by less than ``NAIVE_MARGIN`` (then
+the random walk is). Ties keep the earlier candidate of ``candidates.NAMES`` order.
+
+Then the gate: on the validation window ending at n - h, the base alone, the network
+alone and their mean (forecasts and bounds) are compared; the network is used
+(``alone`` or ``blend``) only when it beats the base alone by ``GATE_MARGIN``, since its
+early stopping saw those windows and flatters it a little.
+
+A large group (the demo's 300 monthly series) evaluates the library on an evenly
+spaced sample of ``max_series`` series: a group's choice needs a few dozen series, and
+each library fit costs 0.1-1 s. Every series is then forecast by what the group chose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sqlml.kinds.forecaster import candidates, metrics
+
+GATE_MARGIN = 0.02
+NAIVE_MARGIN = 0.05
+NETWORK_MODES = ("off", "alone", "blend")
+
+
+def sample(lengths: list[int], limit: int, least: int) -> list[int]:
+    """Indices of at most ``limit`` series with at least ``least`` real periods, evenly
+    spaced over the list (the list is in series-id order, so the sample is stable)."""
+    eligible = [i for i, n in enumerate(lengths) if n >= least]
+    if limit <= 0 or len(eligible) <= limit:
+        return eligible
+    picks = np.unique(np.linspace(0, len(eligible) - 1, limit).round().astype(int))
+    return [eligible[k] for k in picks]
+
+
+def validation_ends(n: int, horizon: int, origins: int) -> list[int]:
+    """Where each validation window's targets end (exclusive), all at or before n - h."""
+    step = max(horizon // 2, 1)
+    return [n - horizon - k * step for k in range(origins)]
+
+
+def least_history(horizon: int, season: int, origins: int) -> int:
+    """Real periods a series needs to take part: its earliest validation history holds
+    two seasons and two periods more (what a seasonal library model fits on), or 8."""
+    return max(2 * season + 2, 8) + 2 * horizon + (origins - 1) * max(horizon // 2, 1)
+
+
+def mase(actual: np.ndarray, forecast: np.ndarray, history: np.ndarray, season: int) -> float:
+    return float(np.mean(np.abs(actual - forecast)) / metrics.seasonal_scale(history, season))
+
+
+@dataclass
+class Evaluation:
+    """The candidates on the evaluated series: validation and backtest MASE per series."""
+
+    series: list[int]  # indices of the evaluated series
+    names: list[str]  # the candidates evaluated
+    validation: dict[str, list[float]] = field(default_factory=dict)  # mean over origins
+    first_window: dict[str, list[float]] = field(default_factory=dict)  # ends at n - h
+    first_forecasts: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    backtest: dict[str, list[float]] = field(default_factory=dict)  # the held-out window
+    held_forecasts: dict[str, list[tuple]] = field(default_factory=dict)  # its forecasts
+
+    def mean(self, table: dict[str, list[float]]) -> dict[str, float]:
+        return {k: float(np.mean(v)) for k, v in table.items() if len(v)}
+
+
+def evaluate(histories: list[np.ndarray], indices: list[int], horizon: int, season: int,
+             origins: int, coverage: float, progress=lambda message: None,
+             exclude: tuple[str, ...] = ()) -> Evaluation:
+    """Every candidate on the series ``indices`` (of ``histories``, each a series' real
+    periods): fitted before each validation window, and before the held-out window
+    for the record (the choice never reads it)."""
+    positive = all(bool((histories[i] > 0).all()) for i in indices)
+    names = [name for name in candidates.names(positive) if name not in exclude]
+    out = Evaluation(series=list(indices), names=names)
+    for table in (out.validation, out.first_window, out.first_forecasts, out.backtest,
+                  out.held_forecasts):
+        table.update({name: [] for name in names})
+    for count, i in enumerate(indices):
+        y = histories[i]
+        n = len(y)
+        scores = {name: [] for name in names}
+        for k, end in enumerate(validation_ends(n, horizon, origins)):
+            history, actual = y[:end - horizon], y[end - horizon:end]
+            found = candidates.forecast_all(history, horizon, season, names, coverage)
+            for name, (mean, _, _) in found.items():
+                scores[name].append(mase(actual, mean, history, season))
+                if k == 0:
+                    out.first_window[name].append(scores[name][-1])
+                    out.first_forecasts[name].append(mean)
+        history, actual = y[:n - horizon], y[n - horizon:]
+        held = candidates.forecast_all(history, horizon, season, names, coverage)
+        for name in names:
+            out.validation[name].append(float(np.mean(scores[name])))
+            out.backtest[name].append(mase(actual, held[name][0], history, season))
+            out.held_forecasts[name].append(held[name])
+        if (count + 1) % 10 == 0:
+            progress(f"candidates: {count + 1} of {len(indices)} series evaluated")
+    return out
+
+
+def pick(scores: dict[str, float], order: list[str]) -> str:
+    """The least score; ties keep the earlier name of ``order``. The random walk
+    (``naive``) stays unless the best beats it by ``NAIVE_MARGIN``: on a price series
+    every method's validation error is the random walk's plus noise, and a lucky
+    seasonal naive (lag 5 on trading days) then scored a 1-step RMSE 2.7 times the
+    random walk's (measured on Google's closing prices)."""
+    best = min(order, key=lambda name: (round(scores[name], 12), order.index(name)))
+    if "naive" in scores and scores[best] > scores["naive"] * (1 - NAIVE_MARGIN):
+        return "naive"
+    return best
+
+
+@dataclass
+class Gate:
+    mode: str  # off, alone or blend
+    validation: dict[str, float]  # MASE of base, network, blend on the first window
+
+
+def gate(base: list[float], network: list[float], blend: list[float]) -> Gate:
+    """``off`` unless the network alone or the blend beats the base alone by
+    ``GATE_MARGIN`` (relative) on the first validation window."""
+    scores = {"base": float(np.mean(base)), "network": float(np.mean(network)),
+              "blend": float(np.mean(blend))}
+    best = min(("blend", "network"), key=lambda k: scores[k])
+    if scores[best] < scores["base"] * (1 - GATE_MARGIN):
+        return Gate("alone" if best == "network" else "blend", scores)
+    return Gate("off", scores)
