@@ -13,7 +13,7 @@ AS $$
 BEGIN
     IF begin_run.run_type IS NULL OR begin_run.run_type NOT IN (
         'train_churn_model', 'train_forecaster', 'score_churn', 'forecast', 'activate_model',
-        'import_model', 'predict'
+        'import_model', 'predict',
         'evaluate', 'retrain_check'
     ) THEN
         RAISE EXCEPTION 'sqlml: unknown run type %', quote_nullable(begin_run.run_type)
