@@ -37,7 +37,7 @@ def write_report(engine: sa.Engine, out: str | Path, progress=lambda step: None)
     data = report_data.load(engine, progress)
     progress("realised performance")
     with engine.connect() as connection:
-        data.performance = performance.load(connection)
+        data.performance = performance.load(connection, data.omitted)
     html = page.render(data, draw(data, progress))
     path = Path(out).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)

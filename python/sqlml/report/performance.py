@@ -28,8 +28,20 @@ class Performance:
     checks: pd.DataFrame = field(default_factory=pd.DataFrame)  # retraining checks
 
 
-def load(connection) -> Performance:
+def load(connection, omitted: list[str] | None = None) -> Performance:
+    """What this login may read of realised performance, drift and decisions; each part
+    it may not read is named in ``omitted`` (a role gets the report its rights allow)."""
+    from sqlml.report.data import can_read
+
     if not _has_relation(connection, "models", "evaluations"):
+        return Performance()
+    omitted = [] if omitted is None else omitted
+    registry = can_read(connection, "models.registry")
+    runs = can_read(connection, "ops.runs")
+    if not (registry and can_read(connection, "models.evaluations")
+            and can_read(connection, "models.specs")):
+        omitted.append("Realised performance: this login cannot read models.evaluations "
+                       "(models.performance shows the latest per version).")
         return Performance()
     evaluations = _frame(connection, """
         SELECT e.run_id, e.model_id, e.model_name, e.version, e.rows, e.metrics,
@@ -47,7 +59,9 @@ def load(connection) -> Performance:
             realised=[m.get(k) for m, k in zip(realised, metric, strict=True)],
             validation=[m.get(k) for m, k in zip(validation, metric, strict=True)],
         ).drop(columns=["spec", "validation_metrics", "metrics"])
-    drift = _frame(connection, """
+    drift = pd.DataFrame()
+    if runs and can_read(connection, "ops.run_drift"):
+        drift = _frame(connection, """
         SELECT u.run_id, u.started_at, r.model_name, r.version, MAX(d.psi) AS max_psi
         FROM ops.run_drift AS d
         INNER JOIN ops.runs AS u ON d.run_id = u.run_id
@@ -59,7 +73,11 @@ def load(connection) -> Performance:
         FROM models.registry
         WHERE status_reason IS NOT NULL
         ORDER BY model_name, version""")
-    checks = _frame(connection, """
+    checks = pd.DataFrame()
+    if not runs:
+        omitted.append("Retraining checks: this login cannot read the run log (ops.runs).")
+    else:
+        checks = _frame(connection, """
         SELECT run_id, model_name, status, started_at, outcome, error
         FROM ops.runs WHERE run_type = 'retrain_check'
         ORDER BY run_id DESC""", limit=50)
