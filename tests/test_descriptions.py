@@ -30,6 +30,14 @@ def test_the_reworded_views_say_what_they_show(db):
     assert "per model name" in drift["text"]
 
 
+@pytest.mark.postgres
+def test_the_registrys_kind_names_imported_models(db):
+    """Issue 25 added the kind 'imported'; revision 0029 rewords 0026's "churn or forecaster"."""
+    [kind] = call(db, "SELECT col_description(a.attrelid, a.attnum) AS text FROM pg_attribute"
+                      " AS a WHERE a.attrelid = 'models.registry'::regclass AND a.attname = 'kind'")
+    assert "imported" in kind["text"]
+
+
 @pytest.mark.unit
 def test_sql_server_gets_the_same_descriptions():
     ddl = offline_ddl("0026")
@@ -38,3 +46,22 @@ def test_sql_server_gets_the_same_descriptions():
         assert (f"@level0name = N'{schema}', @level1type = N'TABLE', @level1name = N'{name}', "
                 "@level2type = N'COLUMN'") in ddl
     assert "sp_addextendedproperty" in ddl and "backend_pid" not in ddl
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("revision, table, columns", [
+    ("0029", "models.registry", ("lineage",)),
+    ("0030", "models.registry", ("pinned",)),
+    ("0030", "ops.runs", ("outcome", "shadow_of")),
+])
+def test_sql_server_describes_the_columns_later_revisions_add(revision, table, columns):
+    """Issues 25 and 26 added columns to the described tables; the revision that adds
+    each describes it (and its downgrade drops the description with the column)."""
+    schema, name = table.split(".")
+    ddl = offline_ddl(revision)
+    added = [line for line in ddl.splitlines()
+             if line.startswith("EXEC sys.sp_addextendedproperty @name = N'MS_Description'")]
+    for column in columns:
+        target = (f"@level0name = N'{schema}', @level1type = N'TABLE', @level1name = N'{name}', "
+                  f"@level2type = N'COLUMN', @level2name = N'{column}'")
+        assert any(target in line for line in added), f"{table}.{column} is not described"

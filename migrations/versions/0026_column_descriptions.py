@@ -13,13 +13,12 @@ none), and ``models.drift`` the latest row per model name and feature, so the
 descriptions revision 0015 and 0021 gave them are reworded to say so. Schema DDL
 only: no data moves.
 
-Babelfish (the tests' T-SQL engine) replaces a view by DROP and CREATE, so the
-revision that ships the two views' new text leaves them without their own
-description there (their columns' stay; SQL Server's ALTER keeps both), and it
-cannot list a view column's description (fn_listextendedproperty ends the
-connection). So on Babelfish this downgrade adds back the description revisions
-0015 and 0021 gave each view, which their own downgrades then drop, and a round
-trip holds; on SQL Server it rewords it back.
+On every engine the downgrade rewords the two views' descriptions back to what
+revisions 0015 and 0021 said (their own downgrades then drop them). The views keep
+their descriptions when a later revision replaces them: SQL Server's ALTER VIEW does,
+and on Babelfish, which replaces a view by DROP and CREATE, deploy's translation puts
+them back (``sqlml.deploy.tsql_batches``). Babelfish cannot list a view column's
+description (fn_listextendedproperty ends the connection), so nothing here asks.
 """
 
 import importlib.util
@@ -153,12 +152,6 @@ def _columns(schema: str, name: str, columns: dict) -> dict:
     return {c: t for c, t in columns.items() if c in existing}
 
 
-def _babelfish() -> bool:
-    if op.get_context().as_sql:
-        return False
-    return "Babelfish" in (op.get_bind().exec_driver_sql("SELECT @@VERSION").scalar() or "")
-
-
 def _ms(action: str, schema: str, name: str, kind: str, column: str | None,
         text: str | None = None) -> str:
     """One MS_Description statement: add, update or drop."""
@@ -200,7 +193,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    babelfish = _babelfish()
     for (schema, name, kind), (_, columns) in DESCRIPTIONS.items():
         if kind == "TABLE":
             _set(schema, name, kind, None, None, False)
@@ -208,9 +200,6 @@ def downgrade() -> None:
                 _set(schema, name, kind, column, None, False)
             continue
         about, before = _previous(schema, name)
-        if babelfish:  # the replaced view lost its own description (not its columns')
-            op.execute(_ms("add", schema, name, kind, None, about))
-        else:
-            _set(schema, name, kind, None, about, False)
+        _set(schema, name, kind, None, about, False)
         for column in _columns(schema, name, columns):
             _set(schema, name, kind, column, before[column], False)

@@ -29,7 +29,14 @@ Schema only; the routines and the view ship in the objects revision that follows
 import sqlalchemy as sa
 from alembic import op
 
-from sqlml.deploy.ddl import is_mssql, json_text, now, timestamp
+from sqlml.deploy.ddl import (
+    describe_columns,
+    is_mssql,
+    json_text,
+    now,
+    timestamp,
+    undescribe_columns,
+)
 
 revision = "0029"
 down_revision = "0026"
@@ -37,6 +44,13 @@ down_revision = "0026"
 KINDS = "('churn', 'forecaster', 'imported')"
 OLD_KINDS = "('churn', 'forecaster')"
 RUN_BRIN = "ix_model_scores_run_id_brin"
+# Revision 0026 describes every column of models.registry; the one added here too.
+DESCRIBED = {"lineage": "Where a version moved between databases came from (JSON: source "
+                        "database, model id, name, version, sha256s, exported_at); NULL for "
+                        "a version made here."}
+# ... and the kind, which 0026 described as "churn or forecaster." (said again on downgrade).
+KIND = {"kind": "churn, forecaster or imported (an ONNX graph ml.import_model registered)."}
+KIND_BEFORE = {"kind": "churn or forecaster."}
 
 
 def _kinds(listed: str) -> None:
@@ -47,6 +61,9 @@ def _kinds(listed: str) -> None:
 def upgrade() -> None:
     _kinds(KINDS)
     op.add_column("registry", sa.Column("lineage", json_text()), schema="models")
+    describe_columns("models", "registry", DESCRIBED)
+    undescribe_columns("models", "registry", list(KIND))  # SQL Server rewords by drop and add
+    describe_columns("models", "registry", KIND)
     if is_mssql():
         op.create_check_constraint("lineage_is_json", "registry",
                                    "lineage IS NULL OR ISJSON(lineage) = 1", schema="models")
@@ -74,6 +91,7 @@ def downgrade() -> None:
     if is_mssql():
         op.drop_constraint(op.f("ck_registry_lineage_is_json"), "registry", schema="models",
                            type_="check")
+    undescribe_columns("models", "registry", list(DESCRIBED))
     op.drop_column("registry", "lineage", schema="models")
     # The old kind check cannot hold imported versions: they go, and their runs
     # (kept, as the log) no longer point at them.
@@ -82,3 +100,5 @@ def downgrade() -> None:
     op.execute(f"UPDATE ops.runs SET model_id = NULL WHERE model_id IN ({imported})")
     op.execute("DELETE FROM models.registry WHERE kind = 'imported'")
     _kinds(OLD_KINDS)
+    undescribe_columns("models", "registry", list(KIND_BEFORE))
+    describe_columns("models", "registry", KIND_BEFORE)

@@ -30,7 +30,16 @@ dropped (the objects revision's downgrade puts the old ones back).
 import sqlalchemy as sa
 from alembic import op
 
-from sqlml.deploy.ddl import current_login, is_mssql, json_checks, json_text, now, timestamp
+from sqlml.deploy.ddl import (
+    current_login,
+    describe_columns,
+    is_mssql,
+    json_checks,
+    json_text,
+    now,
+    timestamp,
+    undescribe_columns,
+)
 from sqlml.deploy.objects import execute
 
 revision = "0030"
@@ -41,6 +50,23 @@ SIGNATURES = [
     ("ml.score_churn(text, text, integer)", "ml.score_churn(text, text, integer, integer)"),
     ("ml.forecast(text, integer, text)", "ml.forecast(text, integer, text, integer)"),
 ]
+# Revision 0026 describes every column of models.registry and ops.runs; the ones
+# added here too: {(schema, table): {column: what it holds}}.
+DESCRIBED = {
+    ("models", "registry"): {
+        "pinned": "True: ml.activate_model made this version active by hand (a rollback or a "
+                  "promotion), and the activation rule keeps it until a challenger beats it "
+                  "by the margin on the same rows. NULL reads as false.",
+    },
+    ("ops", "runs"): {
+        "outcome": "What the run decided and the figures it decided on (JSON: an "
+                   "evaluation's metrics, the retraining check's trigger and figures); NULL "
+                   "for a run that decides nothing.",
+        "shadow_of": "A scoring or forecasting run made with a version that was not the "
+                     "active one: the model id of the version active then (0: none was). "
+                     "The analysts' latest views leave such runs out; NULL otherwise.",
+    },
+}
 
 
 def upgrade() -> None:
@@ -51,6 +77,8 @@ def upgrade() -> None:
     if is_mssql():
         op.create_check_constraint("outcome_is_json", "runs",
                                    "outcome IS NULL OR ISJSON(outcome) = 1", schema="ops")
+    for (schema, table), columns in DESCRIBED.items():
+        describe_columns(schema, table, columns)
     op.create_table(
         "evaluations",
         sa.Column("run_id", sa.BigInteger, sa.ForeignKey("ops.runs.run_id"), primary_key=True),
@@ -80,6 +108,8 @@ def downgrade() -> None:
     op.drop_table("evaluations", schema="models")
     if is_mssql():
         op.drop_constraint(op.f("ck_runs_outcome_is_json"), "runs", schema="ops", type_="check")
+    for (schema, table), columns in DESCRIBED.items():
+        undescribe_columns(schema, table, list(columns))
     op.drop_column("runs", "shadow_of", schema="ops")
     op.drop_column("runs", "outcome", schema="ops")
     op.drop_column("registry", "pinned", schema="models")

@@ -75,3 +75,34 @@ def create_series_table(name: str) -> None:
         sa.PrimaryKeyConstraint("series_id", "period"),
         schema="features",
     )
+
+
+def _quoted(text: str) -> str:
+    quoted = "'" + text.replace("'", "''") + "'"
+    return "N" + quoted if is_mssql() else quoted
+
+
+def _column_target(schema: str, table: str, column: str) -> str:
+    return (f"@level0type = N'SCHEMA', @level0name = N'{schema}', @level1type = N'TABLE', "
+            f"@level1name = N'{table}', @level2type = N'COLUMN', @level2name = N'{column}'")
+
+
+def describe_columns(schema: str, table: str, columns: dict[str, str]) -> None:
+    """Describe the columns a revision adds to a described table (COMMENT ON;
+    MS_Description on SQL Server), as revision 0026 described the rest."""
+    for column, text in columns.items():
+        if is_mssql():
+            op.execute("EXEC sys.sp_addextendedproperty @name = N'MS_Description', "
+                       f"@value = {_quoted(text)}, {_column_target(schema, table, column)}")
+        else:
+            op.execute(f"COMMENT ON COLUMN {schema}.{table}.{column} IS {_quoted(text)}")
+
+
+def undescribe_columns(schema: str, table: str, columns: list[str]) -> None:
+    """Before a downgrade drops described columns: SQL Server keeps a column's
+    MS_Description in sys.extended_properties, dropped here by name (PostgreSQL's
+    comment goes with the column)."""
+    if is_mssql():
+        for column in columns:
+            op.execute("EXEC sys.sp_dropextendedproperty @name = N'MS_Description', "
+                       f"{_column_target(schema, table, column)}")

@@ -31,11 +31,10 @@ together:
   without the revision that ships it. ``sqlml objects revision -m "..."`` writes
   that revision and its snapshot.
 
-On Babelfish, the T-SQL engine of the tests, a replaced view loses its descriptions
-(``MS_Description``: gap 1's DROP and CREATE; SQL Server's ALTER keeps them), so a
-revision that changes the T-SQL text of a described view fails the Babelfish round
-trip at the describing revision's downgrade (``sp_dropextendedproperty``). No
-revision does so yet.
+On Babelfish, the T-SQL engine of the tests, a view is replaced by DROP and CREATE
+(gap 1), which would lose its descriptions (``MS_Description``; SQL Server's ALTER
+keeps them): ``tsql_batches.execute`` reads them first and adds them back, so a
+revision that describes a view may be followed by one that replaces it, on both.
 
 Setup scripts (roles, grants, jobs, server settings) are named ``NN_*.sql``, are
 idempotent, and run on every ``sqlml deploy`` after the migrations; they are not
