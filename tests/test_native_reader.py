@@ -155,6 +155,14 @@ def test_only_its_aggregate_calls_it_and_it_names_what_it_cannot_read(db):
             c.exec_driver_sql("SELECT ops.column_payloads(1, now())")
 
 
+# The extension's members (procedures/postgres/native/sqlml_native--1.0.sql): the
+# reader's aggregate and its two halves, scoring's batch reader (issue 27), and the
+# two functions that turn the scores' payloads back into rows.
+MEMBERS = ['ops.column_payloads("any")', "ops.column_payloads_final(internal)",
+           'ops.column_payloads_step(internal,"any")', "ops.cursor_payloads(text,bigint)",
+           "ops.payload_float8s(bytea)", "ops.payload_texts(text)"]
+
+
 def members(engine) -> list[str]:
     """The functions of extension sqlml_native in this database (none: not created)."""
     with engine.connect() as c:
@@ -167,7 +175,8 @@ def members(engine) -> list[str]:
 
 def test_deploy_creates_the_extension_it_built_with_pgxs(db):
     """Issue 23: sqlml deploy built the extension (make && make install) for this local
-    server, and CREATE EXTENSION made its five functions members of it."""
+    server, and CREATE EXTENSION made its functions (the aggregate and its halves, the
+    batch reader, the two write functions) members of it."""
     from sqlml.deploy.native import _toolchain
 
     with db.connect() as c:
@@ -176,10 +185,7 @@ def test_deploy_creates_the_extension_it_built_with_pgxs(db):
         version = c.exec_driver_sql("SELECT extversion FROM pg_extension"
                                     " WHERE extname = 'sqlml_native'").scalar_one()
     assert version == "1.0"
-    assert members(db) == [
-        'ops.column_payloads("any")', 'ops.column_payloads_final(internal)',
-        'ops.column_payloads_step(internal,"any")', "ops.payload_float8s(bytea)",
-        "ops.payload_texts(text)"]
+    assert members(db) == MEMBERS
     toolchain = _toolchain(major)
     assert (toolchain.sharedir / "extension" / "sqlml_native.control").is_file()
     assert (toolchain.pkglibdir / "sqlml_native.so").is_file()
@@ -189,7 +195,7 @@ def test_a_remote_server_that_offers_the_extension_gets_it(db):
     said = []
     assert native.install(db, local=False, log=said.append) == "$libdir/sqlml_native"
     assert said == ["native reader: extension sqlml_native, as installed on the server"]
-    assert len(members(db)) == 5
+    assert members(db) == MEMBERS
 
 
 def test_deploy_leaves_it_out_where_it_cannot_create_it(db, monkeypatch):
@@ -215,7 +221,7 @@ def test_where_the_extension_folders_are_not_writable_the_functions_come_one_by_
     assert both_readers(db, TYPES.format(rows=3))["usable"]
     monkeypatch.undo()
     assert native.install(db, local=True, log=lambda message: None).endswith("sqlml_native.so")
-    assert len(members(db)) == 5
+    assert members(db) == MEMBERS
     assert both_readers(db, TYPES.format(rows=3))["usable"]
 
 

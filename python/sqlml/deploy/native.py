@@ -5,10 +5,12 @@ payload per column. ``procedures/postgres/native/payloads.c`` builds those paylo
 in one aggregate transition per row, where ``string_agg`` takes one per value: for
 200,000 telco rows 0.10 s against 0.32 s (issue 11). Its two set-returning
 functions turn the scores' payloads back into rows for the batch's INSERT without
-printing and parsing each score. They are accelerators, never a requirement: where
-they cannot be created (no extension on a remote server, no compiler, no server
-headers, a deploying role that is not superuser), scoring reads with ``string_agg``,
-writes with ``string_to_table``, and reads and writes the very same values.
+printing and parsing each score, and ``ops.cursor_payloads`` reads the next rows of
+a scoring call's cursor as those payloads (issue 27's batches). They are
+accelerators, never a requirement: where they cannot be created (no extension on a
+remote server, no compiler, no server headers, a deploying role that is not
+superuser), scoring reads with ``string_agg`` (and ``FETCH``), writes with
+``string_to_table``, and reads and writes the very same values.
 
 They ship the way PostgreSQL ships native code (issue 23): the extension
 ``sqlml_native`` in ``procedures/postgres/native/`` (a control file, a versioned
