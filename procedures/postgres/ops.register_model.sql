@@ -3,9 +3,10 @@
 -- Called by ops.run_train (owner's rights) with what the embedded Python returned.
 -- Rule (docs/registry.md), with activate, on the spec's activation_metric (AUC for
 -- churn, higher is better; backtest MASE for forecasts, lower is better):
---   1. a version whose validation metric does not beat its own baseline's (the
+--   1. with no active version, the new one becomes active (scoring needs one), its
+--      reason saying whether it beat its baseline;
+--   2. else a version whose validation metric does not beat its own baseline's (the
 --      spec's activation_metric.baseline) stays a candidate;
---   2. else, with no active version, it becomes active;
 --   3. else it becomes active only when it beats the active version by more than
 --      options.activation_margin (default 0; a tie keeps the active version) on the
 --      SAME rows: metrics.same_rows, the active version measured by training on the
@@ -13,6 +14,8 @@
 --      with one made against a version that is no longer active, it stays a candidate.
 --      A version pinned by ml.activate_model (a rollback) is kept the same way, and
 --      the reason says so.
+--   An imported version (kind imported) has no baseline and no same-rows comparison:
+--      with activate it becomes active, replacing the active version (pinned or not).
 -- status_reason records the figures, the rows they came from, and the verdict. The
 -- new row's onnx_binding (ops.model_binding) ties its ONNX blob to its id, name,
 -- version, kind. Returns one row: model_id, version, status, status_reason.
@@ -92,20 +95,41 @@ BEGIN
         v_pin_note := CASE WHEN v_pinned THEN format(
             '; version %s was pinned by ml.activate_model and stays until a version beats it by the margin on the same rows',
             v_active_version) ELSE '' END;
-        IF v_score IS NULL OR (v_baseline IS NOT NULL AND (
-            (v_higher AND v_score <= v_baseline) OR (NOT v_higher AND v_score >= v_baseline)
-        )) THEN
-            -- A network that does not beat the simple method it is measured beside
-            -- adds nothing a reader should trust; the rule never activates it.
-            v_reason := format('candidate: validation %s %s does not beat its baseline''s %s',
-                v_metric, ops.figure(v_score), ops.figure(v_baseline))
-                || CASE WHEN v_active_id IS NULL THEN '' ELSE v_pin_note END;
-        ELSIF v_active_id IS NULL THEN
+        -- An imported model brings no validation metric and no held-out rows to compare
+        -- on: activate = true is the operator's decision to deploy it (docs/imported-models.md),
+        -- so it replaces the active version, and the reason says why.
+        IF register_model.kind = 'imported' THEN
+            v_status := 'active';
+            v_reason := CASE WHEN v_active_id IS NULL
+                THEN 'activated: first active version (imported with activate = true)'
+                ELSE format('activated: imported with activate = true, replacing version %s '
+                    '(an imported model has no validation metric to compare on the same rows)',
+                    v_active_version)
+                    || CASE WHEN v_pinned THEN format('; version %s had been pinned by ml.activate_model',
+                        v_active_version) ELSE '' END END;
+            UPDATE models.registry AS r
+            SET status = 'retired', pinned = false,
+                status_reason = format('retired: replaced by imported version %s', v_version)
+            WHERE r.model_id = v_active_id;
+        -- The first version becomes active whatever its baseline did: scoring needs an
+        -- active version, and the reason says when a better one is still wanted.
+        ELSIF v_active_id IS NULL AND v_score IS NOT NULL THEN
             v_status := 'active';
             v_reason := format('activated: first active version (validation %s %s%s)',
                 v_metric, ops.figure(v_score),
                 CASE WHEN v_baseline IS NULL THEN ''
-                    ELSE format(', baseline %s', ops.figure(v_baseline)) END);
+                    ELSE format(', baseline %s', ops.figure(v_baseline)) END)
+                || CASE WHEN v_baseline IS NOT NULL AND (
+                    (v_higher AND v_score <= v_baseline) OR (NOT v_higher AND v_score >= v_baseline)
+                ) THEN '; it does not beat its baseline, so the next version that does replaces it'
+                ELSE '' END;
+        ELSIF v_score IS NULL OR (v_baseline IS NOT NULL AND (
+            (v_higher AND v_score <= v_baseline) OR (NOT v_higher AND v_score >= v_baseline)
+        )) THEN
+            -- A network that does not beat the simple method it is measured beside
+            -- adds nothing a reader should trust; the rule never lets it replace one.
+            v_reason := format('candidate: validation %s %s does not beat its baseline''s %s',
+                v_metric, ops.figure(v_score), ops.figure(v_baseline)) || v_pin_note;
         ELSIF v_same IS NULL OR (v_same ->> 'champion_model_id')::bigint IS DISTINCT FROM v_active_id
             OR v_same ->> 'champion' IS NULL OR v_same ->> 'challenger' IS NULL THEN
             v_reason := format('candidate: not compared with active version %s on the same rows (%s)',

@@ -4,7 +4,9 @@
 -- (two bundles and the registration document). Rule (docs/registry.md), with
 -- @activate = 1, on the spec's activation_metric (AUC for churn, higher is better;
 -- backtest MASE for forecasts, lower is better), as ops.register_model on PostgreSQL:
---   1. a version whose validation metric does not beat its own baseline's (the spec's
+--   0. with no active version, the new one becomes active (scoring needs one), its
+--      reason saying whether it beat its baseline;
+--   1. else a version whose validation metric does not beat its own baseline's (the spec's
 --      activation_metric.baseline) stays a candidate;
 --   2. else, with no active version, it becomes active;
 --   3. else it becomes active only when it beats the active version by more than
@@ -13,6 +15,8 @@
 --      new version's held-out rows. Without that comparison, or with one made against
 --      a version that is no longer active, it stays a candidate. A version pinned by
 --      ml.activate_model (a rollback) is kept the same way, and the reason says so.
+--   An imported version (kind imported) has no baseline and no same-rows comparison:
+--      with @activate = 1 it becomes active, replacing the active version (pinned or not).
 -- Returns @model_id, @version, @status and @status_reason (OUTPUT).
 CREATE OR ALTER PROCEDURE ops.register_model
     @kind NVARCHAR(32),
@@ -84,9 +88,11 @@ BEGIN
     -- The registration document nests the metrics ($.metrics.auc); the registry's
     -- metrics column holds that object itself ($.auc).
     SET @score = TRY_CAST(JSON_VALUE(@registration, CONCAT(N'$.metrics.', @metric)) AS FLOAT);
-    SET @baseline = TRY_CAST(
-        JSON_VALUE(@registration, CONCAT(N'$.metrics.', @baseline_name)) AS FLOAT
-    );
+    -- A kind without a baseline (imported) has no path to read: '$.metrics.' is no path.
+    IF @baseline_name IS NOT NULL
+        SET @baseline = TRY_CAST(
+            JSON_VALUE(@registration, CONCAT(N'$.metrics.', @baseline_name)) AS FLOAT
+        );
     SET @margin = COALESCE(
         TRY_CAST(JSON_VALUE(@registration, '$.spec.options.activation_margin') AS FLOAT), 0
     );
@@ -123,25 +129,50 @@ BEGIN
             JSON_VALUE(@registration, '$.metrics.same_rows.rows_from'), N'), margin ',
             CAST(CAST(@margin AS DECIMAL(19, 4)) AS NVARCHAR(32))
         );
-        IF @score IS NULL OR (@baseline IS NOT NULL AND (
-            (@higher = 1 AND @score <= @baseline) OR (@higher = 0 AND @score >= @baseline)
-        ))
-            -- A network that does not beat the simple method it is measured beside
-            -- adds nothing a reader should trust; the rule never activates it.
-            SET @status_reason = CONCAT(
-                N'candidate: validation ', @metric, N' ', @score_text,
-                N' does not beat its baseline''s ', @baseline_text,
-                IIF(@active_id IS NULL, N'', @pin_note)
-            );
-        ELSE IF @active_id IS NULL
+        -- An imported model brings no validation metric and no held-out rows to compare
+        -- on: activate = 1 is the operator's decision to deploy it (docs/imported-models.md),
+        -- so it replaces the active version, and the reason says why.
+        IF @kind = N'imported'
+        BEGIN
+            SET @status = N'active';
+            SET @status_reason = IIF(@active_id IS NULL,
+                N'activated: first active version (imported with activate = true)',
+                CONCAT(
+                    N'activated: imported with activate = true, replacing version ', @active_version,
+                    N' (an imported model has no validation metric to compare on the same rows)',
+                    IIF(@pinned = 1, CONCAT(
+                        N'; version ', @active_version, N' had been pinned by ml.activate_model'
+                    ), N'')
+                ));
+            UPDATE models.registry
+            SET status = N'retired', pinned = 0,
+                status_reason = CONCAT(N'retired: replaced by imported version ', @version)
+            WHERE model_id = @active_id;
+        END
+        -- The first version becomes active whatever its baseline did: scoring needs an
+        -- active version, and the reason says when a better one is still wanted.
+        ELSE IF @active_id IS NULL AND @score IS NOT NULL
         BEGIN
             SET @status = N'active';
             SET @status_reason = CONCAT(
                 N'activated: first active version (validation ', @metric, N' ',
                 @score_text,
-                IIF(@baseline IS NULL, N'', CONCAT(N', baseline ', @baseline_text)), N')'
+                IIF(@baseline IS NULL, N'', CONCAT(N', baseline ', @baseline_text)), N')',
+                IIF(@baseline IS NOT NULL AND (
+                    (@higher = 1 AND @score <= @baseline) OR (@higher = 0 AND @score >= @baseline)
+                ), N'; it does not beat its baseline, so the next version that does replaces it',
+                N'')
             );
         END
+        ELSE IF @score IS NULL OR (@baseline IS NOT NULL AND (
+            (@higher = 1 AND @score <= @baseline) OR (@higher = 0 AND @score >= @baseline)
+        ))
+            -- A network that does not beat the simple method it is measured beside
+            -- adds nothing a reader should trust; the rule never lets it replace one.
+            SET @status_reason = CONCAT(
+                N'candidate: validation ', @metric, N' ', @score_text,
+                N' does not beat its baseline''s ', @baseline_text, @pin_note
+            );
         ELSE IF @same_id IS NULL OR @same_id <> @active_id OR @new IS NULL OR @old IS NULL
             SET @status_reason = CONCAT(
                 N'candidate: not compared with active version ', @active_version,
