@@ -82,7 +82,9 @@ class BatchReader:
 
     def __init__(self, plpy, run_id: int, query: str, exact: frozenset[str],
                  native: bool | None = None):
-        wrapped = postgres.wrap_query(query)
+        # Exactly one SELECT, by PostgreSQL's parser, before the text goes into the
+        # cursor's statement (issue 22: a wrapper must not be broken out of).
+        wrapped = postgres.check_query(plpy, query)
         self.names, types = postgres._describe(plpy, wrapped)
         self.kinds = [postgres._kind(name, oid, exact)
                       for name, oid in zip(self.names, types, strict=True)]
@@ -215,13 +217,13 @@ def read_training(plpy, run_id: int, query: str, label: str, max_rows: int, seed
     (each class keeps its share), read through a cursor a batch at a time, so memory
     holds the sample and one batch, never the table. Returns the frame and what was
     sampled (None: every row)."""
-    wrapped = postgres.wrap_query(query)
+    wrapped = postgres.check_query(plpy, query)  # exactly one SELECT (issue 22)
     names, types = postgres._describe(plpy, wrapped)
     match = [n for n in names if n.lower() == label.lower()]
     if not match:  # training names the missing label column
         return postgres.read_query(plpy, query), None
     col = f"q.{plpy.quote_ident(match[0])}"
-    strata = {r["stratum"]: int(r["n"]) for r in plpy.execute(
+    strata = {r["stratum"]: int(r["n"]) for r in postgres._execute(plpy, 
         f"SELECT ({col})::pg_catalog.text AS stratum, pg_catalog.count(*) AS n"
         f" FROM ({wrapped}) AS q GROUP BY 1")}
     total = sum(strata.values())
