@@ -98,6 +98,7 @@ def test_a_horizon_beyond_training_names_the_model_and_writes_nothing(series):
     assert runs(series)[-1]["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_the_activation_rule_compares_backtest_mase_on_the_same_periods(series):
     reason = assert_activation_rule_keeps_the_champion(series, train)
     if reason is None:

@@ -212,6 +212,7 @@ def test_2_every_batch_of_a_scoring_input_is_read_as_the_caller(customers, login
     assert scored.rows_scored == CUSTOMERS and CUSTOMERS > 3 * 150
 
 
+@pytest.mark.slow
 def test_2_the_owner_half_does_nothing_for_a_run_that_is_not_the_callers(customers, login):
     _, engine = login
     train(customers)
