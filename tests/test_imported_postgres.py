@@ -193,8 +193,10 @@ def test_drift_is_measured_against_the_reference_query_else_the_first_run(split)
     [reg] = call(engine, "SELECT trained_rows, feature_schema FROM models.registry")
     assert reg["trained_rows"] == 200 and set(reg["feature_schema"]["profile"]["features"]) == \
         set(im.TEXT + im.NUMERIC)
-    # Long-tenure customers only: tenure drifts past the threshold, region does not.
-    run = predict(engine, query=f"{QUERY} WHERE tenure > 50")
+    # Longer-tenure customers only: tenure drifts past the threshold, region does not.
+    # At least the spec's limits.drift_min_rows (100) of them, below which drift is
+    # recorded as too few rows rather than measured.
+    run = predict(engine, query=f"{QUERY} WHERE tenure > 30")
     drift = {r["feature"]: r for r in call(
         engine, "SELECT feature, psi, flagged FROM ops.run_drift WHERE run_id = :r",
         r=run["run_id"])}
@@ -209,6 +211,28 @@ def test_drift_is_measured_against_the_reference_query_else_the_first_run(split)
     psi = [r["psi"] for r in call(engine, "SELECT psi FROM ops.run_drift WHERE run_id = :r",
                                   r=first["run_id"])]
     assert psi and max(psi) < 0.01  # the same rows as the profile
+
+
+def test_an_import_with_activate_replaces_the_active_version_and_says_why(split):
+    """Imported versions have no baseline and no same-rows comparison (issue 26's rule):
+    activate = true deploys them, a pin included; activate = false keeps a candidate."""
+    engine, train, label, _ = split
+    _, blob = im.sklearn_pipeline(train, label)
+    first = import_model(engine, blob)
+    assert first["status"] == "active"
+    call(engine, "SELECT * FROM ml.activate_model(model_name => 'acme', version => 1)")
+    held_back = import_model(engine, blob, activate=False)
+    assert held_back["status"] == "candidate"
+    second = import_model(engine, blob)
+    assert (second["version"], second["status"]) == (3, "active")
+    rows = {r["version"]: r for r in call(
+        engine, "SELECT version, status, status_reason, pinned FROM models.registry "
+        "WHERE model_name = 'acme'")}
+    assert rows[1]["status"] == "retired" and not rows[1]["pinned"]
+    assert "replaced by imported version 3" in rows[1]["status_reason"]
+    assert rows[2]["status"] == "candidate"
+    reason = rows[3]["status_reason"]
+    assert "replacing version 1" in reason and "pinned by ml.activate_model" in reason
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlml import artifacts, promotion, routines
 from sqlml.deploy.tsql_batches import BABELFISH_GAPS
 
-from .test_procedures import register, runs
+from .test_procedures import register, runs, versions
 
 pytestmark = pytest.mark.babelfish
 
@@ -33,6 +33,18 @@ def test_predict_needs_an_input_query_and_an_imported_model(bf):
     with pytest.raises(sa.exc.DBAPIError, match="is a churn model, not a imported model"):
         routines.call(bf, "predict", model_name="churn", input_query="SELECT 1 AS id")
     assert [r["status"] for r in runs(bf)] == ["failed", "failed"]
+
+
+def test_an_imported_version_with_activate_replaces_the_active_one_and_says_why(bf):
+    """No baseline, no same-rows comparison for kind imported (issue 26's rule reads
+    neither): activate decides, and both reasons say what happened."""
+    first = register(bf, "acme", {"imported": 1}, kind="imported")
+    assert first["status"] == "active"
+    assert register(bf, "acme", {"imported": 1}, activate=False, kind="imported")[
+        "status"] == "candidate"
+    third = register(bf, "acme", {"imported": 1}, kind="imported")
+    assert third["status"] == "active" and "replacing version 1" in third["status_reason"]
+    assert versions(bf, "acme") == {1: "retired", 2: "candidate", 3: "active"}
 
 
 def test_import_of_null_is_refused_and_the_run_keeps_no_blob(bf):

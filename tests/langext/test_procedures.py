@@ -349,3 +349,176 @@ def test_forecast_carries_a_wrong_hash_out_with_no_rows(langext, series_rows, fo
     assert_accepted(call, result)
     assert "sha256" in result.params["script_error"]
     assert result.rows == 0
+
+
+# ---------------------------------------------------------------- ops.run_evaluate.sql
+
+
+def _forecasts_as_for_json(columns, rows, last: int = 3) -> str:
+    """The version's forecasts as ops.run_evaluate hands them over (FOR JSON PATH:
+    DATETIME2 periods as ISO text): the last ``last`` periods of each series, 10% high,
+    so the realised metrics are known to be above zero."""
+    names = [name for name, _ in columns]
+    sid, period, value = (names.index(n) for n in ("series_id", "period", "value"))
+    by_series: dict = {}
+    for row in rows:
+        by_series.setdefault(str(row[sid]), []).append(row)
+    records = []
+    for series_id, series_rows_ in by_series.items():
+        for row in sorted(series_rows_, key=lambda r: r[period])[-last:]:
+            stamp = row[period]
+            stamp = stamp if isinstance(stamp, dt.datetime) else dt.datetime(
+                stamp.year, stamp.month, stamp.day)
+            records.append({"series_id": series_id, "period": stamp.isoformat(),
+                            "forecast": float(row[value]) * 1.1,
+                            "lower": float(row[value]) * 0.5, "upper": float(row[value]) * 1.5})
+    return json.dumps(records)
+
+
+@pytest.mark.parametrize("file_name", ["ops.run_evaluate.sql"])
+def test_evaluate_churn_on_the_contract_rows(langext, churn_rows, churn_model, customers,
+                                             file_name):
+    columns, rows = churn_rows
+    trained = blobs(churn_model)
+    registration = json.loads(churn_model[1].params["registration"])
+    call, result = run(langext, file_name, index=0, columns=columns, rows=rows, params={
+        "onnx_artifact": trained["onnx_artifact"], "onnx_sha256": trained["onnx_sha256"],
+        "recorded": json.dumps(registration["metrics"]),
+        "spec_input": json.dumps(json.loads(kind_spec(customers, "churn"))["input"])})
+    assert_accepted(call, result)
+    assert result.params["script_error"] is None, result.params["script_error"]
+    assert result.params["rows"] == len(rows)
+    assert json.loads(result.params["metrics"])
+
+
+@pytest.mark.parametrize("file_name", ["ops.run_evaluate.sql"])
+def test_evaluate_churn_carries_a_wrong_hash_out(langext, churn_rows, churn_model, customers,
+                                                 file_name):
+    columns, rows = churn_rows
+    trained = blobs(churn_model)
+    call, result = run(langext, file_name, index=0, columns=columns, rows=rows[:10], params={
+        "onnx_artifact": trained["onnx_artifact"], "onnx_sha256": "0" * 64, "recorded": "{}",
+        "spec_input": json.dumps(json.loads(kind_spec(customers, "churn"))["input"])})
+    assert_accepted(call, result)
+    assert "sha256" in result.params["script_error"]
+    assert result.params["metrics"] is None
+
+
+@pytest.mark.parametrize("file_name", ["ops.run_evaluate.sql"])
+def test_evaluate_forecaster_on_the_contract_rows(langext, series_rows, file_name):
+    columns, rows = series_rows
+    call, result = run(langext, file_name, index=1, columns=columns, rows=rows, params={
+        "forecasts": _forecasts_as_for_json(columns, rows), "season": 12})
+    assert_accepted(call, result)
+    assert result.params["script_error"] is None, result.params["script_error"]
+    assert result.params["rows"] == SERIES * 3
+    metrics = json.loads(result.params["metrics"])
+    assert metrics, metrics
+
+
+@pytest.mark.parametrize("file_name", ["ops.run_evaluate.sql"])
+def test_evaluate_forecaster_without_forecasts_says_so(langext, series_rows, file_name):
+    columns, rows = series_rows
+    call, result = run(langext, file_name, index=1, columns=columns, rows=rows[:20],
+                       params={"forecasts": None, "season": None})
+    assert_accepted(call, result)
+    assert "no forecasts" in result.params["script_error"]
+
+
+# ---------------------------------------------------------------- ops.run_import.sql
+# ---------------------------------------------------------------- ops.run_predict_model.sql
+
+IMPORTED_TABLE = "features.imported_langext"
+IMPORTED_INPUT = f"SELECT * FROM {IMPORTED_TABLE}"
+IMPORTED_OPTIONS = {"task": "classification", "id_column": "customer_id"}
+
+
+@pytest.fixture(scope="module")
+def imported(pg_engine):
+    """An sklearn pipeline as ONNX (ZipMap on), and held-out rows typed for SQL Server."""
+    import imported_models as im
+
+    frame, label = im.customers(300, seed=37)
+    with pg_engine.begin() as connection:
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {IMPORTED_TABLE}")
+        connection.exec_driver_sql(
+            f"CREATE TABLE {IMPORTED_TABLE} (customer_id bigint PRIMARY KEY, plan text, "
+            "region text, tenure float8, monthly_charges float8, support_calls integer)")
+    held = frame.iloc[200:].reset_index(drop=True)
+    insert_frame(pg_engine, IMPORTED_TABLE, held)
+    pipeline, blob = im.sklearn_pipeline(frame.iloc[:200], label[:200])
+    columns, rows = postgres_input(pg_engine, IMPORTED_INPUT)
+    yield (pipeline, blob, held, [(name, str(sql_type)) for name, sql_type in columns], rows,
+           kind_spec(pg_engine, "imported"))
+    with pg_engine.begin() as connection:
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {IMPORTED_TABLE}")
+
+
+def _import(langext, imported, index=0, options=IMPORTED_OPTIONS, **kwargs):
+    _pipeline, blob, _held, _columns, _rows, spec = imported
+    return run(langext, "ops.run_import.sql", index=index, **kwargs,
+               params={"model": blob, "spec": spec, "options": json.dumps(options)})
+
+
+@pytest.mark.parametrize("file_name", ["ops.run_import.sql"])
+def test_import_returns_both_blobs_through_the_extension(langext, imported, file_name):
+    call, result = _import(langext, imported)
+    assert_accepted(call, result)
+    assert result.params["script_error"] is None, result.params["script_error"]
+    assert result.params["artifact"] == imported[1]  # VARBINARY(MAX) out, byte for byte
+    registration = json.loads(result.params["registration"])
+    assert registration["feature_schema"]["classes"] == [0, 1]
+    assert registration["trained_rows"] == 0
+
+
+@pytest.mark.parametrize("file_name", ["ops.run_import.sql"])
+def test_import_profiles_the_typed_reference_rows(langext, imported, file_name):
+    _pipeline, _blob, held, columns, rows, _spec = imported
+    call, result = _import(langext, imported, index=1, columns=columns, rows=rows,
+                           options={**IMPORTED_OPTIONS, "reference_query": IMPORTED_INPUT})
+    assert_accepted(call, result)
+    assert result.params["script_error"] is None, result.params["script_error"]
+    registration = json.loads(result.params["registration"])
+    assert registration["trained_rows"] == len(held)
+    assert "tenure" in registration["feature_schema"]["profile"]["features"]
+
+
+@pytest.mark.parametrize("file_name", ["ops.run_import.sql"])
+def test_import_carries_a_bad_option_out_in_script_error(langext, imported, file_name):
+    call, result = _import(langext, imported, options={**IMPORTED_OPTIONS, "task": "dreaming"})
+    assert_accepted(call, result)
+    assert "task" in result.params["script_error"]
+    assert result.params["registration"] is None
+
+
+@pytest.mark.parametrize("file_name", ["ops.run_predict_model.sql"])
+def test_predict_matches_predict_proba_through_the_extension(langext, imported, file_name):
+    import numpy as np
+
+    pipeline, _blob, held, columns, rows, _spec = imported
+    _call, imported_result = _import(langext, imported)
+    registration = json.loads(imported_result.params["registration"])
+    call, result = run(langext, file_name, columns=columns, rows=rows, params={
+        "onnx_artifact": imported_result.params["onnx_artifact"],
+        "onnx_sha256": registration["onnx_sha256"],
+        "feature_schema": json.dumps(registration["feature_schema"])})
+    assert_accepted(call, result)
+    assert result.params["script_error"] is None, result.params["script_error"]
+    row_ids, scores = result.data[0], result.data[1]
+    assert row_ids == [str(i) for i in held["customer_id"]]
+    expected = pipeline.predict_proba(held.drop(columns=["customer_id"]))[:, 1]
+    np.testing.assert_allclose(scores, expected, atol=1e-5)
+    assert json.loads(result.params["profile"])  # no reference query: this run's profile
+
+
+@pytest.mark.parametrize("file_name", ["ops.run_predict_model.sql"])
+def test_predict_carries_a_wrong_hash_out_with_no_rows(langext, imported, file_name):
+    _pipeline, _blob, _held, columns, rows, _spec = imported
+    _call, imported_result = _import(langext, imported)
+    registration = json.loads(imported_result.params["registration"])
+    call, result = run(langext, file_name, columns=columns, rows=rows[:5], params={
+        "onnx_artifact": imported_result.params["onnx_artifact"], "onnx_sha256": "0" * 64,
+        "feature_schema": json.dumps(registration["feature_schema"])})
+    assert_accepted(call, result)
+    assert "sha256" in result.params["script_error"]
+    assert result.rows == 0

@@ -12,7 +12,9 @@ embedded-Python contracts in test_churn.py, test_runtime_info.py, ...):
   embedded Python's error carried out as ``@script_error NVARCHAR(MAX) OUTPUT`` and
   raised right after the call by ``ops.raise_script_error`` with an error number
   50xxx of the caller's (never the generic Msg 39004);
-* no dynamic SQL built by concatenation;
+* no dynamic SQL built by concatenation, but for the caller's input query itself run
+  through ``sp_executesql`` (ops.run_score_churn's batch ranges): only the caller's
+  ``@query`` and QUOTENAME'd names go into the text, every value goes in as a parameter;
 * every ``EXEC ops.x @a = ...`` names only parameters ops.x declares, and passes
   every parameter ops.x has no default for: the contract between procedures that
   SQL Server itself checks only when the call runs;
@@ -54,6 +56,32 @@ def declared_params(path: Path) -> dict[str, bool]:
         if match:
             params[match.group(1).lower()] = bool(match.group(2))
     return params
+
+
+def _dynamic_statements(path: Path) -> list[str]:
+    """The variables ``EXEC sp_executesql`` runs; each call must also pass a parameter
+    definition, so that values travel as parameters, never in the text."""
+    text = path.read_text()
+    calls = re.findall(r"EXEC\s+sp_executesql\s+(@\w+)\s*,\s*(N'[^']*')?", text, re.IGNORECASE)
+    for variable, definition in calls:
+        assert definition, f"{path.name}: sp_executesql {variable} takes its values as parameters"
+    return [variable for variable, _ in calls]
+
+
+def _assert_only_the_callers_query(path: Path, variable: str) -> None:
+    """The statement is built by one CONCAT whose only variables are the caller's @query
+    (which then runs with the caller's rights, as @input_data_1 would) and names passed
+    through QUOTENAME; anything else spliced in would be SQL injection."""
+    text = path.read_text()
+    match = re.search(rf"SET {re.escape(variable)} = CONCAT\((.*?)\);\n", text, re.DOTALL)
+    assert match, f"{path.name}: {variable} is built by one SET ... CONCAT(...)"
+    body = re.sub(r"N'(?:[^']|'')*'", "", match.group(1))
+    body = re.sub(r"QUOTENAME\(@\w+\)", "", body, flags=re.IGNORECASE)
+    # A CASE's condition chooses text; it puts nothing of its own into it.
+    body = re.sub(r"WHEN\s+@\w+\s*[<>=]+\s*\d+\s+THEN", "", body, flags=re.IGNORECASE)
+    spliced = set(re.findall(r"@\w+", body)) - {"@query"}
+    assert "@query" in body and not spliced, (
+        f"{path.name}: {variable} splices {sorted(spliced)} into dynamic SQL")
 
 
 def exec_calls(path: Path) -> list[tuple[str, set[str]]]:
@@ -98,7 +126,9 @@ def test_procedure_keeps_the_template_and_its_contracts(path: Path):
     else:
         assert not re.search(r"BEGIN CATCH THROW ; END CATCH", code), (
             "a CATCH block that only re-throws changes nothing: leave it out")
-    assert not re.search(r"EXEC\s*\(\s*@|SP_EXECUTESQL", code), "no dynamic SQL"
+    assert not re.search(r"EXEC\s*\(\s*@", code), "no dynamic SQL"
+    for statement in _dynamic_statements(path):
+        _assert_only_the_callers_query(path, statement)
 
     for call in read_calls(path):
         assert call.result_sets is not None, "sp_execute_external_script needs WITH RESULT SETS"

@@ -872,6 +872,9 @@ def drift_staged(plpy, run_id: int, profile: dict | str | None) -> list[tuple]:
         if not data.last:
             return []
         out = _DRIFT.pop(run_id).rows()
+    elif isinstance(data, tuple):  # ml.predict's columns at once (read_columns): NumPy only
+        columns, n, coded = data
+        out = entrypoints.drift_column_rows(columns, n, profile, coded)
     else:
         out = rows(entrypoints.drift(data, profile))
     flagged = [feature for feature, _, is_flagged, _ in out if is_flagged]
