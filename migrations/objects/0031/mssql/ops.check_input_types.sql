@@ -7,8 +7,8 @@
 -- which the caller's ops.call CATCH block records as the run's error (status failed).
 -- sqlml does not rewrite the caller's query itself: wrapping it in a derived table
 -- breaks a CTE or an ORDER BY, and the caller's text is what runs with the caller's rights.
--- Called by ops.run_train, ops.run_score_churn and ops.run_forecast with the query they
--- are about to hand sp_execute_external_script. A query the describe function cannot
+-- Called by every ops.run_* procedure that hands sp_execute_external_script an
+-- @input_data_1 (tests/test_mssql_input_types.py lists them), with that query. A query the describe function cannot
 -- describe (temporary tables, dynamic SQL) passes: the extension is then the last word.
 -- Returns nothing.
 CREATE OR ALTER PROCEDURE ops.check_input_types

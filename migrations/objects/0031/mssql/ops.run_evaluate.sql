@@ -46,6 +46,8 @@ BEGIN
         @spec_input = JSON_QUERY(s.spec, '$.input')
     FROM models.specs AS s
     WHERE s.kind = @kind;
+    -- Types the language extension refuses: a sqlml error naming the column and its CAST.
+    EXEC ops.check_input_types @input_query = @query;
 
     IF @kind = N'churn'
     BEGIN

@@ -15,7 +15,7 @@ BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
     DECLARE @spec NVARCHAR(MAX);
-    DECLARE @reference NVARCHAR(MAX);
+    DECLARE @query NVARCHAR(MAX);
     DECLARE @artifact VARBINARY(MAX);
     DECLARE @onnx_artifact VARBINARY(MAX);
     DECLARE @registration NVARCHAR(MAX);
@@ -33,10 +33,13 @@ BEGIN
         THROW 50703, N'sqlml: no spec for model kind imported; run sqlml deploy', 1;
     -- Malformed options are the Python's to name; only the query is taken here.
     IF ISJSON(@options) = 1
-        SET @reference = JSON_VALUE(@options, '$.reference_query');
+        SET @query = JSON_VALUE(@options, '$.reference_query');
+    -- Types the language extension refuses: a sqlml error naming the column and its CAST.
+    IF @query IS NOT NULL
+        EXEC ops.check_input_types @input_query = @query;
 
     -- Two calls, because a script with no input query takes no @input_data_1.
-    IF @reference IS NULL
+    IF @query IS NULL
     BEGIN
         EXEC sp_execute_external_script
             @language = N'sqlml_python',
@@ -59,7 +62,7 @@ artifact, onnx_artifact, registration, script_error = import_model(model, spec, 
             @language = N'sqlml_python',
             @script = N'from sqlml.adapters.mssql_imported import import_model
 artifact, onnx_artifact, registration, script_error = import_model(model, spec, options, InputDataSet)',
-            @input_data_1 = @reference,
+            @input_data_1 = @query,
             @input_data_1_name = N'InputDataSet',
             @params = N'@model VARBINARY(MAX), @spec NVARCHAR(MAX), @options NVARCHAR(MAX), @artifact VARBINARY(MAX) OUTPUT, @onnx_artifact VARBINARY(MAX) OUTPUT, @registration NVARCHAR(MAX) OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
             @model = @model,
@@ -85,14 +88,8 @@ artifact, onnx_artifact, registration, script_error = import_model(model, spec, 
         @version = @version OUTPUT,
         @status = @status OUTPUT,
         @status_reason = @status_reason OUTPUT;
-    -- An import has no validation metric to compare: @activate says it all.
-    UPDATE models.registry
-    SET status_reason = IIF(
-        @activate = 1,
-        N'activated: imported with activate = 1',
-        N'candidate: imported with activate = 0'
-    )
-    WHERE model_id = @model_id;
+    -- ops.register_model's rule for kind imported (no metric to compare: @activate
+    -- decides) writes the status and its reason.
     SET @trained_rows = CAST(JSON_VALUE(@registration, '$.trained_rows') AS BIGINT);
     EXEC ops.finish_run
         @run_id = @run_id, @model_id = @model_id, @rows_in = @trained_rows, @rows_out = 1;

@@ -21,6 +21,7 @@ BEGIN
     DECLARE @drift NVARCHAR(MAX);
     DECLARE @profile NVARCHAR(MAX);
     DECLARE @script_error NVARCHAR(MAX);
+    DECLARE @query NVARCHAR(MAX);
     CREATE TABLE #scores (
         row_id NVARCHAR(256) NOT NULL PRIMARY KEY,
         score FLOAT NOT NULL,
@@ -39,13 +40,16 @@ BEGIN
     SELECT @feature_schema = r.feature_schema
     FROM models.registry AS r
     WHERE r.model_id = @model_id;
+    SET @query = @input_query;
+    -- Types the language extension refuses: a sqlml error naming the column and its CAST.
+    EXEC ops.check_input_types @input_query = @query;
 
     INSERT INTO #scores (row_id, score, label)
     EXEC sp_execute_external_script
         @language = N'sqlml_python',
         @script = N'from sqlml.adapters.mssql_imported import predict_with_drift
 OutputDataSet, drift, profile, script_error = predict_with_drift(InputDataSet, onnx_artifact, onnx_sha256, feature_schema)',
-        @input_data_1 = @input_query,
+        @input_data_1 = @query,
         @input_data_1_name = N'InputDataSet',
         @output_data_1_name = N'OutputDataSet',
         @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @feature_schema NVARCHAR(MAX), @drift NVARCHAR(MAX) OUTPUT, @profile NVARCHAR(MAX) OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',

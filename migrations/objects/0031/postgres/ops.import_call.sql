@@ -6,7 +6,7 @@
 --   2. ops.stage_input reads options.reference_query, if any, with the CALLER's rights
 --      (this function is SECURITY INVOKER);
 --   3. ops.run_import checks and registers the model with the OWNER's rights.
--- Any error goes to ops.fail_call, which records the run as failed and re-raises it.
+-- Any error goes to ops.fail_run, which records the run as failed and re-raises it.
 -- Returns the result document: model_id, model_name, version, status, metrics.
 -- No SET search_path here: the reference query resolves names as the caller's would.
 CREATE OR REPLACE FUNCTION ops.import_call(
@@ -54,7 +54,7 @@ BEGIN
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
             v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-        PERFORM ops.fail_call(v_run_id, v_state, v_message, v_detail, v_hint);
+        PERFORM ops.fail_run(v_run_id, v_state, v_message, v_detail, v_hint);
     END;
     RETURN v_result;
 END;

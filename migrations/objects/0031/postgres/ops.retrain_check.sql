@@ -137,7 +137,7 @@ BEGIN
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
             v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-        PERFORM ops.fail_call(v_run_id, v_state, v_message, v_detail, v_hint);
+        PERFORM ops.fail_run(v_run_id, v_state, v_message, v_detail, v_hint);
     END;
     RETURN QUERY SELECT v_run_id, v_outcome ->> 'decision', v_outcome::text;
 END;

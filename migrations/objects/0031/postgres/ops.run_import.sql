@@ -50,12 +50,8 @@ BEGIN
         'imported', v_run.model_name, v_imported.artifact, v_imported.onnx_artifact,
         v_imported.registration, v_activate
     );
-    -- An import has no validation metric to compare: activate says it all.
-    UPDATE models.registry AS r
-    SET status_reason = CASE WHEN v_activate
-        THEN 'activated: imported with activate = true'
-        ELSE 'candidate: imported with activate = false' END
-    WHERE r.model_id = v_registered.model_id;
+    -- ops.register_model's rule for kind imported (no metric to compare: activate
+    -- decides) writes the status and its reason.
     PERFORM ops.finish_run(
         v_run.run_id, v_registered.model_id,
         (v_imported.registration ->> 'trained_rows')::bigint, 1
