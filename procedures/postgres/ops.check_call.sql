@@ -45,7 +45,8 @@ BEGIN
             RAISE EXCEPTION 'sqlml: model % is a % model, not a % model',
                 quote_literal(check_call.model_name), v_other_kind, v_kind
                 USING ERRCODE = 'wrong_object_type';
-        ELSIF v_active = 0 THEN
+        ELSIF v_active = 0 AND check_call.params ->> 'version' IS NULL THEN
+            -- (a version named: ops.model_version checks that one exists; issue 26)
             RAISE EXCEPTION 'sqlml: model % has no active version (% version(s), none active)',
                 quote_literal(check_call.model_name), v_versions
                 USING ERRCODE = 'object_not_in_prerequisite_state',

@@ -85,7 +85,9 @@ class BatchReader:
         # Exactly one SELECT, by PostgreSQL's parser, before the text goes into the
         # cursor's statement (issue 22: a wrapper must not be broken out of).
         wrapped = postgres.check_query(plpy, query)
-        self.names, types = postgres._describe(plpy, wrapped)
+        # exact: the key's type is checked (one without an exact text is refused, naming
+        # the column), as the whole-input readers do
+        self.names, types = postgres._describe(plpy, wrapped, exact)
         self.kinds = [postgres._kind(name, oid, exact)
                       for name, oid in zip(self.names, types, strict=True)]
         self.size = batch_rows(plpy)
@@ -113,7 +115,9 @@ class BatchReader:
                 out.append(f"(extract(epoch FROM {col}))::pg_catalog.float8")
             elif kind == "float" and (not self.native
                                       or oid not in postgres.NATIVE_FLOAT_OIDS):
-                out.append(f"({col})::pg_catalog.float8")
+                # a NUMERIC past float8's range is held at 1e300, which scoring refuses
+                # naming the column, rather than failing the cast naming nothing
+                out.append(f"({postgres._in_float8(col, oid)})::pg_catalog.float8")
             elif kind in ("float", "bool"):
                 out.append(col)
             else:
@@ -218,17 +222,18 @@ def read_training(plpy, run_id: int, query: str, label: str, max_rows: int, seed
     holds the sample and one batch, never the table. Returns the frame and what was
     sampled (None: every row)."""
     wrapped = postgres.check_query(plpy, query)  # exactly one SELECT (issue 22)
-    names, types = postgres._describe(plpy, wrapped)
+    exact = postgres._key_columns(plpy)  # keys as their exact text (issue 22)
+    names, types = postgres._describe(plpy, wrapped, exact)
     match = [n for n in names if n.lower() == label.lower()]
     if not match:  # training names the missing label column
-        return postgres.read_query(plpy, query), None
+        return postgres.read_query(plpy, query, exact=exact), None
     col = f"q.{plpy.quote_ident(match[0])}"
-    strata = {r["stratum"]: int(r["n"]) for r in postgres._execute(plpy, 
+    strata = {r["stratum"]: int(r["n"]) for r in postgres._execute(plpy,
         f"SELECT ({col})::pg_catalog.text AS stratum, pg_catalog.count(*) AS n"
         f" FROM ({wrapped}) AS q GROUP BY 1")}
     total = sum(strata.values())
     if total <= max_rows:
-        return postgres.read_query(plpy, query), None
+        return postgres.read_query(plpy, query, exact=exact), None
     quota = {s: max(1, round(max_rows * n / total)) for s, n in strata.items()}
     rng = np.random.default_rng(seed)
     kept: dict = {s: [] for s in strata}  # (position in the input, row values)
@@ -260,7 +265,9 @@ def read_training(plpy, run_id: int, query: str, label: str, max_rows: int, seed
     import pandas as pd
 
     frame = pd.DataFrame({
-        name: postgres._column([v[1][i] for v in sample], oid)
+        name: (pd.Series([None if v[1][i] is None else str(v[1][i]) for v in sample],
+                         dtype=object) if name.lower() in exact
+               else postgres._column(name, [v[1][i] for v in sample], oid))
         for i, (name, oid) in enumerate(zip(names, types, strict=True))
     })
     info = {"rows": len(frame), "of": position, "stratified_by": match[0], "seed": seed,
