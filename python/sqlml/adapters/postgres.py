@@ -119,7 +119,18 @@ def check_query(plpy, query: str) -> str:
     only one query can stand: a second statement, or a statement that is not a
     query, is a syntax error there. Neither check runs anything."""
     wrapped = wrap_query(query)
-    caller_plan(plpy, query)  # its own errors, positioned in the caller's text
+    try:
+        caller_plan(plpy, query)
+    except plpy.SPIError as exc:
+        if getattr(exc, "sqlstate", None) != SYNTAX_ERROR:
+            raise
+        # Positioned in the caller's own text (spidata: sqlerrcode, detail, hint,
+        # query, position, ...): the run's handler re-raises only the message, and a
+        # position in a wrapper would point at text the caller never wrote.
+        position = (getattr(exc, "spidata", None) or (None,) * 5)[4]
+        at = f" at character {position}" if position else ""
+        plpy.error(f"sqlml: input_query has a syntax error{at}: {exc.args[0]}",
+                   sqlstate=SYNTAX_ERROR)
     try:
         caller_plan(plpy, wrapped)
     except plpy.SPIError as exc:
