@@ -579,6 +579,10 @@ def stage_input(plpy, run_id: int, input_query: str, id_column: str | None = Non
     _READERS.clear()
     _SCORING.clear()
     _DRIFT.clear()
+    from sqlml.adapters import postgres_shape
+
+    # The input's shape from a LIMIT 0 describe, before any row is read (issue 22).
+    postgres_shape.check(plpy, run_id, *_describe(plpy, check_query(plpy, input_query)))
     if id_column and not batched:  # ml.predict: its input at once (not batched yet)
         _STAGED[run_id] = read_columns(plpy, input_query, exact=frozenset({id_column.lower()}))
         return
