@@ -61,3 +61,63 @@ def test_cheap_checks_come_before_the_input_is_read(churn_model, sql, query, opt
     assert "division by zero" not in str(raised.value.orig)
     [run] = runs(churn_model)
     assert run["status"] == "failed" and message in run["error"]
+
+
+# --- the input's shape, from a LIMIT 0 describe, before a row is read ----------------
+
+# Rows that fail the moment they are read (g / 0), in queries that lack a column the
+# kind needs or give one a type it refuses.
+ROWS = "FROM generate_series(1, 30) AS g"
+SHAPES = [
+    ("SELECT * FROM ml.train_forecaster(model_name => 'f', input_query => :q)",
+     f"SELECT 's' AS series_id, DATE '2024-01-01' + g AS period, g / (g - g) AS amount {ROWS}",
+     "forecaster training: input has no 'value' column (columns: series_id, period, amount)"),
+    ("SELECT * FROM ml.forecast(model_name => 'fc', input_query => :q)",
+     f"SELECT 's' AS series_id, (DATE '2024-01-01' + g)::timestamptz AS period,"
+     f" g / (g - g) AS value {ROWS}",
+     "column 'period' holds timestamps with a time zone"),
+    ("SELECT * FROM ml.train_forecaster(model_name => 'f', input_query => :q)",
+     f"SELECT 's' AS series_id, DATE '2024-01-01' + g AS period,"
+     f" DATE '2024-01-01' + g / (g - g) AS value {ROWS}",
+     "column 'value' is a date or timestamp: values must be numbers"),
+    ("SELECT * FROM ml.train_churn_model(model_name => 'c', input_query => :q)",
+     f"SELECT g::text AS customer_id, g / (g - g) AS tenure_months {ROWS}",
+     "churn training: input has no 'churned' column (columns: customer_id, tenure_months)"),
+    ("SELECT * FROM ml.train_churn_model(model_name => 'c', input_query => :q)",
+     f"SELECT g::text AS customer_id, DATE '2024-01-01' + g / (g - g) AS churned {ROWS}",
+     "column 'churned' is a date or timestamp: labels must be 0 or 1"),
+    ("SELECT * FROM ml.score_churn(model_name => 'churn', input_query => :q)",
+     f"SELECT g / (g - g) AS tenure_months, 'north' AS region {ROWS}",
+     "churn scoring: input has no 'customer_id' column"),
+    ("SELECT * FROM ml.score_churn(model_name => 'churn', input_query => :q)",
+     f"SELECT g::text AS customer_id, g / (g - g) AS tenure_months {ROWS}",
+     "input lacks feature column(s) the model needs: region"),
+]
+
+
+@pytest.fixture
+def shaped_models(churn_model):
+    """The churn version's schema names its features; a forecaster 'fc' is active."""
+    with churn_model.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE models.registry SET feature_schema = '{\"numeric\": [\"tenure_months\"],"
+            " \"categorical\": {\"region\": [\"north\"]}}' WHERE model_name = 'churn'")
+        connection.exec_driver_sql(
+            "INSERT INTO models.registry (model_name, version, kind, status, artifact,"
+            " artifact_sha256, onnx_artifact, onnx_sha256, spec, metrics, feature_schema,"
+            " trained_rows, training_seconds, device) VALUES ('fc', 1, 'forecaster',"
+            " 'active', '\\x00', repeat('0', 64), '\\x00', repeat('0', 64), '{}', '{}', '{}',"
+            " 1, 0, 'CPU')")
+    return churn_model
+
+
+@pytest.mark.parametrize("sql, query, message", SHAPES)
+def test_the_inputs_shape_is_checked_before_a_row_is_read(shaped_models, sql, query, message):
+    """Issue 22, finding 12: a missing column or a refused type is named from the
+    query's description (LIMIT 0), not after reading, training or scoring."""
+    with pytest.raises(sa.exc.DBAPIError) as raised:
+        call(shaped_models, sql, q=query)
+    assert message in str(raised.value.orig), str(raised.value.orig)
+    assert "division by zero" not in str(raised.value.orig)
+    [run] = runs(shaped_models)
+    assert run["status"] == "failed" and message in run["error"]

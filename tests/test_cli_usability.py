@@ -101,3 +101,43 @@ def test_train_prints_one_short_line_not_the_metrics_document(capsys):
     out = capsys.readouterr().out.strip()
     assert len(out.splitlines()) == 1 and len(out) < 300, out
     assert "metric=auc 0.8123 (baseline 0.8000)" in out and "model_id = 7" in out
+
+
+# A syntax error in the user's own input query, found before any row is read.
+TYPO = "SELECT series_id, period, value FROM features.monthly_usage WHER x"
+
+
+@pytest.mark.postgres
+def test_a_database_error_is_its_message_detail_and_hint_without_the_call_stack(db, pg_url,
+                                                                                 capsys):
+    """Issue 22, finding 14: the procedures' CONTEXT lines (ops.call, ops.fail_run,
+    ops.reraise: routines the user never called) only with --verbose."""
+    argv = ["train", "forecaster", "f", "--input-query", TYPO, "--url", pg_url]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sqlml: input_query has a syntax error")
+    assert "ops.reraise" not in err and "PL/pgSQL" not in err and "context" not in err
+    assert cli.main(["--verbose", *argv]) == 2
+    verbose = capsys.readouterr().err
+    assert verbose.startswith(err.splitlines()[0]) and "context:" in verbose
+    assert "ops.call" in verbose
+
+
+@pytest.mark.postgres
+def test_a_syntax_error_in_the_input_query_points_into_the_users_own_text(db, pg_url, capsys):
+    """The position is the character of the user's query where the parser stopped
+    (the 'x' after WHER), not a position in a wrapper the user never wrote."""
+    assert cli.main(["train", "forecaster", "f", "--input-query", TYPO, "--url", pg_url]) == 2
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == ("sqlml: input_query has a syntax error at character "
+                     f"{TYPO.index(' x') + 2}: syntax error at or near \"x\"")
+
+
+@pytest.mark.unit
+def test_the_detail_is_shown_and_the_context_only_when_asked(capsys):
+    assert cli._fail("sqlml: refused", None, "the row\nof 3", None) == 2
+    assert capsys.readouterr().err == "sqlml: refused\ndetail: the row of 3\n"
+    cli._fail("refused", "do this", None, "PL/pgSQL function ops.call line 4\nSQL statement x")
+    assert capsys.readouterr().err == ("sqlml: refused\nhint: do this\ncontext:\n"
+                                       "  PL/pgSQL function ops.call line 4\n"
+                                       "  SQL statement x\n")

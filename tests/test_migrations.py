@@ -167,3 +167,35 @@ def test_a_downgrade_that_would_drop_data_refuses_unless_told(scratch_url):
         assert below.returncode != 0 and "ops.runs (1 rows)" in below.stderr
     finally:
         engine.dispose()
+
+
+def test_a_downgrade_that_deletes_rows_says_so_even_when_it_drops_nothing(scratch_url):
+    """Issue 22: going below 0012 deletes each forecast of a period that does not start
+    at midnight (a finer calendar than DATE holds), but named it only when it also
+    dropped data elsewhere: with features.daily_usage empty it deleted them silently."""
+    engine = sa.create_engine(scratch_url)
+    try:
+        migrate(engine)
+        with engine.begin() as c:
+            _register(c, "hourly", 1, "active")
+            c.exec_driver_sql("INSERT INTO ops.runs (run_type, model_name, status) "
+                              "VALUES ('forecast', 'hourly', 'succeeded')")
+            c.exec_driver_sql(
+                "INSERT INTO predictions.forecasts (run_id, model_id, series_id, period, step,"
+                " forecast) SELECT r.run_id, m.model_id, 's', p.period, p.step, 1.0"
+                " FROM ops.runs AS r, models.registry AS m, (VALUES"
+                " (TIMESTAMP '2024-01-01 00:00', 1), (TIMESTAMP '2024-01-01 06:00', 2)) AS p"
+                " (period, step)")
+            assert c.exec_driver_sql("SELECT count(*) FROM features.daily_usage").scalar() == 0
+        refused = alembic_cli(scratch_url, "downgrade", "0011")
+        assert refused.returncode != 0
+        assert ("predictions.forecasts: each forecast of a period that does not start at "
+                "midnight is deleted (1 rows)") in refused.stderr
+        with engine.connect() as c:
+            assert c.execute(sa.text("SELECT count(*) FROM predictions.forecasts")).scalar() == 2
+        # The midnight forecast alone: nothing would be deleted, so nothing to allow.
+        with engine.begin() as c:
+            c.exec_driver_sql("DELETE FROM predictions.forecasts WHERE step = 2")
+        assert alembic_cli(scratch_url, "downgrade", "0011").returncode == 0
+    finally:
+        engine.dispose()

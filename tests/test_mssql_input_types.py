@@ -42,8 +42,9 @@ def test_the_input_query_is_checked_before_the_script(path):
             given = call.arguments["@input_data_1"].text
             if given != "@query":
                 # A batch of the checked query: the same columns, so the same types.
-                assert re.search(rf"SET {given} = CONCAT\(\s*N'SELECT q\.\* FROM \(', @query, "
-                                 r"N'\) AS q WHERE '", text), given
+                assert re.search(rf"SET {given} = CONCAT\(\s*N'SELECT q\.\* FROM \(', "
+                                 r"NCHAR\(10\), @query, NCHAR\(10\), N'\) AS q WHERE '",
+                                 text), given
 
 
 @pytest.mark.parametrize("path", READERS, ids=lambda p: p.name)
@@ -53,3 +54,22 @@ def test_the_check_runs_inside_the_run_ops_call_opened(path):
     assert f"EXEC {path.stem}" in call
     assert re.search(r"BEGIN CATCH\s+IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;\s+"
                      r"EXEC ops.fail_run @run_id = @run_id;\s+THROW;", call)
+
+
+def test_every_statement_that_embeds_the_query_comes_after_the_one_query_check():
+    """Issue 22, finding 3: a statement of the procedure's own around the caller's
+    query (ops.run_score_churn's batch ranges and batches) runs only a query that SQL
+    Server's parser found to be exactly one query (ops.check_input_query), embedded on
+    lines of its own as that check embedded it."""
+    embedding = [p for p in READERS if re.search(r"CONCAT\([^;]*@query", p.read_text())]
+    assert [p.name for p in embedding] == ["ops.run_score_churn.sql"]
+    for path in embedding:
+        text = path.read_text()
+        check = text.index("EXEC ops.check_input_query @input_query = @query;")
+        for built in re.finditer(r"SET (@\w+) = CONCAT\(([^;]*)\);", text):
+            if "@query" in built[2]:
+                assert check < built.start(), built[1]
+                assert "NCHAR(10), @query, NCHAR(10)" in built[2], built[1]
+    check = (MSSQL / "ops.check_input_query.sql").read_text()
+    assert "N'SELECT * FROM (', NCHAR(10), @input_query, NCHAR(10), N') AS sqlml_input'" in check
+    assert "WHERE d.error_type = 2;" in check  # SYNTAX, in the DMF's rows

@@ -28,7 +28,7 @@ SELECT g AS id, g::int2 AS small, (g * 1000003)::int8 AS big, (g / 7.0)::float4 
     ((ARRAY['a', 'bb'])[g % 2 + 1])::varchar(5) AS vc,
     ((ARRAY['x', 'yy'])[g % 2 + 1])::char(4) AS pad,
     'free text ' || g AS free, CASE WHEN g % 9 = 0 THEN NULL ELSE g END AS maybe,
-    CASE WHEN g % 5 = 0 THEN 'Infinity'::float8 WHEN g % 5 = 1 THEN 'NaN' ELSE -g END AS odd,
+    CASE WHEN g % 5 = 0 THEN 'Infinity'::float8 WHEN g % 5 = 1 THEN NULL ELSE -g END AS odd,
     'v' || g % 64 AS d64, 'v' || g % 65 AS d65,
     CASE WHEN g % 2 = 0 THEN repeat('é', 16) ELSE 'y' END AS w32,
     CASE WHEN g % 2 = 0 THEN repeat('x', 33) ELSE 'y' END AS w33,
@@ -306,3 +306,62 @@ def test_the_cursor_reader_refuses_a_batch_of_no_rows_and_a_missing_cursor(db):
             with pytest.raises(sa.exc.DBAPIError, match=message):
                 c.exec_driver_sql(sql)
             c.rollback()
+
+
+NAN_READERS = """
+CREATE OR REPLACE FUNCTION pg_temp.nan_readers(query text) RETURNS text LANGUAGE plpython3u AS $$
+plpy.execute("SELECT ops.use_python_runtime()")
+import json
+from sqlml.adapters import postgres as pg, postgres_batches as pb
+from sqlml.errors import InputError
+wrapped = pg.wrap_query(query)
+names, types = pg._describe(plpy, wrapped)
+kinds = [pg._kind(n, o, frozenset({"id"})) for n, o in zip(names, types)]
+def batches(native):  # a cursor of its own each: a refused read leaves its cursor open
+    reader = pb.BatchReader(plpy, 1 if native else 2, query, frozenset({"id"}), native=native)
+    while not reader.done:
+        reader.next(plpy)
+def sample():  # the stratified training sample's conversion of its rows
+    rows = plpy.execute(query)
+    for name, oid in zip(names, types):
+        pg._column(name, [r[name] for r in rows], oid)
+readers = {
+    "native": lambda: pg._read_native(plpy, wrapped, names, types, kinds),
+    "string_agg": lambda: pg._read(plpy, wrapped, names, types, kinds, plain_text=False),
+    "plain": lambda: pg._read(plpy, wrapped, names, types, kinds, plain_text=True),
+    "frame": lambda: pg.read_query(plpy, query, exact=frozenset({"id"})),
+    "batches_native": lambda: batches(True),
+    "batches_plain": lambda: batches(False),
+    "sample": sample,
+}
+said = {}
+for name, read in readers.items():
+    try:
+        read()
+        said[name] = None
+    except InputError as exc:
+        said[name] = str(exc)
+return json.dumps(said)
+$$
+"""
+
+
+@pytest.mark.parametrize("column_type", ["float8", "real", "numeric", "numeric(12,2)"])
+def test_nan_is_refused_naming_its_column_on_every_read_path(db, column_type):
+    """Issue 22, finding 6: PostgreSQL's NaN is a number, not NULL; read as float64 it
+    became the NaN that stands for a missing value. Every reader refuses it, naming the
+    column, as an infinite value is refused; NULL stays a missing value."""
+    query = (f"SELECT g AS id, g::float8 AS fine, CASE WHEN g = 700 THEN 'NaN'::{column_type}"
+             f" WHEN g % 7 = 0 THEN NULL ELSE g END AS usage FROM generate_series(1, 1000) g")
+    with db.connect() as c:
+        c.exec_driver_sql(NAN_READERS)
+        said = json.loads(c.execute(sa.text("SELECT pg_temp.nan_readers(:q)"),
+                                    {"q": query}).scalar_one())
+        c.commit()  # closes the cursors the refused batch reads left open
+        nulls_only = json.loads(c.execute(sa.text("SELECT pg_temp.nan_readers(:q)"), {
+            "q": query.replace(f"'NaN'::{column_type}", "NULL")}).scalar_one())
+    assert set(said) == {"native", "string_agg", "plain", "frame", "batches_native",
+                         "batches_plain", "sample"}
+    for reader, message in said.items():
+        assert message is not None and message.startswith("column 'usage' holds NaN"), reader
+    assert all(m is None for m in nulls_only.values()), nulls_only

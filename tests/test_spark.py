@@ -194,6 +194,27 @@ def test_a_failing_job_leaves_a_failed_run_and_no_scores(spark, pg_url, churn_mo
     assert stages_left(churn_model) == 0
 
 
+@pytest.mark.parametrize("query", [
+    # Closes the parenthesis Spark's JDBC source opens around the query (issue 22).
+    "SELECT * FROM features.churn_features) AS a; SELECT pg_catalog.setval("
+    "'public.spark_probe', 42); SELECT * FROM (SELECT * FROM features.churn_features",
+    "SELECT * FROM features.churn_features; SELECT pg_catalog.setval('public.spark_probe', 42)",
+])
+def test_a_query_that_is_not_one_query_is_refused_before_spark_reads(spark, pg_url,
+                                                                      churn_model, query):
+    execute(churn_model, "DROP SEQUENCE IF EXISTS public.spark_probe; "
+                         "CREATE SEQUENCE public.spark_probe")
+    with pytest.raises(SqlmlError, match="input_query"):
+        sqlml_spark.score(spark, pg_url, "churn", query)
+    with churn_model.connect() as c:
+        assert c.execute(sa.text("SELECT last_value, is_called FROM public.spark_probe")
+                         ).one() == (1, False)
+    [run] = sql_helpers.runs(churn_model)
+    assert run["status"] == "failed" and "input_query" in run["error"]
+    assert count(churn_model, "predictions.churn_scores") == 0
+    assert stages_left(churn_model) == 0
+
+
 def test_unknown_model_and_wrong_kind_are_failed_runs_without_a_stage(spark, pg_url, churn_model):
     with pytest.raises(SqlmlError, match="model 'nope' not found"):
         sqlml_spark.score(spark, pg_url, "nope", QUERY)

@@ -69,8 +69,9 @@ def test_the_sql_server_calls_name_only_parameters_the_procedures_declare():
 
     from sqlml.paths import project_root
 
-    for name in ("begin", "publish", "fail"):
-        text = (project_root() / "procedures" / "mssql" / f"ml.spark_{name}.sql").read_text()
+    for name, procedure in (("begin", "ml.spark_begin"), ("publish", "ml.spark_publish"),
+                            ("fail", "ml.spark_fail"), ("check", "ml.check_input_query")):
+        text = (project_root() / "procedures" / "mssql" / f"{procedure}.sql").read_text()
         header = text[text.index("CREATE OR ALTER PROCEDURE"):re.search(r"^AS\s*$", text,
                                                                         re.M).start()]
         declared = set(re.findall(r"^\s*(@\w+)\s", header, re.M))

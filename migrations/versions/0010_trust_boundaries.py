@@ -45,7 +45,7 @@ postgres removes: ops.churn_score_py, ops.fail_run, ops.forecast_py, ops.train_m
 import sqlalchemy as sa
 from alembic import op
 
-from sqlml.deploy.data_loss import refuse_unless_allowed
+from sqlml.deploy.data_loss import ABANDONED_BECOME_FAILED, refuse_unless_allowed
 from sqlml.deploy.ddl import is_mssql, timestamp
 from sqlml.deploy.objects import apply_snapshot, revert_snapshot
 
@@ -130,7 +130,7 @@ def downgrade() -> None:
     refuse_unless_allowed("0010", columns=(("models.registry", "onnx_binding"),
                                            ("ops.runs", "backend_pid"),
                                            ("ops.runs", "backend_start")),
-                          rewrites=("ops.runs: status 'abandoned' becomes 'failed'",))
+                          rewrites=() if is_mssql() else (ABANDONED_BECOME_FAILED,))
     if is_mssql():
         return
     revert_snapshot(revision)

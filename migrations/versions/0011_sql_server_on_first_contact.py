@@ -34,7 +34,7 @@ mssql ships: ml.activate_model, ml.forecast, ml.runtime_info, ml.score_churn,
 import sqlalchemy as sa
 from alembic import op
 
-from sqlml.deploy.data_loss import refuse_unless_allowed
+from sqlml.deploy.data_loss import ABANDONED_BECOME_FAILED, refuse_unless_allowed
 from sqlml.deploy.ddl import is_mssql
 from sqlml.deploy.objects import apply_snapshot, execute, recreate_latest, revert_snapshot
 
@@ -71,7 +71,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     refuse_unless_allowed("0011", columns=(("ops.runs", "session_id"), ("ops.runs", "login_time")),
-                          rewrites=("ops.runs: status 'abandoned' becomes 'failed'",))
+                          rewrites=(ABANDONED_BECOME_FAILED,) if is_mssql() else ())
     revert_snapshot(revision)
     if is_mssql():
         _customer_id("BIGINT")

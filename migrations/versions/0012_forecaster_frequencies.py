@@ -33,7 +33,7 @@ mssql ships: ml.forecast, ml.train_forecaster.
 
 from alembic import op
 
-from sqlml.deploy.data_loss import refuse_unless_allowed
+from sqlml.deploy.data_loss import Rewrite, refuse_unless_allowed
 from sqlml.deploy.ddl import create_series_table
 from sqlml.deploy.objects import apply_snapshot, execute, recreate_latest, revert_snapshot
 
@@ -71,15 +71,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    refuse_unless_allowed("0012", tables=("features.daily_usage",),
-                          rewrites=("predictions.forecasts: each forecast of a period that "
-                                    "does not start at midnight is deleted",))
+    off_midnight = ("period <> CAST(CAST(period AS DATE) AS DATETIME2(0))" if _mssql()
+                    else "period <> date_trunc('day', period)")
+    refuse_unless_allowed("0012", tables=("features.daily_usage",), rewrites=(Rewrite(
+        "predictions.forecasts: each forecast of a period that does not start at midnight "
+        "is deleted", "predictions.forecasts", off_midnight),))
     op.drop_table("daily_usage", schema="features")
     if _mssql():
-        op.execute("DELETE FROM predictions.forecasts "
-                   "WHERE period <> CAST(CAST(period AS DATE) AS DATETIME2(0))")
+        op.execute(f"DELETE FROM predictions.forecasts WHERE {off_midnight}")
         _period_type("DATE")
     else:
-        op.execute("DELETE FROM predictions.forecasts WHERE period <> date_trunc('day', period)")
+        op.execute(f"DELETE FROM predictions.forecasts WHERE {off_midnight}")
         _period_type("date")
     revert_snapshot(revision)

@@ -19,7 +19,8 @@
     sqlml spark score|forecast --model NAME --query SQL   the same models on Apache Spark
 
 ``--url`` defaults to SQLML_DATABASE_URL, then to the embedded engine. Errors are
-one line and a hint; ``sqlml --debug COMMAND`` shows the traceback.
+one line, with the database's detail and a hint; ``sqlml --verbose COMMAND`` adds
+where in the database it was raised, ``sqlml --debug COMMAND`` the traceback.
 """
 
 from __future__ import annotations
@@ -324,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show where in the database an error was raised (its CONTEXT)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     db = sub.add_parser("db", help="start, stop or locate the embedded PostgreSQL engine")
@@ -475,12 +478,22 @@ def hint_for(message: str) -> str | None:
     return None
 
 
-def _fail(message: str, hint: str | None) -> int:
+def _fail(message: str, hint: str | None, detail: str | None = None,
+          context: str | None = None) -> int:
+    """The error as the user needs it: the message on one line, the database's DETAIL
+    and a hint; the CONTEXT (the procedures' own call stack, which names routines
+    the user never called) only when asked for (``--verbose``)."""
     message = " ".join(message.strip().split("\n")[0].split())  # one line
     print(f"sqlml: {message.removeprefix('sqlml: ')}", file=sys.stderr)
+    if detail:
+        print(f"detail: {' '.join(detail.split())}", file=sys.stderr)
     hint = hint or hint_for(message)
     if hint:
         print(f"hint: {hint}", file=sys.stderr)
+    if context:
+        print("context:", file=sys.stderr)
+        for line in context.strip().splitlines():
+            print(f"  {line.strip()}", file=sys.stderr)
     return 2
 
 
@@ -507,7 +520,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, DBAPIError):  # the database's own message, without our stack
             diag = getattr(exc.orig, "diag", None)  # psycopg: the error's fields
             if diag is not None and diag.message_primary:
-                return _fail(diag.message_primary, diag.message_hint)
+                return _fail(diag.message_primary, diag.message_hint, diag.message_detail,
+                             diag.context if args.verbose else None)
             odbc = _odbc_message(exc.orig)  # SQL Server: the sentence and its Msg number
             return _fail(odbc or f"database error: {exc.orig}", None)
         if isinstance(exc, SqlmlError):

@@ -191,6 +191,9 @@ ROUTINES: dict[str, Routine] = {r.name: r for r in (
             (Column("closed", BOOL),), public=False),
     Routine("spark_abandon", (Param("older_than_minutes", INT, 1440),),
             (Column("run_id", BIGINT), Column("status", STATUS)), public=False),
+    # The job's check of its input query before Spark embeds it (issue 22).
+    Routine("check_input_query", (Param("input_query", TEXT),), (Column("checked", BOOL),),
+            public=False),
 )}
 
 

@@ -23,6 +23,8 @@ GRANT EXECUTE ON OBJECT::ml.spark_begin TO sqlml_spark;
 GRANT EXECUTE ON OBJECT::ml.spark_publish TO sqlml_spark;
 GRANT EXECUTE ON OBJECT::ml.spark_fail TO sqlml_spark;
 GRANT EXECUTE ON OBJECT::ml.spark_abandon TO sqlml_spark;
+-- The job's check of its input query before Spark embeds it (issue 22).
+GRANT EXECUTE ON OBJECT::ml.check_input_query TO sqlml_spark;
 GRANT SELECT ON SCHEMA::features TO sqlml_spark;
 -- Spark's JDBC writer checks that the table exists with a SELECT before it appends.
 GRANT SELECT, INSERT ON OBJECT::staging.churn_scores TO sqlml_spark;

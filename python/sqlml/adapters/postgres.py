@@ -119,7 +119,18 @@ def check_query(plpy, query: str) -> str:
     only one query can stand: a second statement, or a statement that is not a
     query, is a syntax error there. Neither check runs anything."""
     wrapped = wrap_query(query)
-    caller_plan(plpy, query)  # its own errors, positioned in the caller's text
+    try:
+        caller_plan(plpy, query)
+    except plpy.SPIError as exc:
+        if getattr(exc, "sqlstate", None) != SYNTAX_ERROR:
+            raise
+        # Positioned in the caller's own text (spidata: sqlerrcode, detail, hint,
+        # query, position, ...): the run's handler re-raises only the message, and a
+        # position in a wrapper would point at text the caller never wrote.
+        position = (getattr(exc, "spidata", None) or (None,) * 5)[4]
+        at = f" at character {position}" if position else ""
+        plpy.error(f"sqlml: input_query has a syntax error{at}: {exc.args[0]}",
+                   sqlstate=SYNTAX_ERROR)
     try:
         caller_plan(plpy, wrapped)
     except plpy.SPIError as exc:
@@ -208,7 +219,12 @@ def read_query(plpy, query: str, exact: frozenset[str] = frozenset()) -> pd.Data
                           f" count(*) FILTER (WHERE NOT pg_catalog.isfinite({col})) AS inf{i}")
         else:
             select.append(f"array_agg({col}) AS c{i}")
+    kinds = [_kind(n, t, exact) for n, t in zip(names, types, strict=True)]
+    found = nan_at(plpy, names, types, kinds)
+    if found:
+        select.append(f"pg_catalog.min({found}) AS nan_at")
     [row] = _execute(plpy, f"SELECT count(*) AS n, {', '.join(select)} FROM ({wrapped}) AS q")
+    refuse_nan(names, row.get("nan_at"))
     return pd.DataFrame({
         name: (pd.Series(row[f"c{i}"] or [], dtype=object) if name.lower() in exact
                else _column(name, row[f"c{i}"] or [], oid, row.get(f"inf{i}")))
@@ -220,6 +236,8 @@ def _column(name: str, values: list, oid: int, infinite: int | None = None) -> p
     import pandas as pd
 
     if oid in FLOAT_OIDS:
+        if any(v is not None and v != v for v in values):  # NaN, not NULL (nan_at)
+            raise InputError(f"column {name!r} {NAN_REFUSED}")
         return pd.Series([np.nan if v is None else float(v) for v in values], dtype="float64")
     if oid in INT_OIDS:
         if any(v is None for v in values):
@@ -277,6 +295,28 @@ def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
     return read
 
 
+NAN_REFUSED = ("holds NaN, which is not a number sqlml reads: numbers must be finite or "
+               "NULL (NULL for a missing value)")
+
+
+def nan_at(plpy, names: list[str], types: list[int], kinds: list[str]) -> str | None:
+    """SQL for a row's first number column (1-based) holding PostgreSQL's NaN, NULL
+    when none does (None: no column can). NaN is a float or NUMERIC value, not NULL,
+    but crosses as the same float64 NaN that stands for NULL, so it is found in SQL,
+    in the same scan, and refused naming the column as an infinite value is (issue 22,
+    finding 6): a missing value is NULL."""
+    cases = [f"WHEN q.{plpy.quote_ident(name)} = 'NaN' THEN {i + 1}"
+             for i, (name, oid, kind) in enumerate(zip(names, types, kinds, strict=True))
+             if kind == "float" and oid in FLOAT_OIDS]
+    return f"CASE {' '.join(cases)} END" if cases else None
+
+
+def refuse_nan(names: list[str], position) -> None:
+    """The refusal for :func:`nan_at`'s column ``position`` (nothing when None)."""
+    if position is not None and position == position:  # NaN: none in this row
+        raise InputError(f"column {names[int(position) - 1]!r} {NAN_REFUSED}")
+
+
 def _kind(name: str, oid: int, exact: frozenset[str]) -> str:
     """How a column crosses: float, bool, days, text, or id (text, one value a row)."""
     if name.lower() in exact:  # a key type (_base_types refused the others)
@@ -318,7 +358,11 @@ def _read(plpy, wrapped: str, names: list[str], types: list[int], kinds: list[st
         else:
             select.append(f"string_agg(coalesce({col}::text, E'\\x1e'), E'\\x1f') AS c{i}")
             select.append(f"count({col}) AS nn{i}")
+    found = nan_at(plpy, names, types, kinds)
+    if found:
+        select.append(f"pg_catalog.min({found}) AS nan_at")
     [row] = _execute(plpy, f"SELECT {', '.join(select)} FROM ({wrapped}) AS q")
+    refuse_nan(names, row.get("nan_at"))
     n = int(row["n"])
     columns: dict[str, np.ndarray] = {}
     coded: dict[str, encode.Coded] = {}
@@ -395,8 +439,11 @@ def _native_parts(plpy, wrapped: str, names: list[str], types: list[int], kinds:
         else:
             args.append(f"({col})::pg_catalog.text")
     payloads = f"ops.column_payloads({', '.join(args)})"
-    [row] = _execute(plpy, f"SELECT pg_catalog.count(*) AS n, {payloads} AS p"
+    found = nan_at(plpy, names, types, kinds)
+    nans = f", pg_catalog.min({found}) AS nan_at" if found else ""
+    [row] = _execute(plpy, f"SELECT pg_catalog.count(*) AS n, {payloads} AS p{nans}"
                            f" FROM ({wrapped}) AS q")
+    refuse_nan(names, row.get("nan_at"))
     return int(row["n"]), _unpack(row["p"], len(names)) if row["n"] else []
 
 
@@ -532,6 +579,10 @@ def stage_input(plpy, run_id: int, input_query: str, id_column: str | None = Non
     _READERS.clear()
     _SCORING.clear()
     _DRIFT.clear()
+    from sqlml.adapters import postgres_shape
+
+    # The input's shape from a LIMIT 0 describe, before any row is read (issue 22).
+    postgres_shape.check(plpy, run_id, *_describe(plpy, check_query(plpy, input_query)))
     if id_column and not batched:  # ml.predict: its input at once (not batched yet)
         _STAGED[run_id] = read_columns(plpy, input_query, exact=frozenset({id_column.lower()}))
         return

@@ -77,6 +77,9 @@ def _positive(value, what: str) -> int | None:
     return number
 
 
+NAN_AT = "\x00sqlml_nan_at"  # no column of the caller's can have this name
+
+
 class BatchReader:
     """A cursor over the caller's query, read a batch at a time with the caller's rights."""
 
@@ -91,7 +94,11 @@ class BatchReader:
         self.kinds = [postgres._kind(name, oid, exact)
                       for name, oid in zip(self.names, types, strict=True)]
         self.size = batch_rows(plpy)
-        self.native = (len(self.names) <= postgres.NATIVE_MAX_COLUMNS
+        # A column of the cursor's own: each row's first number column holding NaN
+        # (postgres.nan_at), refused naming that column as each batch arrives.
+        self.nan_at = postgres.nan_at(plpy, self.names, types, self.kinds)
+        extra = 1 if self.nan_at else 0
+        self.native = (len(self.names) + extra <= postgres.NATIVE_MAX_COLUMNS
                        and bool(plpy.execute(_CURSOR_READER)[0]["usable"])
                        and native is not False)  # False: the plain way (tests compare)
         self.cursor = f"sqlml_input_{int(run_id)}"
@@ -123,7 +130,15 @@ class BatchReader:
             else:
                 out.append(f"({col})::pg_catalog.text")
             out[-1] += f" AS c{i}"  # the cursor's own names: the caller's may repeat a cast's
+        if self.nan_at:
+            out.append(f"({self.nan_at})::pg_catalog.float8 AS c{len(self.names)}")
         return out
+
+    def _columns(self) -> tuple[list[str], list[str]]:
+        """The cursor's columns' names and kinds: the caller's, and the NaN finder's."""
+        if not self.nan_at:
+            return self.names, self.kinds
+        return [*self.names, NAN_AT], [*self.kinds, "float"]
 
     def next(self, plpy) -> Batch:
         """The next batch; the last one is shorter than the batch size (perhaps empty)."""
@@ -135,6 +150,10 @@ class BatchReader:
         if batch is None:
             batch = self._plain_batch(plpy)
         columns, n, coded = batch
+        if self.nan_at:
+            found = columns.pop(NAN_AT)
+            found = found[~np.isnan(found)]
+            postgres.refuse_nan(self.names, found[0] if found.size else None)
         self.read += n
         self.number += 1
         self.done = n < self.size
@@ -147,8 +166,9 @@ class BatchReader:
                               ["text", "bigint"])
         blob = plpy.execute(plan, [self.cursor, self.size])[0]["p"]
         n = postgres._HEADER.unpack_from(blob, 0)[2]
-        parts = postgres._unpack(blob, len(self.names))
-        read = postgres._native_columns(n, parts, self.names, self.kinds)
+        names, kinds = self._columns()
+        parts = postgres._unpack(blob, len(names))
+        read = postgres._native_columns(n, parts, names, kinds)
         if read is None:  # a text value holds a separator: these rows again, plainly
             plpy.execute(f"MOVE ABSOLUTE {self.read} IN {self.cursor}")
         return read
@@ -156,10 +176,11 @@ class BatchReader:
     def _plain_batch(self, plpy):
         rows = plpy.execute(f"FETCH FORWARD {self.size} FROM {self.cursor}")
         n = rows.nrows()
-        names = [f"c{i}" for i in range(len(self.names))]
+        own_names, own_kinds = self._columns()
+        names = [f"c{i}" for i in range(len(own_names))]
         columns: dict[str, np.ndarray] = {}
         coded: dict[str, encode.Coded] = {}
-        for name, key, kind in zip(self.names, names, self.kinds, strict=True):
+        for name, key, kind in zip(own_names, names, own_kinds, strict=True):
             values = [r[key] for r in rows]
             if kind in ("text", "id"):
                 _plain_text(name, kind, values, columns, coded)

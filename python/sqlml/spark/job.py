@@ -18,6 +18,7 @@ the procedures use, publishing one run atomically.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ def _run(spark, kind, url, model_name, query, version, horizon, partitioning, us
                  f"{stage.version} ({found.engine})")
         try:
             steps = verify_model(stage, kind, horizon)
+            query = _one_query(session, query)
             frame = _read(spark, found, session, query, partitioning, _key_column(stage, kind))
             if kind == "churn":
                 rows_in = frame.count()
@@ -151,9 +153,25 @@ def _key_column(stage: Stage, kind: str) -> str:
     return str(bundle.preprocessing["id_column"])
 
 
+def _one_query(session: JdbcSession, query: str) -> str:
+    """The query as Spark will embed it, once the database's parser has found it to be
+    exactly one query (``ml.check_input_query``): Spark's JDBC source runs it inside
+    ``SELECT ... FROM (<query>) AS sqlml_input``, where a query that closes that
+    parenthesis itself would run statements of its own (issue 22). A trailing
+    semicolon is dropped, as the procedures' readers drop it."""
+    body = re.sub(r"[;\s]+$", "", query.strip())
+    try:
+        session.check_query(body)
+    except Exception as exc:
+        raise database_error(exc) from exc
+    return body
+
+
 def _read(spark, found: jdbc.JdbcTarget, session: JdbcSession, query: str,
           partitioning: Partitioning, key: str):
-    table = f"({query}) AS sqlml_input"
+    # On lines of their own, as ml.check_input_query checked it: a trailing line
+    # comment ends before the closing parenthesis.
+    table = f"(\n{query}\n) AS sqlml_input"
     reader = spark.read.format("jdbc").option("url", found.url).options(**found.properties)
     if partitioning.predicates:
         frame = spark.read.jdbc(found.url, table, predicates=list(partitioning.predicates),

@@ -34,9 +34,14 @@ STATEMENTS = {
         "SELECT ml.spark_fail(run_id => ?::bigint, error => ?::text) AS closed",
         "EXEC ml.spark_fail @run_id = ?, @error = ?",
     ),
+    # Exactly one query, by the engine's parser, before Spark embeds it (issue 22).
+    "check": (
+        "SELECT ml.check_input_query(input_query => ?::text) AS checked",
+        "EXEC ml.check_input_query @input_query = ?",
+    ),
     "bounds": (
-        "SELECT min(q.{column}), max(q.{column}) FROM ({query}) AS q",
-        "SELECT MIN(q.{column}), MAX(q.{column}) FROM ({query}) AS q",
+        "SELECT min(q.{column}), max(q.{column}) FROM (\n{query}\n) AS q",
+        "SELECT MIN(q.{column}), MAX(q.{column}) FROM (\n{query}\n) AS q",
     ),
 }
 
@@ -123,6 +128,11 @@ class JdbcSession:
     def fail(self, run_id: int, error: str) -> bool:
         rows = self.query(statement(self.engine, "fail"), run_id, error[:4000])
         return bool(rows and rows[0][0])
+
+    def check_query(self, query: str) -> None:
+        """Refuse, by the database's parser, a query that is not exactly one query:
+        Spark runs it inside ``SELECT ... FROM (<query>) AS sqlml_input``."""
+        self.query(statement(self.engine, "check"), query)
 
     def bounds(self, query: str, column: str) -> tuple:
         [row] = self.query(statement(self.engine, "bounds").format(column=column, query=query))
