@@ -15,8 +15,8 @@ import json
 import numpy as np
 
 from sqlml import entrypoints
-from sqlml.adapters import postgres
-from sqlml.adapters.postgres import database_errors
+from sqlml.adapters import pg_spi, pg_staging, pg_writes
+from sqlml.adapters.pg_spi import database_errors
 from sqlml.adapters.text_payload import SEPARATOR
 
 
@@ -33,7 +33,7 @@ def _columns(data) -> tuple[dict[str, np.ndarray], int]:
 def import_staged(plpy, run_id: int, model: bytes, spec: str | dict,
                   options: str | None) -> list[tuple]:
     """'import': one row of the blob as given, the scoring graph, the registration."""
-    reference = postgres._STAGED.pop(run_id, None)
+    reference = pg_staging._STAGED.pop(run_id, None)
     if isinstance(spec, str):
         spec = json.loads(spec)
     imported = entrypoints.import_model(model, options, spec, reference)
@@ -45,7 +45,7 @@ def import_staged(plpy, run_id: int, model: bytes, spec: str | dict,
 def profile_staged(plpy, run_id: int, feature_schema: dict) -> list[tuple]:
     """'profile': the staged rows' drift profile (left staged for the steps after it),
     or NULL when they cannot give one: drift never fails a run."""
-    data = postgres._STAGED.get(run_id)
+    data = pg_staging._STAGED.get(run_id)
     if data is None:
         return [(None,)]
     try:
@@ -85,7 +85,7 @@ def predict_staged(plpy, run_id: int, model_id: int, onnx_artifact: bytes, onnx_
 
     # A bad blob fails here, before the staged rows are used; cached per session.
     predict.predictor(onnx_artifact, onnx_sha256, feature_schema)
-    columns, n = _columns(postgres.staged(run_id))
+    columns, n = _columns(pg_staging.staged(run_id))
     ids, scores, labels = entrypoints.predict_columns(columns, n, onnx_artifact, onnx_sha256,
                                                       feature_schema)
     if not n:
@@ -103,23 +103,23 @@ def _payload(values: list[str]) -> str | None:
 def write_scores(plpy, run_id: int, model_id: int, ids: list[str], scores: np.ndarray,
                  labels: list[str] | None) -> int:
     """INSERT one batch into predictions.model_scores, in the caller's transaction.
-    As churn's write (adapters/postgres.py): with the native payload functions, ids and
+    As churn's write (adapters/pg_writes.py): with the native payload functions, ids and
     labels cross as one text payload each and scores as 8 bytes each, turned back into
     rows in the SELECT list (a third of the cost of three arrays of Python objects);
     elsewhere, or when a value holds the separator, as arrays."""
     id_text = _payload(ids)
     label_text = _payload(labels) if labels is not None else ""
     if (id_text and label_text is not None
-            and plpy.execute(postgres._NATIVE_WRITER)[0]["usable"]):
+            and plpy.execute(pg_writes._NATIVE_WRITER)[0]["usable"]):
         values = np.ascontiguousarray(scores, dtype=np.float64).tobytes()
         if labels is None:
-            plan = postgres._plan(plpy, _SCORES_FROM_PAYLOADS, ["bigint", "bigint", "text",
+            plan = pg_spi._plan(plpy, _SCORES_FROM_PAYLOADS, ["bigint", "bigint", "text",
                                                                 "bytea"])
             return plpy.execute(plan, [run_id, model_id, id_text, values]).nrows()
-        plan = postgres._plan(plpy, _LABELLED_FROM_PAYLOADS, ["bigint", "bigint", "text",
+        plan = pg_spi._plan(plpy, _LABELLED_FROM_PAYLOADS, ["bigint", "bigint", "text",
                                                               "bytea", "text"])
         return plpy.execute(plan, [run_id, model_id, id_text, values, label_text]).nrows()
-    plan = postgres._plan(plpy, _SCORES, ["bigint", "bigint", "text[]", "float8[]", "text[]"])
+    plan = pg_spi._plan(plpy, _SCORES, ["bigint", "bigint", "text[]", "float8[]", "text[]"])
     return plpy.execute(plan, [run_id, model_id, ids, np.asarray(scores).tolist(),
                                labels if labels is not None else [None] * len(ids)]).nrows()
 
