@@ -14,8 +14,8 @@ import numpy as np
 from sqlml.adapters import text_payload
 from sqlml.adapters.pg_reader import SECONDS_PER_DAY, _execute, _in_float8, _text_column
 from sqlml.adapters.text_payload import NULL_MARK, SEPARATOR
+from sqlml.entrypoints import Coded
 from sqlml.errors import SqlmlError
-from sqlml.kinds.churn import encode
 
 # Types the aggregate turns into float8 itself; other numbers are cast in SQL.
 NATIVE_FLOAT_OIDS = {20, 21, 23, 700, 701}
@@ -61,7 +61,7 @@ def _native_parts(plpy, wrapped: str, names: list[str], types: list[int], kinds:
 
 
 def _read_native(plpy, wrapped: str, names: list[str], types: list[int], kinds: list[str]
-                 ) -> tuple[dict[str, np.ndarray], int, dict[str, encode.Coded]] | None:
+                 ) -> tuple[dict[str, np.ndarray], int, dict[str, Coded]] | None:
     """:func:`_read` through ``ops.column_payloads``: the same values, from one payload
     per column, or from the column's codes where the aggregate coded it."""
     n, parts = _native_parts(plpy, wrapped, names, types, kinds)
@@ -69,11 +69,11 @@ def _read_native(plpy, wrapped: str, names: list[str], types: list[int], kinds: 
 
 
 def _native_columns(n: int, parts: list[_Part], names: list[str], kinds: list[str]
-                    ) -> tuple[dict[str, np.ndarray], int, dict[str, encode.Coded]] | None:
+                    ) -> tuple[dict[str, np.ndarray], int, dict[str, Coded]] | None:
     """``n`` rows' payloads (one part per column) as :func:`_read` gives them; None when
     a text payload does not split back into its rows."""
     columns: dict[str, np.ndarray] = {}
-    coded: dict[str, encode.Coded] = {}
+    coded: dict[str, Coded] = {}
     if not n:  # no rows, no aggregate state: the final function was not called
         empty = {"text": np.empty(0, dtype=object), "id": np.empty(0, dtype=object)}
         return {name: empty.get(kind, np.empty(0)) for name, kind in zip(names, kinds,
@@ -81,7 +81,7 @@ def _native_columns(n: int, parts: list[_Part], names: list[str], kinds: list[st
     for name, kind, part in zip(names, kinds, parts, strict=True):
         if part.codes is not None and n >= text_payload.MIN_ROWS:
             # Coded by the aggregate itself, as text_payload.code would have coded it.
-            text = encode.Coded(part.values, part.codes.astype(np.intp))
+            text = Coded(part.values, part.codes.astype(np.intp))
             columns[name] = text.column()
             if kind == "text":
                 coded[name] = text

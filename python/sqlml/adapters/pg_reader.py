@@ -23,9 +23,8 @@ import numpy as np
 
 from sqlml.adapters import text_payload
 from sqlml.adapters.pg_spi import _plan
+from sqlml.entrypoints import KEY_TYPES, Coded
 from sqlml.errors import InputError
-from sqlml.kinds import keys
-from sqlml.kinds.churn import encode
 
 # PostgreSQL type OIDs whose Python values need converting for pandas.
 NUMERIC_OID = 1700
@@ -111,7 +110,7 @@ def _base_types(plpy, names: list[str], types: list[int], exact: frozenset[str])
                              f"columns must be {ACCEPTED_TYPES}; cast or leave it out in the "
                              "input query")
         if name.lower() in exact and row["base"] not in KEY_OIDS and row["category"] != "S":
-            raise InputError(f"column {name!r} is {row['name']}: keys must be {keys.ACCEPTED}, "
+            raise InputError(f"column {name!r} is {row['name']}: keys must be {KEY_TYPES}, "
                              "and come back exactly as they went in; cast it in the input query")
         base.append(row["base"])
     return base
@@ -200,9 +199,9 @@ def _float8_payload(expr: str) -> str:
 
 
 def read_columns(plpy, query: str, exact: frozenset[str] = frozenset()
-                 ) -> tuple[dict[str, np.ndarray], int, dict[str, encode.Coded]]:
+                 ) -> tuple[dict[str, np.ndarray], int, dict[str, Coded]]:
     """The caller's query as one NumPy array per column, the row count, and the text
-    columns also as ``encode.Coded`` (distinct values and each row's position).
+    columns also as ``Coded`` (distinct values and each row's position).
 
     Numbers, booleans (0/1) and dates or timestamps (days since 1970, UTC) come
     back as float64 with NaN for NULL; every other type as an object array of
@@ -248,7 +247,7 @@ def _in_float8(col: str, oid: int) -> str:
 
 
 def _read(plpy, wrapped: str, names: list[str], types: list[int], kinds: list[str],
-          plain_text: bool) -> tuple[dict[str, np.ndarray], int, dict[str, encode.Coded]] | None:
+          plain_text: bool) -> tuple[dict[str, np.ndarray], int, dict[str, Coded]] | None:
     """One scan of the query: a payload per column, or, with ``plain_text``, text
     columns as arrays that PL/Python converts value by value. None when a text
     payload does not split back into its rows."""
@@ -270,7 +269,7 @@ def _read(plpy, wrapped: str, names: list[str], types: list[int], kinds: list[st
     [row] = _execute(plpy, f"SELECT {', '.join(select)} FROM ({wrapped}) AS q")
     n = int(row["n"])
     columns: dict[str, np.ndarray] = {}
-    coded: dict[str, encode.Coded] = {}
+    coded: dict[str, Coded] = {}
     for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
         payload = row[f"c{i}"]
         if kind == "bool":
@@ -291,13 +290,13 @@ def _read(plpy, wrapped: str, names: list[str], types: list[int], kinds: list[st
 
 
 def _text_column(name: str, kind: str, payload: str | memoryview, n: int, nulls: int,
-                 columns: dict[str, np.ndarray], coded: dict[str, encode.Coded]) -> bool:
+                 columns: dict[str, np.ndarray], coded: dict[str, Coded]) -> bool:
     """A text payload into ``columns`` (and ``coded``); False when it does not split
     back into its ``n`` values (one of them holds a separator)."""
     text = text_payload.column(payload, n, nulls, coded=kind == "text")
     if text is None:
         return False
-    if isinstance(text, encode.Coded):
+    if isinstance(text, Coded):
         columns[name], coded[name] = text.column(), text
     else:
         columns[name] = text

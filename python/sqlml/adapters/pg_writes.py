@@ -5,10 +5,13 @@ neither.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sqlml import entrypoints
 from sqlml.adapters.pg_spi import _plan
 from sqlml.adapters.text_payload import SEPARATOR
 from sqlml.errors import InputError
@@ -160,3 +163,51 @@ def _check_unique_ids(plpy, run_id: int, what: str) -> None:
                          f"{int(found[0]['ids']) - 1} more) across batches; each customer "
                          "is scored once per run")
 
+
+
+# --- a run's input drift ----------------------------------------------------------
+
+_DRIFT_FROM_ARRAYS = (
+    "INSERT INTO ops.run_drift (run_id, model_id, feature, psi, flagged, detail)"
+    " SELECT $1, $2, u.feature, u.psi, u.flagged, u.detail::pg_catalog.jsonb"
+    " FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]),"
+    " pg_catalog.unnest($4::pg_catalog.float8[]), pg_catalog.unnest($5::pg_catalog.bool[]),"
+    " pg_catalog.unnest($6::pg_catalog.text[])) AS u (feature, psi, flagged, detail)"
+)
+_DRIFT_TYPES = ["bigint", "bigint", "text[]", "float8[]", "bool[]", "text[]"]
+QUERY_CANCELED = "57014"
+
+
+def write_drift(plpy, run_id: int, model_id: int, profile: dict | str | None,
+                measure: Callable[[], list[tuple]]) -> None:
+    """Measure a run's input drift (``measure``: rows of feature, psi, flagged, detail
+    as JSON text) and INSERT it into ops.run_drift, in the run's transaction, so a run
+    that fails has none. Never fails the run: a problem measuring or writing it is a
+    WARNING and one '*' row saying so (each INSERT in a subtransaction, so a failed one
+    leaves the run's transaction usable). A cancel or statement timeout still stops
+    the run."""
+    try:
+        out = measure()
+        with plpy.subtransaction():
+            plpy.execute(_plan(plpy, _DRIFT_FROM_ARRAYS, _DRIFT_TYPES), [
+                run_id, model_id, [r[0] for r in out], [r[1] for r in out],
+                [bool(r[2]) for r in out], [r[3] for r in out]])
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) == QUERY_CANCELED:
+            raise
+        message = str(exc)
+        plpy.warning(f"sqlml: input drift not measured: {message}")
+        detail = json.dumps({"error": f"drift could not be measured: {message}"})
+        try:
+            with plpy.subtransaction():
+                plpy.execute(_plan(plpy, _DRIFT_FROM_ARRAYS, _DRIFT_TYPES),
+                             [run_id, model_id, ["*"], [None], [False], [detail]])
+        except Exception as again:
+            if getattr(again, "sqlstate", None) == QUERY_CANCELED:
+                raise
+            plpy.warning(f"sqlml: input drift not recorded: {again}")
+        return
+    flagged = [feature for feature, _, is_flagged, _ in out if is_flagged]
+    if flagged:
+        plpy.notice(f"sqlml: input drift past PSI {entrypoints.drift_threshold(profile)} in: "
+                    f"{', '.join(flagged)} (see models.drift)")

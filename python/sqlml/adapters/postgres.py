@@ -9,14 +9,15 @@ inside a SECURITY DEFINER function:
 
 1. ``ops.stage_input`` (SECURITY INVOKER; adapters/pg_staging.py) reads the caller's
    input query with the caller's own rights (adapters/pg_reader.py, pg_native.py) and
-   keeps the rows in this session's memory under the call's run id.
+   keeps the rows in this session's memory for the run (``pg_staging.StagedRun``).
 2. The owner's half (``ops.run_call``, SECURITY DEFINER) loads and checks the model,
    and its embedded-Python part (``ops.python_step``: :func:`train_staged`,
-   :func:`score_churn_staged`, :func:`forecast_staged`, :func:`drift_staged`) takes
-   the staged rows by run id, so it never reads
-   anything with the owner's rights on a caller's behalf, and never accepts results
-   (scores, metrics, blobs) from the caller. Scores and reasons are written by
-   adapters/pg_writes.py.
+   :func:`score_churn_staged`, :func:`forecast_staged`, ...) takes the staged rows
+   by run id, so it never reads anything with the owner's rights on a caller's
+   behalf, and never accepts results (scores, metrics, blobs) from the caller.
+   Scores, reasons and the run's input drift are written by adapters/pg_writes.py,
+   in the same step: after staging, a run crosses into Python once (once per batch
+   when scoring), and the step that ends the run releases its state.
 
 Scoring's caller half takes a lean path (``pg_reader.read_columns``; the owner's half
 then calls ``entrypoints.score_churn_columns``): no pandas is imported.
@@ -27,16 +28,19 @@ from __future__ import annotations
 import json
 
 from sqlml import entrypoints
+from sqlml.adapters import pg_staging
 from sqlml.adapters.pg_spi import database_errors, rows
 from sqlml.adapters.pg_staging import (
-    _DRIFT,
-    _SCORING,
-    _STAGED,
-    ScoringRun,
+    StagedRun,
     stage_input,  # noqa: F401  (ops.stage_input calls it here, as procedures call this module)
     staged,
 )
-from sqlml.adapters.pg_writes import _check_unique_ids, write_reasons, write_scores
+from sqlml.adapters.pg_writes import (
+    _check_unique_ids,
+    write_drift,
+    write_reasons,
+    write_scores,
+)
 from sqlml.errors import InputError
 
 
@@ -70,7 +74,8 @@ def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None,
     """ops.python_step('train'): one row of the Keras bundle, the ONNX bundle, the registration.
     ``champion``: the active version (model_id, version, onnx_artifact, onnx_sha256), measured
     on the new version's held-out rows for the activation rule (``kinds.champion``)."""
-    frame, sample = staged(run_id), None
+    with pg_staging.ending(run_id):
+        frame, sample = staged(run_id), None
     if isinstance(frame, tuple):  # postgres_batches.read_training: (frame, what was sampled)
         frame, sample = frame
     jit_off(plpy)
@@ -88,46 +93,50 @@ def train_staged(plpy, run_id: int, kind: str, spec: str, options: str | None,
 
 @database_errors
 def score_churn_staged(plpy, run_id: int, model_id: int, onnx_artifact: bytes,
-                       onnx_sha256: str, explain: int | None = 0) -> tuple[int, bool]:
+                       onnx_sha256: str, explain: int | None = 0, *,
+                       profile: dict | str | None) -> tuple[int, bool]:
     """ops.python_step('score_churn'): score the batch ops.stage_input read for the run
     and write it to predictions.churn_scores; with ``explain`` = k > 0, also each
-    customer's k strongest reasons to predictions.churn_reasons, in the same
-    (caller's) transaction, so a run that fails has neither. Returns the scores
-    written by the run so far, and whether another batch follows."""
-    from sqlml.kinds.churn import scoring
-
+    customer's k strongest reasons to predictions.churn_reasons; with the last batch,
+    the run's input drift against ``profile`` (the version's training profile, counted
+    batch by batch) to ops.run_drift; all in the same (caller's) transaction, so a run
+    that fails has none of them, and in this one crossing into Python per batch.
+    Returns the scores written by the run so far, and whether another batch follows."""
     # A bad blob fails here, before the staged rows are used; cached per session by sha256.
-    scoring.scorer(onnx_artifact, onnx_sha256)
-    batch = staged(run_id)
-    run = _scoring_run(run_id, model_id, onnx_sha256)
-    ids, probability = entrypoints.score_churn_columns(batch.columns, batch.n, onnx_artifact,
-                                                       onnx_sha256, batch.coded)
-    run.written += write_scores(plpy, run_id, model_id, ids, probability)
-    if explain:
-        # Only now pandas and the explainer: explain = 0 keeps the lean path of before.
-        reasons = entrypoints.explain_churn_columns(batch.columns, batch.n, onnx_artifact,
-                                                    onnx_sha256, explain)
-        write_reasons(plpy, run_id, reasons)
-    if batch.number > 1 or not batch.last:
-        plpy.notice(f"sqlml: scored {run.written} rows (batch {batch.number})")
-    if batch.last:
-        if batch.number > 1:
-            _check_unique_ids(plpy, run_id, scoring.SCORING)
-        _SCORING.pop(run_id, None)
-    return run.written, not batch.last
+    entrypoints.check_churn_artifact(onnx_artifact, onnx_sha256)
+    with pg_staging.failing(run_id) as run:
+        batch = staged(run_id)
+        _same_version(run, model_id, onnx_sha256)
+        if run.drift is None:
+            run.drift = entrypoints.drift_tally(profile)
+        run.drift.add(batch.columns, batch.n, batch.coded)  # never raises
+        ids, probability = entrypoints.score_churn_columns(batch.columns, batch.n,
+                                                           onnx_artifact, onnx_sha256,
+                                                           batch.coded)
+        run.written += write_scores(plpy, run_id, model_id, ids, probability)
+        if explain:
+            # Only now pandas and the explainer: explain = 0 keeps the lean path of before.
+            reasons = entrypoints.explain_churn_columns(batch.columns, batch.n, onnx_artifact,
+                                                        onnx_sha256, explain)
+            write_reasons(plpy, run_id, reasons)
+        if batch.number > 1 or not batch.last:
+            plpy.notice(f"sqlml: scored {run.written} rows (batch {batch.number})")
+        if batch.last:
+            if batch.number > 1:
+                _check_unique_ids(plpy, run_id, entrypoints.CHURN_SCORING)
+            write_drift(plpy, run_id, model_id, profile, run.drift.rows)
+            pg_staging.release(run_id)  # the run ends with this batch
+        return run.written, not batch.last
 
 
-def _scoring_run(run_id: int, model_id: int, onnx_sha256: str) -> ScoringRun:
-    run = _SCORING.get(run_id)
-    if run is None:
-        run = _SCORING[run_id] = ScoringRun(model_id, onnx_sha256)
+def _same_version(run: StagedRun, model_id: int, onnx_sha256: str) -> None:
+    if run.model_id is None:
+        run.model_id, run.onnx_sha256 = model_id, onnx_sha256
     if (run.model_id, run.onnx_sha256) != (model_id, onnx_sha256):
         # ops.run_predict holds the version's registry row FOR SHARE, so this is a
         # defect, not a race; still, one run never mixes two versions' scores.
-        raise InputError(f"run {run_id} began with model id {run.model_id} and would "
+        raise InputError(f"run {run.run_id} began with model id {run.model_id} and would "
                          f"go on with {model_id}: one run scores with one version")
-    return run
-
 
 
 @database_errors
@@ -136,10 +145,9 @@ def preview_churn_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: s
     """ops.python_step('preview_churn'): score the staged rows as
     :func:`score_churn_staged` does and hand them back, writing nothing: rows of
     customer_id, churn_probability, reasons (JSON text, NULL for ``explain`` 0)."""
-    from sqlml.kinds.churn import scoring
-
-    scoring.scorer(onnx_artifact, onnx_sha256)
-    batch = staged(run_id)
+    entrypoints.check_churn_artifact(onnx_artifact, onnx_sha256)
+    with pg_staging.ending(run_id):
+        batch = staged(run_id)
     if not batch.last:  # what-if scoring is for a few rows: it keeps them all to return
         raise InputError(
             f"ml.score_churn_preview scores at most one batch of rows ({batch.n:,}, the "
@@ -161,55 +169,21 @@ def preview_churn_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: s
             for customer, p in zip(ids, probability, strict=True)]
 
 
-
 @database_errors
 def forecast_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
-                    horizon: int | None) -> list[tuple]:
-    frame = staged(run_id)
+                    horizon: int | None, *, model_id: int,
+                    profile: dict | str | None) -> list[tuple]:
+    """ops.python_step('forecast'): the forecasts of the staged series, after writing
+    their drift against ``profile`` (the version's) to ops.run_drift, in the run's
+    transaction: one crossing into Python for the run."""
+    with pg_staging.ending(run_id):
+        frame = staged(run_id)
+    write_drift(plpy, run_id, model_id, profile, lambda: rows(entrypoints.drift(frame, profile)))
     jit_off(plpy)  # the chosen base may be a statsforecast model, compiled by numba
     out = entrypoints.forecast(frame, onnx_artifact, onnx_sha256, horizon)
     # ISO timestamps: PL/Python hands text to the timestamp input function.
     out["period"] = out["period"].dt.strftime("%Y-%m-%d %H:%M:%S")
     return rows(out)
-
-
-def drift_staged(plpy, run_id: int, profile: dict | str | None) -> list[tuple]:
-    """ops.python_step('drift'): the rows staged for the run (read once, with the caller's
-    rights, for scoring or forecasting too) against the version's training profile;
-    rows of feature, psi, flagged, detail (JSON text). Leaves the rows staged for the
-    owner's half that follows. Never raises: a run is not failed by its drift."""
-    data = _STAGED.get(run_id)
-    if data is None:
-        return [("*", None, False, json.dumps({"error": f"run {run_id} has no staged input"}))]
-    if hasattr(data, "last"):  # a scoring batch: NumPy only, no pandas; counted batch by batch
-        from sqlml.kinds.drift_columns import Tally
-
-        tally = _DRIFT.setdefault(run_id, Tally(profile))
-        tally.add(data.columns, data.n, data.coded)
-        if not data.last:
-            return []
-        out = _DRIFT.pop(run_id).rows()
-    elif isinstance(data, tuple):  # ml.predict's columns at once (read_columns): NumPy only
-        columns, n, coded = data
-        out = entrypoints.drift_column_rows(columns, n, profile, coded)
-    else:
-        out = rows(entrypoints.drift(data, profile))
-    flagged = [feature for feature, _, is_flagged, _ in out if is_flagged]
-    if flagged:
-        plpy.notice(f"sqlml: input drift past PSI {_threshold(profile)} in: "
-                    f"{', '.join(flagged)} (see models.drift)")
-    return out
-
-
-def _threshold(profile: dict | str | None) -> float:
-    from sqlml.kinds.drift_columns import PSI_THRESHOLD
-
-    try:
-        if not isinstance(profile, dict):
-            profile = json.loads(profile or "{}")
-        return float(profile.get("threshold", PSI_THRESHOLD))
-    except (TypeError, ValueError, AttributeError):
-        return PSI_THRESHOLD
 
 
 @database_errors
@@ -222,7 +196,8 @@ def evaluate_staged(plpy, run_id: int, kind: str, onnx_artifact: bytes, params: 
     and season (forecaster)."""
     import pandas as pd
 
-    frame = staged(run_id)
+    with pg_staging.ending(run_id):
+        frame = staged(run_id)
     if kind == "churn":
         n, metrics = entrypoints.evaluate_churn(frame, onnx_artifact, params["onnx_sha256"],
                                                 params["recorded"], params["spec_input"])

@@ -25,8 +25,8 @@ import numpy as np
 
 from sqlml.adapters import pg_native, pg_reader, pg_spi, pg_staging
 from sqlml.adapters.text_payload import NULL_MARK, SEPARATOR
+from sqlml.entrypoints import Coded
 from sqlml.errors import InputError
-from sqlml.kinds.churn import encode
 
 # When the spec names no batch size: about 50 MB of a backend's memory on the IBM
 # telco columns, and few enough batches that their fixed cost (a round trip of
@@ -52,7 +52,7 @@ class Batch:
 
     columns: dict[str, np.ndarray]
     n: int
-    coded: dict[str, encode.Coded]
+    coded: dict[str, Coded]
     number: int  # 1, 2, ...
     last: bool
 
@@ -158,7 +158,7 @@ class BatchReader:
         n = rows.nrows()
         names = [f"c{i}" for i in range(len(self.names))]
         columns: dict[str, np.ndarray] = {}
-        coded: dict[str, encode.Coded] = {}
+        coded: dict[str, Coded] = {}
         for name, key, kind in zip(self.names, names, self.kinds, strict=True):
             values = [r[key] for r in rows]
             if kind in ("text", "id"):

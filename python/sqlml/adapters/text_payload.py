@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sqlml.kinds.churn.encode import Coded
+from sqlml.entrypoints import Coded
 
 SEPARATOR, NULL_MARK = "\x1f", "\x1e"
 # Values coded from bytes: at most this long (four 8-byte words) and this many.
