@@ -89,6 +89,11 @@ def test_the_session_holds_nothing_after_a_run_succeeds_or_fails(imported):
                 f"FROM {TABLE}")})
         connection.rollback()
         assert connection.execute(holding).scalar() is None
+        with pytest.raises(sa.exc.DBAPIError, match="division by zero"):  # while staging
+            connection.execute(predict, {"name": "acme", "query": (
+                f"SELECT customer_id / 0 AS customer_id FROM {TABLE}")})
+        connection.rollback()
+        assert connection.execute(holding).scalar() is None
 
 
 @pytest.mark.postgres

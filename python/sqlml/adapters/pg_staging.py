@@ -116,14 +116,22 @@ def stage_input(plpy, run_id: int, input_query: str, id_column: str | None = Non
     else a DataFrame. An error reading it (a cancel included) goes up to ops.call's
     handler, which records it in ops.runs without the data values it may quote."""
     if input_query is None:  # scoring's next batch (ops.call's loop)
-        run = _held if _held is not None and _held.run_id == run_id else None
-        if run is None or run.reader is None:
+        if holding() != run_id or _held.reader is None:
             raise InputError(f"run {run_id} has no input being read in this session: "
                              "call the ml routine, which reads it")
-        run.rows = None
+    else:
+        _begin(run_id)
+    with failing(run_id) as run:  # a read that fails fails the run: nothing is kept
+        _stage(plpy, run, input_query, id_column, batched)
+
+
+def _stage(plpy, run: StagedRun, input_query: str | None, id_column: str | None,
+           batched: bool) -> None:
+    run_id = run.run_id
+    if input_query is None:
+        run.rows = None  # the batch before is freed before the next is read
         run.rows = run.reader.next(plpy)
         return
-    run = _begin(run_id)
     if id_column and not batched:  # ml.predict: its input at once (not batched yet)
         run.rows = read_columns(plpy, input_query, exact=frozenset({id_column.lower()}))
         return
