@@ -199,11 +199,11 @@ def test_scores_in_the_database_equal_the_pandas_implementation(customers):
 
 
 def test_scores_cross_from_pl_python_as_text_that_reads_back_bit_for_bit(customers):
-    """adapters.postgres.write_scores sends scores as float32 decimal text; the
+    """adapters.pg_writes.write_scores sends scores as float32 decimal text; the
     server's float4 input gives back each value exactly (then widened to float8)."""
     import numpy as np
 
-    from sqlml.adapters.postgres import SEPARATOR, float4_text
+    from sqlml.adapters.pg_writes import SEPARATOR, float4_text
 
     rng = np.random.default_rng(5)
     tens = np.array([10.0 ** -k for k in range(46)], dtype=np.float32)

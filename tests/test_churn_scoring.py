@@ -170,11 +170,11 @@ def test_no_scoring_or_forecasting_path_imports_scikit_learn_or_tensorflow():
 
 
 def test_scores_cross_to_sql_as_text_that_reads_back_to_the_same_float32():
-    # adapters.postgres.float4_text: float4 input (strtof, correctly rounded) must
+    # adapters.pg_writes.float4_text: float4 input (strtof, correctly rounded) must
     # give back each float32 exactly, powers of ten and subnormals included.
     import ctypes
 
-    from sqlml.adapters.postgres import SEPARATOR, float4_text
+    from sqlml.adapters.pg_writes import SEPARATOR, float4_text
 
     libc = ctypes.CDLL("libc.so.6")
     libc.strtof.restype, libc.strtof.argtypes = ctypes.c_float, [ctypes.c_char_p, ctypes.c_void_p]

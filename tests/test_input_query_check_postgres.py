@@ -1,7 +1,7 @@
 """Issue 22, finding 3 for sqlml spark on PostgreSQL: ml.check_input_query, the check
 the Spark job makes before Spark's JDBC source embeds its query in
 ``SELECT ... FROM (<query>) AS sqlml_input``: the readers' rule
-(sqlml.adapters.postgres.check_query), by PostgreSQL's parser, running nothing.
+(sqlml.adapters.pg_reader.check_query), by PostgreSQL's parser, running nothing.
 The readers' own refusals are in tests/test_input_integrity_postgres.py."""
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def test_the_spark_role_and_operators_may_call_it_analysts_not(db):
     with db.connect() as c:
         granted = c.execute(sa.text(
             "SELECT pg_catalog.has_function_privilege(r, 'ml.check_input_query(text)', "
-            "'EXECUTE') FROM unnest(ARRAY['sqlml_spark', 'sqlml_operator', 'sqlml_analyst']) AS r")).scalars().all()
+            "'EXECUTE') FROM unnest(ARRAY['sqlml_spark', 'sqlml_operator', 'sqlml_analyst'])"
+            " AS r")).scalars().all()
     assert granted == [True, True, False]
 
 

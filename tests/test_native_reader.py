@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from sqlml.adapters import postgres
+from sqlml.adapters import pg_native, text_payload
 from sqlml.deploy import migrate, native
 
 pytestmark = pytest.mark.postgres
@@ -45,10 +45,10 @@ BOTH_READERS = """
 CREATE FUNCTION pg_temp.both_readers(query text) RETURNS text LANGUAGE plpython3u AS $$
 plpy.execute("SELECT ops.use_python_runtime()")
 import json, math
-from sqlml.adapters import postgres as pg
-wrapped = pg.wrap_query(query)
-names, types = pg._describe(plpy, wrapped)
-kinds = [pg._kind(n, o, frozenset({"id"})) for n, o in zip(names, types)]
+from sqlml.adapters import pg_native, pg_reader
+wrapped = pg_reader.wrap_query(query)
+names, types = pg_reader._describe(plpy, wrapped)
+kinds = [pg_reader._kind(n, o, frozenset({"id"})) for n, o in zip(names, types)]
 def plain(read):
     if read is None:
         return None
@@ -57,13 +57,13 @@ def plain(read):
         return "NaN" if isinstance(v, float) and math.isnan(v) else v
     return {"n": n, "coded": sorted(coded),
             "columns": {k: [value(v) for v in c.tolist()] for k, c in columns.items()}}
-_, parts = pg._native_parts(plpy, wrapped, names, types, kinds)
+_, parts = pg_native._native_parts(plpy, wrapped, names, types, kinds)
 return json.dumps({
-    "usable": pg._native_reader(plpy, len(names)),
+    "usable": pg_native._native_reader(plpy, len(names)),
     "aggregate_coded": [n for n, part in zip(names, parts) if part.codes is not None],
-    "native": plain(pg._read_native(plpy, wrapped, names, types, kinds)),
-    "string_agg": plain(pg._read(plpy, wrapped, names, types, kinds, plain_text=False)),
-    "plain": plain(pg._read(plpy, wrapped, names, types, kinds, plain_text=True))})
+    "native": plain(pg_native._read_native(plpy, wrapped, names, types, kinds)),
+    "string_agg": plain(pg_reader._read(plpy, wrapped, names, types, kinds, plain_text=False)),
+    "plain": plain(pg_reader._read(plpy, wrapped, names, types, kinds, plain_text=True))})
 $$
 """
 
@@ -109,7 +109,7 @@ def test_the_aggregate_codes_text_within_text_payloads_limits():
               re.findall(r"#define CODE_(MAX_DISTINCT|MAX_BYTES|MIN_ROWS) (\d+)", source)}
     assert limits == {"MAX_DISTINCT": text_payload.MAX_DISTINCT,
                       "MAX_BYTES": text_payload.MAX_BYTES, "MIN_ROWS": text_payload.MIN_ROWS}
-    assert f"#define PAYLOAD_VERSION {postgres.LAYOUT}" in source
+    assert f"#define PAYLOAD_VERSION {pg_native.LAYOUT}" in source
 
 
 def test_a_value_holding_the_separator_is_read_again_the_plain_way(db):
@@ -121,7 +121,7 @@ def test_a_value_holding_the_separator_is_read_again_the_plain_way(db):
 
 
 def test_a_role_that_may_not_execute_it_reads_with_string_agg(db):
-    usable = postgres._NATIVE_READER
+    usable = pg_native._NATIVE_READER
     with db.connect() as c:
         c.exec_driver_sql("DROP ROLE IF EXISTS sqlml_test_stranger")
         c.exec_driver_sql("CREATE ROLE sqlml_test_stranger")
@@ -142,7 +142,7 @@ def test_a_role_that_may_not_execute_it_reads_with_string_agg(db):
 
 
 def test_a_query_wider_than_an_aggregate_takes_reads_with_string_agg():
-    assert postgres._native_reader(None, postgres.NATIVE_MAX_COLUMNS + 1) is False
+    assert pg_native._native_reader(None, pg_native.NATIVE_MAX_COLUMNS + 1) is False
 
 
 def test_only_its_aggregate_calls_it_and_it_names_what_it_cannot_read(db):
@@ -254,7 +254,7 @@ def test_the_write_functions_give_back_each_value_as_sent(db):
         rows = c.execute(sa.text(
             "SELECT ops.payload_texts(:ids) AS customer_id,"
             " ops.payload_float8s(:scores) AS churn_probability"),
-            {"ids": postgres.SEPARATOR.join(ids), "scores": scores.tobytes()}).all()
+            {"ids": text_payload.SEPARATOR.join(ids), "scores": scores.tobytes()}).all()
         with pytest.raises(sa.exc.DBAPIError, match="8 bytes per value, not 7 bytes"):
             c.execute(sa.text("SELECT ops.payload_float8s(:b)"), {"b": b"1234567"}).all()
     assert [r.customer_id for r in rows] == ids
@@ -267,7 +267,7 @@ LANGUAGE plpython3u AS $$
 plpy.execute("SELECT ops.use_python_runtime()")
 plpy.execute(f"SELECT set_config('sqlml.score_batch_rows', '{size}', false)")
 import json, math
-from sqlml.adapters import postgres as pg, postgres_batches as pb
+from sqlml.adapters import pg_reader, postgres_batches as pb
 def value(v):
     return "NaN" if isinstance(v, float) and math.isnan(v) else v
 reader = pb.BatchReader(plpy, 1, query, frozenset({"id"}), native=native)
@@ -277,7 +277,7 @@ while not reader.done:
     batches.append((batch.n, batch.last))
     for name, values in batch.columns.items():
         columns.setdefault(name, []).extend(value(v) for v in values.tolist())
-whole = pg.read_columns(plpy, query, exact=frozenset({"id"}))
+whole = pg_reader.read_columns(plpy, query, exact=frozenset({"id"}))
 return json.dumps({"native": reader.native, "batches": batches, "columns": columns,
                    "whole": {k: [value(v) for v in c.tolist()] for k, c in whole[0].items()}})
 $$

@@ -2,7 +2,7 @@
 -- Spark's JDBC source embeds it in "SELECT ... FROM (<query>) AS sqlml_input ..."
 -- (issue 22: "SELECT 1 AS id) AS a; <statement>; SELECT * FROM (SELECT 1 AS id"
 -- would close that parenthesis and run <statement>). The rule is the readers' own
--- (sqlml.adapters.postgres.check_query): PostgreSQL's parser must take the text alone
+-- (sqlml.adapters.pg_reader.check_query): PostgreSQL's parser must take the text alone
 -- (so its parentheses, quotes and comments close inside it) and as a derived table,
 -- where only one query can stand (a second statement, or one that is not a query, is
 -- a syntax error there). Both are prepared (parsed and analysed), never run.

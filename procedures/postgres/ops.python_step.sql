@@ -13,33 +13,36 @@
 --                (metrics.same_rows, which ops.register_model's rule compares).
 --   evaluate     kind, onnx_sha256, recorded, spec_input (churn), forecasts, season
 --                (forecaster): one row: rows compared, realised metrics (JSON text).
---   score_churn  model_id, onnx_sha256, explain: writes the scores to
---                predictions.churn_scores itself, in the caller's transaction, with one
---                prepared INSERT (200,000 scores cross back as two text payloads, not
---                two arrays of Python objects); with explain = k > 0 also each
---                customer's k strongest reasons to predictions.churn_reasons, with 0
---                no explaining work at all. Works on one batch of the input
---                (adapters/postgres_batches.py); one row: the scores the run has
---                written so far, and whether another batch follows.
+--   score_churn  model_id, onnx_sha256, explain, profile (the version's training
+--                profile): writes the scores to predictions.churn_scores itself, in
+--                the caller's transaction, with one prepared INSERT (200,000 scores
+--                cross back as two text payloads, not two arrays of Python objects);
+--                with explain = k > 0 also each customer's k strongest reasons to
+--                predictions.churn_reasons, with 0 no explaining work at all; with the
+--                last batch the run's input drift to ops.run_drift (a problem measuring
+--                it is a WARNING and a '*' row, never the run's failure). Works on one
+--                batch of the input (adapters/postgres_batches.py); one row: the scores
+--                the run has written so far, and whether another batch follows.
 --   preview_churn  onnx_sha256, explain: scores (and k reasons) returned, nothing
 --                written (ml.score_churn_preview): one row per input row:
 --                customer_id, churn_probability, reasons (jsonb array, NULL for k = 0).
---   forecast     onnx_sha256, horizon (NULL: the model's): horizon rows per series:
---                series_id, period (midnight for daily and longer periods), step,
---                forecast, lower, upper.
+--   forecast     onnx_sha256, horizon (NULL: the model's), model_id, profile: writes
+--                the series' drift to ops.run_drift (as score_churn does), then
+--                horizon rows per series: series_id, period (midnight for daily and
+--                longer periods), step, forecast, lower, upper.
 --   import       spec, options; onnx_artifact holds the imported blob: one row of the
 --                blob as given, the graph kept for scoring and the registration
 --                (sqlml.adapters.postgres_imported); the reference rows, if staged.
---   profile      feature_schema: one row, the drift profile of the staged rows
---                (an imported version's first run); leaves them staged.
 --   predict      model_id, onnx_sha256, feature_schema: writes the scores to
---                predictions.model_scores itself, in the caller's transaction. One
---                row: the scores written.
---   drift        profile (the version's training profile): one row per profiled
---                feature: feature, psi, flagged (psi > 0.2), detail; leaves the rows
---                staged for the step that follows.
--- Called by ops.run_train, ops.run_score_churn, ops.run_forecast, ops.run_evaluate and
--- ops.record_drift, with the owner's rights; nobody else may execute it.
+--                predictions.model_scores and their drift to ops.run_drift itself, in
+--                the caller's transaction. One row: the scores written, and the drift
+--                profile of these rows when the version had none (else NULL).
+-- Each run crosses into Python once after its input is staged (once per batch when
+-- scoring); the run's staged state is released by the step that ends it
+-- (adapters/pg_staging.py).
+-- Called by ops.run_train, ops.run_score_churn, ops.run_forecast, ops.run_evaluate,
+-- ops.run_import and ops.run_predict_model, with the owner's rights; nobody else may
+-- execute it.
 CREATE OR REPLACE FUNCTION ops.python_step(
     step text, run_id bigint, params jsonb, onnx_artifact bytea DEFAULT NULL
 )
@@ -60,17 +63,17 @@ if step == "evaluate":
     return postgres.evaluate_staged(plpy, run_id, a["kind"], onnx_artifact, a)
 if step == "score_churn":
     return [postgres.score_churn_staged(plpy, run_id, a["model_id"], onnx_artifact,
-                                        a["onnx_sha256"], a["explain"])]
+                                        a["onnx_sha256"], a["explain"],
+                                        profile=a["profile"])]
 if step == "preview_churn":
     return postgres.preview_churn_staged(plpy, run_id, onnx_artifact, a["onnx_sha256"],
                                          a["explain"])
 if step == "forecast":
-    return postgres.forecast_staged(plpy, run_id, onnx_artifact, a["onnx_sha256"], a["horizon"])
-if step in ("import", "profile", "predict"):
+    return postgres.forecast_staged(plpy, run_id, onnx_artifact, a["onnx_sha256"], a["horizon"],
+                                    model_id=a["model_id"], profile=a["profile"])
+if step in ("import", "predict"):
     from sqlml.adapters import postgres_imported
     return postgres_imported.step(plpy, step, run_id, a, onnx_artifact)
-if step == "drift":
-    return postgres.drift_staged(plpy, run_id, a["profile"])
 plpy.error("sqlml: unknown step %s of the embedded Python" % step, sqlstate="22023")
 $$;
 REVOKE ALL ON FUNCTION ops.python_step(text, bigint, jsonb, bytea) FROM public;

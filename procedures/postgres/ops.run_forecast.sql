@@ -1,7 +1,8 @@
 -- ops.run_forecast(run_id, model_name, horizon, version): forecast every series the
 -- caller staged for the run with one version of the model (NULL: the active one), and write the forecasts to
--- predictions.forecasts and their drift to ops.run_drift in this transaction, so a
--- failed run has neither. horizon: 1 to the version's; NULL: the version's. Called by
+-- predictions.forecasts and their drift to ops.run_drift (written by the forecasting
+-- step itself: one crossing into Python) in this transaction, so a failed run has
+-- neither. horizon: 1 to the version's; NULL: the version's. Called by
 -- ops.run_call for ml.forecast, with the owner's rights (the twin of SQL Server's
 -- ops.run_forecast). Returns {run_id, model_id, version, rows_written}.
 CREATE OR REPLACE FUNCTION ops.run_forecast(
@@ -38,14 +39,16 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                 HINT = 'pass a smaller horizon, or train a version with options {"horizon": N}';
     END IF;
-    PERFORM ops.record_drift(run_forecast.run_id, v_model.model_id);
     INSERT INTO predictions.forecasts (
         run_id, model_id, series_id, period, step, forecast, lower, upper
     )
     SELECT run_forecast.run_id, v_model.model_id, f.series_id, f.period, f.step,
         f.forecast, f.lower, f.upper
     FROM ops.python_step('forecast', run_forecast.run_id, jsonb_build_object(
-        'onnx_sha256', v_model.onnx_sha256, 'horizon', run_forecast.horizon
+        'onnx_sha256', v_model.onnx_sha256, 'horizon', run_forecast.horizon,
+        'model_id', v_model.model_id, 'profile', (
+            SELECT r.feature_schema -> 'profile' FROM models.registry AS r
+            WHERE r.model_id = v_model.model_id)
     ), v_model.onnx_artifact) AS f (
         series_id text, period timestamp(0), step integer, forecast double precision,
         lower double precision, upper double precision

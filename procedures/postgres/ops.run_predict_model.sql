@@ -1,8 +1,9 @@
 -- ops.run_predict_model(run_id, model_name, params): score the rows the caller staged
 -- for the run with an imported model's active version, and write them to
 -- predictions.model_scores and their drift to ops.run_drift, in this transaction, so
--- a failed run has neither. A version imported without a reference_query takes this
--- first run's rows as its drift profile. Called by ops.run_call for ml.predict, with
+-- a failed run has neither (both written by the predict step itself: one crossing into
+-- Python). A version imported without a reference_query takes this first run's rows
+-- as its drift profile. Called by ops.run_call for ml.predict, with
 -- the owner's rights. Returns {run_id, model_id, version, rows_scored}.
 CREATE OR REPLACE FUNCTION ops.run_predict_model(run_id bigint, model_name text, params jsonb)
 RETURNS jsonb
@@ -22,22 +23,16 @@ BEGIN
     SELECT * INTO v_model FROM ops.model_version('imported', run_predict_model.model_name);
     SELECT r.feature_schema INTO v_schema
     FROM models.registry AS r WHERE r.model_id = v_model.model_id;
-    IF v_schema -> 'profile' IS NULL THEN
-        SELECT p.profile INTO v_profile
-        FROM ops.python_step('profile', run_predict_model.run_id,
-            jsonb_build_object('feature_schema', v_schema)) AS p (profile jsonb);
-        IF v_profile IS NOT NULL THEN
-            UPDATE models.registry AS r
-            SET feature_schema = jsonb_set(r.feature_schema, '{profile}', v_profile)
-            WHERE r.model_id = v_model.model_id;
-        END IF;
-    END IF;
-    PERFORM ops.record_drift(run_predict_model.run_id, v_model.model_id);
-    SELECT s.written INTO v_rows
+    SELECT s.written, s.profile INTO v_rows, v_profile
     FROM ops.python_step('predict', run_predict_model.run_id, jsonb_build_object(
         'model_id', v_model.model_id, 'onnx_sha256', v_model.onnx_sha256,
         'feature_schema', v_schema
-    ), v_model.onnx_artifact) AS s (written bigint);
+    ), v_model.onnx_artifact) AS s (written bigint, profile jsonb);
+    IF v_profile IS NOT NULL THEN
+        UPDATE models.registry AS r
+        SET feature_schema = jsonb_set(r.feature_schema, '{profile}', v_profile)
+        WHERE r.model_id = v_model.model_id;
+    END IF;
     PERFORM ops.finish_run(run_predict_model.run_id, v_model.model_id, v_rows, v_rows);
     RETURN jsonb_build_object('run_id', run_predict_model.run_id,
         'model_id', v_model.model_id, 'version', v_model.version, 'rows_scored', v_rows);

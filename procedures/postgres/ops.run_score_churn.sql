@@ -10,7 +10,8 @@
 -- {run_id, model_id, version, rows: [{customer_id, churn_probability, reasons}]}.
 -- The input comes in batches (adapters/postgres_batches.py): for every batch but the
 -- last it returns {run_id, next_batch: true}, and ops.call stages the next batch and
--- calls again; drift is counted batch by batch and written with the last one.
+-- calls again; drift is counted batch by batch and written with the last one, by the
+-- same step that scores the batch (one crossing into Python per batch).
 CREATE OR REPLACE FUNCTION ops.run_score_churn(
     run_id bigint, model_name text, explain integer, preview boolean DEFAULT false,
     version integer DEFAULT NULL
@@ -23,6 +24,7 @@ DECLARE
     v_explain integer := coalesce(run_score_churn.explain, 0);
     v_max_explain integer;
     v_model record;
+    v_profile jsonb;
     v_rows bigint;
     v_scored jsonb;
     v_more boolean;
@@ -67,14 +69,16 @@ BEGIN
         RETURN jsonb_build_object('run_id', run_score_churn.run_id,
             'model_id', v_model.model_id, 'version', v_model.version, 'rows', v_scored);
     END IF;
-    PERFORM ops.record_drift(run_score_churn.run_id, v_model.model_id);
-    -- The scores (and reasons) are written by the embedded-Python step itself (one
-    -- prepared INSERT from two text payloads), in this transaction: handing 200,000
-    -- of them back as arrays to unnest here cost more than scoring them.
+    SELECT r.feature_schema -> 'profile' INTO v_profile
+    FROM models.registry AS r WHERE r.model_id = v_model.model_id;
+    -- The scores (and reasons, and with the last batch the drift) are written by the
+    -- embedded-Python step itself (one prepared INSERT from two text payloads), in this
+    -- transaction: handing 200,000 of them back as arrays to unnest here cost more
+    -- than scoring them.
     SELECT s.written, s.more INTO v_rows, v_more
     FROM ops.python_step('score_churn', run_score_churn.run_id, jsonb_build_object(
         'model_id', v_model.model_id, 'onnx_sha256', v_model.onnx_sha256,
-        'explain', v_explain
+        'explain', v_explain, 'profile', v_profile
     ), v_model.onnx_artifact) AS s (written bigint, more boolean);
     IF v_more THEN
         -- ops.call reads the next batch with the caller's rights and calls again.

@@ -17,12 +17,17 @@ from typing import TYPE_CHECKING
 import sqlml
 from sqlml import kinds
 
+# What the adapters' readers hand over with their columns, named here so that an adapter
+# needs this module alone: text columns coded as they are read, and the key types.
+from sqlml.kinds.churn.encode import Coded  # noqa: F401
+from sqlml.kinds.keys import ACCEPTED as KEY_TYPES  # noqa: F401
+
 if TYPE_CHECKING:  # pandas costs a third of a second to import; the lean path never needs it
     import numpy as np
     import pandas as pd
 
     from sqlml.kinds import TrainedModel
-    from sqlml.kinds.churn.encode import Coded
+    from sqlml.kinds.drift_columns import Tally as DriftTally
 
 # What the in-database code imports; reported without importing (TensorFlow
 # alone takes seconds to import).
@@ -122,6 +127,18 @@ def score_churn_columns(columns: Mapping[str, np.ndarray], n: int, onnx_artifact
                                  coded)
 
 
+def check_churn_artifact(onnx_artifact: bytes, onnx_sha256: str) -> None:
+    """Raise when a churn version's ONNX bundle is not what its hash says (before any
+    row is used); the scorer it builds stays cached per process by sha256."""
+    from sqlml.kinds.churn import scoring
+
+    scoring.scorer(onnx_artifact, onnx_sha256)
+
+
+# What a churn scoring error names (the id column's check across batches included).
+CHURN_SCORING = "churn scoring"
+
+
 def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
              horizon: int | None = None) -> pd.DataFrame:
     """Series rows -> ``series_id``, ``period``, ``step``, ``forecast``, ``lower``,
@@ -166,6 +183,29 @@ def drift_column_rows(columns: Mapping[str, np.ndarray], n: int,
     from sqlml.kinds import drift_columns as lean
 
     return lean.drift_rows(columns, n, profile, coded)
+
+
+def drift_tally(profile: dict | str | None) -> DriftTally:
+    """:func:`drift_column_rows` for a run whose rows arrive in batches: ``add`` each
+    batch's columns, then ``rows()``. Holds counts, never rows; never raises."""
+    from sqlml.kinds.drift_columns import Tally
+
+    return Tally(profile)
+
+
+def drift_threshold(profile: dict | str | None) -> float:
+    """The PSI past which a profile's feature is flagged (the default when the profile
+    names none, or is unusable)."""
+    import json
+
+    from sqlml.kinds.drift_columns import PSI_THRESHOLD
+
+    try:
+        if not isinstance(profile, dict):
+            profile = json.loads(profile or "{}")
+        return float(profile.get("threshold", PSI_THRESHOLD))
+    except (TypeError, ValueError, AttributeError):
+        return PSI_THRESHOLD
 
 
 # --- imported models (ml.import_model, ml.predict): sqlml.kinds.imported -------------
@@ -219,6 +259,15 @@ def frame_columns(frame: pd.DataFrame, exact: str | None = None
                 [None if v is None or (isinstance(v, float) and v != v) or v is pd.NA
                  else str(v) for v in objects], dtype=object)
     return columns, len(frame)
+
+
+def check_imported_artifact(onnx_artifact: bytes, onnx_sha256: str,
+                            feature_schema: dict) -> None:
+    """Raise when an imported version's graph is not what its hash says (before any
+    row is used); cached per process."""
+    from sqlml.kinds.imported import predict as imported
+
+    imported.predictor(onnx_artifact, onnx_sha256, feature_schema)
 
 
 def predict_columns(columns: Mapping[str, np.ndarray], n: int, onnx_artifact: bytes,

@@ -9,7 +9,7 @@ function in the caller's query would run as the owner if the owner's half fetche
 so only the caller's half fetches. All batches are one statement's work, in one
 transaction: one run id, all rows or none.
 
-A batch crosses as the whole input did before (``postgres.read_columns``): through
+A batch crosses as the whole input did before (``pg_reader.read_columns``): through
 the native ``ops.cursor_payloads`` (procedures/postgres/native/payloads.c, the
 aggregate's payloads for the next rows of a cursor) where ``sqlml deploy`` built
 it, else as rows that PL/Python converts. The batch size is the churn spec's
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sqlml.adapters import postgres
+from sqlml.adapters import pg_native, pg_reader, pg_spi, pg_staging
 from sqlml.adapters.text_payload import NULL_MARK, SEPARATOR
+from sqlml.entrypoints import Coded
 from sqlml.errors import InputError
-from sqlml.kinds.churn import encode
 
 # When the spec names no batch size: about 50 MB of a backend's memory on the IBM
 # telco columns, and few enough batches that their fixed cost (a round trip of
@@ -52,7 +52,7 @@ class Batch:
 
     columns: dict[str, np.ndarray]
     n: int
-    coded: dict[str, encode.Coded]
+    coded: dict[str, Coded]
     number: int  # 1, 2, ...
     last: bool
 
@@ -87,18 +87,18 @@ class BatchReader:
                  native: bool | None = None):
         # Exactly one SELECT, by PostgreSQL's parser, before the text goes into the
         # cursor's statement (issue 22: a wrapper must not be broken out of).
-        wrapped = postgres.check_query(plpy, query)
+        wrapped = pg_reader.check_query(plpy, query)
         # exact: the key's type is checked (one without an exact text is refused, naming
         # the column), as the whole-input readers do
-        self.names, types = postgres._describe(plpy, wrapped, exact)
-        self.kinds = [postgres._kind(name, oid, exact)
+        self.names, types = pg_reader._describe(plpy, wrapped, exact)
+        self.kinds = [pg_reader._kind(name, oid, exact)
                       for name, oid in zip(self.names, types, strict=True)]
         self.size = batch_rows(plpy)
         # A column of the cursor's own: each row's first number column holding NaN
-        # (postgres.nan_at), refused naming that column as each batch arrives.
-        self.nan_at = postgres.nan_at(plpy, self.names, types, self.kinds)
+        # (pg_reader.nan_at), refused naming that column as each batch arrives.
+        self.nan_at = pg_reader.nan_at(plpy, self.names, types, self.kinds)
         extra = 1 if self.nan_at else 0
-        self.native = (len(self.names) + extra <= postgres.NATIVE_MAX_COLUMNS
+        self.native = (len(self.names) + extra <= pg_native.NATIVE_MAX_COLUMNS
                        and bool(plpy.execute(_CURSOR_READER)[0]["usable"])
                        and native is not False)  # False: the plain way (tests compare)
         self.cursor = f"sqlml_input_{int(run_id)}"
@@ -121,10 +121,10 @@ class BatchReader:
             if kind == "days":
                 out.append(f"(extract(epoch FROM {col}))::pg_catalog.float8")
             elif kind == "float" and (not self.native
-                                      or oid not in postgres.NATIVE_FLOAT_OIDS):
+                                      or oid not in pg_native.NATIVE_FLOAT_OIDS):
                 # a NUMERIC past float8's range is held at 1e300, which scoring refuses
                 # naming the column, rather than failing the cast naming nothing
-                out.append(f"({postgres._in_float8(col, oid)})::pg_catalog.float8")
+                out.append(f"({pg_reader._in_float8(col, oid)})::pg_catalog.float8")
             elif kind in ("float", "bool"):
                 out.append(col)
             else:
@@ -153,7 +153,7 @@ class BatchReader:
         if self.nan_at:
             found = columns.pop(NAN_AT)
             found = found[~np.isnan(found)]
-            postgres.refuse_nan(self.names, found[0] if found.size else None)
+            pg_reader.refuse_nan(self.names, found[0] if found.size else None)
         self.read += n
         self.number += 1
         self.done = n < self.size
@@ -162,13 +162,13 @@ class BatchReader:
         return Batch(columns, n, coded, self.number, self.done)
 
     def _native_batch(self, plpy):
-        plan = postgres._plan(plpy, "SELECT ops.cursor_payloads($1, $2) AS p",
+        plan = pg_spi._plan(plpy, "SELECT ops.cursor_payloads($1, $2) AS p",
                               ["text", "bigint"])
         blob = plpy.execute(plan, [self.cursor, self.size])[0]["p"]
-        n = postgres._HEADER.unpack_from(blob, 0)[2]
+        n = pg_native._HEADER.unpack_from(blob, 0)[2]
         names, kinds = self._columns()
-        parts = postgres._unpack(blob, len(names))
-        read = postgres._native_columns(n, parts, names, kinds)
+        parts = pg_native._unpack(blob, len(names))
+        read = pg_native._native_columns(n, parts, names, kinds)
         if read is None:  # a text value holds a separator: these rows again, plainly
             plpy.execute(f"MOVE ABSOLUTE {self.read} IN {self.cursor}")
         return read
@@ -179,14 +179,14 @@ class BatchReader:
         own_names, own_kinds = self._columns()
         names = [f"c{i}" for i in range(len(own_names))]
         columns: dict[str, np.ndarray] = {}
-        coded: dict[str, encode.Coded] = {}
+        coded: dict[str, Coded] = {}
         for name, key, kind in zip(own_names, names, own_kinds, strict=True):
             values = [r[key] for r in rows]
             if kind in ("text", "id"):
                 _plain_text(name, kind, values, columns, coded)
                 continue
             out = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
-            columns[name] = out / postgres.SECONDS_PER_DAY if kind == "days" else out
+            columns[name] = out / pg_reader.SECONDS_PER_DAY if kind == "days" else out
         return columns, n, coded
 
 
@@ -196,7 +196,7 @@ def _plain_text(name: str, kind: str, values: list, columns: dict, coded: dict) 
     n, nulls = len(values), sum(v is None for v in values)
     if n and not any(SEPARATOR in v or NULL_MARK in v for v in values if v is not None):
         payload = SEPARATOR.join(NULL_MARK if v is None else v for v in values)
-        if postgres._text_column(name, kind, payload, n, nulls, columns, coded):
+        if pg_reader._text_column(name, kind, payload, n, nulls, columns, coded):
             return
     column = np.empty(n, dtype=object)
     column[:] = values
@@ -237,24 +237,24 @@ def training_sample(plpy, run_id: int) -> tuple[str, int, int] | None:
 
 
 def read_training(plpy, run_id: int, query: str, label: str, max_rows: int, seed: int):
-    """The caller's training rows: all of them (``postgres.read_query``) when there
+    """The caller's training rows: all of them (``pg_reader.read_query``) when there
     are at most ``max_rows``; else a sample of ``max_rows`` stratified by ``label``
     (each class keeps its share), read through a cursor a batch at a time, so memory
     holds the sample and one batch, never the table. Returns the frame and what was
     sampled (None: every row)."""
-    wrapped = postgres.check_query(plpy, query)  # exactly one SELECT (issue 22)
-    exact = postgres._key_columns(plpy)  # keys as their exact text (issue 22)
-    names, types = postgres._describe(plpy, wrapped, exact)
+    wrapped = pg_reader.check_query(plpy, query)  # exactly one SELECT (issue 22)
+    exact = pg_staging._key_columns(plpy)  # keys as their exact text (issue 22)
+    names, types = pg_reader._describe(plpy, wrapped, exact)
     match = [n for n in names if n.lower() == label.lower()]
     if not match:  # training names the missing label column
-        return postgres.read_query(plpy, query, exact=exact), None
+        return pg_reader.read_query(plpy, query, exact=exact), None
     col = f"q.{plpy.quote_ident(match[0])}"
-    strata = {r["stratum"]: int(r["n"]) for r in postgres._execute(plpy,
+    strata = {r["stratum"]: int(r["n"]) for r in pg_reader._execute(plpy,
         f"SELECT ({col})::pg_catalog.text AS stratum, pg_catalog.count(*) AS n"
         f" FROM ({wrapped}) AS q GROUP BY 1")}
     total = sum(strata.values())
     if total <= max_rows:
-        return postgres.read_query(plpy, query, exact=exact), None
+        return pg_reader.read_query(plpy, query, exact=exact), None
     quota = {s: max(1, round(max_rows * n / total)) for s, n in strata.items()}
     rng = np.random.default_rng(seed)
     kept: dict = {s: [] for s in strata}  # (position in the input, row values)
@@ -288,7 +288,7 @@ def read_training(plpy, run_id: int, query: str, label: str, max_rows: int, seed
     frame = pd.DataFrame({
         name: (pd.Series([None if v[1][i] is None else str(v[1][i]) for v in sample],
                          dtype=object) if name.lower() in exact
-               else postgres._column(name, [v[1][i] for v in sample], oid))
+               else pg_reader._column(name, [v[1][i] for v in sample], oid))
         for i, (name, oid) in enumerate(zip(names, types, strict=True))
     })
     info = {"rows": len(frame), "of": position, "stratified_by": match[0], "seed": seed,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 
-from sqlml.adapters import postgres
+from sqlml.adapters import pg_reader, pg_spi
 from sqlml.errors import InputError
 
 _RUN = ("SELECT r.run_type, r.model_name, r.params, s.spec"
@@ -34,7 +34,7 @@ WHAT = {"train_churn_model": "churn training", "score_churn": "churn scoring",
 
 def check(plpy, run_id: int, names: list[str], types: list[int]) -> None:
     """Refuse, naming the column, an input the run's kind cannot take. ``types`` are the
-    base type OIDs :func:`postgres._describe` gives."""
+    base type OIDs :func:`pg_reader._describe` gives."""
     run = _read(plpy, _RUN, ["bigint"], [run_id])
     if run is None:
         return
@@ -49,7 +49,7 @@ def check(plpy, run_id: int, names: list[str], types: list[int]) -> None:
     if run["run_type"] == "train_churn_model":
         label = spec["input"]["label_column"].lower()
         needed.append(label)
-        if label in columns and columns[label] in postgres.TIME_OIDS:
+        if label in columns and columns[label] in pg_reader.TIME_OIDS:
             raise InputError(f"column {label!r} is a date or timestamp: labels must be 0 or 1 "
                              "(a boolean or a number)")
     for column in needed:
@@ -77,20 +77,20 @@ def _forecasting(what: str, spec_input: dict, columns: dict[str, int], shown: st
         if column not in columns:
             raise InputError(f"{what}: input has no {column!r} column (columns: {shown}); "
                              "forecasting rows are series_id, period, value")
-    if columns[period] == postgres.TIMESTAMPTZ_OID:
+    if columns[period] == pg_reader.TIMESTAMPTZ_OID:
         raise InputError(
             f"column {period!r} holds timestamps with a time zone (timestamptz, "
             "datetimeoffset or text with an offset): a period is a calendar value, and an "
             "instant falls in different periods in different time zones; pass it in the "
             f"calendar you mean, e.g. {period}::date or ({period} AT TIME ZONE 'Europe/Berlin')")
-    if columns[value] in postgres.TIME_OIDS:
+    if columns[value] in pg_reader.TIME_OIDS:
         raise InputError(f"column {value!r} is a date or timestamp: values must be numbers")
 
 
 def _read(plpy, sql: str, types: list[str], args: list):
     """The one row of ``sql``, or None: none, or the caller may not read it."""
     try:
-        rows = plpy.execute(postgres._plan(plpy, sql, types), args)
+        rows = plpy.execute(pg_spi._plan(plpy, sql, types), args)
     except plpy.SPIError:  # e.g. permission denied: the later checks still hold
         return None
     return rows[0] if rows.nrows() else None

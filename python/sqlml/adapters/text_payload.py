@@ -1,6 +1,6 @@
 """A text column as one payload: its values joined by SEPARATOR, NULL as NULL_MARK.
 
-The PostgreSQL reader (``postgres.read_columns``) hands each text column over as
+The PostgreSQL reader (``pg_reader.read_columns``) hands each text column over as
 one payload (``ops.column_payloads`` or a ``string_agg``: UTF-8 bytes or text),
 because PL/Python builds one Python object per array element.
 This module turns such a payload back into the column. Most feature columns hold a
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sqlml.kinds.churn.encode import Coded
+from sqlml.entrypoints import Coded
 
 SEPARATOR, NULL_MARK = "\x1f", "\x1e"
 # Values coded from bytes: at most this long (four 8-byte words) and this many.

@@ -1,6 +1,6 @@
 """The native payloads: the ``sqlml_native`` extension, built and created at deploy.
 
-The scoring reader (``adapters/postgres.read_columns``) reads a query's rows as one
+The scoring reader (``adapters/pg_reader.read_columns``) reads a query's rows as one
 payload per column. ``procedures/postgres/native/payloads.c`` builds those payloads
 in one aggregate transition per row, where ``string_agg`` takes one per value: for
 200,000 telco rows 0.10 s against 0.32 s (issue 11). Its two set-returning
