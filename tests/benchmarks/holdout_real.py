@@ -133,7 +133,10 @@ def run(group: str, frame: pd.DataFrame, spec: dict, extra: dict,
             row[label] = float(np.mean(np.abs(truth - found[name][0])) / scale)
         rows.append(row)
     choice = trained.registration["metrics"]["choice"]
-    print(f"{group}: base {choice.get('candidate')}, network {choice.get('network')}, "
+    gate = {k: round(v, 3) for k, v in choice.get("gate_validation_mase", {}).items()}
+    print(f"{group}: base {choice.get('candidate')} (per series {choice.get('series_bases')}), "
+          f"network {choice.get('network')} (gate {gate}; added to the backtest "
+          f"{choice.get('network_added_backtest_mase', 0):+.3f}), "
           f"train {seconds:.0f} s wall, {cpu:.0f} s CPU", flush=True)
     if group == "business_daily":
         rows[-1].update(_step1(train, frame, trained, sha))

@@ -38,9 +38,11 @@ Training one version, for each series of n periods:
    backtest network itself is stored.
 
 4. **Base and gate** (``candidates``: true, the default; ``choice``): a statsforecast
-   base is chosen on validation windows only, and the network is kept (alone, or
-   averaged with the base) only where it beats the base there; the held-out window is
-   then forecast as chosen, and ``metrics.choice`` records every candidate.
+   base is chosen per group on validation windows only, each evaluated series takes it
+   on the scale (original or log) its own validation prefers, and the network is kept
+   (alone, or averaged with the base) only where it beats the base there; the held-out
+   window is then forecast as chosen, and ``metrics.choice`` records every candidate
+   and each series' base.
 
 Training is ``prepare`` (options, series, windows, scaling), ``fit_and_backtest``
 (network, choice, held-out scores) and ``refit_and_package`` (refit, export, registry
@@ -369,6 +371,8 @@ def _choose(prep: Prepared, out: Backtest, valid_values: np.ndarray, scales: np.
                                  exclude=tuple(table.get("exclude_candidates", ())))
     validation = evaluation.mean(evaluation.validation)
     chosen = choice.pick(validation, evaluation.names)
+    # Each evaluated series' own base: the group's, on the scale it prefers.
+    own = dict(zip(evaluation.series, choice.per_series(evaluation, chosen), strict=True))
 
     # The network's forecast of each evaluated series' first validation window (the
     # one ending h periods before the end), where it has one.
@@ -383,7 +387,7 @@ def _choose(prep: Prepared, out: Backtest, valid_values: np.ndarray, scales: np.
         y = histories[i]
         n = len(y)
         history, actual = y[:n - 2 * horizon], y[n - 2 * horizon:n - horizon]
-        base_f = evaluation.first_forecasts[chosen][k]
+        base_f = evaluation.first_forecasts[own[i]][k]
         net_f = valid_values[first_rows[i]]
         base_s.append(choice.mase(actual, base_f, history, season))
         net_s.append(choice.mase(actual, net_f, history, season))
@@ -399,7 +403,7 @@ def _choose(prep: Prepared, out: Backtest, valid_values: np.ndarray, scales: np.
     for i in test_w.series:
         i = int(i)
         if i in held:
-            base_rows.append(evaluation.held_forecasts[chosen][held[i]])
+            base_rows.append(evaluation.held_forecasts[own[i]][held[i]])
         else:
             base_rows.append(candidates.forecast(histories[i][:-horizon], horizon, season,
                                                  chosen, opts["coverage"]))
@@ -418,7 +422,9 @@ def _choose(prep: Prepared, out: Backtest, valid_values: np.ndarray, scales: np.
              f"(first validation window: " + ", ".join(f"{k} {v:.4f}" for k, v in
                                                       gate.validation.items())
              + f"); {seconds:.1f} s")
-    out.choice = {"candidate": chosen, "network": gate.mode}
+    # Forecasting refits each series' own base: those that differ from the group's.
+    differ = {series[i].series_id: name for i, name in own.items() if name != chosen}
+    out.choice = {"candidate": chosen, "network": gate.mode, "series": differ}
     out.choice_metrics = {
         "candidate": chosen,
         "network": gate.mode,
@@ -428,11 +434,14 @@ def _choose(prep: Prepared, out: Backtest, valid_values: np.ndarray, scales: np.
         "validation_origins": origins,
         "validation_mase": validation,
         "backtest_mase": backtest,
+        "series_bases": {name: sum(1 for v in own.values() if v == name)
+                         for name in sorted(set(own.values()))},
         "base_backtest": {"model": chosen, **library},
         "network_added_backtest_mase": library["mase"] - out.metrics["mase"],
         "seconds": seconds,
         "series": [
             {"series_id": series[i].series_id,
+             "base": own[i],
              "won_validation": choice.pick({n: evaluation.validation[n][k]
                                             for n in evaluation.names}, evaluation.names),
              "validation_mase": {n: round(evaluation.validation[n][k], 4)
@@ -609,8 +618,11 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
         values, lower, upper = _values(delta, context, scaling, pre["interval_half_widths"])
     if chosen["network"] != "alone":
         # The library base is fitted here, on each series' whole history as given.
-        fits = [candidates.forecast(h, steps, scaling.season, chosen["candidate"],
-                                    pre["coverage"]) for h in histories]
+        own = chosen.get("series", {})
+        fits = [candidates.forecast(h, steps, scaling.season,
+                                    own.get(s.series_id, chosen["candidate"]),
+                                    pre["coverage"]) for h, s in zip(histories, series,
+                                                                     strict=True)]
         base_values, base_lower, base_upper = (np.stack([f[k] for f in fits])
                                                for k in range(3))
         if chosen["network"] == "blend":
