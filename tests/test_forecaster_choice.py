@@ -102,17 +102,29 @@ def test_training_chooses_the_same_base_and_gate_whatever_the_held_out_periods_h
     options = {**TINY, "horizon": 8}
     one = forecaster.train(frame, SPEC, options).registration["metrics"]["choice"]
     two = forecaster.train(shocked, SPEC, options).registration["metrics"]["choice"]
-    for key in ("candidate", "network", "validation_mase", "gate_validation_mase"):
+    for key in ("candidate", "network", "validation_mase", "gate_validation_mase",
+                "gate_windows", "series_bases"):
         assert one[key] == two[key], key
     assert one["backtest_mase"] != two["backtest_mase"]
 
 
 def test_the_gate_uses_the_network_only_where_validation_shows_it_helps():
-    assert choice.gate([1.0, 1.0], [0.5, 0.6], [0.8, 0.8]).mode == "alone"
-    assert choice.gate([1.0, 1.0], [0.9, 1.1], [0.7, 0.8]).mode == "blend"
+    ones = [1.0] * 4
+    assert choice.gate(ones, [0.5, 0.6, 0.5, 0.6], [0.8] * 4).mode == "alone"
+    assert choice.gate(ones, [0.9, 1.1, 0.9, 1.1], [0.7, 0.8, 0.7, 0.8]).mode == "blend"
     # Better, but by less than the margin: the network's early stopping saw these windows.
-    assert choice.gate([1.0], [0.99], [0.995]).mode == "off"
-    assert choice.gate([1.0], [1.2], [1.1]).mode == "off"
+    assert choice.gate(ones, [0.99] * 4, [0.995] * 4).mode == "off"
+    assert choice.gate(ones, [1.2] * 4, [1.1] * 4).mode == "off"
+
+
+def test_the_gate_stays_shut_on_too_few_windows_or_one_lucky_series():
+    # Two windows (one weekly series, two origins): far better, still no evidence.
+    shut = choice.gate([1.0, 1.0], [0.5, 0.5], [0.7, 0.7])
+    assert shut.mode == "off" and shut.windows == 2
+    # Better on the mean only through one window of four.
+    lucky = choice.gate([1.0, 1.0, 1.0, 2.0], [1.05, 1.05, 1.05, 0.5], [1.1, 1.1, 1.1, 1.4])
+    assert lucky.validation["network"] < 0.9 * lucky.validation["base"]
+    assert lucky.wins["network"] == 0.25 and lucky.mode == "off"
 
 
 def test_pick_takes_the_least_and_ties_keep_the_earlier_candidate():
@@ -156,6 +168,8 @@ def test_the_registry_records_per_series_which_base_won_and_each_candidate_besid
         assert row["base"] in (record["candidate"], candidates.twin(record["candidate"]))
         assert set(row["backtest_mase"]) == set(row["validation_mase"])
     assert sum(record["series_bases"].values()) == 3
+    # The gate compared every series on both validation windows of the choice.
+    assert record["gate_windows"] == 6
     assert record["base_backtest"]["model"] == record["candidate"]
     assert "mase" in metrics["network_backtest"]
     assert np.isclose(record["network_added_backtest_mase"],

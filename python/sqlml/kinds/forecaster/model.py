@@ -374,24 +374,26 @@ def _choose(prep: Prepared, out: Backtest, valid_values: np.ndarray, scales: np.
     # Each evaluated series' own base: the group's, on the scale it prefers.
     own = dict(zip(evaluation.series, choice.per_series(evaluation, chosen), strict=True))
 
-    # The network's forecast of each evaluated series' first validation window (the
-    # one ending h periods before the end), where it has one.
+    # The network's forecast of each evaluated series' validation windows (those of
+    # the choice, ending h periods before the end and earlier), where it has one.
     valid_w = prep.valid_w
-    ends = valid_w.first + prep.lookback + horizon - 1
-    first_rows = {int(i): r for r, i in enumerate(valid_w.series)
-                  if ends[r] == series[int(i)].last - horizon}
+    ends = valid_w.first + prep.lookback + horizon - 1  # each window's last target
+    rows = {(int(i), int(e)): r for r, (i, e) in enumerate(zip(valid_w.series, ends,
+                                                              strict=True))}
     base_s, net_s, blend_s = [], [], []
     for k, i in enumerate(evaluation.series):
-        if i not in first_rows:
-            continue
         y = histories[i]
         n = len(y)
-        history, actual = y[:n - 2 * horizon], y[n - 2 * horizon:n - horizon]
-        base_f = evaluation.first_forecasts[own[i]][k]
-        net_f = valid_values[first_rows[i]]
-        base_s.append(choice.mase(actual, base_f, history, season))
-        net_s.append(choice.mase(actual, net_f, history, season))
-        blend_s.append(choice.mase(actual, (base_f + net_f) / 2, history, season))
+        for o, end in enumerate(choice.validation_ends(n, horizon, origins)):
+            row = rows.get((i, series[i].last - (n - end)))
+            if row is None:
+                continue
+            history, actual = y[:end - horizon], y[end - horizon:end]
+            base_f = evaluation.forecasts[own[i]][k][o]
+            net_f = valid_values[row]
+            base_s.append(choice.mase(actual, base_f, history, season))
+            net_s.append(choice.mase(actual, net_f, history, season))
+            blend_s.append(choice.mase(actual, (base_f + net_f) / 2, history, season))
     gate = (choice.gate(base_s, net_s, blend_s) if base_s
             else choice.Gate("off", {}))
 
@@ -419,7 +421,7 @@ def _choose(prep: Prepared, out: Backtest, valid_values: np.ndarray, scales: np.
     backtest = evaluation.mean(evaluation.backtest)
     progress(f"{TRAINING}: base {chosen} (validation MASE {validation[chosen]:.4f} over "
              f"{len(indices)} series; backtest {library['mase']:.4f}); network {gate.mode} "
-             f"(first validation window: " + ", ".join(f"{k} {v:.4f}" for k, v in
+             f"({gate.windows} validation windows: " + ", ".join(f"{k} {v:.4f}" for k, v in
                                                       gate.validation.items())
              + f"); {seconds:.1f} s")
     # Forecasting refits each series' own base: those that differ from the group's.
@@ -430,6 +432,8 @@ def _choose(prep: Prepared, out: Backtest, valid_values: np.ndarray, scales: np.
         "network": gate.mode,
         "gate_margin": choice.GATE_MARGIN,
         "gate_validation_mase": gate.validation,
+        "gate_windows": gate.windows,
+        "gate_wins": gate.wins,
         "evaluated_series": len(indices),
         "validation_origins": origins,
         "validation_mase": validation,
