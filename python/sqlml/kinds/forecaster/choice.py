@@ -36,9 +36,14 @@ base alone, the network alone and their mean (forecasts and bounds) are compared
 network is used (``alone`` or ``blend``) only when, over at least ``GATE_WINDOWS``
 windows, it beats the base alone by ``GATE_MARGIN`` on the mean and on at least
 ``GATE_SHARE`` of the windows. The network's early stopping saw those windows and
-flatters it; on one or two it is mostly luck: on a year of weekly gasoline the blend
-scored 17% below the base on its one gate window, then 27% above it (MASE 1.30
-against 1.02) on the weeks held back.
+flatters it, so the margin is wide; on one or two windows a gain is mostly luck.
+Measured (``tests/benchmarks/holdout_real.py``): on a year of weekly gasoline the blend
+scored 17% below the base on its one gate window, then 27% above it (MASE 1.30 against
+1.02) on the weeks held back; on 5 short quarterly series the blend scored 6% below the
+ETS+ARIMA base over 10 gate windows, then lost to it in the backtest and on the quarters
+held back (1.03 against 0.755); where the network does help, it wins by far more: 25%
+on 13 real monthly series (held back: 0.771 against the base's 1.154) and 42% on the
+demo's 300 monthly series.
 
 A large group (the demo's 300 monthly series) evaluates the library on an evenly
 spaced sample of ``max_series`` series: a group's choice needs a few dozen series, and
@@ -53,7 +58,7 @@ import numpy as np
 
 from sqlml.kinds.forecaster import candidates, metrics
 
-GATE_MARGIN = 0.02
+GATE_MARGIN = 0.10
 GATE_WINDOWS = 4
 GATE_SHARE = 0.5
 NAIVE_MARGIN = 0.05
