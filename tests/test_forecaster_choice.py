@@ -53,6 +53,44 @@ def test_the_choice_of_base_never_reads_the_held_out_window():
     assert (choice.pick(before.mean(before.validation), before.names)
             == choice.pick(after.mean(after.validation), after.names))
     assert before.backtest != after.backtest
+    chosen = choice.pick(before.mean(before.validation), before.names)
+    assert choice.per_series(before, chosen) == choice.per_series(after, chosen)
+
+
+def _evaluation(validation: dict[str, list[float]]) -> choice.Evaluation:
+    names = list(validation)
+    return choice.Evaluation(series=list(range(len(validation[names[0]]))), names=names,
+                             validation=validation)
+
+
+def test_each_series_takes_the_groups_base_on_the_scale_its_own_validation_prefers():
+    evaluation = _evaluation({"naive": [3.0, 3.0, 3.0, 3.0],
+                              "ets_arima": [1.0, 1.0, 0.8, 1.0],
+                              "ets_arima_log": [0.8, 1.3, 0.8, 0.95],
+                              "arima_log": [0.1, 0.1, 0.1, 0.1]})
+    # Only the scale changes per series, and only on a clear win (a tie or a gain
+    # under the margin keeps the group's); never the model.
+    assert choice.per_series(evaluation, "ets_arima") == [
+        "ets_arima_log", "ets_arima", "ets_arima", "ets_arima"]
+    assert choice.per_series(evaluation, "ets_arima_log") == [
+        "ets_arima_log", "ets_arima", "ets_arima_log", "ets_arima_log"]
+    # The naive methods have one scale; a candidate whose twin was not evaluated (a
+    # series with values <= 0 has no log-scale candidates) keeps its own.
+    assert choice.per_series(evaluation, "naive") == ["naive"] * 4
+    assert choice.per_series(evaluation, "arima_log") == ["arima_log"] * 4
+
+
+def test_the_group_keeps_the_ets_arima_combination_unless_another_beats_it_clearly():
+    order = ["naive", "ets", "arima", "theta", "ets_arima"]
+    near = {"naive": 2.0, "ets": 1.0, "arima": 1.05, "theta": 1.2, "ets_arima": 1.08}
+    assert choice.pick(near, order) == "ets_arima"
+    clear = {**near, "ets": 0.9}
+    assert choice.pick(clear, order) == "ets"
+    # The random walk still stays where the combination does not beat it either.
+    assert choice.pick({**near, "naive": 1.1}, order) == "naive"
+    # Where the combination is not a candidate (monthly), the least score wins.
+    assert choice.pick({"naive": 2.0, "theta": 1.0, "theta_log": 0.99},
+                       ["naive", "theta", "theta_log"]) == "theta_log"
 
 
 @pytest.mark.slow
@@ -64,17 +102,31 @@ def test_training_chooses_the_same_base_and_gate_whatever_the_held_out_periods_h
     options = {**TINY, "horizon": 8}
     one = forecaster.train(frame, SPEC, options).registration["metrics"]["choice"]
     two = forecaster.train(shocked, SPEC, options).registration["metrics"]["choice"]
-    for key in ("candidate", "network", "validation_mase", "gate_validation_mase"):
+    for key in ("candidate", "network", "validation_mase", "gate_validation_mase",
+                "gate_windows", "series_bases"):
         assert one[key] == two[key], key
     assert one["backtest_mase"] != two["backtest_mase"]
 
 
 def test_the_gate_uses_the_network_only_where_validation_shows_it_helps():
-    assert choice.gate([1.0, 1.0], [0.5, 0.6], [0.8, 0.8]).mode == "alone"
-    assert choice.gate([1.0, 1.0], [0.9, 1.1], [0.7, 0.8]).mode == "blend"
+    ones = [1.0] * 4
+    assert choice.gate(ones, [0.5, 0.6, 0.5, 0.6], [0.8] * 4).mode == "alone"
+    assert choice.gate(ones, [0.9, 1.1, 0.9, 1.1], [0.7, 0.8, 0.7, 0.8]).mode == "blend"
     # Better, but by less than the margin: the network's early stopping saw these windows.
-    assert choice.gate([1.0], [0.99], [0.995]).mode == "off"
-    assert choice.gate([1.0], [1.2], [1.1]).mode == "off"
+    assert choice.gate(ones, [0.99] * 4, [0.995] * 4).mode == "off"
+    assert choice.gate(ones, [1.2] * 4, [1.1] * 4).mode == "off"
+
+
+def test_the_gate_stays_shut_on_too_few_windows_or_one_lucky_series():
+    # Two windows (one weekly series, two origins): far better, still no evidence.
+    shut = choice.gate([1.0, 1.0], [0.5, 0.5], [0.7, 0.7])
+    assert shut.mode == "off" and shut.windows == 2
+    # Better on the mean only through one window of four.
+    lucky = choice.gate([1.0, 1.0, 1.0, 2.0], [1.05, 1.05, 1.05, 0.5], [1.1, 1.1, 1.1, 1.4])
+    assert lucky.validation["network"] < 0.9 * lucky.validation["base"]
+    assert lucky.wins["network"] == 0.25 and lucky.mode == "off"
+    # A few per cent on every one of 10 windows: within what early stopping flatters.
+    assert choice.gate([1.0] * 10, [0.94] * 10, [0.95] * 10).mode == "off"
 
 
 def test_pick_takes_the_least_and_ties_keep_the_earlier_candidate():
@@ -115,7 +167,11 @@ def test_the_registry_records_per_series_which_base_won_and_each_candidate_besid
     for row in record["series"]:
         assert row["won_validation"] == choice.pick(row["validation_mase"],
                                                     list(row["validation_mase"]))
+        assert row["base"] in (record["candidate"], candidates.twin(record["candidate"]))
         assert set(row["backtest_mase"]) == set(row["validation_mase"])
+    assert sum(record["series_bases"].values()) == 3
+    # The gate compared every series on both validation windows of the choice.
+    assert record["gate_windows"] == 6
     assert record["base_backtest"]["model"] == record["candidate"]
     assert "mase" in metrics["network_backtest"]
     assert np.isclose(record["network_added_backtest_mase"],
@@ -137,11 +193,13 @@ def test_a_version_whose_base_is_a_library_model_forecasts_it_from_the_history_g
     assert (out.forecast <= out.upper).all()
     # epochs 0: the network is its window base, so the gate chose between library
     # models and that base; with the gate off the forecast is the library's own.
+    # Each series is forecast by its own base (the group's, on the scale it preferred).
     if record["network"] == "off":
-        y = frame[frame.series_id == "q0"].value.to_numpy()
-        expected = candidates.forecast(y, 8, 4, record["candidate"], 0.8)[0]
-        got = out[out.series_id == "q0"].sort_values("step").forecast.to_numpy()
-        assert np.allclose(got, expected)
+        for row in record["series"]:
+            y = frame[frame.series_id == row["series_id"]].value.to_numpy()
+            expected = candidates.forecast(y, 8, 4, row["base"], 0.8)[0]
+            got = out[out.series_id == row["series_id"]].sort_values("step").forecast
+            assert np.allclose(got.to_numpy(), expected)
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from sql_helpers import (
     runs,
 )
 from sqlml.demo import series_data
+from sqlml.kinds.forecaster import candidates
 
 pytestmark = pytest.mark.postgres
 
@@ -344,6 +345,9 @@ def test_the_registry_says_which_base_won_per_series_and_forecast_fits_it(db):
     assert [s["series_id"] for s in record["series"]] == ["s1", "s2", "s3"]
     for s in record["series"]:
         assert {"seasonal_naive", "ets", "arima", "theta"} <= set(s["backtest_mase"])
+        # Each series' own base: the group's, on the scale its validation preferred.
+        assert s["base"] in (record["candidate"], candidates.twin(record["candidate"]))
+    assert sum(record["series_bases"].values()) == 3
     result = forecast(db, name="quarterly", query=QUARTERLY)
     assert result["rows_written"] == 3 * 8
     [bounds] = call(db, "SELECT bool_and(lower <= forecast AND forecast <= upper) AS ok, "

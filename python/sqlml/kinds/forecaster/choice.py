@@ -9,13 +9,41 @@ series (100 quarters, a year of days) a second look at its recent behaviour rath
 than a few dozen windows it does not have. Every candidate (``candidates``) is fitted on
 the history before each validation window and scored by MASE (the seasonal scale of
 that history); the library candidate with the least mean validation MASE over the
-group is its *base*, unless it beats the random walk by less than ``NAIVE_MARGIN`` (then
-the random walk is). Ties keep the earlier candidate of ``candidates.NAMES`` order.
+group is its *base*, with two guards. It must beat the mean of ETS and ARIMA
+(``DEFAULT``) by ``DEFAULT_MARGIN``, else that combination is the base: a combination is
+the most robust choice on short series (the M3 and M4 findings), and a choice among a
+dozen candidates on two short windows of a few series is mostly noise (measured on
+16 real quarterly, weekly and daily series: choosing freely per series scored a mean
+MASE of 0.90 on the 5 quarterly series not used to design it, where ETS+ARIMA scored
+0.76). And it must beat the random walk by ``NAIVE_MARGIN`` (else the random walk is).
+Ties keep the earlier candidate of ``candidates.NAMES`` order.
 
-Then the gate: on the validation window ending at n - h, the base alone, the network
-alone and their mean (forecasts and bounds) are compared; the network is used
-(``alone`` or ``blend``) only when it beats the base alone by ``GATE_MARGIN``, since its
-early stopping saw those windows and flatters it a little.
+Then each evaluated series takes the group's base on the other scale (``ets_arima``
+or ``ets_arima_log``) where its own validation prefers that by ``TWIN_MARGIN``
+(``per_series``): whether seasonality grows with the level is a property of the series,
+not of its group, but two short windows tell it poorly. Measured on those 16 series,
+with the validation windows placed as training places them: switching on any lower
+validation MASE moved the mean MASE of the 11 windows of ``holdout_real`` from 1.331 to
+1.385 with one placement and from 1.344 to 1.277 with another (noise); with the margin
+it never did worse than the group's scale, and did better on the 5 other quarterly
+series (0.719 against 0.731) with windows ending just before the held-out one. Series
+that were not evaluated take the group's base as it is.
+
+Then the gate: on the validation windows of the evaluated series where the network
+has a forecast too (its own validation windows end in the last ``validation_origins``
+periods before the held-out window, which holds both of the choice's by default), the
+base alone, the network alone and their mean (forecasts and bounds) are compared; the
+network is used (``alone`` or ``blend``) only when, over at least ``GATE_WINDOWS``
+windows, it beats the base alone by ``GATE_MARGIN`` on the mean and on at least
+``GATE_SHARE`` of the windows. The network's early stopping saw those windows and
+flatters it, so the margin is wide; on one or two windows a gain is mostly luck.
+Measured (``tests/benchmarks/holdout_real.py``): on a year of weekly gasoline the blend
+scored 17% below the base on its one gate window, then 27% above it (MASE 1.30 against
+1.02) on the weeks held back; on 5 short quarterly series the blend scored 6% below the
+ETS+ARIMA base over 10 gate windows, then lost to it in the backtest and on the quarters
+held back (1.03 against 0.755); where the network does help, it wins by far more: 25%
+on 13 real monthly series (held back: 0.771 against the base's 1.154) and 42% on the
+demo's 300 monthly series.
 
 A large group (the demo's 300 monthly series) evaluates the library on an evenly
 spaced sample of ``max_series`` series: a group's choice needs a few dozen series, and
@@ -30,8 +58,13 @@ import numpy as np
 
 from sqlml.kinds.forecaster import candidates, metrics
 
-GATE_MARGIN = 0.02
+GATE_MARGIN = 0.10
+GATE_WINDOWS = 4
+GATE_SHARE = 0.5
 NAIVE_MARGIN = 0.05
+DEFAULT = "ets_arima"
+DEFAULT_MARGIN = 0.10
+TWIN_MARGIN = 0.10
 NETWORK_MODES = ("off", "alone", "blend")
 
 
@@ -69,7 +102,8 @@ class Evaluation:
     names: list[str]  # the candidates evaluated
     validation: dict[str, list[float]] = field(default_factory=dict)  # mean over origins
     first_window: dict[str, list[float]] = field(default_factory=dict)  # ends at n - h
-    first_forecasts: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    # per series, the forecast of each validation window (``validation_ends`` order)
+    forecasts: dict[str, list[list[np.ndarray]]] = field(default_factory=dict)
     backtest: dict[str, list[float]] = field(default_factory=dict)  # the held-out window
     held_forecasts: dict[str, list[tuple]] = field(default_factory=dict)  # its forecasts
 
@@ -86,21 +120,23 @@ def evaluate(histories: list[np.ndarray], indices: list[int], horizon: int, seas
     positive = all(bool((histories[i] > 0).all()) for i in indices)
     names = [name for name in candidates.names(positive) if name not in exclude]
     out = Evaluation(series=list(indices), names=names)
-    for table in (out.validation, out.first_window, out.first_forecasts, out.backtest,
+    for table in (out.validation, out.first_window, out.forecasts, out.backtest,
                   out.held_forecasts):
         table.update({name: [] for name in names})
     for count, i in enumerate(indices):
         y = histories[i]
         n = len(y)
         scores = {name: [] for name in names}
+        for name in names:
+            out.forecasts[name].append([])
         for k, end in enumerate(validation_ends(n, horizon, origins)):
             history, actual = y[:end - horizon], y[end - horizon:end]
             found = candidates.forecast_all(history, horizon, season, names, coverage)
             for name, (mean, _, _) in found.items():
                 scores[name].append(mase(actual, mean, history, season))
+                out.forecasts[name][-1].append(mean)
                 if k == 0:
                     out.first_window[name].append(scores[name][-1])
-                    out.first_forecasts[name].append(mean)
         history, actual = y[:n - horizon], y[n - horizon:]
         held = candidates.forecast_all(history, horizon, season, names, coverage)
         for name in names:
@@ -113,29 +149,52 @@ def evaluate(histories: list[np.ndarray], indices: list[int], horizon: int, seas
 
 
 def pick(scores: dict[str, float], order: list[str]) -> str:
-    """The least score; ties keep the earlier name of ``order``. The random walk
+    """The least score, unless it beats ``DEFAULT`` (where scored) by less than
+    ``DEFAULT_MARGIN``; ties keep the earlier name of ``order``. The random walk
     (``naive``) stays unless the best beats it by ``NAIVE_MARGIN``: on a price series
     every method's validation error is the random walk's plus noise, and a lucky
     seasonal naive (lag 5 on trading days) then scored a 1-step RMSE 2.7 times the
     random walk's (measured on Google's closing prices)."""
     best = min(order, key=lambda name: (round(scores[name], 12), order.index(name)))
+    if DEFAULT in scores and scores[best] > scores[DEFAULT] * (1 - DEFAULT_MARGIN):
+        best = DEFAULT
     if "naive" in scores and scores[best] > scores["naive"] * (1 - NAIVE_MARGIN):
         return "naive"
     return best
 
 
+def per_series(evaluation: Evaluation, chosen: str) -> list[str]:
+    """For each evaluated series (``evaluation.series`` order): the group's base
+    ``chosen``, or the same candidate on the other scale where that series' own mean
+    validation MASE is lower with it by ``TWIN_MARGIN`` (relative)."""
+    other = candidates.twin(chosen)
+    if other not in evaluation.validation:
+        return [chosen] * len(evaluation.series)
+    own, alternative = evaluation.validation[chosen], evaluation.validation[other]
+    return [other if alternative[k] < own[k] * (1 - TWIN_MARGIN) else chosen
+            for k in range(len(evaluation.series))]
+
+
 @dataclass
 class Gate:
     mode: str  # off, alone or blend
-    validation: dict[str, float]  # MASE of base, network, blend on the first window
+    validation: dict[str, float]  # mean MASE of base, network, blend over the windows
+    windows: int = 0  # (series, validation window) pairs compared
+    wins: dict[str, float] = field(default_factory=dict)  # share each beat the base on
 
 
 def gate(base: list[float], network: list[float], blend: list[float]) -> Gate:
-    """``off`` unless the network alone or the blend beats the base alone by
-    ``GATE_MARGIN`` (relative) on the first validation window."""
-    scores = {"base": float(np.mean(base)), "network": float(np.mean(network)),
+    """``off`` unless the network alone or the blend (whichever scores less) beats the
+    base alone, over at least ``GATE_WINDOWS`` validation windows, by ``GATE_MARGIN``
+    (relative) on the mean and on at least ``GATE_SHARE`` of the windows. Each list
+    holds one MASE per (series, window), in the same order."""
+    base_a = np.asarray(base, dtype=np.float64)
+    scores = {"base": float(np.mean(base_a)), "network": float(np.mean(network)),
               "blend": float(np.mean(blend))}
+    wins = {"network": float(np.mean(np.asarray(network) < base_a)),
+            "blend": float(np.mean(np.asarray(blend) < base_a))}
     best = min(("blend", "network"), key=lambda k: scores[k])
-    if scores[best] < scores["base"] * (1 - GATE_MARGIN):
-        return Gate("alone" if best == "network" else "blend", scores)
-    return Gate("off", scores)
+    if (len(base_a) >= GATE_WINDOWS and wins[best] >= GATE_SHARE
+            and scores[best] < scores["base"] * (1 - GATE_MARGIN)):
+        return Gate("alone" if best == "network" else "blend", scores, len(base_a), wins)
+    return Gate("off", scores, len(base_a), wins)

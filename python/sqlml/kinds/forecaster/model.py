@@ -38,9 +38,11 @@ Training one version, for each series of n periods:
    backtest network itself is stored.
 
 4. **Base and gate** (``candidates``: true, the default; ``choice``): a statsforecast
-   base is chosen on validation windows only, and the network is kept (alone, or
-   averaged with the base) only where it beats the base there; the held-out window is
-   then forecast as chosen, and ``metrics.choice`` records every candidate.
+   base is chosen per group on validation windows only, each evaluated series takes it
+   on the scale (original or log) its own validation prefers, and the network is kept
+   (alone, or averaged with the base) only where it beats the base there; the held-out
+   window is then forecast as chosen, and ``metrics.choice`` records every candidate
+   and each series' base.
 
 Training is ``prepare`` (options, series, windows, scaling), ``fit_and_backtest``
 (network, choice, held-out scores) and ``refit_and_package`` (refit, export, registry
@@ -369,25 +371,29 @@ def _choose(prep: Prepared, out: Backtest, valid_values: np.ndarray, scales: np.
                                  exclude=tuple(table.get("exclude_candidates", ())))
     validation = evaluation.mean(evaluation.validation)
     chosen = choice.pick(validation, evaluation.names)
+    # Each evaluated series' own base: the group's, on the scale it prefers.
+    own = dict(zip(evaluation.series, choice.per_series(evaluation, chosen), strict=True))
 
-    # The network's forecast of each evaluated series' first validation window (the
-    # one ending h periods before the end), where it has one.
+    # The network's forecast of each evaluated series' validation windows (those of
+    # the choice, ending h periods before the end and earlier), where it has one.
     valid_w = prep.valid_w
-    ends = valid_w.first + prep.lookback + horizon - 1
-    first_rows = {int(i): r for r, i in enumerate(valid_w.series)
-                  if ends[r] == series[int(i)].last - horizon}
+    ends = valid_w.first + prep.lookback + horizon - 1  # each window's last target
+    rows = {(int(i), int(e)): r for r, (i, e) in enumerate(zip(valid_w.series, ends,
+                                                              strict=True))}
     base_s, net_s, blend_s = [], [], []
     for k, i in enumerate(evaluation.series):
-        if i not in first_rows:
-            continue
         y = histories[i]
         n = len(y)
-        history, actual = y[:n - 2 * horizon], y[n - 2 * horizon:n - horizon]
-        base_f = evaluation.first_forecasts[chosen][k]
-        net_f = valid_values[first_rows[i]]
-        base_s.append(choice.mase(actual, base_f, history, season))
-        net_s.append(choice.mase(actual, net_f, history, season))
-        blend_s.append(choice.mase(actual, (base_f + net_f) / 2, history, season))
+        for o, end in enumerate(choice.validation_ends(n, horizon, origins)):
+            row = rows.get((i, series[i].last - (n - end)))
+            if row is None:
+                continue
+            history, actual = y[:end - horizon], y[end - horizon:end]
+            base_f = evaluation.forecasts[own[i]][k][o]
+            net_f = valid_values[row]
+            base_s.append(choice.mase(actual, base_f, history, season))
+            net_s.append(choice.mase(actual, net_f, history, season))
+            blend_s.append(choice.mase(actual, (base_f + net_f) / 2, history, season))
     gate = (choice.gate(base_s, net_s, blend_s) if base_s
             else choice.Gate("off", {}))
 
@@ -399,7 +405,7 @@ def _choose(prep: Prepared, out: Backtest, valid_values: np.ndarray, scales: np.
     for i in test_w.series:
         i = int(i)
         if i in held:
-            base_rows.append(evaluation.held_forecasts[chosen][held[i]])
+            base_rows.append(evaluation.held_forecasts[own[i]][held[i]])
         else:
             base_rows.append(candidates.forecast(histories[i][:-horizon], horizon, season,
                                                  chosen, opts["coverage"]))
@@ -415,24 +421,31 @@ def _choose(prep: Prepared, out: Backtest, valid_values: np.ndarray, scales: np.
     backtest = evaluation.mean(evaluation.backtest)
     progress(f"{TRAINING}: base {chosen} (validation MASE {validation[chosen]:.4f} over "
              f"{len(indices)} series; backtest {library['mase']:.4f}); network {gate.mode} "
-             f"(first validation window: " + ", ".join(f"{k} {v:.4f}" for k, v in
+             f"({gate.windows} validation windows: " + ", ".join(f"{k} {v:.4f}" for k, v in
                                                       gate.validation.items())
              + f"); {seconds:.1f} s")
-    out.choice = {"candidate": chosen, "network": gate.mode}
+    # Forecasting refits each series' own base: those that differ from the group's.
+    differ = {series[i].series_id: name for i, name in own.items() if name != chosen}
+    out.choice = {"candidate": chosen, "network": gate.mode, "series": differ}
     out.choice_metrics = {
         "candidate": chosen,
         "network": gate.mode,
         "gate_margin": choice.GATE_MARGIN,
         "gate_validation_mase": gate.validation,
+        "gate_windows": gate.windows,
+        "gate_wins": gate.wins,
         "evaluated_series": len(indices),
         "validation_origins": origins,
         "validation_mase": validation,
         "backtest_mase": backtest,
+        "series_bases": {name: sum(1 for v in own.values() if v == name)
+                         for name in sorted(set(own.values()))},
         "base_backtest": {"model": chosen, **library},
         "network_added_backtest_mase": library["mase"] - out.metrics["mase"],
         "seconds": seconds,
         "series": [
             {"series_id": series[i].series_id,
+             "base": own[i],
              "won_validation": choice.pick({n: evaluation.validation[n][k]
                                             for n in evaluation.names}, evaluation.names),
              "validation_mase": {n: round(evaluation.validation[n][k], 4)
@@ -609,8 +622,11 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
         values, lower, upper = _values(delta, context, scaling, pre["interval_half_widths"])
     if chosen["network"] != "alone":
         # The library base is fitted here, on each series' whole history as given.
-        fits = [candidates.forecast(h, steps, scaling.season, chosen["candidate"],
-                                    pre["coverage"]) for h in histories]
+        own = chosen.get("series", {})
+        fits = [candidates.forecast(h, steps, scaling.season,
+                                    own.get(s.series_id, chosen["candidate"]),
+                                    pre["coverage"]) for h, s in zip(histories, series,
+                                                                     strict=True)]
         base_values, base_lower, base_upper = (np.stack([f[k] for f in fits])
                                                for k in range(3))
         if chosen["network"] == "blend":
