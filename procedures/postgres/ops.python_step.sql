@@ -26,7 +26,10 @@
 --                customer_id, churn_probability, reasons (jsonb array, NULL for k = 0).
 --   forecast     onnx_sha256, horizon (NULL: the model's): horizon rows per series:
 --                series_id, period (midnight for daily and longer periods), step,
---                forecast, lower, upper.
+--                forecast, lower, upper. Works on one batch of whole series
+--                (adapters/postgres_series.py).
+--   forecast_more  (no params): one row: whether the run's input has another batch
+--                of series after the one the forecast step just took.
 --   import       spec, options; onnx_artifact holds the imported blob: one row of the
 --                blob as given, the graph kept for scoring and the registration
 --                (sqlml.adapters.postgres_imported); the reference rows, if staged.
@@ -66,6 +69,9 @@ if step == "preview_churn":
                                          a["explain"])
 if step == "forecast":
     return postgres.forecast_staged(plpy, run_id, onnx_artifact, a["onnx_sha256"], a["horizon"])
+if step == "forecast_more":
+    from sqlml.adapters import postgres_series
+    return postgres_series.more(run_id)
 if step in ("import", "profile", "predict"):
     from sqlml.adapters import postgres_imported
     return postgres_imported.step(plpy, step, run_id, a, onnx_artifact)

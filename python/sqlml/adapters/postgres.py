@@ -543,10 +543,16 @@ def stage_input(plpy, run_id: int, input_query: str, id_column: str | None = Non
                                                 frozenset({id_column.lower()}))
         _STAGED[run_id] = reader.next(plpy)
         return
-    from sqlml.adapters import postgres_batches
+    from sqlml.adapters import postgres_batches, postgres_series
 
-    sample = postgres_batches.training_sample(plpy, run_id)
-    if sample is not None:  # churn training: past the spec's limit, a stratified sample
+    forecast = postgres_series.forecast_input(plpy, run_id)
+    reader = forecast and postgres_series.reader(plpy, run_id, input_query, *forecast,
+                                                 exact=_key_columns(plpy))
+    sample = None if forecast else postgres_batches.training_sample(plpy, run_id)
+    if reader:  # ml.forecast: a batch of whole series at a time (adapters/postgres_series.py)
+        _READERS[run_id] = reader
+        _STAGED[run_id] = reader.next(plpy)
+    elif sample is not None:  # churn training: past the spec's limit, a stratified sample
         _STAGED[run_id] = postgres_batches.read_training(plpy, run_id, input_query, *sample)
     else:
         _STAGED[run_id] = read_query(plpy, input_query, exact=_key_columns(plpy))
@@ -848,11 +854,14 @@ def write_reasons(plpy, run_id: int, reasons: pd.DataFrame) -> int:
 @database_errors
 def forecast_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
                     horizon: int | None) -> list[tuple]:
-    frame = staged(run_id)
+    from sqlml.adapters import postgres_series
+
+    frame, batch = postgres_series.forecast_batch(staged(run_id))
     jit_off(plpy)  # the chosen base may be a statsforecast model, compiled by numba
     out = entrypoints.forecast(frame, onnx_artifact, onnx_sha256, horizon)
     # ISO timestamps: PL/Python hands text to the timestamp input function.
     out["period"] = out["period"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    postgres_series.forecast_done(plpy, run_id, batch)
     return rows(out)
 
 
@@ -864,7 +873,15 @@ def drift_staged(plpy, run_id: int, profile: dict | str | None) -> list[tuple]:
     data = _STAGED.get(run_id)
     if data is None:
         return [("*", None, False, json.dumps({"error": f"run {run_id} has no staged input"}))]
-    if hasattr(data, "last"):  # a scoring batch: NumPy only, no pandas; counted batch by batch
+    if hasattr(data, "frame"):  # a batch of whole series: their stats kept, compared at the end
+        from sqlml.kinds.drift_series import SeriesTally
+
+        tally = _DRIFT.setdefault(run_id, SeriesTally(profile))
+        tally.add(data.frame)
+        if not data.last:
+            return []
+        out = rows(_DRIFT.pop(run_id).frame())
+    elif hasattr(data, "last"):  # a scoring batch: NumPy only, no pandas; counted batch by batch
         from sqlml.kinds.drift_columns import Tally
 
         tally = _DRIFT.setdefault(run_id, Tally(profile))
