@@ -491,7 +491,8 @@ def runtime_info(plpy) -> list[tuple]:
 
 
 # run id -> the caller's input rows, read by stage_input, taken by the owner's half:
-# a DataFrame (training, forecasting) or one postgres_batches.Batch (scoring).
+# a DataFrame (training), one postgres_series.SeriesBatch (forecasting) or one
+# postgres_batches.Batch (scoring).
 _STAGED: dict[int, object] = {}
 # run id -> scoring's cursor over the caller's query (postgres_batches.BatchReader),
 # read by the caller's half only; and what the owner's half carries from one batch
