@@ -5,6 +5,13 @@
 -- mean. Its steps are ops.run_score_churn's, with the forecaster's script, result set
 -- and table (one body per kind, as on PostgreSQL). Returns one row: run_id, model_id,
 -- version, rows_written.
+-- The input is read in batches of the spec's scoring.mssql_batch_series series, by
+-- ranges of the series id (as ops.run_score_churn reads ranges of customer ids;
+-- docs/scale.md): each batch is one external script whose process holds that batch of
+-- whole series, never all of them; every series' level and scale travel from batch to
+-- batch in @drift_state (two numbers a series), and the forecasts gather in #forecasts,
+-- written in one transaction at the end. Each range is found with the caller's query,
+-- as dynamic SQL, so with the caller's rights (docs/trust-mssql.md).
 CREATE OR ALTER PROCEDURE ops.run_forecast
     @run_id BIGINT,
     @model_name NVARCHAR(4000),
@@ -28,6 +35,16 @@ BEGIN
     DECLARE @script_error NVARCHAR(MAX);
     DECLARE @message NVARCHAR(2048);
     DECLARE @duplicate NVARCHAR(128);
+    DECLARE @series_column NVARCHAR(128);
+    DECLARE @batch_series BIGINT;
+    DECLARE @batch_query NVARCHAR(MAX);
+    DECLARE @bounds NVARCHAR(MAX);
+    DECLARE @previous NVARCHAR(4000);
+    DECLARE @last NVARCHAR(4000);
+    DECLARE @in_range BIGINT;
+    DECLARE @batch INT = 0;
+    DECLARE @drift_state NVARCHAR(MAX);
+    DECLARE @series_read BIGINT;
     -- No key here: series ids that the database's collation takes for one are found
     -- below and refused in a sentence (as ops.run_score_churn does for customer ids).
     CREATE TABLE #forecasts (
@@ -72,36 +89,85 @@ BEGIN
         );
         THROW 50601, @message, 1;
     END;
-    SELECT @query = COALESCE(@input_query, JSON_VALUE(s.spec, '$.input.default_query'))
+    SELECT
+        @query = COALESCE(@input_query, JSON_VALUE(s.spec, '$.input.default_query')),
+        @series_column = COALESCE(JSON_VALUE(s.spec, '$.input.series_id_column'), N'series_id'),
+        @batch_series = COALESCE(
+            CAST(JSON_VALUE(s.spec, '$.scoring.mssql_batch_series') AS BIGINT), 5000
+        )
     FROM models.specs AS s
     WHERE s.kind = N'forecaster';
     -- Types the language extension refuses: a sqlml error naming the column and its CAST.
     EXEC ops.check_input_types @input_query = @query;
 
-    INSERT INTO #forecasts (series_id, period, step, forecast, lower, upper)
-    EXEC sp_execute_external_script
-        @language = N'sqlml_python',
-        @script = N'from sqlml.adapters.mssql import forecast_with_drift
-OutputDataSet, drift, script_error = forecast_with_drift(InputDataSet, onnx_artifact, onnx_sha256, horizon, profile)',
-        @input_data_1 = @query,
-        @input_data_1_name = N'InputDataSet',
-        @output_data_1_name = N'OutputDataSet',
-        @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @horizon INT, @profile NVARCHAR(MAX), @drift NVARCHAR(MAX) OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
-        @onnx_artifact = @onnx_artifact,
-        @onnx_sha256 = @onnx_sha256,
-        @horizon = @horizon,
-        @profile = @profile,
-        @drift = @drift OUTPUT,
-        @script_error = @script_error OUTPUT
-    WITH RESULT SETS ((
-        series_id NVARCHAR(128) NOT NULL,
-        period DATETIME2(0) NOT NULL,
-        step INT NOT NULL,
-        forecast FLOAT NOT NULL,
-        lower FLOAT NULL,
-        upper FLOAT NULL
-    ));
-    EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50602;
+    -- Batch by batch: the next range of series ids holds @batch_series series, each
+    -- with all its rows; the first range also holds the rows whose series id is NULL,
+    -- so the script refuses them as it would in one batch. An empty input still runs
+    -- the script once, which checks the columns.
+    WHILE 1 = 1
+    BEGIN
+        SET @bounds = CONCAT(
+            N'SELECT @last = CONVERT(NVARCHAR(4000), MAX(b.k)), @in_range = COUNT_BIG(*) ',
+            N'FROM (SELECT TOP (@batch_series) d.k FROM (SELECT DISTINCT q.',
+            QUOTENAME(@series_column), N' AS k FROM (', @query, N') AS q',
+            CASE WHEN @batch > 0 THEN CONCAT(N' WHERE q.', QUOTENAME(@series_column), N' > @previous') END,
+            N') AS d ORDER BY d.k) AS b'
+        );
+        EXEC sp_executesql
+            @bounds,
+            N'@batch_series BIGINT, @previous NVARCHAR(4000), @last NVARCHAR(4000) OUTPUT, @in_range BIGINT OUTPUT',
+            @batch_series = @batch_series,
+            @previous = @previous,
+            @last = @last OUTPUT,
+            @in_range = @in_range OUTPUT;
+        IF @in_range = 0 AND @batch > 0
+            BREAK;
+        -- The range's bounds go in as N'' literals: @input_data_1 takes no parameters of
+        -- its own. An integer id compares with them as a number, a text id as text.
+        SET @batch_query = CONCAT(
+            N'SELECT q.* FROM (', @query, N') AS q WHERE ',
+            CASE WHEN @batch > 0 THEN CONCAT(
+                N'q.', QUOTENAME(@series_column), N' > N''', REPLACE(@previous, N'''', N''''''), N''' AND '
+            ) ELSE CONCAT(N'(q.', QUOTENAME(@series_column), N' IS NULL OR ') END,
+            CASE WHEN @last IS NULL THEN N'1 = 1' ELSE CONCAT(
+                N'q.', QUOTENAME(@series_column), N' <= N''', REPLACE(@last, N'''', N''''''), N''''
+            ) END,
+            CASE WHEN @batch > 0 THEN N'' ELSE N')' END
+        );
+        SET @batch += 1;
+        INSERT INTO #forecasts (series_id, period, step, forecast, lower, upper)
+        EXEC sp_execute_external_script
+            @language = N'sqlml_python',
+            @script = N'from sqlml.adapters.mssql import forecast_batch
+OutputDataSet, drift_state, drift, series_read, script_error = forecast_batch(InputDataSet, onnx_artifact, onnx_sha256, horizon, profile, drift_state)',
+            @input_data_1 = @batch_query,
+            @input_data_1_name = N'InputDataSet',
+            @output_data_1_name = N'OutputDataSet',
+            @params = N'@onnx_artifact VARBINARY(MAX), @onnx_sha256 CHAR(64), @horizon INT, @profile NVARCHAR(MAX), @drift_state NVARCHAR(MAX) OUTPUT, @drift NVARCHAR(MAX) OUTPUT, @series_read BIGINT OUTPUT, @script_error NVARCHAR(MAX) OUTPUT',
+            @onnx_artifact = @onnx_artifact,
+            @onnx_sha256 = @onnx_sha256,
+            @horizon = @horizon,
+            @profile = @profile,
+            @drift_state = @drift_state OUTPUT,
+            @drift = @drift OUTPUT,
+            @series_read = @series_read OUTPUT,
+            @script_error = @script_error OUTPUT
+        WITH RESULT SETS ((
+            series_id NVARCHAR(128) NOT NULL,
+            period DATETIME2(0) NOT NULL,
+            step INT NOT NULL,
+            forecast FLOAT NOT NULL,
+            lower FLOAT NULL,
+            upper FLOAT NULL
+        ));
+        EXEC ops.raise_script_error @script_error = @script_error, @error_number = 50602;
+        -- Progress, one message per batch, sent at once; severity 0 is a message.
+        SET @message = CONCAT(N'sqlml: forecast batch ', @batch, N' (', @series_read, N' series)');
+        RAISERROR (N'%s', 0, 1, @message) WITH NOWAIT;
+        IF @in_range < @batch_series OR @last IS NULL
+            BREAK;
+        SET @previous = @last;
+    END;
 
     SELECT TOP (1) @duplicate = MIN(f.series_id)
     FROM #forecasts AS f

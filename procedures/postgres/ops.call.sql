@@ -53,8 +53,9 @@ BEGIN
             END, call.run_type = 'score_churn');
         END IF;
         v_result := ops.run_call(v_run_id);
-        -- Scoring reads its input in batches: each next one here, with the caller's
-        -- rights, for the owner's half to score and write (adapters/postgres_batches.py).
+        -- Scoring and forecasting read their input in batches: each next one here, with
+        -- the caller's rights, for the owner's half to score or forecast and write
+        -- (adapters/postgres_batches.py, adapters/postgres_series.py).
         WHILE coalesce((v_result ->> 'next_batch')::boolean, false) LOOP
             PERFORM ops.stage_input(v_run_id, NULL, NULL);
             v_result := ops.run_call(v_run_id);

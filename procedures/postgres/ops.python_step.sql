@@ -29,7 +29,10 @@
 --   forecast     onnx_sha256, horizon (NULL: the model's), model_id, profile: writes
 --                the series' drift to ops.run_drift (as score_churn does), then
 --                horizon rows per series: series_id, period (midnight for daily and
---                longer periods), step, forecast, lower, upper.
+--                longer periods), step, forecast, lower, upper. Works on one batch of
+--                whole series (adapters/postgres_series.py); drift with the last one.
+--   forecast_more  (no params): one row: whether the run's input has another batch
+--                of series after the one the forecast step just took.
 --   import       spec, options; onnx_artifact holds the imported blob: one row of the
 --                blob as given, the graph kept for scoring and the registration
 --                (sqlml.adapters.postgres_imported); the reference rows, if staged.
@@ -71,6 +74,8 @@ if step == "preview_churn":
 if step == "forecast":
     return postgres.forecast_staged(plpy, run_id, onnx_artifact, a["onnx_sha256"], a["horizon"],
                                     model_id=a["model_id"], profile=a["profile"])
+if step == "forecast_more":
+    return postgres.forecast_more(run_id)
 if step in ("import", "predict"):
     from sqlml.adapters import postgres_imported
     return postgres_imported.step(plpy, step, run_id, a, onnx_artifact)

@@ -5,6 +5,9 @@
 -- neither. horizon: 1 to the version's; NULL: the version's. Called by
 -- ops.run_call for ml.forecast, with the owner's rights (the twin of SQL Server's
 -- ops.run_forecast). Returns {run_id, model_id, version, rows_written}.
+-- The input comes in batches of whole series (adapters/postgres_series.py): for every
+-- batch but the last it returns {run_id, next_batch: true}, and ops.call stages the
+-- next batch and calls again; drift is measured over all series with the last one.
 CREATE OR REPLACE FUNCTION ops.run_forecast(
     run_id bigint, model_name text, horizon integer, version integer DEFAULT NULL
 )
@@ -17,9 +20,13 @@ DECLARE
     v_model record;
     v_series bigint;
     v_rows bigint;
+    v_more boolean;
 BEGIN
     SELECT * INTO v_model FROM ops.model_version('forecaster', run_forecast.model_name,
         run_forecast.version);
+    -- Called once per batch of series: holding the version's row keeps an activation
+    -- from retiring it until the run ends, so every batch forecasts with it.
+    PERFORM 1 FROM models.registry AS r WHERE r.model_id = v_model.model_id FOR SHARE;
     -- Scored by another version than the active one: a shadow run, which the analysts'
     -- latest views leave out (ops.runs.shadow_of: the version active now, 0 for none).
     UPDATE ops.runs AS u
@@ -53,8 +60,13 @@ BEGIN
         series_id text, period timestamp(0), step integer, forecast double precision,
         lower double precision, upper double precision
     );
-    GET DIAGNOSTICS v_rows = ROW_COUNT;
-    SELECT count(DISTINCT f.series_id) INTO v_series
+    SELECT m.more INTO v_more
+    FROM ops.python_step('forecast_more', run_forecast.run_id, '{}'::jsonb) AS m (more boolean);
+    IF v_more THEN
+        -- ops.call reads the next batch with the caller's rights and calls again.
+        RETURN jsonb_build_object('run_id', run_forecast.run_id, 'next_batch', true);
+    END IF;
+    SELECT count(*), count(DISTINCT f.series_id) INTO v_rows, v_series
     FROM predictions.forecasts AS f WHERE f.run_id = run_forecast.run_id;
     PERFORM ops.finish_run(run_forecast.run_id, v_model.model_id, v_series, v_rows);
     RETURN jsonb_build_object('run_id', run_forecast.run_id, 'model_id', v_model.model_id,

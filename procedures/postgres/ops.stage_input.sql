@@ -4,9 +4,10 @@
 -- reading it goes to ops.call's handler, which keeps no data value of it in ops.runs.
 -- id_column (scoring): read the lean way, one array per column, that column as exact
 -- text; batched (ml.score_churn): a batch at a time through a cursor
--- (adapters/postgres_batches.py), else (ml.predict) at once; NULL
--- (training, forecasting): as a DataFrame. input_query NULL: the next batch of the
--- run's scoring input (ops.call's loop).
+-- (adapters/postgres_batches.py), else (ml.predict) at once; NULL: ml.forecast a
+-- batch of whole series at a time (adapters/postgres_series.py), training as a
+-- DataFrame. input_query NULL: the next batch of the run's scoring or forecasting
+-- input (ops.call's loop).
 -- Called by ops.call between ops.begin_run and ops.run_call. Returns nothing.
 -- Executable by sqlml_operator: alone, it reads what the caller may read, for the caller.
 CREATE OR REPLACE FUNCTION ops.stage_input(

@@ -193,6 +193,15 @@ def drift_tally(profile: dict | str | None) -> DriftTally:
     return Tally(profile)
 
 
+def series_drift_tally(profile: dict | str | None):
+    """Forecasting's drift for a run whose series arrive in batches: ``add`` each batch's
+    frame, then ``frame()``. Holds each series' level and scale, never its rows; never
+    raises (kinds/drift_series.py)."""
+    from sqlml.kinds.drift_series import SeriesTally
+
+    return SeriesTally(profile)
+
+
 def drift_threshold(profile: dict | str | None) -> float:
     """The PSI past which a profile's feature is flagged (the default when the profile
     names none, or is unusable)."""

@@ -7,6 +7,9 @@
 Full sizes (about 15 minutes on 2 cores):
     make bench BENCH_ARGS="--memory-rows 1000000 --train-rows 100000 \
         --train-options '{}' --forecaster"
+Issue 27's scale figures (about 25 minutes more):
+    make bench BENCH_ARGS="--scale-rows 1000000,5000000 --scale-train-rows 1000000 \
+        --scale-series 1000,10000"
 
 It builds its own data (schema ``sqlml_bench`` on the embedded engine, or --url,
 deployed first), calls only the public interface (``SELECT * FROM ml.score_churn(...)``,
@@ -30,7 +33,10 @@ Figures:
   * peak memory (VmHWM) of the backend that scores M rows vs one that runs the floor;
   * with --scale-rows 1000000,5000000 (issue 27): one call over each size, its time and
     the backend's peak above its warm peak (tests/benchmarks/bench_scale.py); with
-    --scale-train-rows 1000000, the same for training.
+    --scale-train-rows 1000000, the same for training;
+  * with --scale-series 1000,10000 (issue 27): ml.train_forecaster and ml.forecast over
+    each number of monthly series (120 months each), time and the backend's peak above
+    its warm peak (tests/benchmarks/bench_series_scale.py).
 """
 
 from __future__ import annotations
@@ -276,6 +282,10 @@ def main() -> None:
                              "(tests/benchmarks/bench_scale.py)")
     parser.add_argument("--scale-train-rows", type=int, default=0,
                         help="issue 27: the backend's peak memory training on this many rows")
+    parser.add_argument("--scale-series", default="",
+                        help="issue 27: train and forecast these numbers of series (e.g. "
+                             "1000,10000), each with the time and the backend's peak memory "
+                             "above its warm peak (tests/benchmarks/bench_series_scale.py)")
     args = parser.parse_args()
     SHAPE.update(name=args.shape,
                  columns=list(TELCO) if args.shape == "telco" else FEATURES)
@@ -430,6 +440,12 @@ def main() -> None:
         if args.scale_train_rows:
             bench_scale.training_figure(engine, sessions, args.scale_train_rows,
                                         '{"epochs": 2, "ensemble_size": 1}')
+    if args.scale_series:
+        import bench_series_scale
+
+        bench_series_scale.suite = sys.modules[__name__]  # its figures join this run's
+        bench_series_scale.series_figures(engine, sessions,
+                                          [int(n) for n in args.scale_series.split(",")], 120)
     engine.dispose()
     sessions.dispose()
 

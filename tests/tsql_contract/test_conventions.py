@@ -13,8 +13,9 @@ embedded-Python contracts in test_churn.py, test_runtime_info.py, ...):
   raised right after the call by ``ops.raise_script_error`` with an error number
   50xxx of the caller's (never the generic Msg 39004);
 * no dynamic SQL built by concatenation, but for the caller's input query itself run
-  through ``sp_executesql`` (ops.run_score_churn's batch ranges): only the caller's
-  ``@query`` and QUOTENAME'd names go into the text, every value goes in as a parameter;
+  through ``sp_executesql`` (ops.run_score_churn's and ops.run_forecast's batch
+  ranges): only the caller's ``@query`` and QUOTENAME'd names go into the text, every
+  value goes in as a parameter;
 * every ``EXEC ops.x @a = ...`` names only parameters ops.x declares, and passes
   every parameter ops.x has no default for: the contract between procedures that
   SQL Server itself checks only when the call runs;

@@ -8,6 +8,7 @@ feed ops.run_forecast's @script (ml.forecast's work), as the T-SQL procedures ch
 import json
 import re
 
+import pandas as pd
 import pytest
 
 from sqlml.demo import series_data
@@ -56,6 +57,44 @@ def test_forecast_returns_what_with_result_sets_declares(series, trained, profil
     assert len(rows) == SERIES * steps
     assert sorted(rows["step"].unique()) == list(range(1, steps + 1))
     assert (rows["lower"] <= rows["forecast"]).all() and (rows["forecast"] <= rows["upper"]).all()
+
+
+@pytest.mark.slow
+def test_forecast_batches_of_series_carry_drift_to_the_drift_of_the_whole(series, trained,
+                                                                         profile):
+    """ops.run_forecast reads its input in ranges of the series id, one script each
+    (issue 27): @drift_state carries every series' level and scale from batch to batch,
+    so the last batch's @drift is the whole input's, and each batch forecasts its own
+    series as the whole input would."""
+    registration = json.loads(trained["registration"])
+    params = {"onnx_artifact": trained["onnx_artifact"],
+              "onnx_sha256": registration["onnx_sha256"], "horizon": None,
+              "profile": json.dumps(registration["feature_schema"]["profile"])}
+    whole = run_contract("ops.run_forecast", profile=profile, engine=series, input_sql=INPUT,
+                         params=params)
+    ids = sorted(whole.output["series_id"].unique())
+    state, parts = None, []
+    for chunk in (ids[:2], ids[2:5], ids[5:]):
+        listed = ", ".join(f"'{i}'" for i in chunk)
+        part = run_contract("ops.run_forecast", profile=profile, engine=series,
+                            input_sql=f"{INPUT} WHERE series_id IN ({listed})",
+                            params={**params, "drift_state": state})
+        assert part.output_params["script_error"] is None
+        assert part.output_params["series_read"] == len(chunk)
+        state = part.output_params["drift_state"]
+        parts.append(part.output)
+    batched = {d["feature"]: d for d in json.loads(part.output_params["drift"])}
+    one = {d["feature"]: d for d in json.loads(whole.output_params["drift"])}
+    assert batched.keys() == one.keys() == {"series_level", "series_scale"}
+    for feature, d in one.items():
+        assert d["psi"] == pytest.approx(batched[feature]["psi"], abs=1e-12), feature
+        assert d["detail"] == batched[feature]["detail"], feature
+    key = ["series_id", "step"]
+    got = pd.concat(parts).sort_values(key).reset_index(drop=True)
+    expected = whole.output.sort_values(key).reset_index(drop=True)
+    assert got[key + ["period"]].equals(expected[key + ["period"]])
+    for column in ("forecast", "lower", "upper"):
+        assert (got[column] - expected[column]).abs().max() <= 1e-6
 
 
 @pytest.mark.slow

@@ -296,6 +296,35 @@ def forecast_with_drift(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_s
     return out, _drift_json(InputDataSet, profile)
 
 
+@_returns_error(lambda: (*_empty(series_id="object", period="datetime64[ns]", step="int64",
+                                 forecast="float64", lower="float64", upper="float64")(),
+                         *_NO_BATCH))
+def forecast_batch(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
+                   horizon, profile: str | None, drift_state: str | None) -> tuple:
+    """ml.forecast's @script for one batch of whole series (ops.run_forecast reads the
+    input in ranges of the series id, one external script each, so the satellite
+    process holds a batch of series, never all of them): ``OutputDataSet, drift_state,
+    drift, series_read, script_error =``. ``drift_state``: the level and scale of every
+    series before (None: the first batch), given back with this batch's added
+    (kinds/drift_series.py); ``drift``: the JSON rows for ops.run_drift of every series
+    so far (the procedure keeps the last batch's)."""
+    from sqlml.kinds import drift
+    from sqlml.kinds.drift_series import SeriesTally
+
+    out = output(entrypoints.forecast(InputDataSet, onnx_artifact, onnx_sha256, horizon))
+    try:
+        tally = SeriesTally.from_state(profile, drift_state)
+    except (ValueError, KeyError, TypeError) as exc:  # drift never fails the batch
+        tally = SeriesTally(profile, error=f"drift could not be measured: {exc}")
+    tally.add(InputDataSet)
+    out_drift = tally.frame()
+    flagged = out_drift.loc[out_drift["flagged"].astype(bool), "feature"].tolist()
+    if flagged:
+        _progress(f"sqlml: input drift past PSI {drift.PSI_THRESHOLD} in: "
+                  f"{', '.join(flagged)} (see models.drift)")
+    return out, tally.state(), drift.as_json(out_drift), int(out["series_id"].nunique())
+
+
 @_returns_error(lambda: (None, None))
 def evaluate_churn(InputDataSet: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
                    recorded: str, spec_input: str) -> tuple:

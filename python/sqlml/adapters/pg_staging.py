@@ -29,13 +29,14 @@ from sqlml.errors import InputError
 class StagedRun:
     """One run's state in this session, from its staging to its end.
 
-    ``rows``: the input staged and not yet taken (a DataFrame for training and
-    forecasting, read_columns' tuple for ml.predict, a postgres_batches.Batch for
-    scoring); ``reader``: scoring's cursor over the caller's query
-    (postgres_batches.BatchReader); ``model_id``, ``onnx_sha256``, ``written``: the
-    version a batched scoring run began with (every batch scores with it) and the
-    rows written so far; ``drift``: its input drift counted batch by batch
-    (``entrypoints.drift_tally``)."""
+    ``rows``: the input staged and not yet taken (a DataFrame for training,
+    read_columns' tuple for ml.predict, a postgres_batches.Batch for scoring, a
+    postgres_series.SeriesBatch for forecasting); ``reader``: the cursor over the
+    caller's query that the next batch comes from (postgres_batches.BatchReader,
+    postgres_series.SeriesReader); ``model_id``, ``onnx_sha256``, ``written``: the
+    version a batched run began with (every batch uses it) and the rows written so
+    far; ``drift``: its input drift counted batch by batch (``entrypoints.drift_tally``,
+    ``entrypoints.series_drift_tally``)."""
 
     run_id: int
     rows: object = None
@@ -146,10 +147,16 @@ def _stage(plpy, run: StagedRun, input_query: str | None, id_column: str | None,
         run.reader = BatchReader(plpy, run_id, input_query, frozenset({id_column.lower()}))
         run.rows = run.reader.next(plpy)
         return
-    from sqlml.adapters import postgres_batches
+    from sqlml.adapters import postgres_batches, postgres_series
 
-    sample = postgres_batches.training_sample(plpy, run_id)
-    if sample is not None:  # churn training: past the spec's limit, a stratified sample
+    forecast = postgres_series.forecast_input(plpy, run_id)
+    reader = forecast and postgres_series.reader(plpy, run_id, input_query, *forecast,
+                                                 exact=_key_columns(plpy))
+    sample = None if forecast else postgres_batches.training_sample(plpy, run_id)
+    if reader:  # ml.forecast: a batch of whole series at a time (adapters/postgres_series.py)
+        run.reader = reader
+        run.rows = reader.next(plpy)
+    elif sample is not None:  # churn training: past the spec's limit, a stratified sample
         run.rows = postgres_batches.read_training(plpy, run_id, input_query, *sample)
     else:
         run.rows = read_query(plpy, input_query, exact=_key_columns(plpy))

@@ -173,17 +173,36 @@ def preview_churn_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: s
 def forecast_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
                     horizon: int | None, *, model_id: int,
                     profile: dict | str | None) -> list[tuple]:
-    """ops.python_step('forecast'): the forecasts of the staged series, after writing
-    their drift against ``profile`` (the version's) to ops.run_drift, in the run's
-    transaction: one crossing into Python for the run."""
-    with pg_staging.ending(run_id):
-        frame = staged(run_id)
-    write_drift(plpy, run_id, model_id, profile, lambda: rows(entrypoints.drift(frame, profile)))
-    jit_off(plpy)  # the chosen base may be a statsforecast model, compiled by numba
-    out = entrypoints.forecast(frame, onnx_artifact, onnx_sha256, horizon)
-    # ISO timestamps: PL/Python hands text to the timestamp input function.
-    out["period"] = out["period"].dt.strftime("%Y-%m-%d %H:%M:%S")
-    return rows(out)
+    """ops.python_step('forecast'): the forecasts of the batch of whole series staged
+    for the run (adapters/postgres_series.py); with the last batch, the drift of all the
+    run's series against ``profile`` (the version's; each series' level and scale kept
+    batch by batch) written to ops.run_drift, in the run's transaction: one crossing
+    into Python per batch. The run's state stays held while batches remain
+    (:func:`forecast_more` asks), and is released with the last one or a failure."""
+    from sqlml.adapters import postgres_series
+
+    with pg_staging.failing(run_id) as run:
+        frame, batch = postgres_series.forecast_batch(staged(run_id))
+        _same_version(run, model_id, onnx_sha256)
+        if run.drift is None:
+            run.drift = entrypoints.series_drift_tally(profile)
+        run.drift.add(frame)  # never raises: a problem is drift's '*' row
+        jit_off(plpy)  # the chosen base may be a statsforecast model, compiled by numba
+        out = entrypoints.forecast(frame, onnx_artifact, onnx_sha256, horizon)
+        # ISO timestamps: PL/Python hands text to the timestamp input function.
+        out["period"] = out["period"].dt.strftime("%Y-%m-%d %H:%M:%S")
+        postgres_series.notice_batch(plpy, batch)
+        if batch is None or batch.last:
+            write_drift(plpy, run_id, model_id, profile, lambda: rows(run.drift.frame()))
+            pg_staging.release(run_id)  # the run ends with this batch
+        return rows(out)
+
+
+def forecast_more(run_id: int) -> list[tuple]:
+    """ops.python_step('forecast_more'): one row, whether the run's input has another
+    batch of series after the one just forecast: the run's state is held until the
+    step that forecasts its last batch releases it."""
+    return [(pg_staging.holding() == run_id,)]
 
 
 @database_errors

@@ -208,7 +208,10 @@ def _feature_rows(frame: pd.DataFrame, profile: dict, threshold: float) -> list[
 
 
 def _series_rows(frame: pd.DataFrame, profile: dict, threshold: float) -> list[dict]:
-    stats = series_stats(frame)
+    return _stats_rows(series_stats(frame), profile, threshold)
+
+
+def _stats_rows(stats: pd.DataFrame, profile: dict, threshold: float) -> list[dict]:
     rows = []
     for name, column in (("series_level", "level"), ("series_scale", "scale")):
         value, detail = _compare(stats[column], profile["features"][name])
@@ -252,6 +255,29 @@ def drift(frame: pd.DataFrame, profile: dict | str | None) -> pd.DataFrame:
         else:
             rows = _feature_rows(frame, profile, threshold)
         return pd.DataFrame(rows, columns=COLUMNS)
+    except Exception as exc:  # drift must never fail the run it measures
+        return _problem(f"drift could not be measured: {type(exc).__name__}: {exc}")
+
+
+def series_drift(stats: pd.DataFrame | None, n_series: int,
+                 profile: dict | str | None) -> pd.DataFrame:
+    """:func:`drift` of a forecasting input read a batch of whole series at a time,
+    from its series' ``series_stats`` (concatenated, in series order) and its number of
+    series: the same rows as :func:`drift` of the whole input. Never raises."""
+    try:
+        profile = drift_columns.usable_profile(profile)
+        if profile is None:
+            return _problem(drift_columns.NO_PROFILE)
+        if profile.get("kind") != "series":
+            return _problem("drift could not be measured: the version's profile is not "
+                            "a forecaster's")
+        small = drift_columns.too_few(n_series, profile, "series")
+        if small is not None:
+            return pd.DataFrame(small, columns=COLUMNS)
+        if stats is None:
+            stats = pd.DataFrame({"level": [], "scale": []})
+        threshold = float(profile.get("threshold", PSI_THRESHOLD))
+        return pd.DataFrame(_stats_rows(stats, profile, threshold), columns=COLUMNS)
     except Exception as exc:  # drift must never fail the run it measures
         return _problem(f"drift could not be measured: {type(exc).__name__}: {exc}")
 

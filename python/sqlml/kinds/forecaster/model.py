@@ -67,6 +67,7 @@ from sqlml.kinds.forecaster import base as bases
 from sqlml.kinds.forecaster import candidates, choice, inputs, metrics, network
 from sqlml.kinds.forecaster import frequency as fq
 from sqlml.kinds.forecaster import windows as fw
+from sqlml.kinds.forecaster.window_sample import Sampler, parity_series
 from sqlml.kinds.training import Progress
 from sqlml.specs import resolve_options
 
@@ -198,6 +199,7 @@ class Prepared:
     adjustment_maes: dict
     padded: int
     filled: int
+    sampler: Sampler | None = None
 
     @property
     def horizon(self) -> int:
@@ -242,9 +244,11 @@ def prepare(frame: pd.DataFrame, spec: dict, options: str | dict | None,
 
     origins = opts["validation_origins"]
     recent = table.get("max_windows_per_series", 0)
-    train_w = fw.sliding(series, lookback, horizon, cut=2 * horizon + origins - 1,
-                         most_recent=recent)
-    valid_w = fw.tail(series, lookback, horizon, cut=horizon, count=origins)
+    # Past the spec's limits on windows, a seeded sample of them (window_sample.py).
+    sampler = Sampler(spec["limits"], opts["seed"])
+    train_w = sampler.sliding("train", series, lookback, horizon,
+                              cut=2 * horizon + origins - 1, most_recent=recent)
+    valid_w = sampler.tail(series, lookback, horizon, cut=horizon, count=origins)
     test_w = fw.last(series, lookback, horizon, cut=0)
     if len(valid_w) == 0:
         longest = max(series, key=len)
@@ -264,6 +268,9 @@ def prepare(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     progress(f"{TRAINING}: {len(series)} series, {sum(len(s.real) for s in series)} {units} "
              f"({filled} interpolated), {'log' if log_space else 'linear'} space; backtest "
              f"windows: {len(train_w)} train, {len(valid_w)} valid, {len(test_w)} test")
+    if sampler.sampled:
+        progress(f"{TRAINING}: windows sampled past limits.max_training_windows and "
+                 f"max_validation_windows: {sampler.sampled}")
     if padded:
         progress(f"{TRAINING}: {padded} series shorter than lookback + horizon = "
                  f"{lookback + horizon} {units} were back-filled with their first season")
@@ -284,7 +291,7 @@ def prepare(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     return Prepared(opts=opts, table=table, freq=freq, series=series, log_space=log_space,
                     seasons=seasons, train_w=train_w, valid_w=valid_w, test_w=test_w,
                     scaling=scaling, scale_opts=scale_opts, adjustment_maes=adjustment_maes,
-                    padded=padded, filled=filled)
+                    padded=padded, filled=filled, sampler=sampler)
 
 
 @dataclass
@@ -466,8 +473,9 @@ def refit_and_package(frame: pd.DataFrame, spec: dict, prep: Prepared, bt: Backt
     fitted = bt.fitted
     final, final_scaling = fitted, prep.scaling
     if opts["refit"]:
-        full_w = fw.sliding(series, lookback, horizon, cut=0,
-                            most_recent=table.get("max_windows_per_series", 0))
+        full_w = (prep.sampler or Sampler({}, 0)).sliding(
+            "refit", series, lookback, horizon, cut=0,
+            most_recent=table.get("max_windows_per_series", 0))
         final_scaling = fw.fit_scaling(full_w, lookback, horizon, prep.log_space,
                                        opts["base"], **prep.scale_opts)
         x_full, y_full, _ = _encoded(full_w, final_scaling)
@@ -488,8 +496,8 @@ def refit_and_package(frame: pd.DataFrame, spec: dict, prep: Prepared, bt: Backt
     }
     if bt.choice:
         preprocessing["base_choice"] = bt.choice
-    x_check, _, _ = _encoded(fw.last(series, lookback, horizon, cut=0, with_targets=False),
-                             final_scaling)
+    x_check, _, _ = _encoded(fw.last(parity_series(series), lookback, horizon, cut=0,
+                                     with_targets=False), final_scaling)
     expected = network.predict(final.model, x_check)
     keras_blob = artifacts.pack(KIND, "model.keras", artifacts.keras_bytes(final.model),
                                 preprocessing)
@@ -540,6 +548,8 @@ def refit_and_package(frame: pd.DataFrame, spec: dict, prep: Prepared, bt: Backt
         "backtest_points": metrics.backtest_points(series, test_w.series, test_w.targets,
                                                    bt.forecast, bt.lower, bt.upper, bt.naive),
     }
+    if prep.sampler and (sample := prep.sampler.record()):
+        all_metrics["sample"] = sample  # the windows trained on were a sample
     return TrainedModel.build(
         keras_blob=keras_blob, onnx_blob=onnx_blob, spec=spec, options=opts,
         metrics=all_metrics,
