@@ -312,7 +312,7 @@ NAN_READERS = """
 CREATE OR REPLACE FUNCTION pg_temp.nan_readers(query text) RETURNS text LANGUAGE plpython3u AS $$
 plpy.execute("SELECT ops.use_python_runtime()")
 import json
-from sqlml.adapters import postgres as pg, postgres_batches as pb
+from sqlml.adapters import pg_native, pg_reader as pg, postgres_batches as pb
 from sqlml.errors import InputError
 wrapped = pg.wrap_query(query)
 names, types = pg._describe(plpy, wrapped)
@@ -326,7 +326,7 @@ def sample():  # the stratified training sample's conversion of its rows
     for name, oid in zip(names, types):
         pg._column(name, [r[name] for r in rows], oid)
 readers = {
-    "native": lambda: pg._read_native(plpy, wrapped, names, types, kinds),
+    "native": lambda: pg_native._read_native(plpy, wrapped, names, types, kinds),
     "string_agg": lambda: pg._read(plpy, wrapped, names, types, kinds, plain_text=False),
     "plain": lambda: pg._read(plpy, wrapped, names, types, kinds, plain_text=True),
     "frame": lambda: pg.read_query(plpy, query, exact=frozenset({"id"})),
