@@ -99,6 +99,9 @@ BEGIN
     WHERE s.kind = N'forecaster';
     -- Types the language extension refuses: a sqlml error naming the column and its CAST.
     EXEC ops.check_input_types @input_query = @query;
+    -- Each batch embeds the query in a statement of its own: exactly one query, by
+    -- SQL Server's parser, or a second statement would run here (issue 22).
+    EXEC ops.check_input_query @input_query = @query;
 
     -- Batch by batch: the next range of series ids holds @batch_series series, each
     -- with all its rows; the first range also holds the rows whose series id is NULL,
@@ -109,7 +112,7 @@ BEGIN
         SET @bounds = CONCAT(
             N'SELECT @last = CONVERT(NVARCHAR(4000), MAX(b.k)), @in_range = COUNT_BIG(*) ',
             N'FROM (SELECT TOP (@batch_series) d.k FROM (SELECT DISTINCT q.',
-            QUOTENAME(@series_column), N' AS k FROM (', @query, N') AS q',
+            QUOTENAME(@series_column), N' AS k FROM (', NCHAR(10), @query, NCHAR(10), N') AS q',
             CASE WHEN @batch > 0 THEN CONCAT(N' WHERE q.', QUOTENAME(@series_column), N' > @previous') END,
             N') AS d ORDER BY d.k) AS b'
         );
@@ -125,7 +128,7 @@ BEGIN
         -- The range's bounds go in as N'' literals: @input_data_1 takes no parameters of
         -- its own. An integer id compares with them as a number, a text id as text.
         SET @batch_query = CONCAT(
-            N'SELECT q.* FROM (', @query, N') AS q WHERE ',
+            N'SELECT q.* FROM (', NCHAR(10), @query, NCHAR(10), N') AS q WHERE ',
             CASE WHEN @batch > 0 THEN CONCAT(
                 N'q.', QUOTENAME(@series_column), N' > N''', REPLACE(@previous, N'''', N''''''), N''' AND '
             ) ELSE CONCAT(N'(q.', QUOTENAME(@series_column), N' IS NULL OR ') END,
