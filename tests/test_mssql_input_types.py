@@ -58,9 +58,9 @@ def test_the_check_runs_inside_the_run_ops_call_opened(path):
 
 def test_every_statement_that_embeds_the_query_comes_after_the_one_query_check():
     """Issue 22, finding 3: a statement of the procedure's own around the caller's
-    query (the batch ranges and batches of ops.run_score_churn and ops.run_forecast) runs only a query that SQL
-    Server's parser found to be exactly one query (ops.check_input_query), embedded on
-    lines of its own as that check embedded it."""
+    query (the batch ranges and batches of ops.run_score_churn and ops.run_forecast)
+    runs only a query that SQL Server's parser found to be exactly one query
+    (ops.check_input_query), embedded on lines of its own as that check embedded it."""
     embedding = [p for p in READERS if re.search(r"CONCAT\([^;]*@query", p.read_text())]
     assert sorted(p.name for p in embedding) == ["ops.run_forecast.sql", "ops.run_score_churn.sql"]
     for path in embedding:
