@@ -27,12 +27,12 @@
 --                written (ml.score_churn_preview): one row per input row:
 --                customer_id, churn_probability, reasons (jsonb array, NULL for k = 0).
 --   forecast     onnx_sha256, horizon (NULL: the model's), model_id, profile: writes
---                the series' drift to ops.run_drift (as score_churn does), then
---                horizon rows per series: series_id, period (midnight for daily and
---                longer periods), step, forecast, lower, upper. Works on one batch of
---                whole series (adapters/postgres_series.py); drift with the last one.
---   forecast_more  (no params): one row: whether the run's input has another batch
---                of series after the one the forecast step just took.
+--                one batch of whole series' forecasts (adapters/postgres_series.py)
+--                to predictions.forecasts (periods at midnight for daily and longer
+--                frequencies) and, with the last batch, the run's drift to
+--                ops.run_drift itself, in the caller's transaction: one row: the
+--                forecast rows the run has written so far, and whether another batch
+--                follows.
 --   import       spec, options; onnx_artifact holds the imported blob: one row of the
 --                blob as given, the graph kept for scoring and the registration
 --                (sqlml.adapters.postgres_imported); the reference rows, if staged.
@@ -72,10 +72,9 @@ if step == "preview_churn":
     return postgres.preview_churn_staged(plpy, run_id, onnx_artifact, a["onnx_sha256"],
                                          a["explain"])
 if step == "forecast":
-    return postgres.forecast_staged(plpy, run_id, onnx_artifact, a["onnx_sha256"], a["horizon"],
-                                    model_id=a["model_id"], profile=a["profile"])
-if step == "forecast_more":
-    return postgres.forecast_more(run_id)
+    return [postgres.forecast_staged(plpy, run_id, onnx_artifact, a["onnx_sha256"],
+                                     a["horizon"], model_id=a["model_id"],
+                                     profile=a["profile"])]
 if step in ("import", "predict"):
     from sqlml.adapters import postgres_imported
     return postgres_imported.step(plpy, step, run_id, a, onnx_artifact)

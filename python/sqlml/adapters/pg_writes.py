@@ -167,6 +167,39 @@ def _check_unique_ids(plpy, run_id: int, what: str) -> None:
 
 # --- a run's input drift ----------------------------------------------------------
 
+_FORECASTS_FROM_ARRAYS = (
+    "INSERT INTO predictions.forecasts"
+    " (run_id, model_id, series_id, period, step, forecast, lower, upper)"
+    " SELECT $1, $2, u.series_id, u.period::pg_catalog.timestamp(0), u.step, u.forecast,"
+    " u.lower, u.upper"
+    " FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.text[]),"
+    " pg_catalog.unnest($4::pg_catalog.text[]), pg_catalog.unnest($5::pg_catalog.int4[]),"
+    " pg_catalog.unnest($6::pg_catalog.float8[]), pg_catalog.unnest($7::pg_catalog.float8[]),"
+    " pg_catalog.unnest($8::pg_catalog.float8[]))"
+    " AS u (series_id, period, step, forecast, lower, upper)"
+)
+
+
+def write_forecasts(plpy, run_id: int, model_id: int, out: pd.DataFrame) -> int:
+    """INSERT a batch's forecasts into predictions.forecasts, in the run's transaction;
+    returns the rows written. Periods cross as ISO text (calendar values, no time
+    zone), read by timestamp input as they were written."""
+    if out.empty:
+        return 0
+    plan = _plan(plpy, _FORECASTS_FROM_ARRAYS,
+                 ["bigint", "bigint", "text[]", "text[]", "int4[]", "float8[]", "float8[]",
+                  "float8[]"])
+    periods = out["period"].dt.strftime("%Y-%m-%d %H:%M:%S")
+
+    def floats(column: str) -> list:
+        return [None if v != v else float(v) for v in out[column].tolist()]  # NaN: NULL
+
+    return plpy.execute(plan, [
+        run_id, model_id, out["series_id"].astype(str).tolist(), periods.tolist(),
+        [int(v) for v in out["step"].tolist()], floats("forecast"), floats("lower"),
+        floats("upper")]).nrows()
+
+
 _DRIFT_FROM_ARRAYS = (
     "INSERT INTO ops.run_drift (run_id, model_id, feature, psi, flagged, detail)"
     " SELECT $1, $2, u.feature, u.psi, u.flagged, u.detail::pg_catalog.jsonb"

@@ -38,6 +38,7 @@ from sqlml.adapters.pg_staging import (
 from sqlml.adapters.pg_writes import (
     _check_unique_ids,
     write_drift,
+    write_forecasts,
     write_reasons,
     write_scores,
 )
@@ -172,13 +173,13 @@ def preview_churn_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: s
 @database_errors
 def forecast_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
                     horizon: int | None, *, model_id: int,
-                    profile: dict | str | None) -> list[tuple]:
-    """ops.python_step('forecast'): the forecasts of the batch of whole series staged
-    for the run (adapters/postgres_series.py); with the last batch, the drift of all the
-    run's series against ``profile`` (the version's; each series' level and scale kept
-    batch by batch) written to ops.run_drift, in the run's transaction: one crossing
-    into Python per batch. The run's state stays held while batches remain
-    (:func:`forecast_more` asks), and is released with the last one or a failure."""
+                    profile: dict | str | None) -> tuple[int, bool]:
+    """ops.python_step('forecast'): forecast the batch of whole series staged for the
+    run (adapters/postgres_series.py) and write it to predictions.forecasts; with the
+    last batch, the drift of all the run's series against ``profile`` (the version's;
+    each series' level and scale kept batch by batch) to ops.run_drift; all in the
+    run's transaction, in one crossing into Python per batch. Returns the forecast rows
+    written by the run so far, and whether another batch follows."""
     from sqlml.adapters import postgres_series
 
     with pg_staging.failing(run_id) as run:
@@ -189,20 +190,13 @@ def forecast_staged(plpy, run_id: int, onnx_artifact: bytes, onnx_sha256: str,
         run.drift.add(frame)  # never raises: a problem is drift's '*' row
         jit_off(plpy)  # the chosen base may be a statsforecast model, compiled by numba
         out = entrypoints.forecast(frame, onnx_artifact, onnx_sha256, horizon)
-        # ISO timestamps: PL/Python hands text to the timestamp input function.
-        out["period"] = out["period"].dt.strftime("%Y-%m-%d %H:%M:%S")
+        run.written += write_forecasts(plpy, run_id, model_id, out)
         postgres_series.notice_batch(plpy, batch)
-        if batch is None or batch.last:
+        last = batch is None or batch.last
+        if last:
             write_drift(plpy, run_id, model_id, profile, lambda: rows(run.drift.frame()))
             pg_staging.release(run_id)  # the run ends with this batch
-        return rows(out)
-
-
-def forecast_more(run_id: int) -> list[tuple]:
-    """ops.python_step('forecast_more'): one row, whether the run's input has another
-    batch of series after the one just forecast: the run's state is held until the
-    step that forecasts its last batch releases it."""
-    return [(pg_staging.holding() == run_id,)]
+        return run.written, not last
 
 
 @database_errors

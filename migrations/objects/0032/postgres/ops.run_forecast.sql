@@ -46,22 +46,15 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                 HINT = 'pass a smaller horizon, or train a version with options {"horizon": N}';
     END IF;
-    INSERT INTO predictions.forecasts (
-        run_id, model_id, series_id, period, step, forecast, lower, upper
-    )
-    SELECT run_forecast.run_id, v_model.model_id, f.series_id, f.period, f.step,
-        f.forecast, f.lower, f.upper
+    -- The step writes the batch's forecasts (and, with the last batch, the run's drift)
+    -- itself: one crossing into Python per batch.
+    SELECT f.more INTO v_more
     FROM ops.python_step('forecast', run_forecast.run_id, jsonb_build_object(
         'onnx_sha256', v_model.onnx_sha256, 'horizon', run_forecast.horizon,
         'model_id', v_model.model_id, 'profile', (
             SELECT r.feature_schema -> 'profile' FROM models.registry AS r
             WHERE r.model_id = v_model.model_id)
-    ), v_model.onnx_artifact) AS f (
-        series_id text, period timestamp(0), step integer, forecast double precision,
-        lower double precision, upper double precision
-    );
-    SELECT m.more INTO v_more
-    FROM ops.python_step('forecast_more', run_forecast.run_id, '{}'::jsonb) AS m (more boolean);
+    ), v_model.onnx_artifact) AS f (written bigint, more boolean);
     IF v_more THEN
         -- ops.call reads the next batch with the caller's rights and calls again.
         RETURN jsonb_build_object('run_id', run_forecast.run_id, 'next_batch', true);
