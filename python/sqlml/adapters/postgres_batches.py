@@ -60,12 +60,14 @@ class Batch:
 def batch_rows(plpy) -> int:
     """The batch size: the spec's, or the session setting's where that is smaller."""
     row = plpy.execute(_SIZE)[0]
-    size = _positive(row["spec"], "the churn spec's scoring.batch_rows") or DEFAULT_BATCH_ROWS
-    setting = _positive(row["setting"], f"setting {SETTING}")
+    size = positive(row["spec"], "the churn spec's scoring.batch_rows") or DEFAULT_BATCH_ROWS
+    setting = positive(row["setting"], f"setting {SETTING}")
     return min(size, setting) if setting else size
 
 
-def _positive(value, what: str) -> int | None:
+def positive(value, what: str, unit: str = "rows") -> int | None:
+    """A batch size from a spec or a session setting: None when unset, else a whole
+    number of ``unit``, at least 1, or an error naming ``what``."""
     if value is None or str(value).strip() == "":
         return None
     try:
@@ -73,7 +75,7 @@ def _positive(value, what: str) -> int | None:
     except ValueError:
         number = 0
     if number < 1:
-        raise InputError(f"{what} must be a whole number of rows, at least 1; got {value!r}")
+        raise InputError(f"{what} must be a whole number of {unit}, at least 1; got {value!r}")
     return number
 
 

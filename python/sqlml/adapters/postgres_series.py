@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sqlml.adapters import pg_reader, pg_spi
+from sqlml.adapters.postgres_batches import positive
 from sqlml.errors import InputError
 
 if TYPE_CHECKING:
@@ -62,22 +63,10 @@ def forecast_input(plpy, run_id: int) -> tuple[str, int] | None:
     if not rows.nrows() or rows[0]["run_type"] != "forecast":
         return None
     row = rows[0]
-    size = _positive(row["size"], "the forecaster spec's scoring.batch_series")
-    setting = _positive(row["setting"], f"setting {SETTING}")
+    size = positive(row["size"], "the forecaster spec's scoring.batch_series", "series")
+    setting = positive(row["setting"], f"setting {SETTING}", "series")
     size = size or DEFAULT_BATCH_SERIES
     return row["series_column"] or "series_id", min(size, setting) if setting else size
-
-
-def _positive(value, what: str) -> int | None:
-    if value is None or str(value).strip() == "":
-        return None
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise InputError(f"{what} must be a whole number of series, at least 1; got {value!r}")
-    return number
 
 
 class SeriesReader:
