@@ -170,8 +170,11 @@ def test_the_registry_records_per_series_which_base_won_and_each_candidate_besid
         assert row["base"] in (record["candidate"], candidates.twin(record["candidate"]))
         assert set(row["backtest_mase"]) == set(row["validation_mase"])
     assert sum(record["series_bases"].values()) == 3
-    # The gate compared every series on both validation windows of the choice.
-    assert record["gate_windows"] == 6
+    # Quarterly series: the network corrects the library base, and the gate compared
+    # every series on each of the network's 8 validation windows.
+    assert record["network_corrects"] == "library_base"
+    assert record["gate_windows"] == 3 * 8
+    assert len([r["network_added_backtest_mase"] for r in record["series"]]) == 3
     assert record["base_backtest"]["model"] == record["candidate"]
     assert "mase" in metrics["network_backtest"]
     assert np.isclose(record["network_added_backtest_mase"],

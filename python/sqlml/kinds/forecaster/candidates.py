@@ -99,24 +99,66 @@ def _library():
             "naive": lambda season_length: Naive(), "seasonal_naive": SeasonalNaive}
 
 
-def _model(name: str, y: np.ndarray, horizon: int, season: int, level: int):
+def _build(name: str, length: int, season: int):
+    """The statsforecast model of the candidate method ``name`` for a series of ``length``."""
     library = _library()
     if name == "seasonal_naive":
-        model = library[name](season_length=min(season, len(y)))
-    else:  # the models need two seasons and a little more to fit one
-        season = season if season > 1 and len(y) >= 2 * season + 2 else 1
-        if season > LONG_SEASON and name in ("ets", "arima"):
-            from statsforecast.models import MSTL
+        return library[name](season_length=min(season, length))
+    # The models need two seasons and a little more to fit one.
+    season = season if season > 1 and length >= 2 * season + 2 else 1
+    if season > LONG_SEASON and name in ("ets", "arima"):
+        from statsforecast.models import MSTL
 
-            trend = (library["ets"](season_length=1, model="ZZN") if name == "ets"
-                     else library["arima"](season_length=1, seasonal=False))
-            model = MSTL(season_length=season, trend_forecaster=trend)
-        else:
-            model = library[name](season_length=season)
+        trend = (library["ets"](season_length=1, model="ZZN") if name == "ets"
+                 else library["arima"](season_length=1, seasonal=False))
+        return MSTL(season_length=season, trend_forecaster=trend)
+    return library[name](season_length=season)
+
+
+def _model(name: str, y: np.ndarray, horizon: int, season: int, level: int):
+    model = _build(name, len(y), season)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         out = model.forecast(y=y, h=horizon, level=[level])
     return out["mean"], out[f"lo-{level}"], out[f"hi-{level}"]
+
+
+def origin_forecasts(values: np.ndarray, ends: np.ndarray, horizon: int, season: int,
+                     name: str, fit_end: int) -> np.ndarray:
+    """(len(ends), horizon): the candidate ``name``'s forecast from each origin ``end``
+    (the forecast of ``values[end:end + horizon]`` from ``values[:end]``), its models
+    fitted once, on ``values[:fit_end]`` only, then applied to each origin's history by
+    statsforecast's ``forward`` (the fitted parameters, the states filtered through the
+    history): a refit per origin would cost 0.05-0.4 s each, a forward 0.03-8 ms
+    (ETS 0.03, ARIMA 0.5, MSTL 8, measured). An origin where a model fails gives the
+    last value, as ``forecast_all`` does."""
+    values = np.array(values, dtype=np.float64)
+    ends = np.asarray(ends, dtype=np.int64)
+    method, log = split(name)
+    log = log and bool((values > 0).all())
+    y = np.log(values) if log else values
+    parts = []
+    for part in COMBINATIONS.get(method, (method,)):
+        model = _build(part, fit_end, season)
+        out = np.repeat(y[ends - 1][:, None], horizon, axis=1)  # the random walk
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            try:
+                model.fit(y[:fit_end].copy())
+            except Exception:  # noqa: BLE001 - a model that cannot fit: the random walk
+                model = None
+            for k, end in enumerate(ends):
+                if model is None:
+                    break
+                try:
+                    mean = np.asarray(model.forward(y=y[:end].copy(), h=horizon)["mean"],
+                                      dtype=np.float64)
+                except Exception:  # noqa: BLE001 - this origin: the random walk
+                    continue
+                if np.all(np.isfinite(mean)):
+                    out[k] = mean
+        parts.append(np.exp(out) if log else out)
+    return np.mean(parts, axis=0)
 
 
 def forecast(history: np.ndarray, horizon: int, season: int, name: str,

@@ -64,7 +64,7 @@ from sqlml import artifacts
 from sqlml.errors import ArtifactError, InputError
 from sqlml.kinds import TrainedModel, drift
 from sqlml.kinds.forecaster import base as bases
-from sqlml.kinds.forecaster import candidates, choice, inputs, metrics, network
+from sqlml.kinds.forecaster import candidates, choice, correction, inputs, metrics, network
 from sqlml.kinds.forecaster import frequency as fq
 from sqlml.kinds.forecaster import windows as fw
 from sqlml.kinds.forecaster.window_sample import Sampler, parity_series
@@ -175,8 +175,8 @@ def choose_adjustment(windows: fw.Windows, scaling: fw.Scaling) -> dict[str, flo
     return out
 
 
-def _encoded(windows: fw.Windows, scaling: fw.Scaling):
-    x, context = fw.encode(windows, scaling)
+def _encoded(windows: fw.Windows, scaling: fw.Scaling, base_values: np.ndarray | None = None):
+    x, context = fw.encode(windows, scaling, base_values)
     y = fw.targets(windows, context, scaling) if windows.targets is not None else None
     return x, y, context
 
@@ -200,6 +200,8 @@ class Prepared:
     padded: int
     filled: int
     sampler: Sampler | None = None
+    limits: dict = field(default_factory=dict)
+    plan: correction.Plan | None = None  # the network corrects the library base
 
     @property
     def horizon(self) -> int:
@@ -291,7 +293,8 @@ def prepare(frame: pd.DataFrame, spec: dict, options: str | dict | None,
     return Prepared(opts=opts, table=table, freq=freq, series=series, log_space=log_space,
                     seasons=seasons, train_w=train_w, valid_w=valid_w, test_w=test_w,
                     scaling=scaling, scale_opts=scale_opts, adjustment_maes=adjustment_maes,
-                    padded=padded, filled=filled, sampler=sampler)
+                    padded=padded, filled=filled, sampler=sampler,
+                    limits=spec["limits"])
 
 
 @dataclass
@@ -316,19 +319,28 @@ class Backtest:
 
 
 def fit_and_backtest(prep: Prepared, progress: Progress) -> Backtest:
-    """Train the network on the backtest's windows, choose the base and gate the
-    network on validation windows (``choice``), and score the held-out window."""
+    """Choose the library base on validation windows (``choice``), train the network on
+    the backtest's windows (as a correction of that base where the frequency's
+    ``network_base`` is ``library``, see ``correction``), gate it on validation windows,
+    and score the held-out window."""
     opts, series, scaling = prep.opts, prep.series, prep.scaling
     horizon, season = prep.horizon, prep.season
-    x_train, y_train, _ = _encoded(prep.train_w, scaling)
-    x_valid, y_valid, valid_context = _encoded(prep.valid_w, scaling)
-    batch, rate = batch_and_rate(opts, len(prep.train_w))
+    selection = _select(prep, progress) if opts["candidates"] else None
+    train_w, valid_w, test_w = prep.train_w, prep.valid_w, prep.test_w
+    train_base = valid_base = test_base = held = None
+    if selection is not None:
+        held = _held_base(prep, selection)
+        if prep.table.get("network_base") == correction.LIBRARY:
+            train_w, valid_w, train_base, valid_base = _correct(prep, selection, progress)
+            test_base = held[0]
+    x_train, y_train, _ = _encoded(train_w, scaling, train_base)
+    x_valid, y_valid, valid_context = _encoded(valid_w, scaling, valid_base)
+    batch, rate = batch_and_rate(opts, len(train_w))
     fit_opts = {**opts, "batch_size": batch, "learning_rate": rate}
     fitted = network.fit(x_train, y_train, x_valid, y_valid, fit_opts, progress)
     widths = fit_intervals(y_valid - fitted.valid_delta, opts["coverage"])
 
-    test_w = prep.test_w
-    x_test, _, test_context = _encoded(test_w, scaling)
+    x_test, _, test_context = _encoded(test_w, scaling, test_base)
     delta = network.predict(fitted.model, x_test)
     forecast, lower, upper = _values(delta, test_context, scaling, widths)
     scales = np.array([metrics.seasonal_scale(series[i].real[:-horizon], season)
@@ -340,114 +352,191 @@ def fit_and_backtest(prep: Prepared, progress: Progress) -> Backtest:
     baseline = metrics.backtest(test_w.targets, naive, scales)
     start = metrics.backtest(
         test_w.targets, fw.decode(np.zeros_like(delta), test_context, scaling), scales)
+    corrects = "the library base" if prep.plan else opts["base"]
     progress(f"{TRAINING}: network backtest MASE {network_metrics['mase']:.4f} (seasonal "
-             f"naive {baseline['mase']:.4f}, {opts['base']} alone {start['mase']:.4f})")
+             f"naive {baseline['mase']:.4f}, {corrects} alone {start['mase']:.4f})")
     out = Backtest(fitted=fitted, widths=widths, batch=batch, rate=rate, forecast=forecast,
                    lower=lower, upper=upper, naive=naive, metrics=network_metrics,
                    network_metrics=network_metrics, baseline=baseline, start=start)
-    if opts["candidates"]:
+    if selection is not None:
         valid_values = fw.decode(fitted.valid_delta, valid_context, scaling)
-        _choose(prep, out, valid_values, scales, progress)
+        if prep.plan:
+            scores = correction.gate_scores(
+                valid_w, series, fw.decode(np.zeros_like(fitted.valid_delta), valid_context,
+                                           scaling), valid_values, season)
+        else:
+            scores = _window_gate_scores(prep, selection, valid_values)
+        _choose(prep, out, selection, held, scores, scales, progress)
+    elif opts["candidates"]:
+        out.choice = {"candidate": None, "network": "alone"}
+        out.choice_metrics = {"candidate": None, "network": "alone",
+                              "reason": "no series of the periods a library base needs"}
     progress(f"{TRAINING}: backtest MASE {out.metrics['mase']:.4f} (seasonal naive "
              f"{baseline['mase']:.4f}), {opts['coverage']:.0%} interval coverage "
              f"{out.metrics['coverage']:.3f}")
     return out
 
 
-def _choose(prep: Prepared, out: Backtest, valid_values: np.ndarray, scales: np.ndarray,
-            progress: Progress) -> None:
-    """The library base and the network's gate, from validation windows only; then the
-    held-out window forecast as chosen (see ``choice``)."""
-    opts, table, series = prep.opts, prep.table, prep.series
+@dataclass
+class Selection:
+    """The library base chosen on validation windows (``choice``)."""
+
+    evaluation: choice.Evaluation
+    chosen: str  # the group's base
+    own: dict  # evaluated series (index) -> its base: the group's, on the scale it prefers
+    validation: dict  # mean validation MASE per candidate
+    started: float
+
+    def name(self, i: int) -> str:
+        return self.own.get(i, self.chosen)
+
+
+def _select(prep: Prepared, progress: Progress) -> Selection | None:
+    """The group's library base and each evaluated series' own, from validation windows
+    only (``choice``); None when no series is long enough to validate one."""
+    opts, table = prep.opts, prep.table
     horizon, season = prep.horizon, prep.season
     origins = table.get("candidate_origins", 1)
-    histories = [s.real for s in series]
+    histories = [s.real for s in prep.series]
     least = choice.least_history(horizon, season, origins)
     indices = choice.sample([len(h) for h in histories], table.get("candidate_series", 0),
                             least)
     if not indices:
         progress(f"{TRAINING}: no series has the {least} {prep.freq.plural()} a library "
                  "base needs to be validated: the network alone forecasts")
-        out.choice = {"candidate": None, "network": "alone"}
-        out.choice_metrics = {"candidate": None, "network": "alone",
-                              "reason": f"no series of {least} periods or more"}
-        return
+        return None
     started = time.perf_counter()
     evaluation = choice.evaluate(histories, indices, horizon, season, origins,
                                  opts["coverage"], progress,
                                  exclude=tuple(table.get("exclude_candidates", ())))
     validation = evaluation.mean(evaluation.validation)
     chosen = choice.pick(validation, evaluation.names)
-    # Each evaluated series' own base: the group's, on the scale it prefers.
     own = dict(zip(evaluation.series, choice.per_series(evaluation, chosen), strict=True))
+    return Selection(evaluation, chosen, own, validation, started)
 
-    # The network's forecast of each evaluated series' validation windows (those of
-    # the choice, ending h periods before the end and earlier), where it has one.
+
+def _held_base(prep: Prepared, selection: Selection) -> tuple[np.ndarray, ...]:
+    """(forecast, lower, upper) of the held-out window by each series' library base,
+    fitted on the history before it (the evaluated series reuse their fits)."""
+    horizon, evaluation = prep.horizon, selection.evaluation
+    held = dict(zip(evaluation.series, range(len(evaluation.series)), strict=True))
+    rows = []
+    for i in prep.test_w.series:
+        i = int(i)
+        if i in held:
+            rows.append(evaluation.held_forecasts[selection.name(i)][held[i]])
+        else:
+            rows.append(candidates.forecast(prep.series[i].real[:-horizon], horizon,
+                                            prep.season, selection.chosen,
+                                            prep.opts["coverage"]))
+    return tuple(np.stack([r[k] for r in rows]) for k in range(3))
+
+
+def _correct(prep: Prepared, selection: Selection, progress: Progress):
+    """The backtest's training and validation windows of the series that train the
+    correction, with each window's library base (``correction``)."""
+    series, horizon = prep.series, prep.horizon
+    plan = correction.Plan.make([selection.name(i) for i in range(len(series))],
+                                prep.limits.get("max_correction_series", 0))
+    prep.plan = plan
+    prep.scaling.base = fw.LIBRARY
+    started = time.perf_counter()
+    origins = prep.opts["validation_origins"]
+
+    def fit_end(s):
+        return correction.backtest_fit_end(s, horizon, origins)
+
+    train_w = correction.subset(prep.train_w, plan.keep)
+    valid_w = correction.subset(prep.valid_w, plan.keep)
+    train_base = correction.window_bases(series, train_w, plan, horizon, prep.season, fit_end)
+    valid_base = correction.window_bases(series, valid_w, plan, horizon, prep.season, fit_end)
+    progress(f"{TRAINING}: the network corrects the library base: {len(train_w)} training "
+             f"and {len(valid_w)} validation windows of {len(plan.keep)} series, their "
+             f"bases in {time.perf_counter() - started:.1f} s")
+    return train_w, valid_w, train_base, valid_base
+
+
+def _window_gate_scores(prep: Prepared, selection: Selection, valid_values: np.ndarray):
+    """The base, the network (on its window base) and their mean, scored on the
+    choice's validation windows where the network has a forecast too."""
+    horizon, season, series = prep.horizon, prep.season, prep.series
+    origins = prep.table.get("candidate_origins", 1)
+    evaluation = selection.evaluation
     valid_w = prep.valid_w
     ends = valid_w.first + prep.lookback + horizon - 1  # each window's last target
     rows = {(int(i), int(e)): r for r, (i, e) in enumerate(zip(valid_w.series, ends,
                                                               strict=True))}
     base_s, net_s, blend_s = [], [], []
     for k, i in enumerate(evaluation.series):
-        y = histories[i]
+        y = series[i].real
         n = len(y)
         for o, end in enumerate(choice.validation_ends(n, horizon, origins)):
             row = rows.get((i, series[i].last - (n - end)))
             if row is None:
                 continue
             history, actual = y[:end - horizon], y[end - horizon:end]
-            base_f = evaluation.forecasts[own[i]][k][o]
+            base_f = evaluation.forecasts[selection.name(i)][k][o]
             net_f = valid_values[row]
             base_s.append(choice.mase(actual, base_f, history, season))
             net_s.append(choice.mase(actual, net_f, history, season))
             blend_s.append(choice.mase(actual, (base_f + net_f) / 2, history, season))
-    gate = (choice.gate(base_s, net_s, blend_s) if base_s
-            else choice.Gate("off", {}))
+    return base_s, net_s, blend_s
 
-    # The held-out window as chosen: the library base for every series (the evaluated
-    # ones reuse their fits), with the network where the gate opened.
-    test_w = prep.test_w
-    held = dict(zip(evaluation.series, range(len(evaluation.series)), strict=True))
-    base_rows = []
-    for i in test_w.series:
-        i = int(i)
-        if i in held:
-            base_rows.append(evaluation.held_forecasts[own[i]][held[i]])
-        else:
-            base_rows.append(candidates.forecast(histories[i][:-horizon], horizon, season,
-                                                 chosen, opts["coverage"]))
-    base_f, base_lo, base_hi = (np.stack([r[k] for r in base_rows]) for k in range(3))
+
+def _choose(prep: Prepared, out: Backtest, selection: Selection, held: tuple,
+            scores: tuple, scales: np.ndarray, progress: Progress) -> None:
+    """The network's gate, then the held-out window forecast as chosen (see
+    ``choice``), and the record of both."""
+    series, test_w = prep.series, prep.test_w
+    evaluation, chosen, own = selection.evaluation, selection.chosen, selection.own
+    gate = choice.gate(*scores) if scores[0] else choice.Gate("off", {})
+    base_f, base_lo, base_hi = held
     library = metrics.backtest(test_w.targets, base_f, scales, base_lo, base_hi)
+    network_f = out.forecast
     if gate.mode == "blend":
         out.forecast = (base_f + out.forecast) / 2
         out.lower, out.upper = (base_lo + out.lower) / 2, (base_hi + out.upper) / 2
     elif gate.mode == "off":
         out.forecast, out.lower, out.upper = base_f, base_lo, base_hi
     out.metrics = metrics.backtest(test_w.targets, out.forecast, scales, out.lower, out.upper)
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - selection.started
     backtest = evaluation.mean(evaluation.backtest)
+    validation = selection.validation
     progress(f"{TRAINING}: base {chosen} (validation MASE {validation[chosen]:.4f} over "
-             f"{len(indices)} series; backtest {library['mase']:.4f}); network {gate.mode} "
-             f"({gate.windows} validation windows: " + ", ".join(f"{k} {v:.4f}" for k, v in
-                                                      gate.validation.items())
-             + f"); {seconds:.1f} s")
+             f"{len(evaluation.series)} series; backtest {library['mase']:.4f}); network "
+             f"{gate.mode} ({gate.windows} validation windows: " + ", ".join(
+                 f"{k} {v:.4f}" for k, v in gate.validation.items()) + f"); {seconds:.1f} s")
     # Forecasting refits each series' own base: those that differ from the group's.
     differ = {series[i].series_id: name for i, name in own.items() if name != chosen}
     out.choice = {"candidate": chosen, "network": gate.mode, "series": differ}
+    row_of = {int(i): r for r, i in enumerate(test_w.series)}
+
+    def added(i: int) -> float | None:
+        """What the network added to this series' held-out MASE (base minus version)."""
+        if i not in row_of:
+            return None
+        r = row_of[i]
+        return round(float((np.mean(np.abs(test_w.targets[r] - base_f[r]))
+                            - np.mean(np.abs(test_w.targets[r] - out.forecast[r])))
+                           / scales[r]), 4)
+
     out.choice_metrics = {
         "candidate": chosen,
         "network": gate.mode,
+        "network_corrects": "library_base" if prep.plan else f"window_{prep.opts['base']}",
+        "correction_series": len(prep.plan.keep) if prep.plan else None,
         "gate_margin": choice.GATE_MARGIN,
         "gate_validation_mase": gate.validation,
         "gate_windows": gate.windows,
         "gate_wins": gate.wins,
-        "evaluated_series": len(indices),
-        "validation_origins": origins,
+        "evaluated_series": len(evaluation.series),
+        "validation_origins": prep.table.get("candidate_origins", 1),
         "validation_mase": validation,
         "backtest_mase": backtest,
         "series_bases": {name: sum(1 for v in own.values() if v == name)
                          for name in sorted(set(own.values()))},
         "base_backtest": {"model": chosen, **library},
+        "network_backtest_mase": metrics.backtest(test_w.targets, network_f, scales)["mase"],
         "network_added_backtest_mase": library["mase"] - out.metrics["mase"],
         "seconds": seconds,
         "series": [
@@ -455,6 +544,7 @@ def _choose(prep: Prepared, out: Backtest, valid_values: np.ndarray, scales: np.
              "base": own[i],
              "won_validation": choice.pick({n: evaluation.validation[n][k]
                                             for n in evaluation.names}, evaluation.names),
+             "network_added_backtest_mase": added(i),
              "validation_mase": {n: round(evaluation.validation[n][k], 4)
                                  for n in evaluation.names},
              "backtest_mase": {n: round(evaluation.backtest[n][k], 4)
@@ -477,8 +567,13 @@ def refit_and_package(frame: pd.DataFrame, spec: dict, prep: Prepared, bt: Backt
             "refit", series, lookback, horizon, cut=0,
             most_recent=table.get("max_windows_per_series", 0))
         final_scaling = fw.fit_scaling(full_w, lookback, horizon, prep.log_space,
-                                       opts["base"], **prep.scale_opts)
-        x_full, y_full, _ = _encoded(full_w, final_scaling)
+                                       prep.scaling.base, **prep.scale_opts)
+        full_base = None
+        if prep.plan:  # the library bases, fitted on each series' whole history
+            full_w = correction.subset(full_w, prep.plan.keep)
+            full_base = correction.window_bases(series, full_w, prep.plan, horizon,
+                                                prep.season, len)
+        x_full, y_full, _ = _encoded(full_w, final_scaling, full_base)
         # The refit has every window (3.5x the backtest's on 500 x 120 months), so its
         # automatic batch follows its own count, as the backtest's does (about 50
         # steps an epoch): the same epochs then cost about half the steps.
@@ -623,22 +718,27 @@ def forecast(frame: pd.DataFrame, onnx_artifact: bytes, onnx_sha256: str,
     histories = [s.real for s in series]
     series = inputs.backfill(series, scaling.lookback, scaling.season)
     chosen = pre.get("base_choice") or {"candidate": None, "network": "alone"}
-    if chosen["network"] != "off":
-        windows = fw.last(series, scaling.lookback, scaling.horizon, cut=0,
-                          with_targets=False)
-        x, context = fw.encode(windows, scaling)
-        delta = artifacts.onnx_predict(artifacts.onnx_session(bundle.model_bytes),
-                                       x)[:, :steps]
-        values, lower, upper = _values(delta, context, scaling, pre["interval_half_widths"])
-    if chosen["network"] != "alone":
-        # The library base is fitted here, on each series' whole history as given.
+    corrects = scaling.base == fw.LIBRARY  # the network corrects the library base
+    if chosen["network"] != "alone" or corrects:
+        # The library base is fitted here, on each series' whole history as given, for
+        # the model's whole horizon (a correction is learned over all of it).
         own = chosen.get("series", {})
-        fits = [candidates.forecast(h, steps, scaling.season,
+        fits = [candidates.forecast(h, scaling.horizon, scaling.season,
                                     own.get(s.series_id, chosen["candidate"]),
                                     pre["coverage"]) for h, s in zip(histories, series,
                                                                      strict=True)]
         base_values, base_lower, base_upper = (np.stack([f[k] for f in fits])
                                                for k in range(3))
+    if chosen["network"] != "off":
+        windows = fw.last(series, scaling.lookback, scaling.horizon, cut=0,
+                          with_targets=False)
+        x, context = fw.encode(windows, scaling, base_values if corrects else None)
+        delta = artifacts.onnx_predict(artifacts.onnx_session(bundle.model_bytes),
+                                       x)[:, :steps]
+        values, lower, upper = _values(delta, context, scaling, pre["interval_half_widths"])
+    if chosen["network"] != "alone":
+        base_values, base_lower, base_upper = (v[:, :steps] for v in
+                                               (base_values, base_lower, base_upper))
         if chosen["network"] == "blend":
             values, lower, upper = ((base_values + values) / 2, (base_lower + lower) / 2,
                                     (base_upper + upper) / 2)

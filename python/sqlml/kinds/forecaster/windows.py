@@ -40,6 +40,7 @@ from sqlml.kinds.forecaster import base as bases
 from sqlml.kinds.forecaster import frequency as fq
 from sqlml.kinds.forecaster.inputs import Series
 
+LIBRARY = "library"  # Scaling.base: the chosen library base's forecasts (``correction``)
 CHANNELS = 4  # monthly: z, sin(month), cos(month), log s (see ``channels``)
 INPUT_CLIP = 10.0
 
@@ -176,6 +177,10 @@ def channels(freq: fq.Frequency) -> list[str]:
 
 
 def base_forecast(z: np.ndarray, scaling: Scaling) -> np.ndarray:
+    """The window's own base, in z. A ``library`` scaling's base comes from outside
+    (``encode``'s ``base_values``); without it the base is z's level, 0."""
+    if scaling.base == LIBRARY:
+        return np.zeros((len(z), scaling.horizon))
     if scaling.base == "theta":
         return bases.theta(z, scaling.horizon, scaling.season, scaling.adjustment)
     return bases.seasonal_naive(z, scaling.horizon, scaling.season)
@@ -198,15 +203,22 @@ def fit_scaling(windows: Windows, lookback: int, horizon: int, log_space: bool,
                    season=season, adjustment=adjustment)
 
 
-def encode(windows: Windows, scaling: Scaling) -> tuple[np.ndarray, Context]:
-    """Network inputs (n, lookback, channels) as float32, and each window's context."""
+def encode(windows: Windows, scaling: Scaling,
+           base_values: np.ndarray | None = None) -> tuple[np.ndarray, Context]:
+    """Network inputs (n, lookback, channels) as float32, and each window's context.
+    ``base_values`` (n, horizon), in the series' units, is the base forecast of each
+    window when it comes from outside the window (a library model fitted on the
+    series' whole history before it; see ``correction``)."""
     season = scaling.season
     g, magnitude = _g(windows.inputs, scaling.log_space)
     level = g[:, -season:].mean(axis=1)
     scale = np.maximum(raw_scale(g, season), scaling.scale_floor)
     z = g - level[:, None]
     lookback = scaling.lookback
-    base = base_forecast(z, scaling)
+    if base_values is None:
+        base = base_forecast(z, scaling)
+    else:
+        base = _relative(base_values, windows.inputs, magnitude, scaling.log_space) - level[:, None]
     ordinals = windows.first[:, None] + np.arange(lookback)[None, :]
     angles = fq.calendar_angles(ordinals, scaling.freq)
     x = np.empty((len(windows), lookback, 2 + 2 * len(angles)), dtype=np.float32)
@@ -216,6 +228,16 @@ def encode(windows: Windows, scaling: Scaling) -> tuple[np.ndarray, Context]:
         x[:, :, 2 + 2 * k] = np.cos(angle)
     x[:, :, -1] = np.clip(np.log(scale) - scaling.scale_centre, -INPUT_CLIP, INPUT_CLIP)[:, None]
     return x, Context(level=level, scale=scale, magnitude=magnitude, base=base)
+
+
+def _relative(values: np.ndarray, inputs: np.ndarray, magnitude: np.ndarray,
+              log_space: bool) -> np.ndarray:
+    """``g`` of forecasts in the series' units: in log space floored at a hundredth of the
+    window's least input (a library model on the original scale can forecast zero or
+    less for a positive series)."""
+    if log_space:
+        return np.log(np.maximum(values, 0.01 * inputs.min(axis=1, keepdims=True)))
+    return values / magnitude[:, None]
 
 
 def targets(windows: Windows, context: Context, scaling: Scaling) -> np.ndarray:

@@ -1,0 +1,109 @@
+"""The network as a correction of the chosen library base (frequencies whose
+``network_base`` is ``library``).
+
+Once validation has chosen each series' library base (``choice``), the network is
+trained on that base's residuals: every window's base is the library model's forecast
+from the window's origin, fitted on the series' whole history before it, and the
+network learns ``delta``, the correction in units of the window's seasonal scale
+(``windows.encode``'s ``base_values``). Its last layer starts at zero, so it starts
+as the base itself, and early stopping keeps only what beats it on validation.
+
+A model is fitted once per series and applied to each window's origin by
+``candidates.origin_forecasts`` (statsforecast's ``forward``); refitting per window
+would cost 0.05-0.4 s for each of thousands of windows. Where that fit ends decides
+what it may have seen:
+
+* backtest: before the first target of the series' earliest network validation
+  window, so the validation windows, on which the network stops early and the gate
+  compares it with the base, and the held-out window are out of sample (the
+  training windows' targets lie inside the fit: their residuals are in-sample ones,
+  a little smaller than a forecast's, which the validation windows check);
+* refit: the series' whole history, as forecasting refits it.
+
+The held-out window's and forecasting's base is the candidate refitted on the history
+before it (``candidates.forecast``), as without the network.
+
+Only the windows of ``limits.max_correction_series`` series (evenly spaced in series
+order) take part: each series costs a fit of 0.05-0.4 s (an ARIMA) twice, and a few
+hundred series give a global network what it learns from; every series is then
+forecast as base plus correction.
+
+Where the windows are those of ``window``-base frequencies (monthly: the network
+corrects the window's own Theta base, measured to beat the library there by 25% on
+13 real monthly series), none of this runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sqlml.kinds.forecaster import candidates, choice
+from sqlml.kinds.forecaster import windows as fw
+from sqlml.kinds.forecaster.inputs import Series
+
+LIBRARY = fw.LIBRARY  # the frequency table's network_base that turns this on
+MAX_SERIES = 200  # limits.max_correction_series when the spec does not say
+
+
+@dataclass
+class Plan:
+    """Which library base each series has, and the series whose windows train the
+    network (``keep``)."""
+
+    names: list[str]  # per series (index into the training set's list of series)
+    keep: set[int]
+
+    @classmethod
+    def make(cls, names: list[str], limit: int) -> Plan:
+        picks = choice.sample([1] * len(names), limit or MAX_SERIES, 1)
+        return cls(names=list(names), keep=set(picks))
+
+
+def subset(windows: fw.Windows, keep: set[int]) -> fw.Windows:
+    """The windows of the series ``keep``."""
+    mask = np.isin(windows.series, sorted(keep))
+    return fw.Windows(inputs=windows.inputs[mask],
+                      targets=None if windows.targets is None else windows.targets[mask],
+                      first=windows.first[mask], series=windows.series[mask])
+
+
+def backtest_fit_end(s: Series, horizon: int, origins: int) -> int:
+    """Where a series' backtest fit ends (exclusive, in ``s.values``): before the first
+    target of its earliest network validation window (``windows.tail`` with cut
+    ``horizon`` and ``origins`` windows)."""
+    return len(s) - 2 * horizon - (origins - 1)
+
+
+def window_bases(series: list[Series], windows: fw.Windows, plan: Plan, horizon: int,
+                 season: int, fit_end) -> np.ndarray:
+    """(len(windows), horizon): each window's base forecast in the series' units, from
+    its series' chosen candidate fitted on ``s.values[:fit_end(s)]``."""
+    out = np.zeros((len(windows), horizon))
+    lookback = windows.inputs.shape[1]
+    for i in np.unique(windows.series):
+        rows = np.flatnonzero(windows.series == i)
+        s = series[int(i)]
+        ends = windows.first[rows] - s.start + lookback  # each origin, in s.values
+        end = min(max(int(fit_end(s)), 1), len(s))
+        out[rows] = candidates.origin_forecasts(s.values, ends, horizon, season,
+                                                plan.names[int(i)], end)
+    return out
+
+
+def gate_scores(windows: fw.Windows, series: list[Series], base: np.ndarray,
+                corrected: np.ndarray, season: int) -> tuple[list, list, list]:
+    """MASE of the base, the corrected base and their mean on each window (the scale:
+    the seasonal scale of the series' real values before the window's targets)."""
+    lookback = windows.inputs.shape[1]
+    base_s, net_s, blend_s = [], [], []
+    for r in range(len(windows)):
+        s = series[int(windows.series[r])]
+        start = int(windows.first[r] - s.start + lookback) - s.padded
+        history = s.real[:max(start, 2)]
+        actual = windows.targets[r]
+        base_s.append(choice.mase(actual, base[r], history, season))
+        net_s.append(choice.mase(actual, corrected[r], history, season))
+        blend_s.append(choice.mase(actual, (base[r] + corrected[r]) / 2, history, season))
+    return base_s, net_s, blend_s
