@@ -58,13 +58,16 @@ def test_the_backtest_fit_ends_before_every_validation_window_of_the_network():
     assert correction.backtest_fit_end(s, 8, 3) == first_target
 
 
-def test_the_correction_trains_on_an_evenly_spaced_sample_of_series():
-    plan = correction.Plan.make(["ets_arima"] * 10, limit=4)
+def test_the_correction_trains_on_an_evenly_spaced_sample_of_series_and_windows():
+    plan = correction.Plan.make(["ets_arima"] * 10, {"max_correction_series": 4,
+                                                     "max_correction_windows": 6})
     assert len(plan.keep) == 4 and {0, 9} <= plan.keep
-    windows = fw.Windows(inputs=np.zeros((10, 3)), targets=np.zeros((10, 2)),
-                         first=np.arange(10), series=np.arange(10))
-    kept = correction.subset(windows, plan.keep)
-    assert sorted(kept.series) == sorted(plan.keep)
+    windows = fw.Windows(inputs=np.zeros((30, 3)), targets=np.zeros((30, 2)),
+                         first=np.tile(np.arange(3), 10), series=np.repeat(np.arange(10), 3))
+    assert sorted(set(plan.validation(windows).series)) == sorted(plan.keep)
+    assert len(plan.validation(windows)) == 12
+    trained = plan.training(windows)
+    assert len(trained) == 6 and set(trained.series) == plan.keep
 
 
 @pytest.mark.slow

@@ -348,6 +348,9 @@ def test_the_registry_says_which_base_won_per_series_and_forecast_fits_it(db):
         # Each series' own base: the group's, on the scale its validation preferred.
         assert s["base"] in (record["candidate"], candidates.twin(record["candidate"]))
     assert sum(record["series_bases"].values()) == 3
+    # Quarterly: the network learned a correction of that base, gated on validation.
+    assert record["network_corrects"] == "library_base"
+    assert all("network_added_backtest_mase" in s for s in record["series"])
     result = forecast(db, name="quarterly", query=QUARTERLY)
     assert result["rows_written"] == 3 * 8
     [bounds] = call(db, "SELECT bool_and(lower <= forecast AND forecast <= upper) AS ok, "

@@ -29,14 +29,18 @@ it never did worse than the group's scale, and did better on the 5 other quarter
 series (0.719 against 0.731) with windows ending just before the held-out one. Series
 that were not evaluated take the group's base as it is.
 
-Then the gate: on the validation windows of the evaluated series where the network
-has a forecast too (its own validation windows end in the last ``validation_origins``
-periods before the held-out window, which holds both of the choice's by default), the
-base alone, the network alone and their mean (forecasts and bounds) are compared; the
-network is used (``alone`` or ``blend``) only when, over at least ``GATE_WINDOWS``
-windows, it beats the base alone by ``GATE_MARGIN`` on the mean and on at least
-``GATE_SHARE`` of the windows. The network's early stopping saw those windows and
-flatters it, so the margin is wide; on one or two windows a gain is mostly luck.
+Then the gate, once the network has trained. Where the network corrects the library
+base (``correction``), on its own validation windows (``validation_origins`` per
+series, ending in the last periods before the held-out window), whose bases come from
+library fits that end before them: the base, the corrected base and their mean. Where it
+corrects its window's Theta base (monthly), on the validation windows of the evaluated
+series where the network has a forecast too (its own validation windows hold both of
+the choice's by default): the library base as validation fitted it, the network and
+their mean. Either way the network is used (``alone`` or ``blend``) only when, over
+at least ``GATE_WINDOWS`` windows, it beats the base alone by ``GATE_MARGIN`` on the
+mean and on at least ``GATE_SHARE`` of the windows. The network's early stopping saw
+those windows and flatters it, so the margin is wide; on one or two windows a gain is
+mostly luck.
 Measured (``tests/benchmarks/holdout_real.py``): on a year of weekly gasoline the blend
 scored 17% below the base on its one gate window, then 27% above it (MASE 1.30 against
 1.02) on the weeks held back; on 5 short quarterly series the blend scored 6% below the

@@ -37,18 +37,24 @@ Training one version, for each series of n periods:
    recent periods. Its metrics are the backtest's. With ``refit`` false the
    backtest network itself is stored.
 
-4. **Base and gate** (``candidates``: true, the default; ``choice``): a statsforecast
-   base is chosen per group on validation windows only, each evaluated series takes it
-   on the scale (original or log) its own validation prefers, and the network is kept
-   (alone, or averaged with the base) only where it beats the base there; the held-out
-   window is then forecast as chosen, and ``metrics.choice`` records every candidate
-   and each series' base.
+4. **Base and gate** (``candidates``: true, the default; ``choice``): before the
+   network trains, a statsforecast base is chosen per group on validation windows only,
+   and each evaluated series takes it on the scale (original or log) its own validation
+   prefers. Where the frequency's ``network_base`` is ``library`` (every frequency but
+   monthly) the network then learns a correction of that base (``correction``): each
+   window's base is the library model's forecast from the window's origin. On monthly
+   series it corrects the window's own Theta base, as without candidates. The network
+   is kept (alone, or averaged with the base) only where it beats the base on
+   validation windows; the held-out window is then forecast as chosen, and
+   ``metrics.choice`` records every candidate, each series' base and what the network
+   added to it.
 
 Training is ``prepare`` (options, series, windows, scaling), ``fit_and_backtest``
 (network, choice, held-out scores) and ``refit_and_package`` (refit, export, registry
 row). Forecasting reads the last ``lookback`` periods of each series and runs the ONNX
 graph (TensorFlow is not imported), and fits the chosen library base on each series'
-history where the version has one.
+history where the version has one (and adds the network's correction to it where the
+network corrects the library base).
 """
 
 from __future__ import annotations
@@ -437,7 +443,7 @@ def _correct(prep: Prepared, selection: Selection, progress: Progress):
     correction, with each window's library base (``correction``)."""
     series, horizon = prep.series, prep.horizon
     plan = correction.Plan.make([selection.name(i) for i in range(len(series))],
-                                prep.limits.get("max_correction_series", 0))
+                                prep.limits)
     prep.plan = plan
     prep.scaling.base = fw.LIBRARY
     started = time.perf_counter()
@@ -446,8 +452,7 @@ def _correct(prep: Prepared, selection: Selection, progress: Progress):
     def fit_end(s):
         return correction.backtest_fit_end(s, horizon, origins)
 
-    train_w = correction.subset(prep.train_w, plan.keep)
-    valid_w = correction.subset(prep.valid_w, plan.keep)
+    train_w, valid_w = plan.training(prep.train_w), plan.validation(prep.valid_w)
     train_base = correction.window_bases(series, train_w, plan, horizon, prep.season, fit_end)
     valid_base = correction.window_bases(series, valid_w, plan, horizon, prep.season, fit_end)
     progress(f"{TRAINING}: the network corrects the library base: {len(train_w)} training "
@@ -570,7 +575,7 @@ def refit_and_package(frame: pd.DataFrame, spec: dict, prep: Prepared, bt: Backt
                                        prep.scaling.base, **prep.scale_opts)
         full_base = None
         if prep.plan:  # the library bases, fitted on each series' whole history
-            full_w = correction.subset(full_w, prep.plan.keep)
+            full_w = prep.plan.training(full_w)
             full_base = correction.window_bases(series, full_w, prep.plan, horizon,
                                                 prep.season, len)
         x_full, y_full, _ = _encoded(full_w, final_scaling, full_base)

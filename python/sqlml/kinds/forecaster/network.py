@@ -2,9 +2,10 @@
 
 Each member reads a window (``lookback`` periods x ``windows.channels``)
 through ``layers`` stacked LSTMs and a dense layer that outputs ``horizon``
-corrections to the base forecast (Theta or seasonal naive, see ``windows``
-and ``base``). That last layer starts at zero, so before the first step
-every member *is* the base method; early stopping on the validation windows,
+corrections to the base forecast (the chosen library base, see ``correction``; or,
+on monthly series and without candidates, Theta or seasonal naive from the window,
+see ``windows`` and ``base``). That last layer starts at zero, so before the first
+step every member *is* the base method; early stopping on the validation windows,
 which also counts that starting point, keeps a member's weights only when they
 beat it. The same idea starts the churn
 network from logistic regression.

@@ -12,8 +12,9 @@ series of any size and level:
   is the series relative to its recent level, free of its scale;
 * ``s``: the mean absolute seasonal (lag ``season``) difference of ``g`` over the
   inputs: the window's own MASE denominator;
-* ``base``: a starting forecast in ``z`` from the window alone (``base``:
-  seasonal naive, or Theta).
+* ``base``: a starting forecast in ``z``: from the window alone (``base``:
+  seasonal naive, or Theta), or the chosen library model's forecast from the
+  window's origin (``library``, see ``correction``).
 
 The network sees ``z``, the calendar (sine and cosine of each cycle of the
 frequency: month, quarter, week of year, weekday, hour, day of year; see
