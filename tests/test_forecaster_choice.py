@@ -53,31 +53,12 @@ def test_the_choice_of_base_never_reads_the_held_out_window():
     assert (choice.pick(before.mean(before.validation), before.names)
             == choice.pick(after.mean(after.validation), after.names))
     assert before.backtest != after.backtest
-    chosen = choice.pick(before.mean(before.validation), before.names)
-    assert choice.per_series(before, chosen) == choice.per_series(after, chosen)
 
 
 def _evaluation(validation: dict[str, list[float]]) -> choice.Evaluation:
     names = list(validation)
     return choice.Evaluation(series=list(range(len(validation[names[0]]))), names=names,
                              validation=validation)
-
-
-def test_each_series_takes_the_groups_base_on_the_scale_its_own_validation_prefers():
-    evaluation = _evaluation({"naive": [3.0, 3.0, 3.0, 3.0],
-                              "ets_arima": [1.0, 1.0, 0.8, 1.0],
-                              "ets_arima_log": [0.8, 1.3, 0.8, 0.95],
-                              "arima_log": [0.1, 0.1, 0.1, 0.1]})
-    # Only the scale changes per series, and only on a clear win (a tie or a gain
-    # under the margin keeps the group's); never the model.
-    assert choice.per_series(evaluation, "ets_arima") == [
-        "ets_arima_log", "ets_arima", "ets_arima", "ets_arima"]
-    assert choice.per_series(evaluation, "ets_arima_log") == [
-        "ets_arima_log", "ets_arima", "ets_arima_log", "ets_arima_log"]
-    # The naive methods have one scale; a candidate whose twin was not evaluated (a
-    # series with values <= 0 has no log-scale candidates) keeps its own.
-    assert choice.per_series(evaluation, "naive") == ["naive"] * 4
-    assert choice.per_series(evaluation, "arima_log") == ["arima_log"] * 4
 
 
 def test_the_group_keeps_the_ets_arima_combination_unless_another_beats_it_clearly():
@@ -167,7 +148,7 @@ def test_the_registry_records_per_series_which_base_won_and_each_candidate_besid
     for row in record["series"]:
         assert row["won_validation"] == choice.pick(row["validation_mase"],
                                                     list(row["validation_mase"]))
-        assert row["base"] in (record["candidate"], candidates.twin(record["candidate"]))
+        assert row["base"] == record["candidate"]  # every series takes the group's
         assert set(row["backtest_mase"]) == set(row["validation_mase"])
     assert sum(record["series_bases"].values()) == 3
     # Quarterly series: the network corrects the library base, and the gate compared
@@ -196,7 +177,7 @@ def test_a_version_whose_base_is_a_library_model_forecasts_it_from_the_history_g
     assert (out.forecast <= out.upper).all()
     # epochs 0: the network is its window base, so the gate chose between library
     # models and that base; with the gate off the forecast is the library's own.
-    # Each series is forecast by its own base (the group's, on the scale it preferred).
+    # Each series is forecast by the group's base, fitted on its own history.
     if record["network"] == "off":
         for row in record["series"]:
             y = frame[frame.series_id == row["series_id"]].value.to_numpy()

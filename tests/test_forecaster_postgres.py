@@ -16,7 +16,6 @@ from sql_helpers import (
     runs,
 )
 from sqlml.demo import series_data
-from sqlml.kinds.forecaster import candidates
 
 pytestmark = pytest.mark.postgres
 
@@ -345,8 +344,7 @@ def test_the_registry_says_which_base_won_per_series_and_forecast_fits_it(db):
     assert [s["series_id"] for s in record["series"]] == ["s1", "s2", "s3"]
     for s in record["series"]:
         assert {"seasonal_naive", "ets", "arima", "theta"} <= set(s["backtest_mase"])
-        # Each series' own base: the group's, on the scale its validation preferred.
-        assert s["base"] in (record["candidate"], candidates.twin(record["candidate"]))
+        assert s["base"] == record["candidate"]  # every series takes the group's
     assert sum(record["series_bases"].values()) == 3
     # Quarterly: the network learned a correction of that base, gated on validation.
     assert record["network_corrects"] == "library_base"

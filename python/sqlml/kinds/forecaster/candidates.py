@@ -56,15 +56,6 @@ def names(positive: bool) -> list[str]:
     return [*NAMES, *logged]
 
 
-def twin(name: str) -> str | None:
-    """The same candidate on the other scale (``ets_arima`` <-> ``ets_arima_log``); None
-    for the naive methods, which have one scale."""
-    method, log = split(name)
-    if method in SIMPLE:
-        return None
-    return method if log else f"{method}_log"
-
-
 def split(name: str) -> tuple[str, bool]:
     """``arima_log`` -> (``arima``, True)."""
     if name.endswith("_log"):

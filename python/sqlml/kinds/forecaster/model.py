@@ -38,11 +38,11 @@ Training one version, for each series of n periods:
    backtest network itself is stored.
 
 4. **Base and gate** (``candidates``: true, the default; ``choice``): before the
-   network trains, a statsforecast base is chosen per group on validation windows only,
-   and each evaluated series takes it on the scale (original or log) its own validation
-   prefers. Where the frequency's ``network_base`` is ``library`` (every frequency but
-   monthly) the network then learns a correction of that base (``correction``): each
-   window's base is the library model's forecast from the window's origin. On monthly
+   network trains, a statsforecast base (on the original or the log scale) is chosen per
+   group on validation windows only, and every series of the group takes it. Where
+   the frequency's ``network_base`` is ``library`` (every frequency but monthly) the
+   network then learns a correction of that base (``correction``): each window's base
+   is the library model's forecast from the window's origin. On monthly
    series it corrects the window's own Theta base, as without candidates. The network
    is kept (alone, or averaged with the base) only where it beats the base on
    validation windows; the held-out window is then forecast as chosen, and
@@ -374,9 +374,10 @@ def fit_and_backtest(prep: Prepared, progress: Progress) -> Backtest:
             scores = _window_gate_scores(prep, selection, valid_values)
         _choose(prep, out, selection, held, scores, scales, progress)
     elif opts["candidates"]:
+        least = choice.least_history(horizon, season, prep.table.get("candidate_origins", 1))
         out.choice = {"candidate": None, "network": "alone"}
         out.choice_metrics = {"candidate": None, "network": "alone",
-                              "reason": "no series of the periods a library base needs"}
+                              "reason": f"no series of {least} periods or more"}
     progress(f"{TRAINING}: backtest MASE {out.metrics['mase']:.4f} (seasonal naive "
              f"{baseline['mase']:.4f}), {opts['coverage']:.0%} interval coverage "
              f"{out.metrics['coverage']:.3f}")
@@ -388,18 +389,14 @@ class Selection:
     """The library base chosen on validation windows (``choice``)."""
 
     evaluation: choice.Evaluation
-    chosen: str  # the group's base
-    own: dict  # evaluated series (index) -> its base: the group's, on the scale it prefers
+    chosen: str  # the group's base, every series'
     validation: dict  # mean validation MASE per candidate
     started: float
 
-    def name(self, i: int) -> str:
-        return self.own.get(i, self.chosen)
-
 
 def _select(prep: Prepared, progress: Progress) -> Selection | None:
-    """The group's library base and each evaluated series' own, from validation windows
-    only (``choice``); None when no series is long enough to validate one."""
+    """The group's library base, from validation windows only (``choice``); None when no
+    series is long enough to validate one."""
     opts, table = prep.opts, prep.table
     horizon, season = prep.horizon, prep.season
     origins = table.get("candidate_origins", 1)
@@ -417,8 +414,7 @@ def _select(prep: Prepared, progress: Progress) -> Selection | None:
                                  exclude=tuple(table.get("exclude_candidates", ())))
     validation = evaluation.mean(evaluation.validation)
     chosen = choice.pick(validation, evaluation.names)
-    own = dict(zip(evaluation.series, choice.per_series(evaluation, chosen), strict=True))
-    return Selection(evaluation, chosen, own, validation, started)
+    return Selection(evaluation, chosen, validation, started)
 
 
 def _held_base(prep: Prepared, selection: Selection) -> tuple[np.ndarray, ...]:
@@ -430,7 +426,7 @@ def _held_base(prep: Prepared, selection: Selection) -> tuple[np.ndarray, ...]:
     for i in prep.test_w.series:
         i = int(i)
         if i in held:
-            rows.append(evaluation.held_forecasts[selection.name(i)][held[i]])
+            rows.append(evaluation.held_forecasts[selection.chosen][held[i]])
         else:
             rows.append(candidates.forecast(prep.series[i].real[:-horizon], horizon,
                                             prep.season, selection.chosen,
@@ -442,8 +438,7 @@ def _correct(prep: Prepared, selection: Selection, progress: Progress):
     """The backtest's training and validation windows of the series that train the
     correction, with each window's library base (``correction``)."""
     series, horizon = prep.series, prep.horizon
-    plan = correction.Plan.make([selection.name(i) for i in range(len(series))],
-                                prep.limits)
+    plan = correction.Plan.make([selection.chosen] * len(series), prep.limits)
     prep.plan = plan
     prep.scaling.base = fw.LIBRARY
     started = time.perf_counter()
@@ -480,7 +475,7 @@ def _window_gate_scores(prep: Prepared, selection: Selection, valid_values: np.n
             if row is None:
                 continue
             history, actual = y[:end - horizon], y[end - horizon:end]
-            base_f = evaluation.forecasts[selection.name(i)][k][o]
+            base_f = evaluation.forecasts[selection.chosen][k][o]
             net_f = valid_values[row]
             base_s.append(choice.mase(actual, base_f, history, season))
             net_s.append(choice.mase(actual, net_f, history, season))
@@ -493,7 +488,7 @@ def _choose(prep: Prepared, out: Backtest, selection: Selection, held: tuple,
     """The network's gate, then the held-out window forecast as chosen (see
     ``choice``), and the record of both."""
     series, test_w = prep.series, prep.test_w
-    evaluation, chosen, own = selection.evaluation, selection.chosen, selection.own
+    evaluation, chosen = selection.evaluation, selection.chosen
     gate = choice.gate(*scores) if scores[0] else choice.Gate("off", {})
     base_f, base_lo, base_hi = held
     library = metrics.backtest(test_w.targets, base_f, scales, base_lo, base_hi)
@@ -511,9 +506,9 @@ def _choose(prep: Prepared, out: Backtest, selection: Selection, held: tuple,
              f"{len(evaluation.series)} series; backtest {library['mase']:.4f}); network "
              f"{gate.mode} ({gate.windows} validation windows: " + ", ".join(
                  f"{k} {v:.4f}" for k, v in gate.validation.items()) + f"); {seconds:.1f} s")
-    # Forecasting refits each series' own base: those that differ from the group's.
-    differ = {series[i].series_id: name for i, name in own.items() if name != chosen}
-    out.choice = {"candidate": chosen, "network": gate.mode, "series": differ}
+    # Forecasting refits the base on each series' history. (``series``: the bases of
+    # series that differed from the group's, which versions trained before 2026-12 hold.)
+    out.choice = {"candidate": chosen, "network": gate.mode, "series": {}}
     row_of = {int(i): r for r, i in enumerate(test_w.series)}
 
     def added(i: int) -> float | None:
@@ -538,15 +533,14 @@ def _choose(prep: Prepared, out: Backtest, selection: Selection, held: tuple,
         "validation_origins": prep.table.get("candidate_origins", 1),
         "validation_mase": validation,
         "backtest_mase": backtest,
-        "series_bases": {name: sum(1 for v in own.values() if v == name)
-                         for name in sorted(set(own.values()))},
+        "series_bases": {chosen: len(evaluation.series)},
         "base_backtest": {"model": chosen, **library},
         "network_backtest_mase": metrics.backtest(test_w.targets, network_f, scales)["mase"],
         "network_added_backtest_mase": library["mase"] - out.metrics["mase"],
         "seconds": seconds,
         "series": [
             {"series_id": series[i].series_id,
-             "base": own[i],
+             "base": chosen,
              "won_validation": choice.pick({n: evaluation.validation[n][k]
                                             for n in evaluation.names}, evaluation.names),
              "network_added_backtest_mase": added(i),
