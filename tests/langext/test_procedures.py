@@ -204,7 +204,14 @@ def test_train_forecaster_on_the_contract_rows(forecaster, file_name):
     call, result = forecaster
     assert_accepted(call, result)
     assert result.params["script_error"] is None, result.params["script_error"]
-    assert json.loads(result.params["registration"])["trained_rows"] == SERIES * 72
+    registration = json.loads(result.params["registration"])
+    assert registration["trained_rows"] == SERIES * 72
+    # The registry's per-series record of the base and what the network added, as
+    # SQL Server's registry stores it (monthly: the network corrects its window's Theta).
+    record = registration["metrics"]["choice"]
+    assert record["network_corrects"] == "window_theta"
+    assert [s["base"] for s in record["series"]] == [record["candidate"]] * SERIES
+    assert all("network_added_backtest_mase" in s for s in record["series"])
 
 
 @pytest.mark.parametrize("file_name", ["ops.run_train.sql"])
