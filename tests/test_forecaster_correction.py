@@ -25,6 +25,11 @@ def _series(values: np.ndarray) -> Series:
                   filled=0)
 
 
+def _bases(values, ends, name, fit_end=50):
+    return candidates.origin_forecasts(candidates.fit(values, 4, name, fit_end), values,
+                                       ends, 8)
+
+
 def test_an_origins_base_reads_only_the_fit_and_the_history_before_the_origin():
     """No look-ahead: what follows an origin (past the fit's end) never changes its
     forecast; the fit's own periods do (its parameters come from them)."""
@@ -33,13 +38,13 @@ def test_an_origins_base_reads_only_the_fit_and_the_history_before_the_origin():
     y = 100 + t + 10 * np.sin(2 * np.pi * t / 4) + rng.normal(0, 2, 80)
     ends = np.array([50, 60, 64])
     for name in ("ets_arima", "arima_log", "theta", "naive", "seasonal_naive"):
-        base = candidates.origin_forecasts(y, ends, 8, 4, name, fit_end=50)
+        base = _bases(y, ends, name)
         later = y.copy()
         later[64:] *= 3.0
-        assert np.allclose(candidates.origin_forecasts(later, ends, 8, 4, name, 50), base)
+        assert np.allclose(_bases(later, ends, name), base)
         moved = y.copy()
         moved[60:] *= 3.0
-        after = candidates.origin_forecasts(moved, ends, 8, 4, name, 50)
+        after = _bases(moved, ends, name)
         assert np.allclose(after[0], base[0]), name  # origin 50 does not see period 60
         assert not np.allclose(after[1:], base[1:]), name
 
@@ -47,8 +52,20 @@ def test_an_origins_base_reads_only_the_fit_and_the_history_before_the_origin():
 def test_the_origin_at_the_fits_end_is_the_library_forecast():
     y = quarterly(n_series=1, length=48).value.to_numpy()
     for name in ("ets_arima", "ets_arima_log", "theta"):
-        at_end = candidates.origin_forecasts(y, np.array([40]), 8, 4, name, fit_end=40)
+        at_end = _bases(y, np.array([40]), name, fit_end=40)
         assert np.allclose(at_end[0], candidates.forecast(y[:40], 8, 4, name)[0])
+
+
+def test_the_refit_reuses_each_series_fit():
+    """One fit per series: the refit's windows are forecast by the backtest's models."""
+    frame = quarterly(n_series=2, length=48)
+    series = [_series(g.value.to_numpy()) for _, g in frame.groupby("series_id")]
+    plan = correction.Plan.make(["ets_arima"] * 2, {})
+    windows = fw.sliding(series, 12, 8, cut=0)
+    first = correction.window_bases(series, windows, plan, 8, 4, lambda s: 30)
+    fitted = dict(plan.fits)
+    again = correction.window_bases(series, windows, plan, 8, 4, len)
+    assert plan.fits == fitted and np.allclose(first, again)
 
 
 def test_the_backtest_fit_ends_before_every_validation_window_of_the_network():

@@ -34,6 +34,7 @@ import os
 import stat
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -114,30 +115,50 @@ def _model(name: str, y: np.ndarray, horizon: int, season: int, level: int):
     return out["mean"], out[f"lo-{level}"], out[f"hi-{level}"]
 
 
-def origin_forecasts(values: np.ndarray, ends: np.ndarray, horizon: int, season: int,
-                     name: str, fit_end: int) -> np.ndarray:
-    """(len(ends), horizon): the candidate ``name``'s forecast from each origin ``end``
-    (the forecast of ``values[end:end + horizon]`` from ``values[:end]``), its models
-    fitted once, on ``values[:fit_end]`` only, then applied to each origin's history by
-    statsforecast's ``forward`` (the fitted parameters, the states filtered through the
-    history): a refit per origin would cost 0.05-0.4 s each, a forward 0.03-8 ms
-    (ETS 0.03, ARIMA 0.5, MSTL 8, measured). An origin where a model fails gives the
-    last value, as ``forecast_all`` does."""
+@dataclass
+class Fitted:
+    """A candidate's models fitted on one series' history, to apply at later origins."""
+
+    name: str
+    log: bool  # fitted on the log of the values
+    models: list  # one per part of the candidate (two for ets_arima); None: did not fit
+
+
+def fit(values: np.ndarray, season: int, name: str, fit_end: int) -> Fitted:
+    """The candidate ``name``'s models fitted on ``values[:fit_end]`` only."""
     values = np.array(values, dtype=np.float64)
-    ends = np.asarray(ends, dtype=np.int64)
     method, log = split(name)
     log = log and bool((values > 0).all())
     y = np.log(values) if log else values
-    parts = []
+    models = []
     for part in COMBINATIONS.get(method, (method,)):
         model = _build(part, fit_end, season)
-        out = np.repeat(y[ends - 1][:, None], horizon, axis=1)  # the random walk
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             try:
                 model.fit(y[:fit_end].copy())
             except Exception:  # noqa: BLE001 - a model that cannot fit: the random walk
                 model = None
+        models.append(model)
+    return Fitted(name=name, log=log, models=models)
+
+
+def origin_forecasts(fitted: Fitted, values: np.ndarray, ends: np.ndarray,
+                     horizon: int) -> np.ndarray:
+    """(len(ends), horizon): the forecast of ``values[end:end + horizon]`` from
+    ``values[:end]`` for each origin ``end``, by the ``fitted`` models applied to each
+    origin's history with statsforecast's ``forward`` (the fitted parameters, the states
+    filtered through the history): a refit per origin would cost 0.05-0.4 s each, a
+    forward 0.03-8 ms (ETS 0.03, ARIMA 0.5, MSTL 8, measured). An origin where a model
+    fails gives the last value, as ``forecast_all`` does."""
+    values = np.array(values, dtype=np.float64)
+    ends = np.asarray(ends, dtype=np.int64)
+    y = np.log(values) if fitted.log else values
+    parts = []
+    for model in fitted.models:
+        out = np.repeat(y[ends - 1][:, None], horizon, axis=1)  # the random walk
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
             for k, end in enumerate(ends):
                 if model is None:
                     break
@@ -148,7 +169,7 @@ def origin_forecasts(values: np.ndarray, ends: np.ndarray, horizon: int, season:
                     continue
                 if np.all(np.isfinite(mean)):
                     out[k] = mean
-        parts.append(np.exp(out) if log else out)
+        parts.append(np.exp(out) if fitted.log else out)
     return np.mean(parts, axis=0)
 
 

@@ -568,7 +568,7 @@ def refit_and_package(frame: pd.DataFrame, spec: dict, prep: Prepared, bt: Backt
         final_scaling = fw.fit_scaling(full_w, lookback, horizon, prep.log_space,
                                        prep.scaling.base, **prep.scale_opts)
         full_base = None
-        if prep.plan:  # the library bases, fitted on each series' whole history
+        if prep.plan:  # the library bases, by the backtest's fits (``correction``)
             full_w = prep.plan.training(full_w)
             full_base = correction.window_bases(series, full_w, prep.plan, horizon,
                                                 prep.season, len)
