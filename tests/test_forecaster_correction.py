@@ -60,7 +60,7 @@ def test_the_refit_reuses_each_series_fit():
     """One fit per series: the refit's windows are forecast by the backtest's models."""
     frame = quarterly(n_series=2, length=48)
     series = [_series(g.value.to_numpy()) for _, g in frame.groupby("series_id")]
-    plan = correction.Plan.make(["ets_arima"] * 2, {})
+    plan = correction.Plan.make("ets_arima", 2, {})
     windows = fw.sliding(series, 12, 8, cut=0)
     first = correction.window_bases(series, windows, plan, 8, 4, lambda s: 30)
     fitted = dict(plan.fits)
@@ -76,8 +76,8 @@ def test_the_backtest_fit_ends_before_every_validation_window_of_the_network():
 
 
 def test_the_correction_trains_on_an_evenly_spaced_sample_of_series_and_windows():
-    plan = correction.Plan.make(["ets_arima"] * 10, {"max_correction_series": 4,
-                                                     "max_correction_windows": 6})
+    plan = correction.Plan.make("ets_arima", 10, {"max_correction_series": 4,
+                                                  "max_correction_windows": 6})
     assert len(plan.keep) == 4 and {0, 9} <= plan.keep
     windows = fw.Windows(inputs=np.zeros((30, 3)), targets=np.zeros((30, 2)),
                          first=np.tile(np.arange(3), 10), series=np.repeat(np.arange(10), 3))

@@ -165,6 +165,14 @@ def pick(scores: dict[str, float], order: list[str]) -> str:
     return best
 
 
+def gate_window(actual: np.ndarray, base: np.ndarray, network: np.ndarray,
+                history: np.ndarray, season: int) -> tuple[float, float, float]:
+    """MASE of the base, the network and their mean on one validation window (what
+    ``gate`` compares, one entry of each of its lists)."""
+    return (mase(actual, base, history, season), mase(actual, network, history, season),
+            mase(actual, (base + network) / 2, history, season))
+
+
 @dataclass
 class Gate:
     mode: str  # off, alone or blend

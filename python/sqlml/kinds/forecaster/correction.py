@@ -55,19 +55,19 @@ MAX_WINDOWS = 20000  # limits.max_correction_windows when the spec does not say
 
 @dataclass
 class Plan:
-    """Which library base each series has, and the series whose windows train the
+    """The group's library base (every series'), and the series whose windows train the
     network (``keep``)."""
 
-    names: list[str]  # per series (index into the training set's list of series)
-    keep: set[int]
+    name: str
+    keep: set[int]  # indices into the training set's list of series
     max_windows: int = MAX_WINDOWS
     fits: dict = field(default_factory=dict)  # series index -> candidates.Fitted
 
     @classmethod
-    def make(cls, names: list[str], limits: dict) -> Plan:
-        picks = choice.sample([1] * len(names), limits.get("max_correction_series")
+    def make(cls, name: str, n_series: int, limits: dict) -> Plan:
+        picks = choice.sample([1] * n_series, limits.get("max_correction_series")
                               or MAX_SERIES, 1)
-        return cls(names=list(names), keep=set(picks),
+        return cls(name=name, keep=set(picks),
                    max_windows=limits.get("max_correction_windows") or MAX_WINDOWS)
 
     def training(self, windows: fw.Windows) -> fw.Windows:
@@ -110,7 +110,7 @@ def window_bases(series: list[Series], windows: fw.Windows, plan: Plan, horizon:
         s = series[i]
         if i not in plan.fits:
             end = min(max(int(fit_end(s)), 1), len(s))
-            plan.fits[i] = candidates.fit(s.values, season, plan.names[i], end)
+            plan.fits[i] = candidates.fit(s.values, season, plan.name, end)
         ends = windows.first[rows] - s.start + lookback  # each origin, in s.values
         out[rows] = candidates.origin_forecasts(plan.fits[i], s.values, ends, horizon)
     return out
@@ -121,13 +121,10 @@ def gate_scores(windows: fw.Windows, series: list[Series], base: np.ndarray,
     """MASE of the base, the corrected base and their mean on each window (the scale:
     the seasonal scale of the series' real values before the window's targets)."""
     lookback = windows.inputs.shape[1]
-    base_s, net_s, blend_s = [], [], []
+    rows = []
     for r in range(len(windows)):
         s = series[int(windows.series[r])]
         start = int(windows.first[r] - s.start + lookback) - s.padded
-        history = s.real[:max(start, 2)]
-        actual = windows.targets[r]
-        base_s.append(choice.mase(actual, base[r], history, season))
-        net_s.append(choice.mase(actual, corrected[r], history, season))
-        blend_s.append(choice.mase(actual, (base[r] + corrected[r]) / 2, history, season))
-    return base_s, net_s, blend_s
+        rows.append(choice.gate_window(windows.targets[r], base[r], corrected[r],
+                                       s.real[:max(start, 2)], season))
+    return tuple(list(column) for column in zip(*rows, strict=True)) if rows else ([], [], [])

@@ -438,7 +438,7 @@ def _correct(prep: Prepared, selection: Selection, progress: Progress):
     """The backtest's training and validation windows of the series that train the
     correction, with each window's library base (``correction``)."""
     series, horizon = prep.series, prep.horizon
-    plan = correction.Plan.make([selection.chosen] * len(series), prep.limits)
+    plan = correction.Plan.make(selection.chosen, len(series), prep.limits)
     prep.plan = plan
     prep.scaling.base = fw.LIBRARY
     started = time.perf_counter()
@@ -466,21 +466,17 @@ def _window_gate_scores(prep: Prepared, selection: Selection, valid_values: np.n
     ends = valid_w.first + prep.lookback + horizon - 1  # each window's last target
     rows = {(int(i), int(e)): r for r, (i, e) in enumerate(zip(valid_w.series, ends,
                                                               strict=True))}
-    base_s, net_s, blend_s = [], [], []
+    scored = []
     for k, i in enumerate(evaluation.series):
         y = series[i].real
         n = len(y)
         for o, end in enumerate(choice.validation_ends(n, horizon, origins)):
             row = rows.get((i, series[i].last - (n - end)))
-            if row is None:
-                continue
-            history, actual = y[:end - horizon], y[end - horizon:end]
-            base_f = evaluation.forecasts[selection.chosen][k][o]
-            net_f = valid_values[row]
-            base_s.append(choice.mase(actual, base_f, history, season))
-            net_s.append(choice.mase(actual, net_f, history, season))
-            blend_s.append(choice.mase(actual, (base_f + net_f) / 2, history, season))
-    return base_s, net_s, blend_s
+            if row is not None:
+                scored.append(choice.gate_window(
+                    y[end - horizon:end], evaluation.forecasts[selection.chosen][k][o],
+                    valid_values[row], y[:end - horizon], season))
+    return tuple(list(column) for column in zip(*scored, strict=True)) if scored else ([], [], [])
 
 
 def _choose(prep: Prepared, out: Backtest, selection: Selection, held: tuple,
